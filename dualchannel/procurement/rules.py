@@ -126,13 +126,10 @@ def agreement_year(cycle_start: date, cycle_end: date, on: date) -> tuple[date, 
     Same conventions as :func:`agreement_years` (``cycle_end`` inclusive). Raises
     :class:`OutsideCycle` for a date before ``cycle_start`` or after ``cycle_end``.
     """
-    if cycle_end < cycle_start:
-        raise ValueError(f"cycle ends ({cycle_end}) before it starts ({cycle_start})")
+    years = agreement_years(cycle_start, cycle_end)
     if not cycle_start <= on <= cycle_end:
         raise OutsideCycle(f"{on} is outside the cycle {cycle_start}..{cycle_end}")
-    k = _whole_months_between(cycle_start, on) // 12
-    year_end = min(add_months(cycle_start, 12 * (k + 1)), cycle_end + timedelta(days=1))
-    return add_months(cycle_start, 12 * k), year_end
+    return next((start, end) for start, end in years if start <= on < end)
 
 
 # ---------------------------------------------------------------------------
@@ -394,7 +391,7 @@ def assess_selection_compliance(
     non_selected = quantities.get(Treatment.NON_SELECTED, ZERO)
     exempt = {t: q for t, q in quantities.items() if t.exempt}
     counted = selected + non_selected
-    share = _to_share(Fraction(non_selected) / Fraction(counted)) if counted else ZERO.quantize(SHARE_QUANTUM)
+    share = _to_share(Fraction(non_selected) / Fraction(counted) if counted else Fraction(0))
     compliant = selected >= non_selected
 
     reasons = [f"{t.value}: {q} not counted ({CITATIONS[t]})" for t, q in exempt.items()]
@@ -408,7 +405,9 @@ def assess_selection_compliance(
         non_selected_quantity=non_selected,
         counted_as_selected_quantity=as_selected,
         exempt_quantity=exempt,
-        selected_amount=amounts.get(Treatment.SELECTED, ZERO) + amounts.get(Treatment.COUNTED_AS_SELECTED, ZERO),
+        selected_amount=sum(
+            (amounts.get(t, ZERO) for t in (Treatment.SELECTED, Treatment.COUNTED_AS_SELECTED)), ZERO
+        ),
         non_selected_amount=amounts.get(Treatment.NON_SELECTED, ZERO),
         non_selected_share=share,
         agreed_completed=agreed_completed,
