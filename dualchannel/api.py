@@ -1,0 +1,117 @@
+"""flask-smorest wiring: the Api with problem+json errors, API blueprints, list pagination."""
+
+import base64
+from decimal import Decimal
+import binascii
+from dataclasses import dataclass
+from typing import Any
+
+import marshmallow as ma
+from flask_smorest import Api as _Api
+from flask_smorest import Blueprint
+from sqlmodel import Session
+
+from dualchannel import auth, clock, errors
+from dualchannel.errors import Invalid
+
+
+class Api(_Api):
+    """flask-smorest's Api, answering every error as problem+json."""
+
+    def handle_http_exception(self, error):
+        return errors.handle_http_exception(error)
+
+
+def blueprint(name: str, import_name: str, description: str) -> Blueprint:
+    """An API blueprint under `/api/v1` whose every route requires a bearer token."""
+    bp = Blueprint(name, import_name, url_prefix="/api/v1", description=description)
+    bp.before_request(auth.load_actor)
+    return bp
+
+
+class RequestSchema(ma.Schema):
+    """Request bodies: unknown fields are ignored (integrators may send extra ones)."""
+
+    class Meta:
+        unknown = ma.EXCLUDE
+
+
+class ListArgs(RequestSchema):
+    limit = ma.fields.Integer(load_default=50, validate=ma.validate.Range(min=1, max=500))
+    cursor = ma.fields.String(load_default=None)
+
+
+def page_schema(item_schema: type[ma.Schema]) -> type[ma.Schema]:
+    """`{"items": [...], "next_cursor": ...}` for a list of `item_schema`."""
+    return ma.Schema.from_dict(
+        {"items": ma.fields.List(ma.fields.Nested(item_schema)),
+         "next_cursor": ma.fields.String(allow_none=True)},
+        name=f"{item_schema.__name__.removesuffix('Schema')}PageSchema",
+    )
+
+
+@dataclass
+class Page:
+    items: list[Any]
+    next_cursor: str | None
+
+
+def encode_cursor(key: int) -> str:
+    return base64.urlsafe_b64encode(str(key).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> int | None:
+    if not cursor:
+        return None
+    try:
+        return int(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise Invalid("The cursor is not one this service issued.", {"cursor": ["Invalid cursor."]})
+
+
+def paginate(session: Session, statement, key_column, *, limit: int | None, cursor: str | None) -> Page:
+    """Keyset pagination, newest first: rows with `key_column` below the cursor.
+
+    `statement` selects the entity; `key_column` is its integer primary key.
+    """
+    limit = limit or 50
+    after = decode_cursor(cursor)
+    if after is not None:
+        statement = statement.where(key_column < after)
+    rows = list(session.exec(statement.order_by(key_column.desc()).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return Page(rows, encode_cursor(getattr(rows[-1], key_column.key)) if more and rows else None)
+
+
+class MoneyField(ma.fields.Decimal):
+    """Yuan as a decimal string: loaded exactly (at most `places` decimals, not negative),
+    dumped with 2 places, or more only when a unit price really has them."""
+
+    def __init__(self, places: int = 2, **kwargs):
+        self.max_places = places
+        super().__init__(as_string=True, allow_nan=False, validate=ma.validate.Range(min=0), **kwargs)
+
+    def _validated(self, value):
+        if isinstance(value, float):
+            value = repr(value)  # 12.3 must mean 12.3, not its binary neighbour
+        number = super()._validated(value)
+        if number is not None and number.as_tuple().exponent < -self.max_places:
+            raise ma.ValidationError(f"At most {self.max_places} decimal places.")
+        return number
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is None:
+            return None
+        value = Decimal(value)
+        shown = value.quantize(Decimal("0.01")) if value == value.quantize(Decimal("0.01")) else value.normalize()
+        return format(shown, "f")
+
+
+class Timestamp(ma.fields.AwareDateTime):
+    """An instant, shown in China Standard Time (+08:00) whatever zone it was stored in."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is None:
+            return None
+        return value.astimezone(clock.CHINA).isoformat()

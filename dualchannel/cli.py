@@ -1,0 +1,84 @@
+"""The `dualchannel` command: the app's own Flask CLI with the project's commands."""
+
+import click
+from flask import Flask
+from flask.cli import FlaskGroup, with_appcontext
+
+from dualchannel import auth, db, migrate
+from dualchannel.errors import DomainError
+
+
+@click.command("init-db")
+@with_appcontext
+def init_db_command():
+    """Create or migrate the schema (idempotent)."""
+    migrate.upgrade(db.engine())
+    click.echo("Database is at the newest schema.")
+
+
+@click.command("make-migration")
+@click.argument("message")
+@with_appcontext
+def make_migration_command(message):
+    """Autogenerate a migration from the models (developers)."""
+    migrate.make_revision(db.engine(), message)
+
+
+@click.group("token")
+def token_group():
+    """Bearer tokens."""
+
+
+@token_group.command("create")
+@click.option("--role", required=True, type=click.Choice([r.value for r in auth.Role]))
+@click.option("--subject", default=None, help="adcode (bureau), physician code or pharmacy code")
+@click.option("--name", default=None)
+@with_appcontext
+def token_create_command(role, subject, name):
+    """Create a token; it is printed as the last line and never shown again."""
+    with db.new_session() as session:
+        try:
+            token = auth.create_token(session, role=role, subject=subject, name=name)
+        except DomainError as error:
+            raise click.UsageError(f"{error.detail} {error.errors or ''}".strip())
+    click.echo(f"Token for {role} {subject or ''}:".replace("  ", " "))
+    click.echo(token)
+
+
+@click.command("expire-prescriptions")
+@with_appcontext
+def expire_command():
+    """Mark every prescription past its validity as expired."""
+    from dualchannel.prescriptions import services
+
+    with db.new_session() as session:
+        count = services.expire_overdue(session)
+    click.echo(f"{count} prescription(s) expired.")
+
+
+@click.command("demo")
+@with_appcontext
+def demo_command():
+    """Load the Jining (370800) demo data into an empty database and print a token per role."""
+    from dualchannel import demo
+
+    migrate.upgrade(db.engine())
+    with db.new_session() as session:
+        try:
+            tokens = demo.load(session)
+        except DomainError as error:
+            raise click.ClickException(error.detail)
+    for role, (subject, token) in tokens.items():
+        click.echo(f"{role:10} {subject or '-':12} {token}")
+
+
+def init_app(app: Flask) -> None:
+    for command in (init_db_command, make_migration_command, token_group, expire_command, demo_command):
+        app.cli.add_command(command)
+
+
+def main():
+    """Console script entry point."""
+    from dualchannel import create_app
+
+    FlaskGroup(create_app=create_app)()

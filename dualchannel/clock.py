@@ -1,0 +1,37 @@
+"""The service's notion of now: UTC instants, and calendar dates in China Standard Time.
+
+China has had no daylight saving since 1991, so a fixed +08:00 offset is exact.
+Tests move time with `travel()` instead of sleeping.
+"""
+
+from datetime import date, datetime, timedelta, timezone
+
+CHINA = timezone(timedelta(hours=8), "CST")
+_offset = timedelta(0)
+
+
+def now() -> datetime:
+    """The current instant, timezone-aware UTC."""
+    return datetime.now(timezone.utc) + _offset
+
+
+def today() -> date:
+    """Today's date in China."""
+    return now().astimezone(CHINA).date()
+
+
+def start_of_day(day: date) -> datetime:
+    """Midnight at the start of `day` in China, as an aware datetime."""
+    return datetime(day.year, day.month, day.day, tzinfo=CHINA)
+
+
+def travel(delta: timedelta) -> None:
+    """Shift the clock by `delta` (tests only)."""
+    global _offset
+    _offset += delta
+
+
+def reset() -> None:
+    """Undo every `travel()` (tests only)."""
+    global _offset
+    _offset = timedelta(0)

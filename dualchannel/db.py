@@ -1,0 +1,152 @@
+"""The database's life cycle: engine per app, one session per request, column types.
+
+SQLite is the embedded default and PostgreSQL the production database; the same code runs on
+both. On SQLite every transaction starts with `BEGIN IMMEDIATE`, so two writers queue on the
+database lock instead of failing when a read transaction tries to upgrade to a write.
+"""
+
+from datetime import timezone
+from decimal import Decimal
+from pathlib import Path
+
+import sqlalchemy as sa
+from flask import Flask, current_app, g
+from sqlmodel import Session, SQLModel
+
+# Stable constraint names make Alembic migrations identical on SQLite and PostgreSQL.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+_ENGINE = "dualchannel.engine"
+
+
+class UTCDateTime(sa.TypeDecorator):
+    """An aware UTC datetime on every database (SQLite keeps no offset of its own)."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given for a UTC column")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else value.replace(tzinfo=timezone.utc)
+
+
+class ScaledDecimal(sa.TypeDecorator):
+    """An exact decimal stored as a scaled integer (fen for money).
+
+    Integers keep sums exact on both databases; SQLite has no decimal type.
+    """
+
+    impl = sa.BigInteger
+    cache_ok = True
+
+    def __init__(self, places: int = 2):
+        super().__init__()
+        self.places = places
+        self.scale = 10**places
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        scaled = Decimal(value) * self.scale
+        if scaled != scaled.to_integral_value():
+            raise ValueError(f"{value} has more than {self.places} decimal places")
+        return int(scaled)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return (Decimal(int(value)) / self.scale).quantize(Decimal(1).scaleb(-self.places))
+
+
+def Money():  # noqa: N802 - reads as a type in column declarations
+    """Yuan with 2 places, stored in fen."""
+    return ScaledDecimal(2)
+
+
+def UnitPrice():  # noqa: N802
+    """Per-unit prices and payment standards: yuan with 4 places (selected prices per tablet)."""
+    return ScaledDecimal(4)
+
+
+def database_url(app: Flask) -> str:
+    url = app.config.get("DATABASE_URL")
+    if url:
+        return url
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{Path(app.instance_path) / 'dualchannel.sqlite'}"
+
+
+def create_engine(url: str) -> sa.Engine:
+    """An engine configured for concurrency on either database."""
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @sa.event.listens_for(engine, "connect")
+        def _sqlite_connect(dbapi_connection, _record):
+            # Let SQLAlchemy's begin event below own the transaction boundaries.
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        @sa.event.listens_for(engine, "begin")
+        def _sqlite_begin(connection):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def engine() -> sa.Engine:
+    """The current app's engine."""
+    return current_app.extensions[_ENGINE]
+
+
+def session() -> Session:
+    """The request's session, opened on first use and closed at teardown."""
+    if "db_session" not in g:
+        g.db_session = Session(engine(), expire_on_commit=False)
+    return g.db_session
+
+
+def _close_session(_exc=None):
+    s = g.pop("db_session", None)
+    if s is not None:
+        s.close()
+
+
+def new_session(bind: sa.Engine | None = None) -> Session:
+    """A session outside a request (CLI, background work); the caller closes it."""
+    return Session(bind or engine(), expire_on_commit=False)
+
+
+def init_app(app: Flask) -> None:
+    """Create the engine lazily-configured from the app and close sessions at teardown."""
+    app.extensions[_ENGINE] = create_engine(database_url(app))
+    app.teardown_appcontext(_close_session)
+
+
+
+def commit(session: Session, conflict: str = "It already exists.") -> None:
+    """Commit, turning a unique-constraint race into a Conflict instead of a 500."""
+    from dualchannel.errors import Conflict
+
+    try:
+        session.commit()
+    except sa.exc.IntegrityError:
+        session.rollback()
+        raise Conflict(conflict)

@@ -1,0 +1,18 @@
+"""Every table, imported in one place so Alembic and tests see the whole schema."""
+
+from sqlmodel import SQLModel
+
+from dualchannel.auth import ApiToken  # noqa: F401
+from dualchannel.drugs.models import Drug  # noqa: F401
+from dualchannel.flags.models import Flag  # noqa: F401
+from dualchannel.institutions.models import Institution, Physician  # noqa: F401
+from dualchannel.patients.models import Eligibility, Patient  # noqa: F401
+from dualchannel.pharmacies.models import Pharmacy, PharmacyEvent, Stock  # noqa: F401
+from dualchannel.prescriptions.models import (  # noqa: F401
+    DispensedPack,
+    Prescription,
+    PrescriptionEvent,
+    PrescriptionItem,
+)
+
+metadata = SQLModel.metadata
