@@ -1,0 +1,42 @@
+import marshmallow as ma
+
+from dualchannel.api import MoneyField, RequestSchema
+from dualchannel.drugs.models import Storage
+from dualchannel.institutions.schemas import CODE
+
+
+class DrugIn(RequestSchema):
+    code = ma.fields.String(required=True, validate=CODE)
+    generic_name = ma.fields.String(required=True, validate=ma.validate.Length(1, 200))
+    name = ma.fields.String(required=True, validate=ma.validate.Length(1, 200))
+    negotiated = ma.fields.Boolean(load_default=False)
+    dual_channel = ma.fields.Boolean(load_default=False)
+    separate_payment = ma.fields.Boolean(load_default=False)
+    requires_eligibility = ma.fields.Boolean(load_default=False)
+    storage = ma.fields.String(load_default="normal", validate=ma.validate.OneOf([s.value for s in Storage]))
+    unit = ma.fields.String(required=True, validate=ma.validate.Length(1, 20))
+    payment_standard = MoneyField(places=4, load_default=None, allow_none=True)
+    agreed_price = MoneyField(places=2, load_default=None, allow_none=True)
+
+
+class DrugOut(ma.Schema):
+    code = ma.fields.String()
+    generic_name = ma.fields.String()
+    name = ma.fields.String()
+    negotiated = ma.fields.Boolean()
+    dual_channel = ma.fields.Boolean()
+    separate_payment = ma.fields.Boolean()
+    requires_eligibility = ma.fields.Boolean()
+    storage = ma.fields.String()
+    unit = ma.fields.String()
+    payment_standard = MoneyField(places=4, allow_none=True)
+    agreed_price = MoneyField(allow_none=True)
+
+
+class DrugQuery(RequestSchema):
+    dual_channel = ma.fields.Boolean(load_default=None)
+
+
+class DrugList(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(DrugOut))
+    next_cursor = ma.fields.String(allow_none=True, dump_default=None)

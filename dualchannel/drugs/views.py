@@ -1,0 +1,28 @@
+from dualchannel import db
+from dualchannel.api import blueprint
+from dualchannel.auth import current_actor
+from dualchannel.drugs import schemas, services
+
+bp = blueprint("drugs", __name__, "The drug catalogue")
+
+
+@bp.post("/drugs")
+@bp.arguments(schemas.DrugIn)
+@bp.response(201, schemas.DrugOut)
+def create_drug(body):
+    """Add a drug (admin or bureau)."""
+    return services.create_drug(db.session(), current_actor(), **body)
+
+
+@bp.get("/drugs")
+@bp.arguments(schemas.DrugQuery, location="query")
+@bp.response(200, schemas.DrugList)
+def list_drugs(args):
+    """The catalogue; `dual_channel=true` for the prescription drug picker."""
+    return {"items": services.list_drugs(db.session(), **args), "next_cursor": None}
+
+
+@bp.get("/drugs/<code>")
+@bp.response(200, schemas.DrugOut)
+def get_drug(code):
+    return services.get_drug(db.session(), code)

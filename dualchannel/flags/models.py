@@ -1,0 +1,33 @@
+"""Audit flags: signs of resale, fund fraud or broken policy, for a bureau to review."""
+
+import enum
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from dualchannel.db import UTCDateTime
+
+
+class FlagStatus(str, enum.Enum):
+    open = "open"
+    confirmed = "confirmed"
+    dismissed = "dismissed"
+
+
+class Flag(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    type: str = Field(max_length=40, index=True)
+    severity: str = Field(max_length=10)  # low, medium, high
+    status: str = Field(default=FlagStatus.open.value, max_length=10, index=True)
+    subject: str = Field(max_length=64)  # "pharmacy:P370811001", "patient:12", ...
+    # The county or city the flag belongs to, so a bureau sees only its region's flags.
+    region: str = Field(max_length=6, index=True)
+    evidence: dict[str, Any] = Field(sa_type=sa.JSON)
+    # Same evidence, same flag: raising twice never duplicates.
+    dedup_key: str = Field(max_length=200, unique=True)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    reviewed_by: str | None = Field(default=None, max_length=64)
+    reviewed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    review_note: str | None = Field(default=None, max_length=2000)

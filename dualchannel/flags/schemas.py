@@ -1,0 +1,33 @@
+import marshmallow as ma
+
+from dualchannel.api import Timestamp, ListArgs, RequestSchema, page_schema
+from dualchannel.institutions.schemas import ADCODE
+
+
+class FlagOut(ma.Schema):
+    id = ma.fields.Integer()
+    type = ma.fields.String()
+    severity = ma.fields.String()
+    status = ma.fields.String()
+    subject = ma.fields.String()
+    region = ma.fields.String()
+    evidence = ma.fields.Dict()
+    created_at = Timestamp()
+    reviewed_by = ma.fields.String(allow_none=True)
+    reviewed_at = Timestamp(allow_none=True)
+    review_note = ma.fields.String(allow_none=True)
+
+
+FlagPage = page_schema(FlagOut)
+
+
+class FlagQuery(ListArgs):
+    region = ma.fields.String(load_default=None, validate=ADCODE)
+    status = ma.fields.String(load_default=None, validate=ma.validate.OneOf(["open", "confirmed", "dismissed"]))
+    type = ma.fields.String(load_default=None)
+    subject = ma.fields.String(load_default=None)
+
+
+class ReviewIn(RequestSchema):
+    decision = ma.fields.String(required=True, validate=ma.validate.OneOf(["confirmed", "dismissed"]))
+    note = ma.fields.String(required=True, validate=ma.validate.Length(1, 2000))

@@ -1,0 +1,78 @@
+"""Raising audit flags (never twice for the same evidence) and the bureau's review."""
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from dualchannel import adcodes, clock
+from dualchannel.api import Page, paginate
+from dualchannel.auth import Actor, Role
+from dualchannel.errors import Conflict, NotFound
+from dualchannel.flags.models import Flag, FlagStatus
+
+
+def raise_flag(session: Session, *, type: str, severity: str, subject: str, region: str,
+               evidence: dict[str, Any], dedup_key: str) -> Flag | None:
+    """Add a flag to the caller's transaction unless one with `dedup_key` exists.
+
+    The caller commits. Returns the new flag, or None when it was already raised.
+    """
+    if session.exec(select(Flag.id).where(Flag.dedup_key == dedup_key)).first() is not None:
+        return None
+    flag = Flag(type=type, severity=severity, subject=subject, region=region, evidence=evidence,
+                dedup_key=dedup_key, created_at=clock.now())
+    try:
+        with session.begin_nested():
+            session.add(flag)
+    except sa.exc.IntegrityError:
+        return None  # raised concurrently by another request
+    return flag
+
+
+def visible(actor: Actor):
+    """A bureau sees its region's flags; an admin sees all; nobody else sees any."""
+    if actor.role is Role.admin:
+        return sa.true()
+    if actor.role is Role.bureau:
+        return Flag.region.startswith(adcodes.prefix(actor.subject))
+    return sa.false()
+
+
+def list_flags(session: Session, actor: Actor, *, region: str | None = None, status: str | None = None,
+               type: str | None = None, subject: str | None = None, limit: int | None = None,
+               cursor: str | None = None) -> Page:
+    actor.require(Role.admin, Role.bureau)
+    statement = select(Flag).where(visible(actor))
+    if region:
+        statement = statement.where(Flag.region.startswith(adcodes.prefix(region)))
+    if status:
+        statement = statement.where(Flag.status == status)
+    if type:
+        statement = statement.where(Flag.type == type)
+    if subject:
+        statement = statement.where(Flag.subject == subject)
+    return paginate(session, statement, Flag.id, limit=limit, cursor=cursor)
+
+
+def get_flag(session: Session, actor: Actor, flag_id: int) -> Flag:
+    actor.require(Role.admin, Role.bureau)
+    flag = session.exec(select(Flag).where(Flag.id == flag_id, visible(actor))).first()
+    if flag is None:
+        raise NotFound(f"No flag {flag_id}.")
+    return flag
+
+
+def review_flag(session: Session, actor: Actor, flag_id: int, *, decision: str, note: str) -> Flag:
+    """Confirm or dismiss an open flag, once."""
+    flag = get_flag(session, actor, flag_id)
+    touched = session.execute(
+        sa.update(Flag).where(Flag.id == flag.id, Flag.status == FlagStatus.open.value)
+        .values(status=decision, review_note=note, reviewed_by=actor.label, reviewed_at=clock.now())
+    ).rowcount
+    if touched != 1:
+        session.rollback()
+        raise Conflict(f"Flag {flag_id} was already reviewed.")
+    session.commit()
+    session.refresh(flag)
+    return flag

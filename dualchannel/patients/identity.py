@@ -1,0 +1,73 @@
+"""Resident ID numbers (GB 11643): validation, masking, keyed lookup hash and encryption.
+
+Validation uses python-stdnum's checksum and birth-date checks, but not its full `validate`:
+that also refuses an ID whose area code did not exist in the birth year, and such IDs are real
+(numbers are assigned years after birth, and divisions are renamed). See DOMAIN.md.
+"""
+
+import hashlib
+import hmac
+from datetime import date
+
+from cryptography.fernet import Fernet
+from flask import current_app
+from stdnum.cn import ric
+from stdnum.exceptions import ValidationError
+
+from dualchannel import clock
+
+_EXTENSION = "dualchannel.identity"
+
+
+class InvalidIdNumber(ValueError):
+    """The text is not a valid 18-character resident ID number."""
+
+
+def normalize(number: str) -> str:
+    """Validate and return the canonical form (upper-case X), or raise InvalidIdNumber."""
+    if not isinstance(number, str):
+        raise InvalidIdNumber("must be a string")
+    compact = ric.compact(number)
+    if len(compact) != 18:
+        raise InvalidIdNumber("must be 18 characters")
+    if not compact[:17].isdigit() or not (compact[17].isdigit() or compact[17] == "X"):
+        raise InvalidIdNumber("must be 17 digits and a check digit or X")
+    if compact[-1] != ric.calc_check_digit(compact):
+        raise InvalidIdNumber("check digit does not match (ISO 7064 MOD 11-2)")
+    try:
+        born = ric.get_birth_date(compact)
+    except ValidationError:
+        raise InvalidIdNumber("birth date is not a real date")
+    if not date(1880, 1, 1) <= born <= clock.today():
+        raise InvalidIdNumber("birth date is out of range")
+    return compact
+
+
+def mask(number: str) -> str:
+    """First 6 and last 4 visible: `370811********123X`."""
+    return number[:6] + "*" * (len(number) - 10) + number[-4:]
+
+
+class Vault:
+    """Keyed hashing (lookup) and encryption (recovery) of ID numbers; keys from configuration."""
+
+    def __init__(self, hash_key: str, encryption_key: str):
+        self._hash_key = hash_key.encode()
+        self._fernet = Fernet(encryption_key.encode() if isinstance(encryption_key, str) else encryption_key)
+
+    def lookup_hash(self, number: str) -> str:
+        return hmac.new(self._hash_key, number.encode(), hashlib.sha256).hexdigest()
+
+    def encrypt(self, number: str) -> str:
+        return self._fernet.encrypt(number.encode()).decode()
+
+    def decrypt(self, token: str) -> str:
+        return self._fernet.decrypt(token.encode()).decode()
+
+
+def vault() -> Vault:
+    """The app's vault, built once from ID_HASH_KEY and ID_ENCRYPTION_KEY."""
+    if _EXTENSION not in current_app.extensions:
+        current_app.extensions[_EXTENSION] = Vault(current_app.config["ID_HASH_KEY"],
+                                                   current_app.config["ID_ENCRYPTION_KEY"])
+    return current_app.extensions[_EXTENSION]

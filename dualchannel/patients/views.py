@@ -1,0 +1,42 @@
+from dualchannel import db
+from dualchannel.api import blueprint
+from dualchannel.auth import current_actor
+from dualchannel.patients import schemas, services
+
+bp = blueprint("patients", __name__, "Insured patients and eligibility")
+
+
+@bp.post("/patients")
+@bp.arguments(schemas.PatientIn)
+@bp.response(201, schemas.PatientOut)
+def create_patient(body):
+    """Register a patient; the ID number is validated and never returned in full."""
+    return services.create_patient(db.session(), current_actor(), **body)
+
+
+@bp.post("/patients/search")
+@bp.arguments(schemas.PatientSearch)
+@bp.response(200, schemas.PatientOut)
+def find_patient(body):
+    """Find a patient by ID number (in the body, never in a URL)."""
+    return services.find_patient(db.session(), current_actor(), body["id_number"])
+
+
+@bp.get("/patients/<int:patient_id>")
+@bp.response(200, schemas.PatientOut)
+def get_patient(patient_id):
+    return services.get_patient(db.session(), current_actor(), patient_id)
+
+
+@bp.post("/patients/<int:patient_id>/eligibility")
+@bp.arguments(schemas.EligibilityIn)
+@bp.response(201, schemas.EligibilityOut)
+def record_eligibility(body, patient_id):
+    """A responsible physician records or renews (复查评估) eligibility for a drug."""
+    return services.record_eligibility(db.session(), current_actor(), patient_id=patient_id, **body)
+
+
+@bp.get("/patients/<int:patient_id>/eligibility")
+@bp.response(200, schemas.EligibilityList)
+def list_eligibilities(patient_id):
+    return {"items": services.list_eligibilities(db.session(), current_actor(), patient_id)}

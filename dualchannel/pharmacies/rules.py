@@ -1,0 +1,15 @@
+"""Pure rules of the dual-channel pharmacy network: admission and exit (有进有出、动态调整)."""
+
+from dualchannel.pharmacies.models import PharmacyStatus as S
+
+# action -> (allowed source states, target state, needs a reason)
+TRANSITIONS: dict[str, tuple[frozenset[S], S, bool]] = {
+    "admit": (frozenset({S.applied, S.suspended}), S.active, False),
+    "suspend": (frozenset({S.active}), S.suspended, True),
+    "exit": (frozenset({S.applied, S.active, S.suspended}), S.exited, True),
+}
+
+
+def leaves_county_uncovered(status: S, other_active_in_county: int) -> bool:
+    """Whether taking this pharmacy out of service leaves its county with no active one."""
+    return status is S.active and other_active_in_county == 0

@@ -1,0 +1,86 @@
+import marshmallow as ma
+
+from dualchannel.api import Timestamp, RequestSchema
+from dualchannel.institutions.schemas import ADCODE, CODE
+
+CRS = ma.validate.OneOf(["gcj02", "wgs84", "bd09"])
+
+
+class PharmacyIn(RequestSchema):
+    code = ma.fields.String(required=True, validate=CODE)
+    name = ma.fields.String(required=True, validate=ma.validate.Length(1, 200))
+    address = ma.fields.String(required=True, validate=ma.validate.Length(1, 300))
+    adcode = ma.fields.String(required=True, validate=ADCODE)
+    lat = ma.fields.Float(required=True, allow_nan=False, validate=ma.validate.Range(-90, 90))
+    lon = ma.fields.Float(required=True, allow_nan=False, validate=ma.validate.Range(-180, 180))
+    crs = ma.fields.String(load_default="gcj02", validate=CRS)
+    cold_chain = ma.fields.Boolean(load_default=False)
+    traceability = ma.fields.Boolean(load_default=False)
+
+
+class PharmacyOut(ma.Schema):
+    code = ma.fields.String()
+    name = ma.fields.String()
+    address = ma.fields.String()
+    adcode = ma.fields.String()
+    county_adcode = ma.fields.String(allow_none=True)
+    city_adcode = ma.fields.String(allow_none=True)
+    county_mismatch = ma.fields.Boolean()
+    lat = ma.fields.Float()
+    lon = ma.fields.Float()
+    crs = ma.fields.Constant("wgs84")
+    status = ma.fields.String()
+    cold_chain = ma.fields.Boolean()
+    traceability = ma.fields.Boolean()
+    created_at = Timestamp()
+    updated_at = Timestamp()
+
+
+class PharmacyList(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(PharmacyOut))
+    next_cursor = ma.fields.String(allow_none=True, dump_default=None)
+
+
+class PharmacyQuery(RequestSchema):
+    region = ma.fields.String(load_default=None, validate=ADCODE)
+    status = ma.fields.String(load_default=None, validate=ma.validate.OneOf(["applied", "active", "suspended", "exited"]))
+
+
+class StatusChangeIn(RequestSchema):
+    reason = ma.fields.String(load_default=None, validate=ma.validate.Length(1, 500))
+    force = ma.fields.Boolean(load_default=False)
+
+
+class PharmacyEventOut(ma.Schema):
+    action = ma.fields.String()
+    from_status = ma.fields.String(allow_none=True)
+    to_status = ma.fields.String()
+    reason = ma.fields.String(allow_none=True)
+    forced = ma.fields.Boolean()
+    actor = ma.fields.String()
+    at = Timestamp()
+
+
+class PharmacyHistory(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(PharmacyEventOut))
+    next_cursor = ma.fields.String(allow_none=True, dump_default=None)
+
+
+class StockSchema(ma.Schema):
+    """`{"<drug_code>": quantity, ...}`."""
+
+    class Meta:
+        unknown = ma.INCLUDE
+
+    @ma.validates_schema(pass_original=True)
+    def _quantities(self, data, original, **kwargs):
+        if not isinstance(original, dict) or not original:
+            raise ma.ValidationError("An object of drug code to quantity.", "body")
+        bad = {k: ["A whole number of units, 0 or more."] for k, v in original.items()
+               if isinstance(v, bool) or not isinstance(v, int) or v < 0 or v > 10_000_000}
+        if bad:
+            raise ma.ValidationError(bad)
+
+    @ma.post_dump(pass_original=True)
+    def _as_is(self, data, original, **kwargs):
+        return dict(original)

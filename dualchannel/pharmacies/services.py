@@ -1,0 +1,199 @@
+"""Pharmacies: registration with a computed county, admission, suspension, exit, stock."""
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlmodel import Session, select
+
+from dualchannel import adcodes, clock, db
+from dualchannel.auth import Actor, Role, require_registrar
+from dualchannel.drugs.models import Drug
+from dualchannel.errors import Conflict, Forbidden, Invalid, NotFound
+from dualchannel.flags.services import raise_flag
+from dualchannel.geo import boundaries as geo_boundaries
+from dualchannel.geo import crs as geo_crs
+from dualchannel.pharmacies import rules
+from dualchannel.pharmacies.models import Pharmacy, PharmacyEvent, PharmacyStatus, Stock
+
+
+def boundaries() -> geo_boundaries.Boundaries:
+    """County boundaries: the shipped file, or DUALCHANNEL_BOUNDARIES."""
+    return geo_boundaries.Boundaries(current_app.config.get("BOUNDARIES"))
+
+
+def locate(lat: float, lon: float, crs: str) -> tuple[float, float, geo_boundaries.County]:
+    """WGS-84 coordinates and the county of a point given in any supported system."""
+    if not geo_crs.in_china(lat, lon):
+        raise Invalid("The location is not in China.", {"lat": ["Outside China."], "lon": ["Outside China."]})
+    lat, lon = geo_crs.to_wgs84(lat, lon, crs)
+    county = boundaries().county_of(lat, lon)
+    if county is None:
+        raise Invalid("The location is in no county of China.", {"lat": ["In no county."], "lon": ["In no county."]})
+    return lat, lon, county
+
+
+def visible(actor: Actor):
+    """The one filter deciding which pharmacies an actor may read."""
+    if actor.role is Role.admin:
+        return sa.true()
+    if actor.role is Role.bureau:
+        prefix = adcodes.prefix(actor.subject)
+        return sa.or_(Pharmacy.county_adcode.startswith(prefix), Pharmacy.adcode.startswith(prefix))
+    if actor.role is Role.pharmacy:
+        return Pharmacy.code == actor.subject
+    # Physicians route prescriptions: they see the dual-channel network itself.
+    return Pharmacy.status == PharmacyStatus.active.value
+
+
+def create_pharmacy(session: Session, actor: Actor, *, code: str, name: str, address: str, adcode: str,
+                    lat: float, lon: float, crs: str = "gcj02", cold_chain: bool = False,
+                    traceability: bool = False) -> Pharmacy:
+    """Register an applying pharmacy; its county is computed from where it really is."""
+    require_registrar(actor, adcode)
+    lat, lon, county = locate(lat, lon, crs)
+    if session.get(Pharmacy, code):
+        raise Conflict(f"Pharmacy {code} already exists.")
+    now = clock.now()
+    pharmacy = Pharmacy(code=code, name=name, address=address, adcode=adcode, lat=lat, lon=lon,
+                        county_adcode=county.adcode, city_adcode=county.city_adcode,
+                        status=PharmacyStatus.applied.value, cold_chain=cold_chain, traceability=traceability,
+                        created_at=now, updated_at=now)
+    session.add(pharmacy)
+    session.add(PharmacyEvent(pharmacy_code=code, action="apply", to_status=pharmacy.status,
+                              actor=actor.label, at=now))
+    if pharmacy.county_mismatch:
+        raise_flag(session, type="county_mismatch", severity="medium", subject=f"pharmacy:{code}",
+                   region=county.adcode, dedup_key=f"county_mismatch:{code}:{adcode}:{county.adcode}",
+                   evidence={"pharmacy_code": code, "declared_adcode": adcode, "computed_adcode": county.adcode,
+                             "computed_name": county.name, "lat": lat, "lon": lon})
+    db.commit(session, f"Pharmacy {code} already exists.")
+    return pharmacy
+
+
+def get_pharmacy(session: Session, actor: Actor, code: str) -> Pharmacy:
+    pharmacy = session.exec(select(Pharmacy).where(Pharmacy.code == code, visible(actor))).first()
+    if pharmacy is None:
+        raise NotFound(f"No pharmacy {code}.")
+    return pharmacy
+
+
+def list_pharmacies(session: Session, actor: Actor, *, region: str | None = None,
+                    status: str | None = None) -> list[Pharmacy]:
+    statement = select(Pharmacy).where(visible(actor)).order_by(Pharmacy.county_adcode, Pharmacy.code)
+    if region:
+        statement = statement.where(Pharmacy.county_adcode.startswith(adcodes.prefix(region)))
+    if status:
+        statement = statement.where(Pharmacy.status == status)
+    return list(session.exec(statement))
+
+
+def active_in_county(session: Session, county_adcode: str, *, excluding: str | None = None,
+                     lock: bool = False) -> list[str]:
+    """Codes of active dual-channel pharmacies in a county (optionally locking them)."""
+    statement = select(Pharmacy.code).where(Pharmacy.county_adcode == county_adcode,
+                                            Pharmacy.status == PharmacyStatus.active.value)
+    if excluding:
+        statement = statement.where(Pharmacy.code != excluding)
+    if lock:
+        statement = statement.with_for_update()
+    return list(session.exec(statement))
+
+
+def change_status(session: Session, actor: Actor, code: str, action: str, *, reason: str | None = None,
+                  force: bool = False) -> Pharmacy:
+    """Admit, suspend or exit a pharmacy (a bureau of its region, or an admin).
+
+    Taking out the last active pharmacy of a county is a Conflict unless forced with a reason.
+    """
+    actor.require(Role.admin, Role.bureau)
+    pharmacy = get_pharmacy(session, actor, code)
+    sources, target, needs_reason = rules.TRANSITIONS[action]
+    current = PharmacyStatus(pharmacy.status)
+    if current not in sources:
+        raise Conflict(f"A pharmacy that is {current.value} cannot be {action}ed.", status_now=current.value)
+    if needs_reason and not reason:
+        raise Invalid(f"A reason is required to {action}.", {"reason": ["Missing."]})
+    if target is not PharmacyStatus.active:
+        # Lock the county's active pharmacies so two exits cannot both pass this check.
+        others = active_in_county(session, pharmacy.county_adcode, excluding=code, lock=True)
+        if rules.leaves_county_uncovered(current, len(others)):
+            if not force:
+                session.rollback()
+                county = boundaries().get(pharmacy.county_adcode)
+                raise Conflict(
+                    f"{pharmacy.name} is the only active dual-channel pharmacy in "
+                    f"{county.name if county else pharmacy.county_adcode}; force it with a reason.",
+                    uncovered=[pharmacy.county_adcode])
+            if not reason:
+                raise Invalid("Forcing needs a reason.", {"reason": ["Missing."]})
+    now = clock.now()
+    touched = session.execute(
+        sa.update(Pharmacy).where(Pharmacy.code == code, Pharmacy.status == current.value)
+        .values(status=target.value, updated_at=now)
+    ).rowcount
+    if touched != 1:
+        session.rollback()
+        raise Conflict(f"Pharmacy {code} changed meanwhile; try again.")
+    session.add(PharmacyEvent(pharmacy_code=code, action=action, from_status=current.value, to_status=target.value,
+                              reason=reason, forced=force, actor=actor.label, at=now))
+    session.commit()
+    session.refresh(pharmacy)
+    return pharmacy
+
+
+def history(session: Session, actor: Actor, code: str) -> list[PharmacyEvent]:
+    pharmacy = get_pharmacy(session, actor, code)
+    return list(session.exec(select(PharmacyEvent).where(PharmacyEvent.pharmacy_code == pharmacy.code)
+                             .order_by(PharmacyEvent.id)))
+
+
+def set_stock(session: Session, actor: Actor, code: str, quantities: dict[str, int]) -> dict[str, int]:
+    """Set stock levels (the pharmacy itself, or an admin); returns the whole stock."""
+    if not (actor.role is Role.admin or (actor.role is Role.pharmacy and actor.subject == code)):
+        if actor.role is Role.pharmacy:
+            raise NotFound(f"No pharmacy {code}.")
+        raise Forbidden("Only the pharmacy itself sets its stock.")
+    pharmacy = get_pharmacy(session, actor, code)
+    known = set(session.exec(select(Drug.code).where(Drug.code.in_(quantities))))
+    unknown = sorted(set(quantities) - known)
+    if unknown:
+        raise Invalid("Unknown drugs.", {code_: ["Unknown drug."] for code_ in unknown})
+    now = clock.now()
+    for drug_code, quantity in quantities.items():
+        row = session.get(Stock, (pharmacy.code, drug_code))
+        if row is None:
+            session.add(Stock(pharmacy_code=pharmacy.code, drug_code=drug_code, quantity=quantity, updated_at=now))
+        else:
+            row.quantity, row.updated_at = quantity, now
+    session.commit()
+    return stock_of(session, pharmacy.code)
+
+
+def stock_of(session: Session, code: str) -> dict[str, int]:
+    return dict(session.exec(select(Stock.drug_code, Stock.quantity).where(Stock.pharmacy_code == code)).all())
+
+
+def take_stock(session: Session, code: str, needs: dict[str, int]) -> bool:
+    """Decrease stock by `needs` in the caller's transaction; False when any is short."""
+    for drug_code, quantity in needs.items():
+        touched = session.execute(
+            sa.update(Stock).where(Stock.pharmacy_code == code, Stock.drug_code == drug_code,
+                                   Stock.quantity >= quantity)
+            .values(quantity=Stock.quantity - quantity, updated_at=clock.now())
+        ).rowcount
+        if touched != 1:
+            return False
+    return True
+
+
+def able_to_fill(session: Session, *, regions: list[str], needs: dict[str, int], cold_chain: bool) -> list[Pharmacy]:
+    """Active pharmacies inside any of `regions` with the stock for `needs` (and cold chain if needed)."""
+    statement = select(Pharmacy).where(
+        Pharmacy.status == PharmacyStatus.active.value,
+        sa.or_(*(Pharmacy.county_adcode.startswith(adcodes.prefix(r)) for r in regions)),
+    )
+    if cold_chain:
+        statement = statement.where(Pharmacy.cold_chain.is_(True))
+    for drug_code, quantity in needs.items():
+        statement = statement.where(sa.exists().where(
+            Stock.pharmacy_code == Pharmacy.code, Stock.drug_code == drug_code, Stock.quantity >= quantity))
+    return list(session.exec(statement))

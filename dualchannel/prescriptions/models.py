@@ -1,0 +1,68 @@
+"""Dual-channel e-prescriptions, their items, history and the packs dispensed for them."""
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from dualchannel.db import UTCDateTime
+
+
+class Prescription(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patient.id", index=True)
+    physician_code: str = Field(foreign_key="physician.code", index=True, max_length=32)
+    institution_code: str = Field(foreign_key="institution.code", max_length=32)
+    # Copied from the patient at issue: scopes bureau reads without a join.
+    patient_region: str = Field(max_length=6, index=True)
+    diagnosis: str = Field(max_length=500)
+    status: str = Field(max_length=12, index=True)
+    issued_at: datetime = Field(sa_type=UTCDateTime)
+    valid_until: datetime = Field(sa_type=UTCDateTime)
+    pharmacy_code: str | None = Field(default=None, foreign_key="pharmacy.code", index=True, max_length=32)
+    verified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    pickup_name: str | None = Field(default=None, max_length=100)
+    pickup_id_masked: str | None = Field(default=None, max_length=18)
+    pickup_relation: str | None = Field(default=None, max_length=40)
+    dispensed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class PrescriptionItem(SQLModel, table=True):
+    __tablename__ = "prescription_item"
+
+    id: int | None = Field(default=None, primary_key=True)
+    prescription_id: int = Field(foreign_key="prescription.id", index=True)
+    drug_code: str = Field(foreign_key="drug.code", max_length=32)
+    quantity: int
+    days_supply: int
+    dosage: str = Field(max_length=200)
+
+
+class PrescriptionEvent(SQLModel, table=True):
+    """Every transition and every read, attributable to an account (全流程监管)."""
+
+    __tablename__ = "prescription_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    prescription_id: int = Field(foreign_key="prescription.id", index=True)
+    action: str = Field(max_length=16)
+    from_status: str | None = Field(default=None, max_length=12)
+    to_status: str | None = Field(default=None, max_length=12)
+    actor: str = Field(max_length=64)
+    reason: str | None = Field(default=None, max_length=500)
+    detail: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
+    at: datetime = Field(sa_type=UTCDateTime)
+
+
+class DispensedPack(SQLModel, table=True):
+    """One pack handed out, by its traceability code (药品追溯码). A code is dispensed once."""
+
+    __tablename__ = "dispensed_pack"
+
+    trace_code: str = Field(primary_key=True, max_length=40)
+    prescription_id: int = Field(foreign_key="prescription.id", index=True)
+    drug_code: str = Field(foreign_key="drug.code", max_length=32)
+    pharmacy_code: str = Field(foreign_key="pharmacy.code", index=True, max_length=32)
+    dispensed_at: datetime = Field(sa_type=UTCDateTime)

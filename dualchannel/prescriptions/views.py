@@ -1,0 +1,92 @@
+from dualchannel import db
+from dualchannel.api import blueprint
+from dualchannel.auth import current_actor
+from dualchannel.prescriptions import schemas, services
+
+bp = blueprint("prescriptions", __name__, "Dual-channel e-prescriptions: issue, route, verify, dispense")
+
+
+@bp.post("/prescriptions")
+@bp.arguments(schemas.PrescriptionIn)
+@bp.response(201, schemas.PrescriptionOut)
+def issue(body):
+    """A responsible physician issues an e-prescription."""
+    return services.issue(db.session(), current_actor(), **body)
+
+
+@bp.get("/prescriptions")
+@bp.arguments(schemas.ListQuery, location="query")
+@bp.response(200, schemas.PrescriptionPage)
+def list_prescriptions(args):
+    """Prescriptions visible to the caller, newest first."""
+    return services.list_prescriptions(db.session(), current_actor(), **args)
+
+
+@bp.get("/prescriptions/<int:prescription_id>")
+@bp.response(200, schemas.PrescriptionOut)
+def get_prescription(prescription_id):
+    """A prescription with its items and full history."""
+    return services.get(db.session(), current_actor(), prescription_id)
+
+
+@bp.get("/prescriptions/<int:prescription_id>/pharmacy-options")
+@bp.arguments(schemas.OptionsQuery, location="query")
+@bp.response(200, schemas.OptionList)
+def pharmacy_options(args, prescription_id):
+    """Active pharmacies able to fill it, nearest first with `distance_km`."""
+    return {"items": services.pharmacy_options(db.session(), current_actor(), prescription_id, **args)}
+
+
+@bp.post("/prescriptions/<int:prescription_id>/route")
+@bp.arguments(schemas.RouteIn)
+@bp.response(200, schemas.PrescriptionOut)
+def route(body, prescription_id):
+    """Route to a dual-channel pharmacy of the patient's region."""
+    return services.route(db.session(), current_actor(), prescription_id, **body)
+
+
+@bp.post("/prescriptions/<int:prescription_id>/return")
+@bp.arguments(schemas.OptionalReasonIn)
+@bp.response(200, schemas.PrescriptionOut)
+def hand_back(body, prescription_id):
+    """The routed pharmacy hands the prescription back."""
+    return services.hand_back(db.session(), current_actor(), prescription_id, **body)
+
+
+@bp.post("/prescriptions/<int:prescription_id>/verify")
+@bp.arguments(schemas.VerifyIn)
+@bp.response(200, schemas.PrescriptionOut)
+def verify(body, prescription_id):
+    """Real-name verification of the patient (and the agent picking up)."""
+    return services.verify(db.session(), current_actor(), prescription_id, **body)
+
+
+@bp.post("/prescriptions/<int:prescription_id>/dispense")
+@bp.arguments(schemas.DispenseIn)
+@bp.response(200, schemas.PrescriptionOut)
+def dispense(body, prescription_id):
+    """Dispense with one traceability code per unit."""
+    return services.dispense(db.session(), current_actor(), prescription_id, **body)
+
+
+@bp.post("/prescriptions/<int:prescription_id>/cancel")
+@bp.arguments(schemas.ReasonIn)
+@bp.response(200, schemas.PrescriptionOut)
+def cancel(body, prescription_id):
+    """Its physician cancels it before dispensing."""
+    return services.cancel(db.session(), current_actor(), prescription_id, **body)
+
+
+@bp.get("/pharmacy/inbox")
+@bp.arguments(schemas.ListArgs, location="query")
+@bp.response(200, schemas.PrescriptionPage)
+def inbox(args):
+    """Prescriptions routed to the calling pharmacy."""
+    return services.inbox(db.session(), current_actor(), **args)
+
+
+@bp.get("/trace/<code>")
+@bp.response(200, schemas.TraceOut)
+def trace(code):
+    """Who dispensed a pack, when, to which prescription."""
+    return services.trace(db.session(), current_actor(), code)
