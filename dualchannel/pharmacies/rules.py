@@ -9,6 +9,8 @@ TRANSITIONS: dict[str, tuple[frozenset[S], S, bool]] = {
     "exit": (frozenset({S.applied, S.active, S.suspended}), S.exited, True),
 }
 
+PAST = {"admit": "admitted", "suspend": "suspended", "exit": "exited"}
+
 
 def leaves_county_uncovered(status: S, other_active_in_county: int) -> bool:
     """Whether taking this pharmacy out of service leaves its county with no active one."""

@@ -1,5 +1,7 @@
 """Pharmacies: registration with a computed county, admission, suspension, exit, stock."""
 
+from collections.abc import Collection
+
 import sqlalchemy as sa
 from flask import current_app
 from sqlmodel import Session, select
@@ -15,9 +17,19 @@ from dualchannel.pharmacies import rules
 from dualchannel.pharmacies.models import Pharmacy, PharmacyEvent, PharmacyStatus, Stock
 
 
+_BOUNDARIES = "dualchannel.boundaries"
+
+
 def boundaries() -> geo_boundaries.Boundaries:
-    """County boundaries: the shipped file, or DUALCHANNEL_BOUNDARIES."""
-    return geo_boundaries.Boundaries(current_app.config.get("BOUNDARIES"))
+    """County boundaries: the shipped file, or DUALCHANNEL_BOUNDARIES.
+
+    Parsed once per process (Boundaries caches per path) and kept on the app, so a request
+    never touches the file system for them.
+    """
+    found = current_app.extensions.get(_BOUNDARIES)
+    if found is None:
+        found = current_app.extensions[_BOUNDARIES] = geo_boundaries.Boundaries(current_app.config.get("BOUNDARIES"))
+    return found
 
 
 def locate(lat: float, lon: float, crs: str) -> tuple[float, float, geo_boundaries.County]:
@@ -86,13 +98,15 @@ def list_pharmacies(session: Session, actor: Actor, *, region: str | None = None
     return list(session.exec(statement))
 
 
-def active_in_county(session: Session, county_adcode: str, *, excluding: str | None = None,
-                     lock: bool = False) -> list[str]:
-    """Codes of active dual-channel pharmacies in a county (optionally locking them)."""
-    statement = select(Pharmacy.code).where(Pharmacy.county_adcode == county_adcode,
-                                            Pharmacy.status == PharmacyStatus.active.value)
-    if excluding:
-        statement = statement.where(Pharmacy.code != excluding)
+def active_in_county(session: Session, county_adcode: str, *, lock: bool = False) -> list[str]:
+    """Codes of active dual-channel pharmacies in a county, in code order (optionally locked).
+
+    Locks are taken in code order, so two requests racing on one county queue instead of
+    deadlocking.
+    """
+    statement = (select(Pharmacy.code)
+                 .where(Pharmacy.county_adcode == county_adcode, Pharmacy.status == PharmacyStatus.active.value)
+                 .order_by(Pharmacy.code))
     if lock:
         statement = statement.with_for_update()
     return list(session.exec(statement))
@@ -102,29 +116,37 @@ def change_status(session: Session, actor: Actor, code: str, action: str, *, rea
                   force: bool = False) -> Pharmacy:
     """Admit, suspend or exit a pharmacy (a bureau of its region, or an admin).
 
-    Taking out the last active pharmacy of a county is a Conflict unless forced with a reason.
+    Taking out the last active pharmacy of a county is a Conflict naming the county, unless
+    forced (`force` with a reason; the history records that it was forced).
     """
     actor.require(Role.admin, Role.bureau)
     pharmacy = get_pharmacy(session, actor, code)
     sources, target, needs_reason = rules.TRANSITIONS[action]
     current = PharmacyStatus(pharmacy.status)
     if current not in sources:
-        raise Conflict(f"A pharmacy that is {current.value} cannot be {action}ed.", status_now=current.value)
+        raise Conflict(f"A pharmacy that is {current.value} cannot be {rules.PAST[action]}.",
+                       status_now=current.value)
+    # Suspensions and exits always need one, so a forced one always says why.
     if needs_reason and not reason:
         raise Invalid(f"A reason is required to {action}.", {"reason": ["Missing."]})
+    forced = False
     if target is not PharmacyStatus.active:
-        # Lock the county's active pharmacies so two exits cannot both pass this check.
-        others = active_in_county(session, pharmacy.county_adcode, excluding=code, lock=True)
+        # Lock every active pharmacy of the county, this one included: of two racing exits,
+        # the second waits and then sees the first one's result.
+        active = active_in_county(session, pharmacy.county_adcode, lock=True)
+        others = [c for c in active if c != code]
         if rules.leaves_county_uncovered(current, len(others)):
             if not force:
                 session.rollback()
                 county = boundaries().get(pharmacy.county_adcode)
+                name = county.name if county else pharmacy.county_adcode
                 raise Conflict(
-                    f"{pharmacy.name} is the only active dual-channel pharmacy in "
-                    f"{county.name if county else pharmacy.county_adcode}; force it with a reason.",
-                    uncovered=[pharmacy.county_adcode])
-            if not reason:
-                raise Invalid("Forcing needs a reason.", {"reason": ["Missing."]})
+                    f"{pharmacy.name} is the only active dual-channel pharmacy in {name} "
+                    f"({pharmacy.county_adcode}): to {action} it would leave the county without one. "
+                    f"Send force: true with a reason to do it anyway.",
+                    uncovered=[pharmacy.county_adcode],
+                    counties=[{"adcode": pharmacy.county_adcode, "name": name}])
+            forced = True
     now = clock.now()
     touched = session.execute(
         sa.update(Pharmacy).where(Pharmacy.code == code, Pharmacy.status == current.value)
@@ -134,7 +156,7 @@ def change_status(session: Session, actor: Actor, code: str, action: str, *, rea
         session.rollback()
         raise Conflict(f"Pharmacy {code} changed meanwhile; try again.")
     session.add(PharmacyEvent(pharmacy_code=code, action=action, from_status=current.value, to_status=target.value,
-                              reason=reason, forced=force, actor=actor.label, at=now))
+                              reason=reason, forced=forced, actor=actor.label, at=now))
     session.commit()
     session.refresh(pharmacy)
     return pharmacy
@@ -197,3 +219,55 @@ def able_to_fill(session: Session, *, regions: list[str], needs: dict[str, int],
         statement = statement.where(sa.exists().where(
             Stock.pharmacy_code == Pharmacy.code, Stock.drug_code == drug_code, Stock.quantity >= quantity))
     return list(session.exec(statement))
+
+
+def status_counts_by_county(session: Session, actor: Actor,
+                            county_adcodes: Collection[str] | None = None) -> dict[str, dict[str, int]]:
+    """How many pharmacies each computed county has in each status: one GROUP BY query.
+
+    `county_adcodes` None means every county (the national report).
+    """
+    statement = (select(Pharmacy.county_adcode, Pharmacy.status, sa.func.count())
+                 .where(visible(actor), Pharmacy.county_adcode.is_not(None))
+                 .group_by(Pharmacy.county_adcode, Pharmacy.status))
+    if county_adcodes is not None:
+        statement = statement.where(Pharmacy.county_adcode.in_(list(county_adcodes)))
+    counts: dict[str, dict[str, int]] = {}
+    for county, status, number in session.exec(statement):
+        counts.setdefault(county, {})[status] = number
+    return counts
+
+
+def in_counties(session: Session, actor: Actor, county_adcodes: Collection[str] | None = None, *,
+                statuses: Collection[str] | None = None, codes: Collection[str] | None = None) -> list[Pharmacy]:
+    """Pharmacies the actor may see whose computed county is one of `county_adcodes` (None: any),
+    optionally only in `statuses` or with `codes`; in county, then code order."""
+    statement = select(Pharmacy).where(visible(actor)).order_by(Pharmacy.county_adcode, Pharmacy.code)
+    if county_adcodes is not None:
+        statement = statement.where(Pharmacy.county_adcode.in_(list(county_adcodes)))
+    if statuses is not None:
+        statement = statement.where(Pharmacy.status.in_(list(statuses)))
+    if codes is not None:
+        statement = statement.where(Pharmacy.code.in_(list(codes)))
+    return list(session.exec(statement))
+
+
+def active_network(session: Session) -> list[Pharmacy]:
+    """Every active dual-channel pharmacy, wherever it is.
+
+    The active network is public (physicians and patients choose from it), so a bureau may be
+    pointed at active pharmacies across its own border.
+    """
+    return list(session.exec(select(Pharmacy).where(Pharmacy.status == PharmacyStatus.active.value)
+                             .order_by(Pharmacy.code)))
+
+
+def dual_channel_drugs_in_stock(session: Session, codes: Collection[str]) -> dict[str, int]:
+    """For each pharmacy code, how many dual-channel drugs it has in stock (quantity above 0)."""
+    if not codes:
+        return {}
+    statement = (select(Stock.pharmacy_code, sa.func.count())
+                 .join(Drug, Drug.code == Stock.drug_code)
+                 .where(Stock.pharmacy_code.in_(list(codes)), Stock.quantity > 0, Drug.dual_channel.is_(True))
+                 .group_by(Stock.pharmacy_code))
+    return dict(session.exec(statement).all())

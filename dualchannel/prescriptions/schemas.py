@@ -60,6 +60,13 @@ class OptionsQuery(RequestSchema):
     lon = ma.fields.Float(load_default=None, allow_nan=False, validate=ma.validate.Range(-180, 180))
     crs = ma.fields.String(load_default="gcj02", validate=CRS)
 
+    @ma.validates_schema
+    def _both_or_neither(self, data, **kwargs):
+        # One coordinate alone would silently drop the distance ordering the caller asked for.
+        if (data.get("lat") is None) != (data.get("lon") is None):
+            missing = "lon" if data.get("lon") is None else "lat"
+            raise ma.ValidationError({missing: ["Give lat and lon together."]})
+
 
 class ListQuery(ListArgs):
     status = ma.fields.String(load_default=None, validate=ma.validate.OneOf([s.value for s in Status]))

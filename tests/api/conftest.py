@@ -4,6 +4,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from tests.conftest import As
 from tests.support import PLACES, resident_id
 
 
@@ -72,3 +73,14 @@ def issue(world):
         return (physician or world.physician).post("/api/v1/prescriptions", body)
 
     return make
+
+
+@pytest.fixture
+def demo(runner, client):
+    """The Jining demo data (`dualchannel demo`, through the CLI) and a client per role it printed."""
+    result = runner.invoke(args=["demo"])
+    assert result.exit_code == 0, result.output
+    roles = ("admin", "bureau", "physician", "pharmacy")
+    tokens = {line.split()[0]: line.split()[-1] for line in result.output.splitlines()
+              if line.split() and line.split()[0] in roles}
+    return SimpleNamespace(**{role: As(client, tokens[role]) for role in roles})
