@@ -1,0 +1,49 @@
+from dualchannel import db
+from dualchannel.api import blueprint
+from dualchannel.auth import current_actor
+from dualchannel.coverage import exports, schemas, services
+
+bp = blueprint("coverage", __name__, "County coverage of the dual-channel pharmacy network (bureau)")
+
+
+@bp.get("/coverage")
+@bp.arguments(schemas.RegionQuery, location="query")
+@bp.response(200, schemas.CoverageOut)
+def coverage(args):
+    """Every county-level division of a region, its active dual-channel pharmacies, and the uncovered ones."""
+    return services.coverage(db.session(), current_actor(), **args)
+
+
+@bp.get("/coverage.geojson")
+@bp.arguments(schemas.MapQuery, location="query")
+@bp.response(200, {"type": "object"}, content_type="application/geo+json",
+             description="FeatureCollection: county polygons with the report's properties, pharmacies as points")
+def coverage_geojson(args):
+    """The coverage report as a map."""
+    return exports.geojson_response(services.coverage_map(db.session(), current_actor(), args["region"]),
+                                    crs=args["crs"])
+
+
+@bp.get("/coverage.csv")
+@bp.arguments(schemas.RegionQuery, location="query")
+@bp.response(200, {"type": "string"}, content_type="text/csv",
+             description="One line per county, UTF-8 with a byte-order mark")
+def coverage_csv(args):
+    """The coverage report for a spreadsheet."""
+    return exports.csv_response(services.coverage(db.session(), current_actor(), **args))
+
+
+@bp.get("/coverage/what-if")
+@bp.arguments(schemas.WhatIfQuery, location="query")
+@bp.response(200, schemas.WhatIfOut)
+def what_if(args):
+    """The counties that would lose coverage if the `exclude`d pharmacies left."""
+    return services.what_if(db.session(), current_actor(), **args)
+
+
+@bp.get("/coverage/suggestions")
+@bp.arguments(schemas.SuggestionsQuery, location="query")
+@bp.response(200, schemas.SuggestionsOut)
+def suggestions(args):
+    """Where to act for each uncovered county: candidates inside it, else the nearest active pharmacies."""
+    return services.suggestions(db.session(), current_actor(), **args)
