@@ -115,3 +115,19 @@ class Timestamp(ma.fields.AwareDateTime):
         if value is None:
             return None
         return value.astimezone(clock.CHINA).isoformat()
+
+
+def csv_response(rows, columns: list[str], filename: str):
+    """A CSV download, UTF-8 with a BOM so Excel shows Chinese; `rows` are mappings."""
+    import csv
+    import io
+
+    from flask import Response
+
+    buffer = io.StringIO()
+    buffer.write("\ufeff")
+    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\r\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return Response(buffer.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})

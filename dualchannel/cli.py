@@ -73,7 +73,10 @@ def demo_command():
 
 
 def init_app(app: Flask) -> None:
-    for command in (init_db_command, make_migration_command, token_group, expire_command, demo_command):
+    from dualchannel.audit.cli import audit_group
+
+    for command in (init_db_command, make_migration_command, token_group, expire_command, demo_command,
+                    audit_group):
         app.cli.add_command(command)
 
 

@@ -21,11 +21,15 @@ class FlagOut(ma.Schema):
 FlagPage = page_schema(FlagOut)
 
 
-class FlagQuery(ListArgs):
+class FlagFilter(RequestSchema):
     region = ma.fields.String(load_default=None, validate=ADCODE)
     status = ma.fields.String(load_default=None, validate=ma.validate.OneOf(["open", "confirmed", "dismissed"]))
     type = ma.fields.String(load_default=None)
     subject = ma.fields.String(load_default=None)
+
+
+class FlagQuery(FlagFilter, ListArgs):
+    pass
 
 
 class ReviewIn(RequestSchema):

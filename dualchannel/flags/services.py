@@ -30,6 +30,23 @@ def raise_flag(session: Session, *, type: str, severity: str, subject: str, regi
     return flag
 
 
+def raise_flags(session: Session, candidates: list[dict[str, Any]]) -> list[Flag]:
+    """Add many flags at once (a batch scan), skipping every `dedup_key` already raised.
+
+    Each candidate has the keyword arguments of `raise_flag`. The caller commits.
+    """
+    unique = {c["dedup_key"]: c for c in candidates}
+    keys = list(unique)
+    existing: set[str] = set()
+    for start in range(0, len(keys), 500):
+        chunk = keys[start:start + 500]
+        existing.update(session.exec(select(Flag.dedup_key).where(Flag.dedup_key.in_(chunk))))
+    now = clock.now()
+    flags = [Flag(**c, created_at=now) for key, c in unique.items() if key not in existing]
+    session.add_all(flags)
+    return flags
+
+
 def visible(actor: Actor):
     """A bureau sees its region's flags; an admin sees all; nobody else sees any."""
     if actor.role is Role.admin:
@@ -39,9 +56,7 @@ def visible(actor: Actor):
     return sa.false()
 
 
-def list_flags(session: Session, actor: Actor, *, region: str | None = None, status: str | None = None,
-               type: str | None = None, subject: str | None = None, limit: int | None = None,
-               cursor: str | None = None) -> Page:
+def _filtered(actor: Actor, region: str | None, status: str | None, type: str | None, subject: str | None):
     actor.require(Role.admin, Role.bureau)
     statement = select(Flag).where(visible(actor))
     if region:
@@ -52,7 +67,22 @@ def list_flags(session: Session, actor: Actor, *, region: str | None = None, sta
         statement = statement.where(Flag.type == type)
     if subject:
         statement = statement.where(Flag.subject == subject)
+    return statement
+
+
+def list_flags(session: Session, actor: Actor, *, region: str | None = None, status: str | None = None,
+               type: str | None = None, subject: str | None = None, limit: int | None = None,
+               cursor: str | None = None) -> Page:
+    """Flags the actor may see, filtered, newest first."""
+    statement = _filtered(actor, region, status, type, subject)
     return paginate(session, statement, Flag.id, limit=limit, cursor=cursor)
+
+
+def export_flags(session: Session, actor: Actor, *, region: str | None = None, status: str | None = None,
+                 type: str | None = None, subject: str | None = None, max_rows: int = 100_000) -> list[Flag]:
+    """Every flag matching the filters (for the CSV export), newest first."""
+    statement = _filtered(actor, region, status, type, subject)
+    return list(session.exec(statement.order_by(Flag.id.desc()).limit(max_rows)))
 
 
 def get_flag(session: Session, actor: Actor, flag_id: int) -> Flag:

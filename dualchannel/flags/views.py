@@ -1,5 +1,7 @@
 from dualchannel import db
-from dualchannel.api import blueprint
+import json
+
+from dualchannel.api import blueprint, csv_response
 from dualchannel.auth import current_actor
 from dualchannel.flags import schemas, services
 
@@ -12,6 +14,16 @@ bp = blueprint("flags", __name__, "Audit flags and their review")
 def list_flags(args):
     """Flags in the bureau's region, newest first."""
     return services.list_flags(db.session(), current_actor(), **args)
+
+
+@bp.get("/flags.csv")
+@bp.arguments(schemas.FlagFilter, location="query")
+def export_flags(args):
+    """The filtered flags as CSV (UTF-8 with BOM)."""
+    flags = services.export_flags(db.session(), current_actor(), **args)
+    rows = [{**schemas.FlagOut().dump(f), "evidence": json.dumps(f.evidence, ensure_ascii=False)} for f in flags]
+    return csv_response(rows, ["id", "type", "severity", "status", "subject", "region", "created_at",
+                               "reviewed_by", "reviewed_at", "review_note", "evidence"], "flags.csv")
 
 
 @bp.get("/flags/<int:flag_id>")
