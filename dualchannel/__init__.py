@@ -28,6 +28,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     cli.init_app(app)
 
     rest = api.Api(app)
+    from dualchannel.accounts.views import bp as accounts_bp
     from dualchannel.drugs.views import bp as drugs_bp
     from dualchannel.flags.views import bp as flags_bp
     from dualchannel.institutions.views import bp as institutions_bp
@@ -35,7 +36,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from dualchannel.pharmacies.views import bp as pharmacies_bp
     from dualchannel.prescriptions.views import bp as prescriptions_bp
 
-    for bp in (institutions_bp, drugs_bp, pharmacies_bp, patients_bp, prescriptions_bp, flags_bp):
+    for bp in (accounts_bp, institutions_bp, drugs_bp, pharmacies_bp, patients_bp, prescriptions_bp, flags_bp):
         rest.register_blueprint(bp)
     rest.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     rest.spec.options["security"] = [{"bearer": []}]
