@@ -28,6 +28,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     cli.init_app(app)
 
     rest = api.Api(app)
+    from dualchannel.accounts.views import bp as accounts_bp
     from dualchannel.coverage.views import bp as coverage_bp
     from dualchannel.drugs.views import bp as drugs_bp
     from dualchannel.flags.views import bp as flags_bp
@@ -36,10 +37,15 @@ def create_app(test_config: dict | None = None) -> Flask:
     from dualchannel.pharmacies.views import bp as pharmacies_bp
     from dualchannel.prescriptions.views import bp as prescriptions_bp
 
-    for bp in (institutions_bp, drugs_bp, pharmacies_bp, patients_bp, prescriptions_bp, flags_bp, coverage_bp):
+    for bp in (accounts_bp, institutions_bp, drugs_bp, pharmacies_bp, patients_bp, prescriptions_bp, flags_bp,
+               coverage_bp):
         rest.register_blueprint(bp)
     rest.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     rest.spec.options["security"] = [{"bearer": []}]
+
+    from dualchannel.pages.views import bp as pages_bp
+
+    app.register_blueprint(pages_bp)
 
     @app.get("/healthz")
     def healthz():

@@ -1,0 +1,295 @@
+// The bureau's page: coverage map of its region, admission and exit of pharmacies (with the
+// what-if of an exit before confirming it), and the audit flags queue with review.
+
+import { ApiError, api, isMissingRoute } from "./api.js";
+import { countyOfPharmacy, drawCoverageMap, lostCounties, readCoverage } from "./coverage-map.js";
+import { EVIDENCE, FLAG_STATUS, FLAG_TYPE, PHARMACY_STATUS, SEVERITY, formatInstant } from "./i18n.js";
+import { startPage } from "./session.js";
+import {
+  $, badge, busy, clearProblem, facts, fill, h, notify, show, showMessage, showProblem, statusBadge, tabs, validate,
+} from "./ui.js";
+
+const state = {
+  coverage: null, map: null, region: null, selected: null, names: new Map(), pharmacyNames: new Map(), drugNames: new Map(),
+  flagCursor: null, exiting: null,
+};
+const SUBJECT = { pharmacy: "药店", patient: "患者", trace: "追溯码", physician: "医师", prescription: "处方", institution: "机构" };
+
+async function start() {
+  for (const area of account.areas || []) state.names.set(area.adcode, area.name);
+  const region = (account.region && account.region.adcode) || account.subject || "";
+  $("#coverage-region").value = region;
+  fill($("#flag-type"), h("option", { value: "" }, "全部类型"),
+    Object.entries(FLAG_TYPE).map(([code, label]) => h("option", { value: code }, label)));
+  tabs($(".tabs"), (tab) => {
+    if (tab.id === "tab-pharmacies") loadPharmacies();
+    if (tab.id === "tab-flags") loadFlags();
+  });
+  $("#coverage-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (validate(event.target)) loadCoverage($("#coverage-region").value.trim());
+  });
+  $("#pharmacy-filter").addEventListener("submit", (event) => { event.preventDefault(); loadPharmacies(); });
+  $("#pharmacy-status").addEventListener("change", loadPharmacies);
+  $("#flag-filter").addEventListener("submit", (event) => { event.preventDefault(); loadFlags(); });
+  $("#flag-status").addEventListener("change", () => loadFlags());
+  $("#flag-type").addEventListener("change", () => loadFlags());
+  $("#flags-more").addEventListener("click", () => loadFlags(true));
+  $("#exit-form").addEventListener("submit", confirmExit);
+  $("#exit-cancel").addEventListener("click", () => $("#exit-dialog").close());
+  if (region) await loadCoverage(region);
+}
+
+function countyName(adcode) { return state.names.get(adcode) || adcode || "—"; }
+
+// --- Coverage map --------------------------------------------------------------------------
+
+async function loadCoverage(region) {
+  clearProblem($("#coverage-error"));
+  state.region = region;
+  let collection;
+  try {
+    collection = await api("/coverage.geojson", { query: { region } });
+  } catch (error) {
+    state.coverage = null;
+    $("#coverage-map").replaceChildren();
+    fill($("#coverage-summary"), "");
+    show($("#uncovered-box"), false);
+    if (isMissingRoute(error)) showMessage($("#coverage-error"), "本服务器尚未开通药店覆盖分析功能，暂时无法显示地图。");
+    else showProblem($("#coverage-error"), error, "无法读取覆盖情况");
+    return;
+  }
+  const coverage = readCoverage(collection);
+  state.coverage = coverage;
+  for (const county of coverage.counties) state.names.set(county.adcode, county.name);
+  state.map = drawCoverageMap($("#coverage-map"), coverage, { onSelect: selectCounty });
+  const uncovered = coverage.counties.filter((c) => !c.covered);
+  const title = `${account.region && account.region.adcode === region ? account.region.name : region} 县级区划双通道药店覆盖`;
+  fill($("#map-title"), title);
+  fill($("#coverage-summary"), `共 ${coverage.counties.length} 个县级区划，已覆盖 ${coverage.counties.length - uncovered.length} 个。`,
+    h("br"), uncovered.length ? badge(`未覆盖 ${uncovered.length} 个`, "bad") : badge("全部县级区划均已覆盖", "ok"));
+  fill($("#uncovered-list"), uncovered.map((c) => h("li", {},
+    h("button", { type: "button", class: "small quiet", onclick: () => selectCounty(c.adcode) }, c.name))));
+  show($("#uncovered-box"), uncovered.length > 0);
+  if (state.selected) selectCounty(state.selected, false);
+}
+
+async function selectCounty(adcode, focus = true) {
+  state.selected = adcode;
+  const coverage = state.coverage;
+  if (!coverage) return;
+  state.map.select(adcode);
+  const county = coverage.counties.find((c) => c.adcode === adcode);
+  fill($("#county-title"), `${county ? county.name : adcode}：${county && county.active_pharmacies
+    ? `${county.active_pharmacies} 家在用双通道药店` : "没有在用的双通道药店"}`);
+  let list = coverage.pharmacies.filter((p) => countyOfPharmacy(p) === adcode);
+  if (!list.length) {
+    // The GeoJSON may carry active pharmacies only: the applicants inside are the remedy.
+    try {
+      list = (await api("/pharmacies", { query: { region: adcode } })).items;
+    } catch { list = []; }
+  }
+  fill($("#county-pharmacies"), list.length ? list.map((p) => h("li", {},
+    p.name || p.code, " ", statusBadge(p.status || "active", PHARMACY_STATUS),
+    h("span", { class: "sub" }, [p.code, p.address].filter(Boolean).join(" · ")),
+    (p.status === "applied" || p.status === "suspended") ? h("button", { type: "button", class: "small",
+      onclick: (event) => admit(p, event.currentTarget) }, "准入") : null))
+    : h("li", { class: "hint" }, "此区县没有登记的药店。"));
+  if (focus) $("#county-title").focus();
+}
+
+// --- Pharmacies: admission and exit --------------------------------------------------------
+
+async function loadPharmacies() {
+  clearProblem($("#pharmacies-error"));
+  try {
+    const { items } = await api("/pharmacies", { query: { status: $("#pharmacy-status").value } });
+    for (const p of items) state.pharmacyNames.set(p.code, p.name);
+    fill($("#pharmacies-table tbody"), items.map((p) => h("tr", {},
+      h("td", {}, p.name, h("span", { class: "sub" }, p.code)),
+      h("td", {}, p.address),
+      h("td", {}, countyName(p.county_adcode),
+        p.county_mismatch ? h("span", { class: "sub" }, badge(`申报为 ${countyName(p.adcode)}，与实际位置不符`, "warn")) : null),
+      h("td", {}, statusBadge(p.status, PHARMACY_STATUS)),
+      h("td", {},
+        (p.status === "applied" || p.status === "suspended") ? h("button", { type: "button", class: "small primary",
+          "aria-label": `准入 ${p.name}`, onclick: (event) => admit(p, event.currentTarget) }, "准入") : null,
+        p.status !== "exited" ? h("button", { type: "button", class: "small",
+          "aria-label": `${p.name} 退出双通道`, onclick: () => openExit(p) }, "退出") : null))));
+    show($("#pharmacies-empty"), items.length === 0);
+  } catch (error) {
+    showProblem($("#pharmacies-error"), error, "无法读取药店");
+  }
+}
+
+async function admit(pharmacy, button) {
+  await busy(button, async () => {
+    clearProblem($("#pharmacies-error"));
+    try {
+      await api(`/pharmacies/${encodeURIComponent(pharmacy.code)}/admit`, { method: "POST", body: {} });
+      notify(`${pharmacy.name} 已准入双通道管理。`);
+    } catch (error) {
+      showProblem($("#pharmacies-error"), error, "准入失败");
+      if ($("#panel-pharmacies").hidden) showProblem($("#coverage-error"), error, "准入失败");
+    }
+  });
+  await Promise.all([loadPharmacies(), state.region ? loadCoverage(state.region) : null]);
+}
+
+async function openExit(pharmacy) {
+  state.exiting = pharmacy;
+  const dialog = $("#exit-dialog");
+  $("#exit-form").reset();
+  clearProblem($("#exit-error"));
+  show($("#exit-force-field"), false);
+  fill($("#exit-pharmacy"), `${pharmacy.name}（${pharmacy.code}），位于 ${countyName(pharmacy.county_adcode)}`);
+  const whatif = $("#whatif");
+  whatif.className = "whatif";
+  fill(whatif, "正在分析退出对区县覆盖的影响…");
+  dialog.showModal();
+  $("#exit-reason").focus();
+  try {
+    const region = state.region || pharmacy.city_adcode || pharmacy.county_adcode;
+    const answer = await api("/coverage/what-if", { query: { region, exclude: pharmacy.code } });
+    const lost = lostCounties(answer, countyName);
+    if (lost.length) {
+      whatif.className = "whatif bad";
+      fill(whatif, `退出后以下县级区划将没有在用的双通道药店：${lost.map((c) => c.name || c.adcode).join("、")}。`);
+    } else {
+      whatif.className = "whatif ok";
+      fill(whatif, "退出后各县级区划仍有在用的双通道药店。");
+    }
+    if (state.map) state.map.markLost(lost.map((c) => c.adcode));
+  } catch (error) {
+    whatif.className = "whatif";
+    fill(whatif, isMissingRoute(error) ? "本服务器尚未开通覆盖分析，无法预先显示退出的影响；如会使区县失去覆盖，提交时会提示。"
+      : `无法分析退出的影响：${error instanceof ApiError ? (error.problem.detail || error.status) : error}`);
+  }
+}
+
+async function confirmExit(event) {
+  event.preventDefault();
+  const form = event.target;
+  if (!validate(form)) return;
+  const pharmacy = state.exiting;
+  await busy($("#exit-confirm"), async () => {
+    clearProblem($("#exit-error"));
+    try {
+      await api(`/pharmacies/${encodeURIComponent(pharmacy.code)}/exit`, { method: "POST",
+        body: { reason: $("#exit-reason").value.trim(), force: $("#exit-force").checked } });
+      $("#exit-dialog").close();
+      notify(`${pharmacy.name} 已退出双通道管理。`);
+      if (state.map) state.map.markLost([]);
+      await Promise.all([loadPharmacies(), state.region ? loadCoverage(state.region) : null]);
+    } catch (error) {
+      showProblem($("#exit-error"), error, "退出未完成");
+      if (error.status === 409 && (error.problem.uncovered || /force it/i.test(error.problem.detail || ""))) {
+        show($("#exit-force-field"), true);
+        $("#exit-force").focus();
+      }
+    }
+  });
+}
+
+// --- Audit flags ---------------------------------------------------------------------------
+
+async function loadFlags(more = false) {
+  clearProblem($("#flags-error"));
+  if (!state.pharmacyNames.size || !state.drugNames.size) {
+    try {
+      const [pharmacies, drugs] = await Promise.all([api("/pharmacies"), api("/drugs")]);
+      for (const p of pharmacies.items) state.pharmacyNames.set(p.code, p.name);
+      for (const d of drugs.items) state.drugNames.set(d.code, `${d.generic_name}（${d.name}）`);
+    } catch { /* names are a convenience; codes still show */ }
+  }
+  try {
+    const page = await api("/flags", { query: { status: $("#flag-status").value, type: $("#flag-type").value,
+      limit: 20, cursor: more ? state.flagCursor : null } });
+    state.flagCursor = page.next_cursor;
+    if (!more) fill($("#flag-list"));
+    $("#flag-list").append(...page.items.map(flagCard));
+    show($("#flags-empty"), !more && page.items.length === 0);
+    show($("#flags-more"), Boolean(page.next_cursor));
+  } catch (error) {
+    showProblem($("#flags-error"), error, "无法读取预警");
+  }
+}
+
+function pharmacyLabel(code) {
+  const name = state.pharmacyNames.get(String(code));
+  return name ? `${name}（${code}）` : String(code);
+}
+
+function subjectLabel(subject) {
+  const [kind, ...rest] = String(subject || "").split(":");
+  const value = rest.join(":");
+  if (!value) return subject || "";
+  return `${SUBJECT[kind] || kind} ${kind === "pharmacy" ? pharmacyLabel(value) : value}`;
+}
+
+const EVIDENCE_ORDER = Object.keys(EVIDENCE);
+function evidenceRank(key) {
+  const at = EVIDENCE_ORDER.indexOf(key);
+  return at < 0 ? EVIDENCE_ORDER.length : at;
+}
+
+function evidenceValue(key, value) {
+  if (value === null || value === undefined) return "—";
+  if (key === "pharmacies" && Array.isArray(value)) return value.map(pharmacyLabel).join("、");
+  if (/pharmacy_code$/.test(key)) return pharmacyLabel(value);
+  if (key === "drug_code" && state.drugNames.has(value)) return `${state.drugNames.get(value)}（${value}）`;
+  if (Array.isArray(value)) return value.map((v) => (typeof v === "object" ? JSON.stringify(v) : String(v))).join("、");
+  if (typeof value === "object") return JSON.stringify(value);
+  if (/_at$/.test(key) || key === "valid_until") return formatInstant(value);
+  if (/adcode|county/.test(key) && state.names.has(String(value))) return `${state.names.get(String(value))}（${value}）`;
+  return String(value);
+}
+
+function flagCard(flag) {
+  const id = (name) => `flag-${flag.id}-${name}`;
+  const evidence = Object.entries(flag.evidence || {}).sort(([a], [b]) => evidenceRank(a) - evidenceRank(b));
+  const card = h("article", { class: `flag ${flag.severity}`, "aria-labelledby": id("title") },
+    h("header", {},
+      h("h3", { id: id("title") }, `#${flag.id} ${FLAG_TYPE[flag.type] || flag.type}`),
+      badge(`风险：${SEVERITY[flag.severity] || flag.severity}`, flag.severity === "high" ? "bad" : "warn"),
+      statusBadge(flag.status, FLAG_STATUS),
+      h("span", { class: "sub" }, `${formatInstant(flag.created_at)} · ${countyName(flag.region)} · ${subjectLabel(flag.subject)}`)),
+    facts(h("dl", { class: "facts" }), evidence.map(([key, value]) => [EVIDENCE[key] || key, evidenceValue(key, value)])));
+  if (flag.status !== "open") {
+    card.append(h("p", { class: "sub" }, `审核：${FLAG_STATUS[flag.status]}，${flag.reviewed_by || ""} ${formatInstant(flag.reviewed_at)}：${flag.review_note || ""}`));
+    return card;
+  }
+  const problem = h("div", { class: "problem", role: "alert", hidden: true });
+  const form = h("form", { novalidate: true },
+    h("fieldset", {}, h("legend", {}, "审核结论"),
+      h("span", {}, h("input", { type: "radio", name: "decision", value: "confirmed", id: id("confirm"), required: true }),
+        h("label", { for: id("confirm") }, " 确认违规")),
+      h("span", {}, h("input", { type: "radio", name: "decision", value: "dismissed", id: id("dismiss") }),
+        h("label", { for: id("dismiss") }, " 排除（误报）"))),
+    h("div", { class: "field grow" }, h("label", { for: id("note") }, "审核意见"),
+      h("input", { id: id("note"), name: "note", required: true, maxlength: 2000, "aria-describedby": `${id("note")}-error` }),
+      h("p", { class: "field-error", id: `${id("note")}-error` })),
+    h("button", { type: "submit", class: "primary" }, "提交审核"));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const decision = form.querySelector("input[name=decision]:checked");
+    if (!validate(form)) return;
+    if (!decision) { showMessage(problem, "请选择审核结论。"); return; }
+    await busy(event.submitter, async () => {
+      try {
+        const reviewed = await api(`/flags/${flag.id}/review`, { method: "POST",
+          body: { decision: decision.value, note: form.querySelector("input[name=note]").value.trim() } });
+        notify(`预警 #${flag.id} 审核完成：${FLAG_STATUS[reviewed.status]}。`);
+        card.replaceWith(flagCard(reviewed));
+      } catch (error) {
+        showProblem(problem, error, "审核失败");
+      }
+    });
+  });
+  card.append(form, problem);
+  return card;
+}
+
+// Start last: every declaration above is initialised by then.
+const account = await startPage(["bureau", "admin"]);
+if (account) await start();

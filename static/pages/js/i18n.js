@@ -1,0 +1,286 @@
+// Chinese labels for the API's codes, and Chinese messages for its problem+json errors.
+// The API speaks English to integrators; the people at the desk and the counter read Chinese.
+
+export const PRESCRIPTION_STATUS = {
+  issued: "已开具", routed: "已流转", verified: "已核验", dispensed: "已发药",
+  settled: "已结算", cancelled: "已作废", expired: "已过期",
+};
+export const PHARMACY_STATUS = { applied: "申请中", active: "在用（双通道）", suspended: "暂停", exited: "已退出" };
+export const INSURANCE = { employee: "职工医保", resident: "居民医保" };
+export const ASSISTANCE = {
+  none: "无", low_income: "低保对象", low_income_marginal: "低保边缘家庭成员", extreme_poverty: "特困人员",
+};
+export const ROLE = { admin: "系统管理员", bureau: "医保局", physician: "医师", pharmacy: "药店" };
+export const STORAGE = { normal: "常温", cold_chain: "冷链" };
+export const ACTION = {
+  issue: "开具", route: "流转", return: "退回", verify: "实名核验", dispense: "发药", settle: "结算",
+  reverse: "冲正", cancel: "作废", expire: "过期", admit: "准入", suspend: "暂停", exit: "退出", apply: "申请",
+};
+export const FLAG_TYPE = {
+  duplicate_trace_code: "追溯码重复使用",
+  pharmacy_shopping: "多处购药",
+  overlapping_supply: "重复开药（用药时间重叠）",
+  county_mismatch: "药店申报区县与实际位置不符",
+  expired_dispense_attempt: "处方过期后尝试发药",
+  price_above_agreement: "售价高于协议价",
+  volume_outlier: "发药量异常",
+  double_claim: "重复报销",
+  procurement_behind_schedule: "集采进度落后",
+  non_selected_share_high: "非中选产品占比过高",
+  supply_overdue: "集采供应逾期",
+};
+export const SEVERITY = { high: "高", medium: "中", low: "低" };
+export const FLAG_STATUS = { open: "待审核", confirmed: "已确认", dismissed: "已排除" };
+export const SETTLEMENT_MODE = { direct: "直接结算", manual: "手工报销（异地备案）" };
+
+/** Labels of evidence keys in audit flags; unknown keys are shown as they are. */
+export const EVIDENCE = {
+  trace_code: "追溯码", drug_code: "药品", generic_name: "通用名", pharmacy_code: "药店",
+  first_pharmacy_code: "首次发药药店", first_pharmacy_county: "首次发药药店所在区县",
+  first_prescription_id: "首次发药处方号", first_dispensed_at: "首次发药时间",
+  attempt_pharmacy_code: "再次使用药店", attempt_prescription_id: "再次使用处方号",
+  pharmacies: "涉及药店", physicians: "涉及医师", prescriptions: "涉及处方", prescription_id: "处方号",
+  declared_adcode: "申报区县代码", computed_adcode: "实际所在区县代码", computed_name: "实际所在区县",
+  lat: "纬度", lon: "经度", valid_until: "处方有效期至", attempted_at: "尝试发药时间",
+  patient_id: "患者编号", window_days: "统计天数", threshold: "阈值", count: "次数",
+  remaining_share: "剩余用量占比", price: "售价", agreed_price: "协议价",
+};
+
+const FIELD = {
+  id_number: "身份证号", "pickup.id_number": "代办人身份证号", "pickup.name": "代办人姓名",
+  "pickup.relation": "与患者关系", pickup: "代办人", name: "姓名", insurance: "参保类型", region: "统筹地区",
+  filed_region: "备案地区", patient_id: "患者", diagnosis: "诊断", valid_days: "处方有效期", items: "药品",
+  drug_code: "药品", quantity: "数量", days_supply: "用药天数", dosage: "用法用量", pharmacy_code: "药店",
+  trace_codes: "追溯码", reason: "原因", force: "强制", decision: "审核结论", note: "审核意见",
+  valid_until: "有效期", lat: "纬度", lon: "经度", crs: "坐标系", body: "请求内容", cursor: "翻页参数",
+  limit: "条数", status: "状态", type: "类型",
+};
+
+/** A field name of an `errors` map in Chinese: `items.0.quantity` -> 第1项药品的数量. */
+export function fieldLabel(key) {
+  if (FIELD[key]) return FIELD[key];
+  const parts = String(key).split(".");
+  const index = parts.findIndex((p) => /^\d+$/.test(p));
+  if (index > 0) {
+    const head = FIELD[parts.slice(0, index).join(".")] || parts[0];
+    const rest = parts.slice(index + 1).join(".");
+    const tail = rest ? `的${FIELD[rest] || rest}` : "";
+    return `第${Number(parts[index]) + 1}项${head}${tail}`;
+  }
+  return key;
+}
+
+const status = (s) => PRESCRIPTION_STATUS[s] || PHARMACY_STATUS[s] || s;
+const action = (a) => ACTION[a] || ACTION[a.replace(/e?d$/, "")] || a;
+
+// Server messages (English) and their Chinese equivalents. Order matters: first match wins.
+const MESSAGES = [
+  [/^The ID number is not the patient's\.$/, () => "身份证号与处方患者不一致，请核对后重试。"],
+  [/^(.+?) is not a valid resident ID number: (.+)\.$/, (m) => `${fieldLabel(m[1])}不是有效的居民身份证号（${idReason(m[2])}）。`],
+  [/^No patient with this ID number\.$/, () => "没有找到该身份证号对应的参保人。"],
+  [/^A patient with this ID number already exists\.$/, () => "该身份证号的参保人已经登记。"],
+  [/^A trace code was already dispensed; the pack cannot be sold twice\.$/, () => "追溯码已被使用过：同一盒药不能销售两次。请核对药盒后重新扫码。"],
+  [/^Not enough stock to dispense this prescription\.$/, () => "本药店库存不足，无法发药。"],
+  [/^The trace codes do not match the prescription\.$/, () => "追溯码与处方不符："],
+  [/^The prescription breaks dual-channel rules\.$/, () => "处方不符合双通道管理规定："],
+  [/^The request has invalid fields\.$/, () => "提交的内容有误："],
+  [/^The request body is not valid JSON\.$/, () => "请求格式有误。"],
+  [/^A prescription is valid 1 to 3 days\.$/, () => "处方有效期为 1 至 3 天。"],
+  [/^Each drug appears once\.$/, () => "同一药品在一张处方中只能出现一次。"],
+  [/^A prescription that is (\w+) cannot be dispensed( before verification)?\.$/,
+    (m) => `处方当前为“${status(m[1])}”，不能发药${m[2] ? "：请先完成实名核验" : ""}。`],
+  [/^A prescription that is (\w+) does not allow (\w+)\.$/, (m) => `处方当前为“${status(m[1])}”，不能${action(m[2])}。`],
+  [/^Prescription (\d+) expired at (.+)\.$/, (m) => `处方 ${m[1]} 已于 ${formatInstant(m[2])} 过期。`],
+  [/^Prescription (\d+) was changed by another request\.$/, (m) => `处方 ${m[1]} 刚被其他操作修改，请刷新后重试。`],
+  [/^Only a responsible physician \(医保责任医师\) issues dual-channel prescriptions\.$/, () => "只有医保责任医师可以开具双通道处方。"],
+  [/^Only a responsible physician \(医保责任医师\) records eligibility\.$/, () => "只有医保责任医师可以认定待遇资格。"],
+  [/^Only the pharmacy it is routed to may (\w+) this prescription\.$/, (m) => `只有处方流转到的药店可以${action(m[1])}此处方。`],
+  [/^Only the prescribing physician may (\w+) this prescription\.$/, (m) => `只有开方医师可以${action(m[1])}此处方。`],
+  [/^The role (\w+) may not do this\.$/, (m) => `${ROLE[m[1]] || m[1]}账户无权执行此操作。`],
+  [/^A pharmacy that is (\w+) cannot be (\w+)\.$/, (m) => `药店当前为“${status(m[1])}”，不能${action(m[2])}。`],
+  [/^Pharmacy (\S+) changed meanwhile; try again\.$/, (m) => `药店 ${m[1]} 的状态刚被修改，请刷新后重试。`],
+  [/^(.+) is the only active dual-channel pharmacy in (.+); force it with a reason\.$/,
+    (m) => `${m[1]}是${m[2]}唯一在用的双通道药店，退出后该区县将没有双通道药店。如确需退出，请填写理由并勾选“仍然强制退出”。`],
+  [/^Forcing needs a reason\.$/, () => "强制退出必须填写理由。"],
+  [/^A reason is required to (\w+)\.$/, (m) => `${action(m[1])}必须填写理由。`],
+  [/^Flag (\d+) was already reviewed\.$/, (m) => `预警 ${m[1]} 已经审核过了。`],
+  [/^(.+) is not an active dual-channel pharmacy\.$/, (m) => `${m[1]}不是在用的双通道药店。`],
+  [/^(.+) is outside the patient's coordinating region\.$/, (m) => `${m[1]}不在患者的统筹地区内。`],
+  [/^(.+) has no cold chain for a cold-chain drug\.$/, (m) => `${m[1]}没有冷链条件，不能调配冷链药品。`],
+  [/^(.+) does not require eligibility\.$/, (m) => `${m[1]}无需认定待遇资格。`],
+  [/^valid_until is in the past\.$/, () => "有效期不能早于今天。"],
+  [/^The location is not in China\.$/, () => "该位置不在中国境内，请检查经纬度。"],
+  [/^The location is in no county of China\.$/, () => "该位置不在任何县级区划内，请检查经纬度。"],
+  [/^A bureau registers only (inside its own region|patients of its own region)\.$/, () => "医保局只能在本辖区内登记。"],
+  [/^A bearer token is required\.$/, () => "请先登录。"],
+  [/^The token is unknown or revoked\.$/, () => "访问令牌无效或已停用。"],
+  [/^The cursor is not one this service issued\.$/, () => "翻页参数无效，请刷新列表。"],
+  [/^No prescription (\S+)\.$/, (m) => `没有找到处方 ${m[1]}（或无权查看）。`],
+  [/^No pharmacy (\S+)\.$/, (m) => `没有找到药店 ${m[1]}。`],
+  [/^No patient (\S+)\.$/, (m) => `没有找到患者 ${m[1]}。`],
+  [/^No drug (\S+)\.$/, (m) => `没有找到药品 ${m[1]}。`],
+  [/^No flag (\S+)\.$/, (m) => `没有找到预警 ${m[1]}。`],
+  [/^(Drug|Pharmacy|Institution|Physician) (\S+) already exists\.$/,
+    (m) => `${{ Drug: "药品", Pharmacy: "药店", Institution: "医疗机构", Physician: "医师" }[m[1]]} ${m[2]} 已经登记。`],
+  [/^No pack with trace code (\S+) was dispensed\.$/, (m) => `追溯码 ${m[1]} 没有发药记录。`],
+  [/^Only the pharmacy itself sets its stock\.$/, () => "只有药店本身可以设置库存。"],
+  [/^Unknown drugs\.$/, () => "有未知的药品："],
+  [/^A bureau's subject is the 6-digit adcode of its region\.$/, () => "医保局账户须对应其辖区的 6 位行政区划代码。"],
+  [/^This role needs a subject\.$/, () => "此类账户须指定所代表的机构或地区。"],
+  [/^Unknown role (.+)\.$/, (m) => `未知的账户类型 ${m[1]}。`],
+  [/^The requested URL was not found on the server\./, () => "服务器没有提供此功能。"],
+  [/^The server failed; the error was logged\.$/, () => "服务器内部错误，已记录日志，请稍后重试或联系管理员。"],
+  // Messages of single fields.
+  [/^Missing data for required field\.$/, () => "必须填写。"],
+  [/^Missing\.$/, () => "必须填写。"],
+  [/^Field may not be null\.$/, () => "必须填写。"],
+  [/^Not a valid integer\.$/, () => "须为整数。"],
+  [/^Not a valid number\.$/, () => "须为数字。"],
+  [/^Not a valid string\.$/, () => "须为文字。"],
+  [/^Not a valid boolean\.$/, () => "须为是或否。"],
+  [/^Not a valid date\.$/, () => "日期格式有误。"],
+  [/^Must be greater than or equal to (\S+) and less than or equal to (\S+)\.$/, (m) => `须在 ${m[1]} 至 ${m[2]} 之间。`],
+  [/^Must be greater than or equal to (\S+)\.$/, (m) => `不能小于 ${m[1]}。`],
+  [/^Length must be between (\d+) and (\d+)\.$/, (m) => `长度须为 ${m[1]} 至 ${m[2]} 个字符。`],
+  [/^Must be one of: (.+)\.$/, () => "取值不在允许范围内。"],
+  [/^Shorter than minimum length (\d+)\.$/, (m) => `至少 ${m[1]} 项。`],
+  [/^A 6-digit administrative division code\.$/, () => "须为 6 位行政区划代码。"],
+  [/^1-32 letters, digits, - or _\.$/, () => "须为 1 至 32 位字母、数字、- 或 _。"],
+  [/^Does not match the patient\.$/, () => "与处方患者的身份证号不一致。"],
+  [/^Unknown drug\.?$/, () => "未知药品。"],
+  [/^Unknown drug (\S+)\.$/, (m) => `未知药品 ${m[1]}。`],
+  [/^Unknown patient\.$/, () => "未知患者。"],
+  [/^Unknown pharmacy\.$/, () => "未知药店。"],
+  [/^(.+) is not a dual-channel drug\.$/, (m) => `${m[1]}不是双通道药品。`],
+  [/^At most 84 days' supply/, () => "用药天数最多 84 天（长期处方不超过 12 周）。"],
+  [/^No eligibility \(待遇准入\) recorded for (.+)\.$/, (m) => `${m[1]}尚未认定待遇资格（待遇准入），请先认定。`],
+  [/^Eligibility for (.+) expired on (\S+); a re-examination \(复查评估\) must renew it\.$/,
+    (m) => `${m[1]}的待遇资格已于 ${m[2]} 到期，须复查评估后续期。`],
+  [/^(\d+) units prescribed: one trace code per unit, (\d+) given\.$/, (m) => `处方数量为 ${m[1]}，须每盒一个追溯码，实际 ${m[2]} 个。`],
+  [/^Not a traceability code: (.+)\.$/, (m) => `不是有效的追溯码：${m[1]}。`],
+  [/^A code appears twice: (.+)\.$/, (m) => `追溯码重复：${m[1]}。`],
+  [/^Not dispensed: (.+)\.$/, (m) => `以下药品未扫码：${m[1]}。`],
+  [/^(\S+) is not on this prescription\.$/, (m) => `${m[1]} 不在此处方上。`],
+  [/^(\S+) is listed twice\.$/, (m) => `${m[1]} 重复列出。`],
+  [/^A drug is listed twice\.$/, () => "同一药品列出了两次。"],
+  [/^Outside the patient's coordinating region/, () => "不在患者的统筹地区内。"],
+  [/^No cold-chain storage\.$/, () => "没有冷链贮存条件。"],
+  [/^Pharmacy is (\w+)\.$/, (m) => `药店当前为“${status(m[1])}”。`],
+  [/^Must be today or later\.$/, () => "不能早于今天。"],
+  [/^1 to 3\.$/, () => "须为 1 至 3 天。"],
+  [/^Outside China\.$/, () => "不在中国境内。"],
+  [/^Not an adcode\.$/, () => "不是行政区划代码。"],
+  [/^One of (.+)\.$/, (m) => `须为以下之一：${m[1]}。`],
+  [/^In no county\.$/, () => "不在任何县级区划内。"],
+  [/^Invalid cursor\.$/, () => "翻页参数无效。"],
+  [/^No eligibility needed\.$/, () => "无需认定资格。"],
+];
+
+const ID_REASONS = {
+  "must be 18 characters": "应为 18 位",
+  "must be 17 digits and a check digit or X": "应为 17 位数字加 1 位校验码（数字或 X）",
+  "check digit does not match (ISO 7064 MOD 11-2)": "校验码不正确",
+  "birth date is not a real date": "出生日期不存在",
+  "birth date is out of range": "出生日期超出范围",
+  "must be a string": "格式有误",
+};
+function idReason(text) { return ID_REASONS[text] || text; }
+
+/** A server message in Chinese, or null when it is not one this page knows. */
+export function translate(message) {
+  if (typeof message !== "string") return null;
+  for (const [pattern, render] of MESSAGES) {
+    const match = message.match(pattern);
+    if (match) return render(match);
+  }
+  return null;
+}
+
+const TITLE = {
+  0: "无法连接服务器，请检查网络后重试。",
+  400: "请求有误。",
+  401: "未登录或访问令牌无效。",
+  403: "无权执行此操作。",
+  404: "没有找到。",
+  405: "服务器不支持此操作。",
+  409: "与当前状态冲突。",
+  413: "提交的内容过大。",
+  415: "请求格式有误。",
+  422: "提交的内容不符合规则。",
+  429: "操作过于频繁，请稍后再试。",
+  500: "服务器内部错误。",
+  503: "服务暂时不可用，请稍后再试。",
+};
+
+function flatten(errors, prefix = "") {
+  // errors: {field: [messages]} possibly nested ({items: {0: {quantity: [...]}}}).
+  const out = [];
+  if (Array.isArray(errors)) {
+    for (const item of errors) {
+      if (typeof item === "string") out.push([prefix, item]);
+      else out.push(...flatten(item, prefix));
+    }
+  } else if (errors && typeof errors === "object") {
+    for (const [key, value] of Object.entries(errors)) {
+      out.push(...flatten(value, prefix ? `${prefix}.${key}` : key));
+    }
+  } else if (errors !== undefined && errors !== null) {
+    out.push([prefix, String(errors)]);
+  }
+  return out;
+}
+
+/**
+ * What to show for a failed call: {message, fields: [[label, text]], original}.
+ * Known server messages are translated; an unknown one is shown under a Chinese heading
+ * with the server's own words, so nothing is hidden from the user.
+ */
+export function describeError(error) {
+  const problem = (error && error.problem) || {};
+  const code = error && typeof error.status === "number" ? error.status : 500;
+  const known = translate(problem.detail);
+  const heading = TITLE[code] || `请求失败（${code}）。`;
+  const fields = flatten(problem.errors).map(([key, text]) => [fieldLabel(key), translate(text) || text]);
+  let message = known || heading;
+  let original = null;
+  if (!known && problem.detail && code !== 0) original = problem.detail;
+  if (code === 0) message = TITLE[0];
+  return { message, fields, original, status: code };
+}
+
+/** An ISO instant as China time, e.g. 2025-11-25 14:03. */
+export function formatInstant(iso) {
+  if (!iso) return "—";
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return iso;
+  const parts = Object.fromEntries(new Intl.DateTimeFormat("zh-CN", {
+    timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit", day: "2-digit",
+    hour: "2-digit", minute: "2-digit", hourCycle: "h23",
+  }).formatToParts(date).map((p) => [p.type, p.value]));
+  return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute}`;
+}
+
+/** The last valid day of an exclusive end instant (midnight after it), e.g. 2025-11-28. */
+export function formatLastDay(iso) {
+  if (!iso) return "—";
+  const end = new Date(iso);
+  if (Number.isNaN(end.getTime())) return iso;
+  return formatInstant(new Date(end.getTime() - 1000).toISOString()).slice(0, 10);
+}
+
+/** Today's date in China (YYYY-MM-DD), whatever the machine's zone. */
+export function chinaToday() {
+  const parts = Object.fromEntries(new Intl.DateTimeFormat("en-CA", {
+    timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit", day: "2-digit",
+  }).formatToParts(new Date()).map((p) => [p.type, p.value]));
+  return `${parts.year}-${parts.month}-${parts.day}`;
+}
+
+/** Money as the API gives it ("12345.60") with thousands separators, never through a float. */
+export function formatMoney(value) {
+  if (value === null || value === undefined || value === "") return "—";
+  const text = String(value);
+  const match = text.match(/^(-?)(\d+)(\.\d+)?$/);
+  if (!match) return text;
+  return `${match[1]}${match[2].replace(/\B(?=(\d{3})+(?!\d))/g, ",")}${match[3] || ""}`;
+}

@@ -1,0 +1,302 @@
+// The pharmacy's page: inbox, real-name verification (patient or agent), scanning trace codes
+// into one field, dispensing, settlement with a printable receipt, handing a prescription back.
+
+import { api, isMissingRoute, newIdempotencyKey } from "./api.js";
+import { INSURANCE, PRESCRIPTION_STATUS, STORAGE, formatLastDay } from "./i18n.js";
+import { receipt } from "./receipt.js";
+import { TraceScanner } from "./scanner.js";
+import { pageSettings, startPage } from "./session.js";
+import {
+  $, busy, clearProblem, facts, fill, h, notify, show, showMessage, showProblem, statusBadge, validate,
+} from "./ui.js";
+
+const settings = pageSettings();
+const state = { open: null, scanner: null, rejected: new Set() };
+const SECTIONS = ["#rx-section", "#verify-section", "#scan-section", "#settle-section", "#return-section"];
+
+async function start() {
+  $("#inbox-refresh").addEventListener("click", loadLists);
+  $("#verify-agent").addEventListener("change", () => {
+    show($("#agent-fields"), $("#verify-agent").checked);
+    if ($("#verify-agent").checked) $("#agent-name").focus();
+  });
+  $("#verify-form").addEventListener("submit", verify);
+  $("#scan-input").addEventListener("keydown", (event) => {
+    // A keyboard-wedge scanner types the code and then Enter.
+    if (event.key !== "Enter") return;
+    event.preventDefault();
+    scan(event.target.value);
+    event.target.value = "";
+  });
+  $("#dispense-button").addEventListener("click", dispense);
+  $("#settle-button").addEventListener("click", settle);
+  $("#print-button").addEventListener("click", () => window.print());
+  $("#return-form").addEventListener("submit", handBack);
+  await loadLists();
+  setInterval(() => { if (!document.hidden) loadLists(); }, 30000);
+}
+
+// --- Lists ---------------------------------------------------------------------------------
+
+function listEntry(p) {
+  return h("li", {}, h("button", {
+    type: "button", "aria-current": state.open && state.open.id === p.id ? "true" : "false",
+    dataset: { id: p.id }, onclick: () => openPrescription(p.id),
+  }, `处方 ${p.id} `, statusBadge(p.status, PRESCRIPTION_STATUS),
+  h("span", { class: "sub" }, `有效期至 ${formatLastDay(p.valid_until)}（含当日）`)));
+}
+
+async function loadLists() {
+  clearProblem($("#inbox-error"));
+  try {
+    const [inbox, unsettled] = await Promise.all([
+      api("/pharmacy/inbox", { query: { limit: 50 } }),
+      api("/prescriptions", { query: { status: "dispensed", limit: 20 } }),
+    ]);
+    fill($("#inbox-list"), inbox.items.map(listEntry));
+    show($("#inbox-empty"), inbox.items.length === 0);
+    fill($("#unsettled-list"), unsettled.items.map(listEntry));
+    show($("#unsettled-empty"), unsettled.items.length === 0);
+  } catch (error) {
+    showProblem($("#inbox-error"), error, "无法读取处方列表");
+  }
+}
+
+// --- One prescription ----------------------------------------------------------------------
+
+async function openPrescription(id, focus = true) {
+  let prescription;
+  try {
+    prescription = await api(`/prescriptions/${id}`);
+  } catch (error) {
+    showProblem($("#inbox-error"), error, `无法打开处方 ${id}`);
+    return;
+  }
+  const changed = !state.open || state.open.id !== prescription.id;
+  state.open = prescription;
+  for (const button of document.querySelectorAll(".pick-list button")) {
+    button.setAttribute("aria-current", String(Number(button.dataset.id) === id));
+  }
+  render(prescription, changed);
+  if (focus) $("#rx-title").focus();
+}
+
+function render(p, fresh) {
+  show($("#nothing-open"), false);
+  fill($("#rx-title"), `处方 ${p.id} `, statusBadge(p.status, PRESCRIPTION_STATUS));
+  facts($("#rx-facts"), [
+    ["患者", p.patient.name],
+    ["身份证号", p.patient.id_number_masked],
+    ["参保类型", INSURANCE[p.patient.insurance] || p.patient.insurance],
+    ["诊断", p.diagnosis],
+    ["开方医师", `${p.physician_code}（${p.institution_code}）`],
+    ["有效期至", formatLastDay(p.valid_until)],
+    ["取药人", p.pickup ? `代办人 ${p.pickup.name}（${p.pickup.relation}，${p.pickup.id_number_masked}）`
+      : (p.verified_at ? "患者本人" : "尚未核验")],
+  ]);
+  fill($("#rx-items tbody"), p.items.map((i) => h("tr", {},
+    h("td", {}, i.drug_name, h("span", { class: "sub" }, `${i.generic_name} · ${i.drug_code}`)),
+    h("td", { class: "num" }, `${i.quantity} ${i.unit || ""}`),
+    h("td", {}, i.dosage),
+    h("td", { class: "num" }, `${i.days_supply} 天`),
+    h("td", {}, STORAGE[i.storage] || i.storage))));
+  // Which parts show follows the prescription's own next actions (the server's transition table).
+  const mine = new Set(p.next_actions.filter((a) => a.by === "pharmacy").map((a) => a.action));
+  show($("#rx-section"), true);
+  show($("#verify-section"), mine.has("verify"));
+  show($("#scan-section"), mine.has("dispense"));
+  show($("#settle-section"), mine.has("settle") || p.status === "settled");
+  show($("#return-section"), mine.has("return"));
+  if (fresh) {
+    $("#verify-form").reset();
+    show($("#agent-fields"), false);
+    for (const box of ["#verify-error", "#dispense-error", "#settle-error", "#return-error"]) clearProblem($(box));
+    fill($("#receipt-area"));
+    show($("#print-button"), false);
+    show($("#settle-button"), true);
+    state.scanner = null;
+  }
+  if (mine.has("dispense") && !state.scanner) {
+    state.scanner = new TraceScanner(p.items, settings.tracePattern);
+    state.rejected = new Set();
+    setScanMessage("", "");
+    renderScanner();
+  }
+  if (p.status === "settled" && fresh) {
+    showMessage($("#settle-error"), "此处方已结算。");
+    show($("#settle-button"), false);
+  }
+}
+
+function reload() { return Promise.all([openPrescription(state.open.id, false), loadLists()]); }
+
+// --- Verify --------------------------------------------------------------------------------
+
+async function verify(event) {
+  event.preventDefault();
+  const form = event.target;
+  if (!validate(form)) return;
+  const body = { id_number: $("#verify-id-number").value.trim() };
+  if ($("#verify-agent").checked) {
+    body.pickup = { name: $("#agent-name").value.trim(), id_number: $("#agent-id-number").value.trim(),
+      relation: $("#agent-relation").value };
+  }
+  await busy(event.submitter || form.querySelector("button[type=submit]"), async () => {
+    clearProblem($("#verify-error"));
+    try {
+      await api(`/prescriptions/${state.open.id}/verify`, { method: "POST", body });
+      notify(`处方 ${state.open.id} 实名核验通过，请扫描药品追溯码。`);
+      await reload();
+      $("#scan-input").focus();
+    } catch (error) {
+      showProblem($("#verify-error"), error, "核验未通过");
+    }
+  });
+}
+
+// --- Scan and dispense ---------------------------------------------------------------------
+
+function setScanMessage(text, kind) {
+  const box = $("#scan-message");
+  box.className = `scan-message ${kind}`;
+  box.textContent = text;
+  $("#scan-input").setAttribute("aria-invalid", kind === "error" ? "true" : "false");
+}
+
+function scan(raw) {
+  const scanner = state.scanner;
+  if (!scanner) return;
+  const result = scanner.accept(raw);
+  if (result.ok) {
+    const { item } = result;
+    setScanMessage(`已扫描 ${item.drug_name}：${item.codes.length} / ${item.quantity}${item.unit || ""}`
+      + (scanner.complete ? "。全部扫描完成，请确认发药。" : ""), "ok");
+    clearProblem($("#dispense-error"));
+  } else if (result.reason === "format") {
+    setScanMessage(`追溯码格式错误：“${result.code}”不是有效的药品追溯码（应为 ${describePattern()}），请重新扫描。`, "error");
+  } else if (result.reason === "duplicate") {
+    setScanMessage(`重复扫码：追溯码 ${result.code} 已经扫描过（${result.item.drug_name}）。每盒药只扫一次。`, "error");
+  } else if (result.reason === "full") {
+    setScanMessage(`已达处方数量：所有药品都已扫满，多余的追溯码 ${result.code} 未记录。`, "error");
+  }
+  renderScanner();
+}
+
+function describePattern() {
+  const match = settings.tracePattern.source.match(/^\^\\d\{(\d+)\}\$$/);
+  return match ? `${match[1]} 位数字` : `格式 ${settings.tracePattern.source}`;
+}
+
+function renderScanner() {
+  const scanner = state.scanner;
+  fill($("#scan-items tbody"), scanner.items.map((item, index) => {
+    const done = item.codes.length === item.quantity;
+    const id = `scan-target-${index}`;
+    return h("tr", { class: scanner.target() === item ? "selected" : "" },
+      h("td", {}, h("input", { type: "radio", name: "scan-target", id, checked: scanner.target() === item,
+        disabled: done, onchange: () => { scanner.select(index); renderScanner(); $("#scan-input").focus(); } }),
+      h("label", { for: id, class: "visually-hidden" }, `扫描 ${item.drug_name}`)),
+      h("td", {}, item.drug_name, h("span", { class: "sub" }, item.drug_code)),
+      h("td", {}, `${item.codes.length} / ${item.quantity} ${item.unit || ""}`,
+        progress(item.codes.length, item.quantity)));
+  }));
+  fill($("#scan-codes"), scanner.items.flatMap((item) => item.codes.map((code) => h("li", {
+    class: state.rejected.has(code) ? "rejected" : "" },
+  code, state.rejected.has(code) ? "（已被使用）" : "", ` · ${item.drug_name}`,
+  h("button", { type: "button", class: "small quiet", "aria-label": `移除追溯码 ${code}`,
+    onclick: () => { scanner.remove(code); state.rejected.delete(code); renderScanner(); $("#scan-input").focus(); } }, "移除")))));
+  $("#dispense-button").disabled = !scanner.complete || state.rejected.size > 0;
+  fill($("#dispense-button"), scanner.complete ? "确认发药" : `确认发药（已扫 ${scanner.scanned} / ${scanner.needed}）`);
+}
+
+function progress(count, total) {
+  const bar = h("span");
+  bar.style.width = `${Math.min(100, (100 * count) / total)}%`;
+  return h("span", { class: `progress ${count === total ? "done" : ""}`, role: "progressbar",
+    "aria-valuemin": 0, "aria-valuemax": total, "aria-valuenow": count, "aria-label": "扫描进度" }, bar);
+}
+
+async function dispense() {
+  const button = $("#dispense-button");
+  await busy(button, async () => {
+    clearProblem($("#dispense-error"));
+    try {
+      await api(`/prescriptions/${state.open.id}/dispense`, { method: "POST", body: state.scanner.payload() });
+      notify(`处方 ${state.open.id} 已发药，请为患者结算。`);
+      state.scanner = null;
+      await reload();
+      $("#settle-button").focus();
+    } catch (error) {
+      // A code dispensed elsewhere: the server names it; mark it so it can be removed.
+      const reused = (error.problem && error.problem.trace_codes) || [];
+      for (const code of reused) if (state.scanner.owner(code)) state.rejected.add(code);
+      showProblem($("#dispense-error"), error, "发药失败");
+      if (reused.length) {
+        $("#dispense-error").append(h("p", {}, `已被使用的追溯码：${reused.join("、")}。请移除后扫描其他药盒。`));
+        setScanMessage(`追溯码 ${reused.join("、")} 已有发药记录，同一盒药不能再次销售。请移除后扫描其他药盒。`, "error");
+      } else {
+        setScanMessage("发药未完成，请查看下方提示。", "error");
+      }
+      renderScanner();
+      $("#scan-input").focus();
+    }
+  });
+  if (state.scanner) renderScanner();
+}
+
+// --- Settle (POST /prescriptions/{id}/settlement) ------------------------------------------
+
+function keyFor(id) { return `dualchannel.settlement-key.${id}`; }
+
+async function settle() {
+  const prescription = state.open;
+  // One key per prescription, kept across retries: a retry after a lost answer replays the
+  // first settlement instead of making a second one.
+  let key = sessionStorage.getItem(keyFor(prescription.id));
+  if (!key) {
+    key = newIdempotencyKey();
+    sessionStorage.setItem(keyFor(prescription.id), key);
+  }
+  await busy($("#settle-button"), async () => {
+    clearProblem($("#settle-error"));
+    try {
+      const settlement = await api(`/prescriptions/${prescription.id}/settlement`, {
+        method: "POST", body: {}, headers: { "Idempotency-Key": key } });
+      fill($("#receipt-area"), receipt(settlement, prescription, account));
+      show($("#print-button"), true);
+      show($("#settle-button"), false);
+      notify(`处方 ${prescription.id} 结算完成：个人自付 ${settlement.patient_pays} 元。`);
+      await reload();
+      $("#print-button").focus();
+    } catch (error) {
+      if (isMissingRoute(error)) showMessage($("#settle-error"), "本服务器尚未开通医保结算功能，请联系管理员。");
+      else showProblem($("#settle-error"), error, "结算失败");
+    }
+  });
+}
+
+// --- Hand back -----------------------------------------------------------------------------
+
+async function handBack(event) {
+  event.preventDefault();
+  const reason = $("#return-reason").value.trim();
+  await busy(event.submitter || event.target.querySelector("button"), async () => {
+    clearProblem($("#return-error"));
+    try {
+      await api(`/prescriptions/${state.open.id}/return`, { method: "POST", body: reason ? { reason } : {} });
+      notify(`处方 ${state.open.id} 已退回开方医师。`);
+      state.open = null;
+      state.scanner = null;
+      for (const section of SECTIONS) show($(section), false);
+      show($("#nothing-open"), true);
+      $("#return-form").reset();
+      await loadLists();
+    } catch (error) {
+      showProblem($("#return-error"), error, "退回失败");
+    }
+  });
+}
+
+// Start last: every declaration above is initialised by then.
+const account = await startPage(["pharmacy"]);
+if (account) await start();

@@ -1,0 +1,50 @@
+// Start of every signed-in page: check the token with GET /api/v1/me, show who is signed in,
+// wire "sign out", and refuse (politely) a role the page is not for.
+
+import { api, ApiError, PAGE_OF_ROLE, signIn } from "./api.js";
+import { ROLE } from "./i18n.js";
+import { h, fill, showProblem } from "./ui.js";
+
+export async function startPage(roles) {
+  const token = signIn.token();
+  if (!token) {
+    window.location.replace(`/login?next=${encodeURIComponent(window.location.pathname)}`);
+    return null;
+  }
+  document.getElementById("sign-out").addEventListener("click", () => {
+    signIn.forget();
+    window.location.assign("/login");
+  });
+  let account;
+  try {
+    account = await api("/me");
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 401) return null; // api() is redirecting
+    showProblem(document.getElementById("page-error"), error, "无法确认登录身份");
+    return null;
+  }
+  signIn.remember(token, account);
+  const organisation = account.organisation && account.organisation.name !== account.display_name
+    ? ` · ${account.organisation.name}` : "";
+  fill(document.getElementById("who"), `${ROLE[account.role] || account.role}：${account.display_name}${organisation}`);
+  if (!roles.includes(account.role)) {
+    const own = PAGE_OF_ROLE[account.role];
+    const box = document.getElementById("page-error");
+    fill(box, h("p", { class: "problem-title" }, `此页面不供${ROLE[account.role] || account.role}账户使用。`),
+      own ? h("p", {}, h("a", { href: own }, "前往您的工作台")) : null);
+    box.hidden = false;
+    for (const part of document.querySelectorAll("main > :not(#page-error)")) part.hidden = true;
+    return null;
+  }
+  return account;
+}
+
+/** Settings the server put on <body> (trace-code pattern, prescription limits). */
+export function pageSettings() {
+  const data = document.body.dataset;
+  return {
+    tracePattern: new RegExp(data.tracePattern || "^\\d{20}$"),
+    maxDaysSupply: Number(data.maxDaysSupply || 84),
+    maxValidDays: Number(data.maxValidDays || 3),
+  };
+}
