@@ -86,7 +86,7 @@ def test_map_projection_fits_the_region_and_keeps_north_up(run):
         const round = (p) => p.map((v) => Math.round(v));
         return [counties.map((c) => [c.adcode, c.covered, m.level(c.active_pharmacies)]), pharmacies.map(m.countyOfPharmacy),
                 width, height, round(project([116, 36])), round(project([118, 35])), m.labelPoint(square(116, 35, 1)),
-                m.lostCounties({lost: ["1", {adcode: "2", name: "东"}]}, (a) => a === "1" ? "西" : "")];
+                m.lostCounties({counties: [{adcode: "1", name: "西"}, {adcode: "2", name: "东"}]})];
     """)
     counties, owners, width, height, north_west, south_east, label, lost = result
     assert counties == [["1", False, 0], ["2", True, 2]] and owners == ["2"]

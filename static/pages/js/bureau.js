@@ -151,7 +151,7 @@ async function openExit(pharmacy) {
   try {
     const region = state.region || pharmacy.city_adcode || pharmacy.county_adcode;
     const answer = await api("/coverage/what-if", { query: { region, exclude: pharmacy.code } });
-    const lost = lostCounties(answer, countyName);
+    const lost = lostCounties(answer);
     if (lost.length) {
       whatif.className = "whatif bad";
       fill(whatif, `退出后以下县级区划将没有在用的双通道药店：${lost.map((c) => c.name || c.adcode).join("、")}。`);

@@ -175,15 +175,9 @@ export function drawCoverageMap(svg, coverage, { onSelect } = {}) {
 }
 
 /**
- * The counties a what-if answer says would lose coverage, as [{adcode, name}].
- * The contract fixes the meaning, not the field name: accepted are arrays named `lost`,
- * `would_lose`, `newly_uncovered`, `uncovered`, `counties` or `items`, of adcodes or objects.
+ * The counties a what-if answer (`GET /api/v1/coverage/what-if`) says would lose coverage,
+ * as [{adcode, name}].
  */
-export function lostCounties(answer, nameOf = () => "") {
-  const list = Array.isArray(answer) ? answer
-    : ["lost", "would_lose", "newly_uncovered", "uncovered", "counties", "items"]
-      .map((key) => answer && answer[key]).find(Array.isArray) || [];
-  return list.map((entry) => (typeof entry === "object" && entry !== null
-    ? { adcode: String(entry.adcode), name: entry.name || nameOf(String(entry.adcode)) }
-    : { adcode: String(entry), name: nameOf(String(entry)) }));
+export function lostCounties(answer) {
+  return (answer.counties || []).map((c) => ({ adcode: String(c.adcode), name: c.name }));
 }

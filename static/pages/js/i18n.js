@@ -99,7 +99,7 @@ const MESSAGES = [
   [/^The role (\w+) may not do this\.$/, (m) => `${ROLE[m[1]] || m[1]}账户无权执行此操作。`],
   [/^A pharmacy that is (\w+) cannot be (\w+)\.$/, (m) => `药店当前为“${status(m[1])}”，不能${action(m[2])}。`],
   [/^Pharmacy (\S+) changed meanwhile; try again\.$/, (m) => `药店 ${m[1]} 的状态刚被修改，请刷新后重试。`],
-  [/^(.+) is the only active dual-channel pharmacy in (.+); force it with a reason\.$/,
+  [/^(.+) is the only active dual-channel pharmacy in (.+) \([^)]+\): to \w+ it would leave the county without one\. Send force: true with a reason to do it anyway\.$/,
     (m) => `${m[1]}是${m[2]}唯一在用的双通道药店，退出后该区县将没有双通道药店。如确需退出，请填写理由并勾选“仍然强制退出”。`],
   [/^Forcing needs a reason\.$/, () => "强制退出必须填写理由。"],
   [/^A reason is required to (\w+)\.$/, (m) => `${action(m[1])}必须填写理由。`],
