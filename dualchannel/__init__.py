@@ -21,8 +21,9 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.from_mapping(test_config)
     _ensure_secrets(app)
 
-    from dualchannel import api, cli, db, errors
+    from dualchannel import api, cli, db, errors, logs
 
+    logs.init_app(app)
     db.init_app(app)
     errors.init_app(app)
     cli.init_app(app)
