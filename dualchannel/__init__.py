@@ -29,14 +29,17 @@ def create_app(test_config: dict | None = None) -> Flask:
     cli.init_app(app)
 
     rest = api.Api(app)
+    from dualchannel.audit_trail.views import bp as audit_trail_bp
     from dualchannel.drugs.views import bp as drugs_bp
     from dualchannel.flags.views import bp as flags_bp
     from dualchannel.institutions.views import bp as institutions_bp
     from dualchannel.patients.views import bp as patients_bp
     from dualchannel.pharmacies.views import bp as pharmacies_bp
     from dualchannel.prescriptions.views import bp as prescriptions_bp
+    from dualchannel.traceability.views import bp as traceability_bp
 
-    for bp in (institutions_bp, drugs_bp, pharmacies_bp, patients_bp, prescriptions_bp, flags_bp):
+    for bp in (institutions_bp, drugs_bp, pharmacies_bp, patients_bp, prescriptions_bp, traceability_bp, flags_bp,
+               audit_trail_bp):
         rest.register_blueprint(bp)
     rest.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     rest.spec.options["security"] = [{"bearer": []}]
