@@ -199,11 +199,10 @@ def detail(session: Session, prescription: Prescription) -> PrescriptionDetail:
     )
 
 
-def record_read(session: Session, actor: Actor, prescription: Prescription, action: AccessAction = AccessAction.read,
-                **extra) -> None:
+def record_read(session: Session, actor: Actor, prescription: Prescription, **extra) -> None:
     """Add a read of `prescription` to the access log (the caller commits)."""
-    audit.record(session, actor, action, "prescription", prescription.id, patient_id=prescription.patient_id,
-                 region=prescription.patient_region, **extra)
+    audit.record(session, actor, AccessAction.read, "prescription", prescription.id,
+                 patient_id=prescription.patient_id, region=prescription.patient_region, **extra)
 
 
 def _record_list(session: Session, actor: Actor, page: Page, view: str) -> Page:
@@ -383,7 +382,8 @@ def _trace_codes(prescription: Prescription, items: list[PrescriptionItem],
     missing = sorted(set(wanted) - set(given))
     if missing:
         errors["items"] = [f"Not dispensed: {', '.join(missing)}."]
-    codes = [c for cs in given.values() for c in cs]
+    # Only well-formed codes are named back; anything else was reported by position above.
+    codes = [c for cs in given.values() for c in cs if rules.is_trace_code(c, pattern)]
     repeated = sorted({c for c in codes if codes.count(c) > 1})
     if repeated and "items" not in errors:
         errors["items"] = [f"A code appears twice: {', '.join(repeated)}."]
