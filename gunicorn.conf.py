@@ -8,7 +8,6 @@ threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 worker_class = "gthread"
 timeout = 30
 graceful_timeout = 20  # finish in-flight requests on SIGTERM
-accesslog = "-"
-# The query string is left out of access logs: nothing sensitive should ride in URLs, and if
-# it ever does, it does not land in a log.
-access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
+# No gunicorn access log: the app writes one structured line per request (dualchannel/logs.py),
+# with the route, the account and a request id, and never the query string or a body.
+accesslog = None

@@ -1,5 +1,8 @@
-"""WSGI entry point: `gunicorn wsgi:app`."""
+"""WSGI entry point: `gunicorn wsgi:app`. Logs are JSON lines on stderr (DUALCHANNEL_LOG_LEVEL)."""
 
-from dualchannel import create_app
+import os
 
+from dualchannel import create_app, logs
+
+logs.configure(os.environ.get("DUALCHANNEL_LOG_LEVEL", "INFO").upper())
 app = create_app()

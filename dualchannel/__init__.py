@@ -2,10 +2,25 @@
 
 import json
 import secrets
+from importlib import import_module
 from pathlib import Path
 
 from cryptography.fernet import Fernet
 from flask import Flask, jsonify
+
+# Features with an HTTP API, each a package with a `views.bp` blueprint.
+FEATURES = (
+    "accounts",
+    "institutions",
+    "drugs",
+    "pharmacies",
+    "patients",
+    "prescriptions",
+    "traceability",
+    "flags",
+    "audit_trail",
+    "coverage",
+)
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -21,25 +36,16 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.from_mapping(test_config)
     _ensure_secrets(app)
 
-    from dualchannel import api, cli, db, errors
+    from dualchannel import api, cli, db, errors, logs
 
+    logs.init_app(app)
     db.init_app(app)
     errors.init_app(app)
     cli.init_app(app)
 
     rest = api.Api(app)
-    from dualchannel.accounts.views import bp as accounts_bp
-    from dualchannel.coverage.views import bp as coverage_bp
-    from dualchannel.drugs.views import bp as drugs_bp
-    from dualchannel.flags.views import bp as flags_bp
-    from dualchannel.institutions.views import bp as institutions_bp
-    from dualchannel.patients.views import bp as patients_bp
-    from dualchannel.pharmacies.views import bp as pharmacies_bp
-    from dualchannel.prescriptions.views import bp as prescriptions_bp
-
-    for bp in (accounts_bp, institutions_bp, drugs_bp, pharmacies_bp, patients_bp, prescriptions_bp, flags_bp,
-               coverage_bp):
-        rest.register_blueprint(bp)
+    for feature in FEATURES:
+        rest.register_blueprint(import_module(f"dualchannel.{feature}.views").bp)
     rest.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     rest.spec.options["security"] = [{"bearer": []}]
 

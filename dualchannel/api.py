@@ -26,7 +26,14 @@ def blueprint(name: str, import_name: str, description: str) -> Blueprint:
     """An API blueprint under `/api/v1` whose every route requires a bearer token."""
     bp = Blueprint(name, import_name, url_prefix="/api/v1", description=description)
     bp.before_request(auth.load_actor)
+    bp.after_request(_no_store)
     return bp
+
+
+def _no_store(response):
+    # API answers carry personal data: no browser or proxy keeps a copy.
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 class RequestSchema(ma.Schema):

@@ -25,8 +25,12 @@ BOUNDARIES = None
 ID_HASH_KEY = None
 ID_ENCRYPTION_KEY = None
 
-# National drug traceability code: 20 digits by default.
+# National drug traceability code: 20 digits by default (the whole code must match).
 TRACE_CODE_PATTERN = r"^\d{20}$"
+# Days after dispensing within which a pack returned unopened may be undone. EU medicines
+# verification (EMVS) allows 10; drugs once sold are normally not taken back in China (GSP),
+# so the undo is an exception and a shorter window leaves less room for abuse.
+TRACE_UNDO_DAYS = 7
 
 # Prescription rules (处方管理办法): days of validity and supply.
 MAX_VALID_DAYS = 3

@@ -89,9 +89,14 @@ def database_url(app: Flask) -> str:
 
 
 def create_engine(url: str) -> sa.Engine:
-    """An engine configured for concurrency on either database."""
+    """An engine configured for concurrency on either database.
+
+    `hide_parameters`: statement parameters stay out of SQL echo logs and of database error
+    messages, since a parameter may be whatever a caller typed (an ID number in a code field).
+    """
     if url.startswith("sqlite"):
-        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
+                                  hide_parameters=True)
 
         @sa.event.listens_for(engine, "connect")
         def _sqlite_connect(dbapi_connection, _record):
@@ -108,7 +113,7 @@ def create_engine(url: str) -> sa.Engine:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, hide_parameters=True)
 
 
 def engine() -> sa.Engine:

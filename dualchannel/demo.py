@@ -128,9 +128,11 @@ def load(session: Session) -> dict[str, tuple[str | None, str]]:
             session, ADMIN, id_number=_resident_id(area, born, serial), name=name, insurance=insurance,
             region="370800", assistance_category=assistance))
     physician = Actor(Role.physician, "D370811001", "demo")
-    for patient, drug in ((created[0], "XL01EB04"), (created[1], "XL04AB04"), (created[2], "XL01EF01")):
+    # 赵敏's eligibility ends in 20 days: she is on the physician's re-examination (复查评估) list.
+    for patient, drug, days in ((created[0], "XL01EB04", 180), (created[1], "XL04AB04", 180),
+                                (created[2], "XL01EF01", 180), (created[3], "XL04AA29", 20)):
         patients.record_eligibility(session, physician, patient_id=patient.id, drug_code=drug,
-                                    valid_until=clock.today() + timedelta(days=180))
+                                    valid_until=clock.today() + timedelta(days=days))
     first = prescriptions.issue(session, physician, patient_id=created[0].id, diagnosis="非小细胞肺癌(EGFR T790M突变阳性)",
                                 valid_days=3, items=[{"drug_code": "XL01EB04", "quantity": 1, "days_supply": 30,
                                                       "dosage": "每日一次，每次80mg"}])

@@ -1,5 +1,6 @@
 """Domain exceptions, and the one place that turns every error into problem+json (RFC 9457)."""
 
+import json
 import logging
 
 from flask import Flask, jsonify
@@ -55,12 +56,15 @@ class Invalid(DomainError):
 
 
 def problem(status: int, title: str, detail: str, errors=None, **extra):
-    """A problem+json response."""
+    """A problem+json response. Any resident ID number in it is masked: error texts name the
+    caller's input (a code, a field), and an ID number typed in the wrong field must not come back."""
+    from dualchannel.patients.identity import redact
+
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
     if errors:
         body["errors"] = errors
     body.update(extra)
-    response = jsonify(body)
+    response = jsonify(json.loads(redact(json.dumps(body, ensure_ascii=False, default=str))))
     response.status_code = status
     response.mimetype = PROBLEM_JSON
     return response

@@ -2,6 +2,7 @@
 
 from sqlmodel import SQLModel
 
+from dualchannel.audit_trail.models import AccessLog  # noqa: F401
 from dualchannel.auth import ApiToken  # noqa: F401
 from dualchannel.drugs.models import Drug  # noqa: F401
 from dualchannel.flags.models import Flag  # noqa: F401
@@ -10,6 +11,7 @@ from dualchannel.patients.models import Eligibility, Patient  # noqa: F401
 from dualchannel.pharmacies.models import Pharmacy, PharmacyEvent, Stock  # noqa: F401
 from dualchannel.prescriptions.models import (  # noqa: F401
     DispensedPack,
+    PackReturn,
     Prescription,
     PrescriptionEvent,
     PrescriptionItem,

@@ -1,15 +1,18 @@
 """Fixtures: an app on a fresh database (SQLite by default, PostgreSQL with TEST_DATABASE_URL),
 its client and CLI runner, and clients acting as each role."""
 
+import logging
 import os
+import re
 import shutil
 
 import pytest
-import sqlalchemy as sa
 from cryptography.fernet import Fernet
+from flask.testing import FlaskCliRunner, FlaskClient
 
 from dualchannel import clock, create_app, db, migrate
 from dualchannel.models import metadata
+from tests.support import find_resident_ids
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")
 KEYS = {"ID_HASH_KEY": "test-hash-key", "ID_ENCRYPTION_KEY": Fernet.generate_key().decode()}
@@ -47,8 +50,11 @@ def database_url(database_template, tmp_path):
 
 
 @pytest.fixture
-def app(database_url, tmp_path):
-    app = create_app({"TESTING": True, "DATABASE_URL": database_url, **KEYS})
+def app(request, database_url, tmp_path):
+    """The app on a fresh database; `@pytest.mark.app_config(KEY=value)` overrides settings."""
+    marker = request.node.get_closest_marker("app_config")
+    overrides = marker.kwargs if marker else {}
+    app = create_app({"TESTING": True, "DATABASE_URL": database_url, **KEYS, **overrides})
     app.instance_path = str(tmp_path / "instance")
     yield app
     app.extensions[db._ENGINE].dispose()
@@ -102,3 +108,68 @@ def token(app):
 def as_role(client, token):
     """as_role(role, subject) -> a client acting as that role."""
     return lambda role, subject=None: As(client, token(role, subject))
+
+
+# The only responses allowed to carry a full ID number: the audited reveals, which exist to
+# return one to an admin or bureau with a recorded reason.
+REVEAL_PATHS = re.compile(r"^/api/v1/(patients/\d+|prescriptions/\d+/pickup)/reveal$")
+
+
+class _LeakCatcher(logging.Handler):
+    """A root handler at DEBUG that remembers every formatted record holding a full ID number."""
+
+    def __init__(self, leaks):
+        super().__init__(logging.DEBUG)
+        self.leaks = leaks
+        self.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+
+    def emit(self, record):
+        text = self.format(record)
+        if find_resident_ids(text):
+            self.leaks.append(f"log {record.name}: {text[:300]}")
+
+
+@pytest.fixture(autouse=True)
+def privacy_guard(monkeypatch):
+    """Across the whole suite: no response body, CLI output or log record holds a full ID number.
+
+    Every test client (also ones made in threads) and CLI runner is checked as it answers, and
+    every log record of any logger, SQLAlchemy's statements, parameters and rows included, is
+    checked as it is emitted and reported when the test ends.
+    """
+    leaks: list[str] = []
+    open_, invoke = FlaskClient.open, FlaskCliRunner.invoke
+
+    def checked_open(self, *args, **kwargs):
+        response = open_(self, *args, **kwargs)
+        path = response.request.path if response.request is not None else "?"
+        if not (REVEAL_PATHS.match(path) and response.status_code == 200):
+            found = find_resident_ids(response.get_data(as_text=True))
+            if found:
+                leaks.append(f"response to {response.request.method} {path}")
+                raise AssertionError(f"Full ID number in the response to {path}: {len(found)} found")
+        return response
+
+    def checked_invoke(self, *args, **kwargs):
+        result = invoke(self, *args, **kwargs)
+        if find_resident_ids(result.output):
+            leaks.append(f"CLI output of {kwargs.get('args') or args}")
+            raise AssertionError("Full ID number in CLI output")
+        return result
+
+    monkeypatch.setattr(FlaskClient, "open", checked_open)
+    monkeypatch.setattr(FlaskCliRunner, "invoke", checked_invoke)
+    root, sql = logging.getLogger(), logging.getLogger("sqlalchemy.engine")
+    catcher, levels = _LeakCatcher(leaks), (root.level, sql.level)
+    root.addHandler(catcher)
+    # SQLAlchemy quiets itself to WARNING; echo its statements, parameters and rows here, as
+    # an operator debugging production would.
+    root.setLevel(logging.DEBUG)
+    sql.setLevel(logging.DEBUG)
+    try:
+        yield leaks
+    finally:
+        root.removeHandler(catcher)
+        root.setLevel(levels[0])
+        sql.setLevel(levels[1])
+    assert not leaks, f"Full resident ID numbers leaked: {leaks}"

@@ -1,6 +1,6 @@
 import marshmallow as ma
 
-from dualchannel.api import Timestamp, RequestSchema
+from dualchannel.api import ListArgs, RequestSchema, Timestamp, page_schema
 from dualchannel.institutions.schemas import ADCODE, CODE
 from dualchannel.patients.models import Insurance
 
@@ -49,3 +49,37 @@ class EligibilityOut(ma.Schema):
 class EligibilityList(ma.Schema):
     items = ma.fields.List(ma.fields.Nested(EligibilityOut))
     next_cursor = ma.fields.String(allow_none=True, dump_default=None)
+
+
+class RevealIn(RequestSchema):
+    reason = ma.fields.String(required=True, validate=ma.validate.Length(1, 500))
+
+
+class RevealOut(ma.Schema):
+    """The full ID number: only from the audited reveal, never anywhere else."""
+
+    patient_id = ma.fields.Integer()
+    id_number = ma.fields.String()
+    id_number_masked = ma.fields.String()
+    access_id = ma.fields.Integer()
+    reason = ma.fields.String()
+
+
+class ReExaminationQuery(ListArgs):
+    within_days = ma.fields.Integer(load_default=30, validate=ma.validate.Range(0, 365))
+    expired_days = ma.fields.Integer(load_default=90, validate=ma.validate.Range(0, 3650))
+
+
+class ReExaminationOut(ma.Schema):
+    patient_id = ma.fields.Integer(attribute="patient.id")
+    patient_name = ma.fields.String(attribute="patient.name")
+    id_number_masked = ma.fields.String(attribute="patient.id_number_masked")
+    drug_code = ma.fields.String(attribute="drug.code")
+    drug_name = ma.fields.String(attribute="drug.name")
+    valid_until = ma.fields.Date()
+    days_left = ma.fields.Integer()
+    expired = ma.fields.Boolean()
+    recorded_by = ma.fields.String()
+
+
+ReExaminationPage = page_schema(ReExaminationOut)

@@ -19,13 +19,22 @@ def create_patient(body):
 @bp.response(200, schemas.PatientOut)
 def find_patient(body):
     """Find a patient by ID number (in the body, never in a URL)."""
-    return services.find_patient(db.session(), current_actor(), body["id_number"])
+    return services.search_patient(db.session(), current_actor(), body["id_number"])
 
 
 @bp.get("/patients/<int:patient_id>")
 @bp.response(200, schemas.PatientOut)
 def get_patient(patient_id):
-    return services.get_patient(db.session(), current_actor(), patient_id)
+    """A patient's record (the read is recorded in the access log)."""
+    return services.read_patient(db.session(), current_actor(), patient_id)
+
+
+@bp.post("/patients/<int:patient_id>/reveal")
+@bp.arguments(schemas.RevealIn)
+@bp.response(200, schemas.RevealOut)
+def reveal_id_number(body, patient_id):
+    """The full ID number, for an admin or bureau giving a reason; recorded (who, when, why, what)."""
+    return services.reveal_id_number(db.session(), current_actor(), patient_id, **body)
 
 
 @bp.post("/patients/<int:patient_id>/eligibility")
@@ -40,3 +49,11 @@ def record_eligibility(body, patient_id):
 @bp.response(200, schemas.EligibilityList)
 def list_eligibilities(patient_id):
     return {"items": services.list_eligibilities(db.session(), current_actor(), patient_id)}
+
+
+@bp.get("/physician/re-examinations")
+@bp.arguments(schemas.ReExaminationQuery, location="query")
+@bp.response(200, schemas.ReExaminationPage)
+def re_examinations(args):
+    """Eligibilities at the caller's institution ending within `within_days` or recently ended (复查评估 due)."""
+    return services.re_examinations(db.session(), current_actor(), **args)

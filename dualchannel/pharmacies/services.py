@@ -207,6 +207,17 @@ def take_stock(session: Session, code: str, needs: dict[str, int]) -> bool:
     return True
 
 
+def return_stock(session: Session, code: str, returned: dict[str, int]) -> None:
+    """Increase stock by `returned` (packs back on the shelf) in the caller's transaction."""
+    for drug_code, quantity in returned.items():
+        touched = session.execute(
+            sa.update(Stock).where(Stock.pharmacy_code == code, Stock.drug_code == drug_code)
+            .values(quantity=Stock.quantity + quantity, updated_at=clock.now())
+        ).rowcount
+        if touched != 1:
+            session.add(Stock(pharmacy_code=code, drug_code=drug_code, quantity=quantity, updated_at=clock.now()))
+
+
 def able_to_fill(session: Session, *, regions: list[str], needs: dict[str, int], cold_chain: bool) -> list[Pharmacy]:
     """Active pharmacies inside any of `regions` with the stock for `needs` (and cold chain if needed)."""
     statement = select(Pharmacy).where(

@@ -22,8 +22,12 @@ class Prescription(SQLModel, table=True):
     valid_until: datetime = Field(sa_type=UTCDateTime)
     pharmacy_code: str | None = Field(default=None, foreign_key="pharmacy.code", index=True, max_length=32)
     verified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # An agent picking up (代取): shown masked; found by keyed hash; recoverable only through
+    # an audited reveal, like a patient's number.
     pickup_name: str | None = Field(default=None, max_length=100)
     pickup_id_masked: str | None = Field(default=None, max_length=18)
+    pickup_id_hash: str | None = Field(default=None, max_length=64, index=True)
+    pickup_id_encrypted: str | None = Field(default=None, max_length=300)
     pickup_relation: str | None = Field(default=None, max_length=40)
     dispensed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
@@ -41,13 +45,13 @@ class PrescriptionItem(SQLModel, table=True):
 
 
 class PrescriptionEvent(SQLModel, table=True):
-    """Every transition and every read, attributable to an account (全流程监管)."""
+    """Every change, attributable to an account (全流程监管); reads are in `access_log`."""
 
     __tablename__ = "prescription_event"
 
     id: int | None = Field(default=None, primary_key=True)
     prescription_id: int = Field(foreign_key="prescription.id", index=True)
-    action: str = Field(max_length=16)
+    action: str = Field(max_length=16)  # a transition's action, "issue", or "undo_pack"
     from_status: str | None = Field(default=None, max_length=12)
     to_status: str | None = Field(default=None, max_length=12)
     actor: str = Field(max_length=64)
@@ -66,3 +70,23 @@ class DispensedPack(SQLModel, table=True):
     drug_code: str = Field(foreign_key="drug.code", max_length=32)
     pharmacy_code: str = Field(foreign_key="pharmacy.code", index=True, max_length=32)
     dispensed_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class PackReturn(SQLModel, table=True):
+    """A dispensed pack returned unopened and undone (like an EU FMVS undo): the code is free again.
+
+    Keeps the dispensing it undid, since the `dispensed_pack` row is deleted so the code can be
+    dispensed once more under the same primary key.
+    """
+
+    __tablename__ = "pack_return"
+
+    id: int | None = Field(default=None, primary_key=True)
+    trace_code: str = Field(max_length=40, index=True)
+    prescription_id: int = Field(foreign_key="prescription.id", index=True)
+    drug_code: str = Field(foreign_key="drug.code", max_length=32)
+    pharmacy_code: str = Field(foreign_key="pharmacy.code", max_length=32)
+    dispensed_at: datetime = Field(sa_type=UTCDateTime)
+    returned_at: datetime = Field(sa_type=UTCDateTime)
+    actor: str = Field(max_length=64)
+    reason: str = Field(max_length=500)

@@ -82,6 +82,7 @@ class ItemOut(ma.Schema):
     days_supply = ma.fields.Integer()
     dosage = ma.fields.String()
     trace_codes = ma.fields.List(ma.fields.String())
+    returned_trace_codes = ma.fields.List(ma.fields.String())
 
 
 class EventOut(ma.Schema):
@@ -90,6 +91,7 @@ class EventOut(ma.Schema):
     to_status = ma.fields.String(allow_none=True)
     actor = ma.fields.String()
     reason = ma.fields.String(allow_none=True)
+    detail = ma.fields.Dict(allow_none=True)
     at = Timestamp()
 
 
@@ -102,9 +104,34 @@ class PatientBrief(ma.Schema):
 
 
 class PickupOut(ma.Schema):
+    """Who picked up: the patient in person (`agent: false`, relation "self") or an agent (代取)."""
+
+    agent = ma.fields.Boolean()
     name = ma.fields.String()
     id_number_masked = ma.fields.String()
     relation = ma.fields.String()
+
+
+def pickup_of(prescription, patient) -> dict | None:
+    """The pickup shown on a record: the agent, else the verified patient, else nobody yet."""
+    if prescription.pickup_name:
+        return {"agent": True, "name": prescription.pickup_name, "id_number_masked": prescription.pickup_id_masked,
+                "relation": prescription.pickup_relation}
+    if prescription.verified_at:
+        return {"agent": False, "name": patient.name, "id_number_masked": patient.id_number_masked,
+                "relation": "self"}
+    return None
+
+
+class PackReturnOut(ma.Schema):
+    trace_code = ma.fields.String()
+    prescription_id = ma.fields.Integer()
+    drug_code = ma.fields.String()
+    pharmacy_code = ma.fields.String()
+    dispensed_at = Timestamp()
+    returned_at = Timestamp()
+    actor = ma.fields.String()
+    reason = ma.fields.String()
 
 
 class PrescriptionOut(ma.Schema):
@@ -122,6 +149,7 @@ class PrescriptionOut(ma.Schema):
     dispensed_at = Timestamp(allow_none=True)
     pickup = ma.fields.Nested(PickupOut, allow_none=True)
     items = ma.fields.List(ma.fields.Nested(ItemOut))
+    returns = ma.fields.List(ma.fields.Nested(PackReturnOut))
     history = ma.fields.List(ma.fields.Nested(EventOut))
     next_actions = ma.fields.List(ma.fields.Dict())
 
@@ -131,21 +159,25 @@ class PrescriptionOut(ma.Schema):
         codes: dict[str, list[str]] = {}
         for pack in detail.packs:
             codes.setdefault(pack.drug_code, []).append(pack.trace_code)
+        returned: dict[str, list[str]] = {}
+        for pack in detail.returns:
+            returned.setdefault(pack.drug_code, []).append(pack.trace_code)
         items = []
         for item in detail.items:
             drug = detail.drugs[item.drug_code]
             items.append({"drug_code": item.drug_code, "drug_name": drug.name, "generic_name": drug.generic_name,
                           "unit": drug.unit, "storage": drug.storage, "quantity": item.quantity,
                           "days_supply": item.days_supply, "dosage": item.dosage,
-                          "trace_codes": codes.get(item.drug_code, [])})
+                          "trace_codes": codes.get(item.drug_code, []),
+                          "returned_trace_codes": returned.get(item.drug_code, [])})
         return {
             **{k: getattr(p, k) for k in ("id", "status", "patient_id", "physician_code", "institution_code",
                                           "diagnosis", "issued_at", "valid_until", "pharmacy_code",
                                           "verified_at", "dispensed_at")},
             "patient": detail.patient,
-            "pickup": ({"name": p.pickup_name, "id_number_masked": p.pickup_id_masked,
-                        "relation": p.pickup_relation} if p.pickup_name else None),
+            "pickup": pickup_of(p, detail.patient),
             "items": items,
+            "returns": detail.returns,
             "history": detail.events,
             "next_actions": [{"action": t.action.value, "by": t.by, "label": t.label,
                               "needs_reason": t.needs_reason}
@@ -182,25 +214,12 @@ class OptionList(ma.Schema):
     next_cursor = ma.fields.String(allow_none=True, dump_default=None)
 
 
-class TraceOut(ma.Schema):
-    trace_code = ma.fields.String()
-    drug_code = ma.fields.String()
-    drug_name = ma.fields.String()
-    pharmacy_code = ma.fields.String()
-    dispensed_at = Timestamp()
-    prescription_id = ma.fields.Integer()
-    physician_code = ma.fields.String()
-    institution_code = ma.fields.String()
-    patient_id_number_masked = ma.fields.String()
-    pickup = ma.fields.Nested(PickupOut, allow_none=True)
+class PickupRevealOut(ma.Schema):
+    """The agent's full ID number: only from the audited reveal, never anywhere else."""
 
-    @ma.pre_dump
-    def flatten(self, found, **kwargs):
-        pack, detail = found.pack, found.prescription
-        p = detail.prescription
-        return {"trace_code": pack.trace_code, "drug_code": pack.drug_code,
-                "drug_name": detail.drugs[pack.drug_code].name, "pharmacy_code": pack.pharmacy_code,
-                "dispensed_at": pack.dispensed_at, "prescription_id": p.id, "physician_code": p.physician_code,
-                "institution_code": p.institution_code, "patient_id_number_masked": detail.patient.id_number_masked,
-                "pickup": ({"name": p.pickup_name, "id_number_masked": p.pickup_id_masked,
-                            "relation": p.pickup_relation} if p.pickup_name else None)}
+    prescription_id = ma.fields.Integer()
+    name = ma.fields.String()
+    relation = ma.fields.String()
+    id_number = ma.fields.String()
+    access_id = ma.fields.Integer()
+    reason = ma.fields.String()

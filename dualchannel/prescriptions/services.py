@@ -5,7 +5,6 @@ from the transition table in `rules.py`; zero rows touched means someone else mo
 the caller gets a Conflict. The same code is exactly-once on SQLite and PostgreSQL.
 """
 
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -16,6 +15,8 @@ from sqlmodel import Session, select
 
 from dualchannel import adcodes, clock
 from dualchannel.api import Page, paginate
+from dualchannel.audit_trail import services as audit
+from dualchannel.audit_trail.models import AccessAction
 from dualchannel.auth import Actor, Role
 from dualchannel.drugs.models import Drug, Storage
 from dualchannel.drugs.services import drugs_by_code
@@ -28,7 +29,13 @@ from dualchannel.patients.models import Patient
 from dualchannel.pharmacies import services as pharmacies
 from dualchannel.pharmacies.models import Pharmacy, PharmacyStatus
 from dualchannel.prescriptions import rules
-from dualchannel.prescriptions.models import DispensedPack, Prescription, PrescriptionEvent, PrescriptionItem
+from dualchannel.prescriptions.models import (
+    DispensedPack,
+    PackReturn,
+    Prescription,
+    PrescriptionEvent,
+    PrescriptionItem,
+)
 from dualchannel.prescriptions.rules import Action, Status
 
 
@@ -42,6 +49,7 @@ class PrescriptionDetail:
     drugs: dict[str, Drug]
     events: list[PrescriptionEvent] = field(default_factory=list)
     packs: list[DispensedPack] = field(default_factory=list)
+    returns: list[PackReturn] = field(default_factory=list)
 
 
 def visible(actor: Actor):
@@ -93,6 +101,13 @@ def _move(session: Session, prescription: Prescription, action: Action, actor_la
     session.add(PrescriptionEvent(prescription_id=prescription.id, action=action.value, from_status=source.value,
                                   to_status=step.target.value, actor=actor_label, reason=reason, detail=detail,
                                   at=now))
+
+
+def note_event(session: Session, prescription: Prescription, action: str, actor_label: str, *,
+               reason: str | None = None, detail: dict | None = None) -> None:
+    """Add a history event that is not a transition (a pack undone) to the caller's transaction."""
+    session.add(PrescriptionEvent(prescription_id=prescription.id, action=action, actor=actor_label, reason=reason,
+                                  detail=detail, at=clock.now()))
 
 
 def _expire_if_overdue(session: Session, prescription: Prescription) -> bool:
@@ -179,14 +194,57 @@ def detail(session: Session, prescription: Prescription) -> PrescriptionDetail:
                                  .order_by(PrescriptionEvent.id))),
         packs=list(session.exec(select(DispensedPack).where(DispensedPack.prescription_id == prescription.id)
                                 .order_by(DispensedPack.trace_code))),
+        returns=list(session.exec(select(PackReturn).where(PackReturn.prescription_id == prescription.id)
+                                  .order_by(PackReturn.id))),
     )
 
 
+def record_read(session: Session, actor: Actor, prescription: Prescription, **extra) -> None:
+    """Add a read of `prescription` to the access log (the caller commits)."""
+    audit.record(session, actor, AccessAction.read, "prescription", prescription.id,
+                 patient_id=prescription.patient_id, region=prescription.patient_region, **extra)
+
+
+def _record_list(session: Session, actor: Actor, page: Page, view: str) -> Page:
+    if page.items:
+        audit.record(session, actor, AccessAction.list, "prescription",
+                     detail={"view": view, "ids": [p.id for p in page.items]})
+        session.commit()
+    return page
+
+
 def get(session: Session, actor: Actor, prescription_id: int) -> PrescriptionDetail:
-    """Read a prescription; a live one past its validity expires on read."""
+    """Read a prescription (recorded in the access log); a live one past its validity expires on read."""
     prescription = _load(session, actor, prescription_id)
     _expire_if_overdue(session, prescription)
+    record_read(session, actor, prescription)
+    session.commit()
     return detail(session, prescription)
+
+
+def access_log(session: Session, actor: Actor, prescription_id: int, *, limit: int | None = None,
+               cursor: str | None = None) -> Page:
+    """Who read this prescription and its packs, and who revealed its agent's ID (admin, bureau)."""
+    actor.require(Role.admin, Role.bureau)
+    prescription = _load(session, actor, prescription_id)
+    return audit.of_record(session, actor, "prescription", prescription.id, limit=limit, cursor=cursor)
+
+
+def reveal_pickup(session: Session, actor: Actor, prescription_id: int, *, reason: str) -> dict:
+    """The full ID number of the agent who picked up, for an admin or bureau, with a recorded reason."""
+    actor.require(Role.admin, Role.bureau)
+    reason = audit.require_reason(reason)
+    prescription = _load(session, actor, prescription_id)
+    if prescription.pickup_id_encrypted is None:
+        raise NotFound(f"No agent picked up prescription {prescription.id}.")
+    entry = audit.record(session, actor, AccessAction.reveal, "prescription", prescription.id,
+                         patient_id=prescription.patient_id, region=prescription.patient_region, reason=reason,
+                         detail={"field": "pickup.id_number"})
+    session.commit()
+    return {"prescription_id": prescription.id, "name": prescription.pickup_name,
+            "relation": prescription.pickup_relation,
+            "id_number": identity.vault().decrypt(prescription.pickup_id_encrypted),
+            "access_id": entry.id, "reason": reason}
 
 
 def list_prescriptions(session: Session, actor: Actor, *, status: str | None = None, limit: int | None = None,
@@ -195,7 +253,8 @@ def list_prescriptions(session: Session, actor: Actor, *, status: str | None = N
     statement = select(Prescription).where(visible(actor))
     if status:
         statement = statement.where(Prescription.status == status)
-    return paginate(session, statement, Prescription.id, limit=limit, cursor=cursor)
+    return _record_list(session, actor, paginate(session, statement, Prescription.id, limit=limit, cursor=cursor),
+                        "list")
 
 
 def inbox(session: Session, actor: Actor, *, limit: int | None = None, cursor: str | None = None) -> Page:
@@ -204,7 +263,8 @@ def inbox(session: Session, actor: Actor, *, limit: int | None = None, cursor: s
     statement = select(Prescription).where(
         visible(actor), Prescription.status.in_([Status.routed.value, Status.verified.value]),
         Prescription.valid_until > clock.now())
-    return paginate(session, statement, Prescription.id, limit=limit, cursor=cursor)
+    return _record_list(session, actor, paginate(session, statement, Prescription.id, limit=limit, cursor=cursor),
+                        "inbox")
 
 
 def _patient_regions(patient: Patient) -> list[str]:
@@ -222,6 +282,8 @@ def pharmacy_options(session: Session, actor: Actor, prescription_id: int, *, la
                      lon: float | None = None, crs: str = "gcj02") -> list[tuple[Pharmacy, float | None]]:
     """Active pharmacies in the patient's region(s) able to fill it, nearest first (geodesic km)."""
     prescription = _load(session, actor, prescription_id)
+    record_read(session, actor, prescription, detail={"view": "pharmacy-options"})
+    session.commit()
     patient = session.get(Patient, prescription.patient_id)
     needs, cold = _needs(session, prescription)
     candidates = pharmacies.able_to_fill(session, regions=_patient_regions(patient), needs=needs, cold_chain=cold)
@@ -264,7 +326,8 @@ def hand_back(session: Session, actor: Actor, prescription_id: int, *, reason: s
     _require_party(actor, prescription, Action.hand_back)
     _refuse_if_expired(session, prescription)
     _move(session, prescription, Action.hand_back, actor.label, reason=reason, pharmacy_code=None,
-          verified_at=None, pickup_name=None, pickup_id_masked=None, pickup_relation=None,
+          verified_at=None, pickup_name=None, pickup_id_masked=None, pickup_id_hash=None, pickup_id_encrypted=None,
+          pickup_relation=None,
           detail={"pharmacy_code": prescription.pharmacy_code})
     session.commit()
     session.refresh(prescription)
@@ -283,7 +346,9 @@ def verify(session: Session, actor: Actor, prescription_id: int, *, id_number: s
     values = {"verified_at": clock.now()}
     if pickup:
         agent_number = patients.parse_id_number(pickup["id_number"], "pickup.id_number")
+        vault = identity.vault()
         values.update(pickup_name=pickup["name"], pickup_id_masked=identity.mask(agent_number),
+                      pickup_id_hash=vault.lookup_hash(agent_number), pickup_id_encrypted=vault.encrypt(agent_number),
                       pickup_relation=pickup["relation"])
     _move(session, prescription, Action.verify, actor.label,
           detail={"pickup": bool(pickup)}, **values)
@@ -295,7 +360,7 @@ def verify(session: Session, actor: Actor, prescription_id: int, *, id_number: s
 def _trace_codes(prescription: Prescription, items: list[PrescriptionItem],
                  requested: list[dict]) -> dict[str, list[str]]:
     """Check one code per unit for every item; returns drug_code -> codes, or Invalid."""
-    pattern = re.compile(current_app.config["TRACE_CODE_PATTERN"])
+    pattern = current_app.config["TRACE_CODE_PATTERN"]
     wanted = {i.drug_code: i.quantity for i in items}
     given: dict[str, list[str]] = {}
     errors: dict[str, list[str]] = {}
@@ -307,16 +372,18 @@ def _trace_codes(prescription: Prescription, items: list[PrescriptionItem],
             errors[key] = [f"{entry['drug_code']} is listed twice."]
         else:
             given[entry["drug_code"]] = entry["trace_codes"]
-            bad = [c for c in entry["trace_codes"] if not pattern.match(c)]
+            bad = [str(i) for i, c in enumerate(entry["trace_codes"]) if not rules.is_trace_code(c, pattern)]
             if bad:
-                errors[key] = [f"Not a traceability code: {', '.join(bad)}."]
+                # Positions, not the text: a mistyped field may hold anything, an ID number too.
+                errors[key] = [f"Not a traceability code (药品追溯码): trace_codes {', '.join(bad)}."]
             elif len(entry["trace_codes"]) != wanted[entry["drug_code"]]:
                 errors[key] = [f"{wanted[entry['drug_code']]} units prescribed: one trace code per unit, "
                                f"{len(entry['trace_codes'])} given."]
     missing = sorted(set(wanted) - set(given))
     if missing:
         errors["items"] = [f"Not dispensed: {', '.join(missing)}."]
-    codes = [c for cs in given.values() for c in cs]
+    # Only well-formed codes are named back; anything else was reported by position above.
+    codes = [c for cs in given.values() for c in cs if rules.is_trace_code(c, pattern)]
     repeated = sorted({c for c in codes if codes.count(c) > 1})
     if repeated and "items" not in errors:
         errors["items"] = [f"A code appears twice: {', '.join(repeated)}."]
@@ -416,26 +483,3 @@ def expire_overdue(session: Session, now: datetime | None = None) -> int:
         session.commit()
         count += 1
     return count
-
-
-@dataclass
-class TraceResult:
-    pack: DispensedPack
-    prescription: PrescriptionDetail
-
-
-def trace(session: Session, actor: Actor, code: str) -> TraceResult:
-    """Who dispensed a pack, when, to which prescription. A pharmacy sees only its own packs."""
-    actor.require(Role.admin, Role.bureau, Role.pharmacy)
-    pack = session.get(DispensedPack, code)
-    if pack is None:
-        raise NotFound(f"No pack with trace code {code} was dispensed.")
-    prescription = session.get(Prescription, pack.prescription_id)
-    pharmacy = session.get(Pharmacy, pack.pharmacy_code)
-    allowed = (actor.role is Role.admin
-               or (actor.role is Role.pharmacy and actor.subject == pack.pharmacy_code)
-               or (actor.role is Role.bureau and (actor.in_region(prescription.patient_region)
-                                                  or actor.in_region(pharmacy.county_adcode))))
-    if not allowed:
-        raise NotFound(f"No pack with trace code {code} was dispensed.")
-    return TraceResult(pack, detail(session, prescription))

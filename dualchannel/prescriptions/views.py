@@ -1,5 +1,6 @@
 from dualchannel import db
 from dualchannel.api import blueprint
+from dualchannel.audit_trail.schemas import AccessPage
 from dualchannel.auth import current_actor
 from dualchannel.prescriptions import schemas, services
 
@@ -27,6 +28,22 @@ def list_prescriptions(args):
 def get_prescription(prescription_id):
     """A prescription with its items and full history."""
     return services.get(db.session(), current_actor(), prescription_id)
+
+
+@bp.get("/prescriptions/<int:prescription_id>/access-log")
+@bp.arguments(schemas.ListArgs, location="query")
+@bp.response(200, AccessPage)
+def access_log(args, prescription_id):
+    """Who read this prescription and its packs (and revealed its agent's ID), newest first (admin, bureau)."""
+    return services.access_log(db.session(), current_actor(), prescription_id, **args)
+
+
+@bp.post("/prescriptions/<int:prescription_id>/pickup/reveal")
+@bp.arguments(schemas.ReasonIn)
+@bp.response(200, schemas.PickupRevealOut)
+def reveal_pickup(body, prescription_id):
+    """The picking-up agent's full ID number, for an admin or bureau giving a reason (recorded)."""
+    return services.reveal_pickup(db.session(), current_actor(), prescription_id, **body)
 
 
 @bp.get("/prescriptions/<int:prescription_id>/pharmacy-options")
@@ -83,10 +100,3 @@ def cancel(body, prescription_id):
 def inbox(args):
     """Prescriptions routed to the calling pharmacy."""
     return services.inbox(db.session(), current_actor(), **args)
-
-
-@bp.get("/trace/<code>")
-@bp.response(200, schemas.TraceOut)
-def trace(code):
-    """Who dispensed a pack, when, to which prescription."""
-    return services.trace(db.session(), current_actor(), code)
