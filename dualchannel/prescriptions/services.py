@@ -55,8 +55,11 @@ def visible(actor: Actor):
     return Prescription.patient_region.startswith(adcodes.prefix(actor.subject))
 
 
-def _load(session: Session, actor: Actor, prescription_id: int, *, for_update: bool = False) -> Prescription:
+def _load(session: Session, actor: Actor, prescription_id: int, *, for_update: bool = False,
+          fresh: bool = False) -> Prescription:
     statement = select(Prescription).where(Prescription.id == prescription_id, visible(actor))
+    if fresh:
+        statement = statement.execution_options(populate_existing=True)
     prescription = session.exec(statement).first()
     if prescription is None:
         raise NotFound(f"No prescription {prescription_id}.")
@@ -439,3 +442,19 @@ def trace(session: Session, actor: Actor, code: str) -> TraceResult:
     if not allowed:
         raise NotFound(f"No pack with trace code {code} was dispensed.")
     return TraceResult(pack, detail(session, prescription))
+
+
+def load_for(session: Session, actor: Actor, prescription_id: int, action: Action) -> Prescription:
+    """A prescription the actor may read (else NotFound) and move by `action` (else Forbidden),
+    freshly read, for another feature's use case that moves it (settlement)."""
+    prescription = _load(session, actor, prescription_id, fresh=True)
+    _require_party(actor, prescription, action)
+    return prescription
+
+
+def move(session: Session, prescription: Prescription, action: Action, actor_label: str, *,
+         reason: str | None = None, detail: dict | None = None) -> None:
+    """Apply one transition in the caller's transaction with the conditional UPDATE every move
+    uses; Conflict (after a rollback) when the prescription is not, or no longer, in a state
+    that allows it. The caller commits."""
+    _move(session, prescription, action, actor_label, reason=reason, detail=detail)
