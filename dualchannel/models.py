@@ -5,6 +5,7 @@ from sqlmodel import SQLModel
 from dualchannel.auth import ApiToken  # noqa: F401
 from dualchannel.drugs.models import Drug  # noqa: F401
 from dualchannel.flags.models import Flag  # noqa: F401
+from dualchannel.idempotency import IdempotencyKey  # noqa: F401
 from dualchannel.institutions.models import Institution, Physician  # noqa: F401
 from dualchannel.patients.models import Eligibility, Patient  # noqa: F401
 from dualchannel.pharmacies.models import Pharmacy, PharmacyEvent, Stock  # noqa: F401
@@ -13,6 +14,13 @@ from dualchannel.prescriptions.models import (  # noqa: F401
     Prescription,
     PrescriptionEvent,
     PrescriptionItem,
+)
+from dualchannel.settlements.models import (  # noqa: F401
+    Accumulator,
+    Settlement,
+    SettlementEvent,
+    SettlementLine,
+    SettlementPolicy,
 )
 
 metadata = SQLModel.metadata
