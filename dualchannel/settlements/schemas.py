@@ -33,7 +33,8 @@ class SettlementPolicyIn(RequestSchema):
     fund_ratio = RatioField(required=True)
     fund_cap = MoneyField(required=True)
     ci_threshold = MoneyField(required=True)
-    ci_tiers = ma.fields.List(ma.fields.Nested(CriticalIllnessTierIn), required=True, validate=ma.validate.Length(1, 20))
+    ci_tiers = ma.fields.List(ma.fields.Nested(CriticalIllnessTierIn), required=True,
+                              validate=ma.validate.Length(1, 20))
     ci_cap = MoneyField(required=True)
     assistance_ratios = ma.fields.Dict(keys=ma.fields.String(validate=ma.validate.Length(1, 20)),
                                        values=RatioField(), load_default=None,
@@ -154,7 +155,8 @@ class SettlementOut(SettlementBrief):
     def flatten(self, detail, **kwargs):
         s = detail.settlement
         data = {name: getattr(s, name) for name in self.fields if hasattr(s, name)}
-        data["lines"] = [{**{name: getattr(line, name) for name in SettlementLineOut._declared_fields if hasattr(line, name)},
+        data["lines"] = [{**{name: getattr(line, name) for name in SettlementLineOut._declared_fields
+                             if hasattr(line, name)},
                           "drug_name": detail.drugs[line.drug_code].name, "outside_budget": line.separate_payment}
                          for line in detail.lines]
         data["history"] = detail.events

@@ -76,7 +76,8 @@ def test_reconciliation_flags_an_unbalanced_settlement(app, desk):
     body = created(desk.settle(desk.dispensed(desk.patient(), [("D150", 1)])))
     with app.app_context(), db.new_session() as session:
         # Someone edits a stored total behind the service's back.
-        session.execute(sa.update(Settlement).where(Settlement.id == body["id"]).values(total=Decimal(body["total"]) + Decimal("0.01")))
+        session.execute(sa.update(Settlement).where(Settlement.id == body["id"])
+                        .values(total=Decimal(body["total"]) + Decimal("0.01")))
         session.commit()
     report = desk.world.admin.get("/api/v1/settlements/reconciliation").get_json()
     assert report["invariant"]["balanced"] is False
