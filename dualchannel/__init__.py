@@ -20,6 +20,7 @@ FEATURES = (
     "flags",
     "audit_trail",
     "coverage",
+    "settlements",
 )
 
 

@@ -11,9 +11,15 @@ from dualchannel.errors import DomainError
 @click.command("init-db")
 @with_appcontext
 def init_db_command():
-    """Create or migrate the schema (idempotent)."""
+    """Create or migrate the schema (idempotent); an empty policy table gets the example policies."""
+    from dualchannel.settlements import services as settlements
+
     migrate.upgrade(db.engine())
     click.echo("Database is at the newest schema.")
+    with db.new_session() as session:
+        added = settlements.import_default_policies(session)
+    if added:
+        click.echo(f"Loaded {added} example settlement policies (replace them with the bureau's own).")
 
 
 @click.command("make-migration")
@@ -43,6 +49,31 @@ def token_create_command(role, subject, name):
             raise click.UsageError(f"{error.detail} {error.errors or ''}".strip())
     click.echo(f"Token for {role} {subject or ''}:".replace("  ", " "))
     click.echo(token)
+
+
+@click.group("policy")
+def policy_group():
+    """Settlement policies."""
+
+
+@policy_group.command("load")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@with_appcontext
+def policy_load_command(path):
+    """Add the policy versions of a JSON file (format of settlements/policy_example.json)."""
+    from dualchannel.settlements import rules
+    from dualchannel.settlements import services as settlements
+
+    try:
+        policies = rules.load_policies_with_notes(path)
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        raise click.ClickException(f"{path} is not a valid policy file: {error!r}")
+    with db.new_session() as session:
+        try:
+            added, unchanged = settlements.import_policies(session, settlements.SYSTEM, policies)
+        except DomainError as error:
+            raise click.ClickException(f"{error.detail} {error.errors or ''}".strip())
+    click.echo(f"{added} policy version(s) added, {unchanged} already stored.")
 
 
 @click.command("expire-prescriptions")
@@ -75,8 +106,8 @@ def demo_command():
 def init_app(app: Flask) -> None:
     from dualchannel.audit.cli import audit_group
 
-    for command in (init_db_command, make_migration_command, token_group, expire_command, demo_command,
-                    audit_group):
+    for command in (init_db_command, make_migration_command, token_group, policy_group, expire_command,
+                    demo_command, audit_group):
         app.cli.add_command(command)
 
 

@@ -18,6 +18,7 @@ from dualchannel.institutions import services as institutions
 from dualchannel.patients import services as patients
 from dualchannel.pharmacies import services as pharmacies
 from dualchannel.prescriptions import services as prescriptions
+from dualchannel.settlements import services as settlements
 from dualchannel.institutions.models import Institution
 
 ADMIN = Actor(Role.admin, None, "demo")
@@ -105,6 +106,8 @@ def load(session: Session) -> dict[str, tuple[str | None, str]]:
     """Load the demo set into an empty database; returns role -> (subject, token)."""
     if session.exec(select(Institution.code)).first() is not None:
         raise Conflict("The database is not empty; the demo loads only into an empty one.")
+    # The example policies of Jining (unless `init-db` loaded them already), so the demo settles.
+    settlements.import_default_policies(session)
     for code, name, adcode in INSTITUTIONS:
         institutions.create_institution(session, ADMIN, code=code, name=name, adcode=adcode)
     for code, name, institution, responsible in PHYSICIANS:

@@ -6,6 +6,7 @@ from dualchannel.audit_trail.models import AccessLog  # noqa: F401
 from dualchannel.auth import ApiToken  # noqa: F401
 from dualchannel.drugs.models import Drug  # noqa: F401
 from dualchannel.flags.models import Flag  # noqa: F401
+from dualchannel.idempotency import IdempotencyKey  # noqa: F401
 from dualchannel.institutions.models import Institution, Physician  # noqa: F401
 from dualchannel.patients.models import Eligibility, Patient  # noqa: F401
 from dualchannel.pharmacies.models import Pharmacy, PharmacyEvent, Stock  # noqa: F401
@@ -15,6 +16,13 @@ from dualchannel.prescriptions.models import (  # noqa: F401
     Prescription,
     PrescriptionEvent,
     PrescriptionItem,
+)
+from dualchannel.settlements.models import (  # noqa: F401
+    Accumulator,
+    Settlement,
+    SettlementEvent,
+    SettlementLine,
+    SettlementPolicy,
 )
 
 metadata = SQLModel.metadata

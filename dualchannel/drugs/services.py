@@ -1,5 +1,6 @@
 """The drug catalogue: registering drugs and reading them."""
 
+from datetime import date
 from decimal import Decimal
 
 from sqlmodel import Session, select
@@ -44,3 +45,13 @@ def list_drugs(session: Session, *, dual_channel: bool | None = None) -> list[Dr
 
 def drugs_by_code(session: Session, codes: set[str]) -> dict[str, Drug]:
     return {d.code: d for d in session.exec(select(Drug).where(Drug.code.in_(codes)))}
+
+
+def payment_standard_on(session: Session, drug: Drug, on: date) -> tuple[Decimal | None, Decimal]:
+    """The drug's payment standard (支付标准) per unit in force `on` a date, and its first
+    self-pay ratio (先行自付比例, 0 for a Class A drug).
+
+    For now the catalogue's own `payment_standard` and ratio 0; the dated standards of
+    volume-based procurement (集采) will answer here, with this signature.
+    """
+    return drug.payment_standard, Decimal("0")

@@ -63,8 +63,11 @@ def visible(actor: Actor):
     return Prescription.patient_region.startswith(adcodes.prefix(actor.subject))
 
 
-def _load(session: Session, actor: Actor, prescription_id: int, *, for_update: bool = False) -> Prescription:
+def _load(session: Session, actor: Actor, prescription_id: int, *,
+          fresh: bool = False) -> Prescription:
     statement = select(Prescription).where(Prescription.id == prescription_id, visible(actor))
+    if fresh:
+        statement = statement.execution_options(populate_existing=True)
     prescription = session.exec(statement).first()
     if prescription is None:
         raise NotFound(f"No prescription {prescription_id}.")
@@ -483,3 +486,19 @@ def expire_overdue(session: Session, now: datetime | None = None) -> int:
         session.commit()
         count += 1
     return count
+
+
+def load_for(session: Session, actor: Actor, prescription_id: int, action: Action) -> Prescription:
+    """A prescription the actor may read (else NotFound) and move by `action` (else Forbidden),
+    freshly read, for another feature's use case that moves it (settlement)."""
+    prescription = _load(session, actor, prescription_id, fresh=True)
+    _require_party(actor, prescription, action)
+    return prescription
+
+
+def move(session: Session, prescription: Prescription, action: Action, actor_label: str, *,
+         reason: str | None = None, detail: dict | None = None) -> None:
+    """Apply one transition in the caller's transaction with the conditional UPDATE every move
+    uses; Conflict (after a rollback) when the prescription is not, or no longer, in a state
+    that allows it. The caller commits."""
+    _move(session, prescription, action, actor_label, reason=reason, detail=detail)

@@ -64,6 +64,7 @@ level; a region needing them would extend `Policy`.
 
 from __future__ import annotations
 
+import enum
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
@@ -273,12 +274,17 @@ def load_policies(path: str | Path | None = None) -> tuple[Policy, ...]:
     (Jining 370800, employee and resident; illustrative figures, not the official ones).
     Numbers written bare in JSON are read as Decimal, never through float.
     """
+    return tuple(policy for policy, _ in load_policies_with_notes(path))
+
+
+def load_policies_with_notes(path: str | Path | None = None) -> tuple[tuple[Policy, str | None], ...]:
+    """`load_policies`, each policy paired with its free-text ``note`` (None without one)."""
     if path is None:
         text = resources.files(__package__).joinpath("policy_example.json").read_text("utf-8")
     else:
         text = Path(path).read_text("utf-8")
     document = json.loads(text, parse_float=Decimal)
-    return tuple(Policy.from_dict(item) for item in document["policies"])
+    return tuple((Policy.from_dict(item), item.get("note")) for item in document["policies"])
 
 
 def policy_for(policies: Iterable[Policy], *, region: str, insurance: str, on: date) -> Policy:
@@ -508,3 +514,40 @@ def reverse(accumulators: Accumulators, result: SettlementResult) -> Accumulator
         return accumulators - result.delta
     except ValueError as exc:
         raise ValueError(f"accumulators do not contain this settlement: {exc}") from None
+
+
+class Status(str, enum.Enum):
+    """Where a settlement stands. A direct settlement is ``settled`` at once; a manual claim
+    (手工报销) is ``pending`` until a bureau approves or rejects it."""
+
+    settled = "settled"
+    pending = "pending"
+    approved = "approved"
+    rejected = "rejected"
+    reversed = "reversed"
+
+
+#: Statuses whose amounts count in the patient's accumulators (a pending claim reserves them,
+#: so a decision never re-adjudicates it). Leaving them releases the accumulators.
+IN_FORCE = frozenset({Status.settled, Status.pending, Status.approved})
+
+#: The one table of settlement moves: action -> (allowed sources, target).
+TRANSITIONS: Mapping[str, tuple[frozenset[Status], Status]] = {
+    "approve": (frozenset({Status.pending}), Status.approved),
+    "reject": (frozenset({Status.pending}), Status.rejected),
+    "reverse": (IN_FORCE, Status.reversed),
+}
+
+
+def delta_of(lines: Iterable[LineSplit]) -> Accumulators:
+    """What settled ``lines`` added to the accumulators: ``SettlementResult.delta`` rebuilt
+    from the lines (`LineSplit`, or stored rows with the same fields), for reversing a
+    settlement read back from the database."""
+    lines = list(lines)
+    return Accumulators(
+        deductible_used=sum((s.deductible for s in lines), ZERO),
+        fund_paid=sum((s.basic_fund for s in lines), ZERO),
+        ci_base=sum((s.in_policy_self_pay for s in lines), ZERO),
+        ci_paid=sum((s.critical_illness for s in lines), ZERO),
+        assistance_paid=sum((s.medical_assistance for s in lines), ZERO),
+    )

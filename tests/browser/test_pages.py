@@ -37,6 +37,7 @@ def test_sign_in_refuses_a_bad_token_and_wrong_pages(pages, live):
     expect(page.locator("#page-error")).to_contain_text("此页面不供药店账户使用")
     page.get_by_role("link", name="前往您的工作台").click()
     expect(page).to_have_url(f"{live.url}/pharmacy")
+    expect(page.locator("#who")).to_contain_text("药店")  # the page's script is running
     page.get_by_role("button", name="退出登录").click()
     expect(page).to_have_url(f"{live.url}/login")
     page.goto(f"{live.url}/physician")

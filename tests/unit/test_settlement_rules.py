@@ -9,11 +9,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dualchannel.settlements.rules import (
+    IN_FORCE,
+    TRANSITIONS,
     Accumulators,
     Line,
     LineSplit,
     Policy,
+    Status,
+    delta_of,
     load_policies,
+    load_policies_with_notes,
     policy_for,
     reverse,
     settle,
@@ -213,6 +218,27 @@ def test_reverse_refuses_accumulators_that_do_not_contain_the_settlement():
     result = settle(RES, A(), [L("A", 1, "1000.00")])
     with pytest.raises(ValueError, match="do not contain"):
         reverse(A(), result)
+
+
+def test_delta_of_rebuilds_a_claims_delta_from_its_lines():
+    result = settle(RES, A(400, 0, 1800), [L("A", 2, "150.00"), L("B", 1, "1000.00", "900.00", "0.10")],
+                    "low_income")
+    assert delta_of(result.lines) == result.delta
+    assert result.before + delta_of(result.lines) == result.after
+    assert delta_of([]) == A()
+
+
+def test_settlement_status_transitions():
+    assert TRANSITIONS["approve"] == ({Status.pending}, Status.approved)
+    assert TRANSITIONS["reject"] == ({Status.pending}, Status.rejected)
+    assert TRANSITIONS["reverse"] == (IN_FORCE, Status.reversed)
+    assert IN_FORCE == {Status.settled, Status.pending, Status.approved}
+
+
+def test_example_json_notes_come_with_their_policies():
+    pairs = load_policies_with_notes()
+    assert [policy for policy, _ in pairs] == list(load_policies())
+    assert all(note and "example" in note for _, note in pairs)
 
 
 def test_accumulator_arithmetic():

@@ -11,7 +11,9 @@ export async function startPage(roles) {
     window.location.replace(`/login?next=${encodeURIComponent(window.location.pathname)}`);
     return null;
   }
+  let signedOut = false;
   document.getElementById("sign-out").addEventListener("click", () => {
+    signedOut = true;
     signIn.forget();
     window.location.assign("/login");
   });
@@ -23,6 +25,8 @@ export async function startPage(roles) {
     showProblem(document.getElementById("page-error"), error, "无法确认登录身份");
     return null;
   }
+  // Signing out while /me was on its way must not store the token again.
+  if (signedOut) return null;
   signIn.remember(token, account);
   const organisation = account.organisation && account.organisation.name !== account.display_name
     ? ` · ${account.organisation.name}` : "";

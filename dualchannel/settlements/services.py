@@ -1,0 +1,604 @@
+"""One-stop settlement (一站式结算): policies, settling a dispensed prescription, manual claims,
+reversal and reconciliation.
+
+The arithmetic is `rules.settle`; this module loads its inputs, stores its result and keeps the
+patient's yearly accumulators right under concurrency. A settlement is one transaction: the
+prescription's conditional move dispensed → settled (so it is settled once, whoever races),
+the accumulators read under a row lock and written back `WHERE version = :read`, the
+settlement and its lines. Reversal, rejection and approval are conditional updates of the
+settlement's status taken from `rules.TRANSITIONS`.
+"""
+
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from dualchannel import adcodes, clock
+from dualchannel.api import Page, paginate
+from dualchannel.auth import Actor, Role
+from dualchannel.drugs import services as drugs
+from dualchannel.drugs.models import Drug
+from dualchannel.errors import Conflict, Forbidden, Invalid, NotFound
+from dualchannel.flags.services import raise_flag
+from dualchannel.patients import services as patients
+from dualchannel.patients.models import Patient
+from dualchannel.pharmacies.models import Pharmacy
+from dualchannel.prescriptions import services as prescriptions
+from dualchannel.prescriptions.models import Prescription, PrescriptionItem
+from dualchannel.prescriptions.rules import Action
+from dualchannel.prescriptions.rules import Status as PrescriptionStatus
+from dualchannel.settlements import rules
+from dualchannel.settlements.models import (
+    Accumulator,
+    Mode,
+    Settlement,
+    SettlementEvent,
+    SettlementLine,
+    SettlementPolicy,
+)
+from dualchannel.settlements.rules import Status
+
+#: The actor of `init-db`, `demo` and `policy load`.
+SYSTEM = Actor(Role.admin, None, "system")
+RATIO_PLACES = 4  # ratios are stored with 4 decimals (`models.Ratio`)
+_ACCUMULATED = ("deductible_used", "fund_paid", "ci_base", "ci_paid", "assistance_paid")
+
+
+# --- Policies -------------------------------------------------------------------------------
+
+def policy_visible(actor: Actor):
+    """Policies a bureau may read: its own region's, those inside it, and those of the regions
+    containing it (a county bureau reads its city's policy). Admin reads all."""
+    if actor.role is Role.admin:
+        return sa.true()
+    if actor.role is not Role.bureau:
+        return sa.false()
+    containing = {actor.subject, adcodes.city_of(actor.subject), actor.subject[:2] + "0000"}
+    return sa.or_(SettlementPolicy.region.startswith(adcodes.prefix(actor.subject)),
+                  SettlementPolicy.region.in_(containing))
+
+
+def to_policy(row: SettlementPolicy) -> rules.Policy:
+    """The rules' `Policy` of a stored version."""
+    return rules.Policy(
+        region=row.region, insurance=row.insurance, effective_from=row.effective_from,
+        deductible=row.deductible, fund_ratio=row.fund_ratio, fund_cap=row.fund_cap,
+        ci_threshold=row.ci_threshold, ci_tiers=tuple((t["up_to"], t["ratio"]) for t in row.ci_tiers),
+        ci_cap=row.ci_cap, assistance_cap=row.assistance_cap, assistance_ratios=row.assistance_ratios,
+    )
+
+
+def _check_places(policy: rules.Policy) -> None:
+    ratios = [("fund_ratio", policy.fund_ratio)]
+    ratios += [(f"ci_tiers.{i}.ratio", r) for i, (_, r) in enumerate(policy.ci_tiers)]
+    ratios += [(f"assistance_ratios.{c}", r) for c, r in policy.assistance_ratios]
+    errors = {name: [f"At most {RATIO_PLACES} decimal places."] for name, r in ratios
+              if r != r.quantize(Decimal(1).scaleb(-RATIO_PLACES))}
+    if errors:
+        raise Invalid("A ratio has too many decimal places.", errors)
+
+
+def _row(policy: rules.Policy, actor: Actor, note: str | None) -> SettlementPolicy:
+    _check_places(policy)
+    if note is not None and len(note) > 500:
+        raise Invalid("A policy note is at most 500 characters.", {"note": ["At most 500 characters."]})
+    return SettlementPolicy(
+        region=policy.region, insurance=policy.insurance, effective_from=policy.effective_from,
+        deductible=policy.deductible, fund_ratio=policy.fund_ratio, fund_cap=policy.fund_cap,
+        ci_threshold=policy.ci_threshold,
+        ci_tiers=[{"up_to": None if bound is None else str(bound), "ratio": str(ratio)}
+                  for bound, ratio in policy.ci_tiers],
+        ci_cap=policy.ci_cap, assistance_cap=policy.assistance_cap,
+        assistance_ratios={category: str(ratio) for category, ratio in policy.assistance_ratios},
+        note=note, created_by=actor.label, created_at=clock.now())
+
+
+def _existing(session: Session, policy: rules.Policy) -> SettlementPolicy | None:
+    return session.exec(select(SettlementPolicy).where(
+        SettlementPolicy.region == policy.region, SettlementPolicy.insurance == policy.insurance,
+        SettlementPolicy.effective_from == policy.effective_from)).first()
+
+
+def add_policy(session: Session, actor: Actor, *, region: str, insurance: str, effective_from: date,
+               ci_tiers: list[dict], note: str | None = None, assistance_ratios: dict | None = None,
+               **amounts: Decimal) -> SettlementPolicy:
+    """Add a policy version (admin, or a bureau inside its region). Versions are immutable: the
+    same region, insurance and start date twice is a Conflict; a change is a new start date."""
+    actor.require(Role.admin, Role.bureau)
+    if not actor.in_region(region):
+        raise Forbidden("A bureau sets policies only inside its own region.")
+    try:
+        policy = rules.Policy(
+            region=region, insurance=insurance, effective_from=effective_from,
+            ci_tiers=tuple((tier["up_to"], tier["ratio"]) for tier in ci_tiers),
+            **({} if assistance_ratios is None else {"assistance_ratios": assistance_ratios}), **amounts)
+    except (TypeError, ValueError) as error:
+        raise Invalid(f"The policy is not valid: {error}.", {"body": [str(error)]})
+    if _existing(session, policy) is not None:
+        raise Conflict(f"A {insurance} policy of {region} from {effective_from} exists; "
+                       "versions are not edited, add one with a later effective_from.")
+    row = _row(policy, actor, note)
+    session.add(row)
+    try:
+        session.commit()
+    except sa.exc.IntegrityError:
+        session.rollback()
+        raise Conflict(f"A {insurance} policy of {region} from {effective_from} exists.")
+    return row
+
+
+def import_policies(session: Session, actor: Actor,
+                    policies: Iterable[tuple[rules.Policy, str | None]]) -> tuple[int, int]:
+    """Add every (policy, note) version not stored yet, all or nothing; returns (added, unchanged).
+
+    A version stored with different figures is a Conflict: versions are never overwritten.
+    """
+    added = unchanged = 0
+    differing = []
+    for policy, note in policies:
+        existing = _existing(session, policy)
+        if existing is None:
+            session.add(_row(policy, actor, note))
+            session.flush()  # so the same version twice in one file is found as stored
+            added += 1
+        elif to_policy(existing) == policy:
+            unchanged += 1
+        else:
+            differing.append(f"{policy.region}/{policy.insurance}/{policy.effective_from}")
+    if differing:
+        session.rollback()
+        raise Conflict(f"Stored versions differ and are never overwritten: {', '.join(differing)}.")
+    session.commit()
+    return added, unchanged
+
+
+def import_default_policies(session: Session) -> int:
+    """Load the packaged example policies when no policy is stored yet; returns how many."""
+    if session.exec(select(SettlementPolicy.id)).first() is not None:
+        return 0
+    return import_policies(session, SYSTEM, rules.load_policies_with_notes())[0]
+
+
+def list_policies(session: Session, actor: Actor, *, region: str | None = None, insurance: str | None = None,
+                  limit: int | None = None, cursor: str | None = None) -> Page:
+    """Policy versions the actor may read, newest first."""
+    actor.require(Role.admin, Role.bureau)
+    statement = select(SettlementPolicy).where(policy_visible(actor))
+    if region:
+        statement = statement.where(SettlementPolicy.region == region)
+    if insurance:
+        statement = statement.where(SettlementPolicy.insurance == insurance)
+    return paginate(session, statement, SettlementPolicy.id, limit=limit, cursor=cursor)
+
+
+def get_policy(session: Session, actor: Actor, policy_id: int) -> SettlementPolicy:
+    actor.require(Role.admin, Role.bureau)
+    row = session.exec(select(SettlementPolicy).where(SettlementPolicy.id == policy_id,
+                                                      policy_visible(actor))).first()
+    if row is None:
+        raise NotFound(f"No settlement policy {policy_id}.")
+    return row
+
+
+def policy_in_force(session: Session, *, region: str, insurance: str, on: date) -> SettlementPolicy:
+    """The stored version in force `on` a date (`rules.policy_for`), or Invalid."""
+    rows = {row.effective_from: row for row in session.exec(select(SettlementPolicy).where(
+        SettlementPolicy.region == region, SettlementPolicy.insurance == insurance,
+        SettlementPolicy.effective_from <= on))}
+    try:
+        chosen = rules.policy_for([to_policy(r) for r in rows.values()], region=region, insurance=insurance, on=on)
+    except LookupError:
+        raise Invalid(f"No {insurance} settlement policy of region {region} is in force on {on}.",
+                      {"policy": ["No policy in force; a bureau of the region adds one."]})
+    return rows[chosen.effective_from]
+
+
+# --- Accumulators ---------------------------------------------------------------------------
+
+def _locked_accumulator(session: Session, patient_id: int, year: int) -> Accumulator:
+    """The patient's row for `year`, created if missing, locked until the transaction ends
+    (FOR UPDATE on PostgreSQL; SQLite's write transactions are serialized already)."""
+    def read():
+        return session.exec(select(Accumulator)
+                            .where(Accumulator.patient_id == patient_id, Accumulator.year == year)
+                            .with_for_update().execution_options(populate_existing=True)).first()
+
+    row = read()
+    if row is None:
+        try:
+            with session.begin_nested():
+                session.add(Accumulator(patient_id=patient_id, year=year, updated_at=clock.now()))
+        except sa.exc.IntegrityError:
+            pass  # created meanwhile by a concurrent settlement of the same patient
+        row = read()
+    return row
+
+
+def _as_rules(row: Accumulator) -> rules.Accumulators:
+    return rules.Accumulators(**{name: getattr(row, name) for name in _ACCUMULATED})
+
+
+def _write_accumulator(session: Session, row: Accumulator, after: rules.Accumulators) -> None:
+    touched = session.execute(
+        sa.update(Accumulator)
+        .where(Accumulator.patient_id == row.patient_id, Accumulator.year == row.year,
+               Accumulator.version == row.version)
+        .values(version=row.version + 1, updated_at=clock.now(),
+                **{name: getattr(after, name) for name in _ACCUMULATED})
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if touched != 1:
+        session.rollback()
+        raise Conflict("The patient's accumulators changed meanwhile; try again.")
+
+
+def accumulators(session: Session, patient_id: int, year: int) -> rules.Accumulators:
+    """A patient's accumulators for a year (zeros when nothing was settled)."""
+    row = session.exec(select(Accumulator).where(Accumulator.patient_id == patient_id, Accumulator.year == year)
+                       .execution_options(populate_existing=True)).first()
+    return rules.Accumulators() if row is None else _as_rules(row)
+
+
+def patient_accumulators(session: Session, actor: Actor, patient_id: int, *, year: int | None = None) -> dict:
+    """A patient's accumulators for a year (default this year), for a bureau of the patient's
+    region or admin."""
+    actor.require(Role.admin, Role.bureau)
+    patient = patients.get_patient(session, actor, patient_id)
+    year = year or clock.today().year
+    return {"patient_id": patient.id, "year": year, **asdict(accumulators(session, patient.id, year))}
+
+
+# --- Settlements ----------------------------------------------------------------------------
+
+@dataclass
+class SettlementDetail:
+    """A settlement with its lines, the drugs they name and its history."""
+
+    settlement: Settlement
+    lines: list[SettlementLine]
+    drugs: dict[str, Drug]
+    events: list[SettlementEvent] = field(default_factory=list)
+
+
+def visible(actor: Actor):
+    """The one filter deciding which settlements an actor may read: a pharmacy its own, a
+    bureau those of its region's patients or pharmacies, admin all."""
+    if actor.role is Role.admin:
+        return sa.true()
+    if actor.role is Role.pharmacy:
+        return Settlement.pharmacy_code == actor.subject
+    if actor.role is Role.bureau:
+        prefix = adcodes.prefix(actor.subject)
+        return sa.or_(Settlement.patient_region.startswith(prefix), Settlement.pharmacy_county.startswith(prefix))
+    return sa.false()
+
+
+def _load(session: Session, actor: Actor, settlement_id: int) -> Settlement:
+    actor.require(Role.admin, Role.bureau, Role.pharmacy)
+    settlement = session.exec(select(Settlement).where(Settlement.id == settlement_id, visible(actor))
+                              .execution_options(populate_existing=True)).first()
+    if settlement is None:
+        raise NotFound(f"No settlement {settlement_id}.")
+    return settlement
+
+
+def detail(session: Session, settlement: Settlement) -> SettlementDetail:
+    lines = list(session.exec(select(SettlementLine).where(SettlementLine.settlement_id == settlement.id)
+                              .order_by(SettlementLine.position)))
+    return SettlementDetail(
+        settlement=settlement, lines=lines,
+        drugs=drugs.drugs_by_code(session, {line.drug_code for line in lines}),
+        events=list(session.exec(select(SettlementEvent).where(SettlementEvent.settlement_id == settlement.id)
+                                 .order_by(SettlementEvent.id))))
+
+
+def get(session: Session, actor: Actor, settlement_id: int) -> SettlementDetail:
+    return detail(session, _load(session, actor, settlement_id))
+
+
+def list_settlements(session: Session, actor: Actor, *, pharmacy: str | None = None, status: str | None = None,
+                     mode: str | None = None, prescription_id: int | None = None,
+                     patient_id: int | None = None, limit: int | None = None, cursor: str | None = None) -> Page:
+    """Settlements the actor may read, newest first."""
+    actor.require(Role.admin, Role.bureau, Role.pharmacy)
+    statement = select(Settlement).where(visible(actor))
+    for column, value in ((Settlement.pharmacy_code, pharmacy), (Settlement.status, status),
+                          (Settlement.mode, mode), (Settlement.prescription_id, prescription_id),
+                          (Settlement.patient_id, patient_id)):
+        if value is not None:
+            statement = statement.where(column == value)
+    return paginate(session, statement, Settlement.id, limit=limit, cursor=cursor)
+
+
+def _in_force(session: Session, prescription_id: int) -> Settlement | None:
+    return session.exec(select(Settlement).where(
+        Settlement.prescription_id == prescription_id,
+        Settlement.status.in_([s.value for s in rules.IN_FORCE]))).first()
+
+
+def _refuse_settling(session: Session, actor: Actor, prescription: Prescription, pharmacy: Pharmacy,
+                         mode: Mode) -> None:
+    """A prescription not in `dispensed` cannot be settled; claiming it the other way than it
+    was settled is also a `double_claim` flag (a dispensing is never paid both ways)."""
+    existing = _in_force(session, prescription.id)
+    if existing is not None and existing.mode != mode.value:
+        raise_flag(session, type="double_claim", severity="high", subject=f"pharmacy:{pharmacy.code}",
+                   region=pharmacy.county_adcode or prescription.patient_region,
+                   dedup_key=f"double_claim:{prescription.id}:{existing.id}:{mode.value}",
+                   evidence={"prescription_id": prescription.id, "settlement_id": existing.id,
+                             "settled_mode": existing.mode, "attempted_mode": mode.value,
+                             "pharmacy_code": pharmacy.code, "actor": actor.label,
+                             "attempted_at": clock.now().isoformat()})
+        session.commit()
+        raise Conflict(f"Prescription {prescription.id} was already settled ({existing.mode}, settlement "
+                       f"{existing.id}); a dispensing is never paid both ways.",
+                       settlement_id=existing.id, status_now=prescription.status)
+    if existing is not None:
+        raise Conflict(f"Prescription {prescription.id} is already settled (settlement {existing.id}).",
+                       settlement_id=existing.id, status_now=prescription.status)
+    raise Conflict(f"A prescription that is {prescription.status} cannot be settled.",
+                   status_now=prescription.status)
+
+
+def _lines(session: Session, prescription: Prescription, unit_prices: dict[str, Decimal],
+           on: date) -> tuple[list[rules.Line], dict[str, Drug]]:
+    items = list(session.exec(select(PrescriptionItem).where(PrescriptionItem.prescription_id == prescription.id)
+                              .order_by(PrescriptionItem.id)))
+    catalogue = drugs.drugs_by_code(session, {item.drug_code for item in items})
+    errors = {f"unit_prices.{code}": ["Not on this prescription."]
+              for code in sorted(set(unit_prices) - set(catalogue))}
+    lines = []
+    for item in items:
+        drug = catalogue[item.drug_code]
+        price = unit_prices.get(drug.code, drug.agreed_price)
+        if price is None:
+            errors[f"unit_prices.{drug.code}"] = [f"{drug.name} has no agreed price; give its unit price."]
+            continue
+        standard, first_self_pay_ratio = drugs.payment_standard_on(session, drug, on)
+        lines.append(rules.Line(drug.code, item.quantity, price, standard, first_self_pay_ratio))
+    if errors:
+        raise Invalid("The prices of the prescription cannot be settled.", errors)
+    return lines, catalogue
+
+
+def _flag_prices(session: Session, prescription: Prescription, pharmacy: Pharmacy, lines: list[rules.Line],
+                 catalogue: dict[str, Drug]) -> None:
+    """Pharmacies sell at the agreed price (协议价格): charging more is flagged with evidence."""
+    for line in lines:
+        agreed = catalogue[line.drug_code].agreed_price
+        if agreed is not None and line.unit_price > agreed:
+            raise_flag(session, type="price_above_agreement", severity="medium",
+                       subject=f"pharmacy:{pharmacy.code}",
+                       region=pharmacy.county_adcode or prescription.patient_region,
+                       dedup_key=f"price_above_agreement:{prescription.id}:{line.drug_code}:{line.unit_price}",
+                       evidence={"prescription_id": prescription.id, "pharmacy_code": pharmacy.code,
+                                 "drug_code": line.drug_code, "agreed_price": str(agreed),
+                                 "unit_price": str(line.unit_price), "quantity": line.quantity,
+                                 "excess": str(rules.round_fen((line.unit_price - agreed) * line.quantity))})
+
+
+def settle_prescription(session: Session, actor: Actor, prescription_id: int, *,
+                        unit_prices: dict[str, Decimal] | None = None, mode: str | None = None) -> SettlementDetail:
+    """Settle a dispensed prescription (its routed pharmacy): direct settlement when the patient's
+    coordinating region contains the pharmacy, else a pending manual claim (`mode` may ask for a
+    manual claim anywhere, e.g. when the network is down). Unit prices are the agreed prices
+    unless `unit_prices` gives others."""
+    prescription = prescriptions.load_for(session, actor, prescription_id, Action.settle)
+    patient = session.get(Patient, prescription.patient_id)
+    pharmacy = session.get(Pharmacy, prescription.pharmacy_code)
+    in_region = adcodes.contains(patient.region, pharmacy.county_adcode)
+    chosen = Mode(mode) if mode else (Mode.direct if in_region else Mode.manual)
+    if prescription.status != PrescriptionStatus.dispensed.value:
+        _refuse_settling(session, actor, prescription, pharmacy, chosen)
+    if chosen is Mode.direct and not in_region:
+        raise Invalid("Direct settlement is only for patients of the pharmacy's coordinating region; "
+                      "this one is a manual reimbursement claim (手工报销).",
+                      {"mode": ["The patient's coordinating region does not contain the pharmacy."]})
+    today = clock.today()
+    policy_row = policy_in_force(session, region=patient.region, insurance=patient.insurance, on=today)
+    policy = to_policy(policy_row)
+    try:
+        policy.assistance_ratio(patient.assistance_category)
+    except ValueError as error:
+        raise Invalid(str(error), {"assistance_category": [str(error)]})
+    lines, catalogue = _lines(session, prescription, unit_prices or {}, today)
+
+    prescriptions.move(session, prescription, Action.settle, actor.label, detail={"mode": chosen.value})
+    row = _locked_accumulator(session, patient.id, today.year)
+    result = rules.settle(policy, _as_rules(row), lines, patient.assistance_category)
+    _write_accumulator(session, row, result.after)
+    _flag_prices(session, prescription, pharmacy, lines, catalogue)
+    now = clock.now()
+    status = Status.settled if chosen is Mode.direct else Status.pending
+    settlement = Settlement(
+        prescription_id=prescription.id, patient_id=patient.id, pharmacy_code=pharmacy.code,
+        patient_region=patient.region, pharmacy_county=pharmacy.county_adcode or pharmacy.adcode,
+        insurance=patient.insurance, assistance_category=patient.assistance_category, policy_id=policy_row.id,
+        year=today.year, settled_on=today, mode=chosen.value, status=status.value, total=result.total,
+        basic_fund=result.basic_fund, critical_illness=result.critical_illness,
+        medical_assistance=result.medical_assistance, patient_pays=result.patient_pays,
+        fund_outside_budget=sum((s.basic_fund for s in result.lines if catalogue[s.drug_code].separate_payment),
+                                rules.ZERO),
+        created_by=actor.label, created_at=now, updated_at=now)
+    session.add(settlement)
+    session.flush()
+    rows = []
+    for position, (line, split) in enumerate(zip(lines, result.lines)):
+        drug = catalogue[line.drug_code]
+        rows.append(SettlementLine(
+            settlement_id=settlement.id, position=position, drug_code=line.drug_code, quantity=line.quantity,
+            unit_price=line.unit_price, agreed_price=drug.agreed_price, payment_standard=line.payment_standard,
+            first_self_pay_ratio=line.first_self_pay_ratio, separate_payment=drug.separate_payment,
+            **{name: getattr(split, name) for name in (
+                "total", "over_standard", "first_self_pay", "policy_range", "deductible", "basic_fund",
+                "in_policy_self_pay", "critical_illness", "medical_assistance", "patient_pays")}))
+    event = SettlementEvent(settlement_id=settlement.id, action="settle" if chosen is Mode.direct else "claim",
+                            to_status=status.value, actor=actor.label, at=now)
+    session.add_all([*rows, event])
+    session.commit()
+    # What was just written is the answer: no need to read it back.
+    return SettlementDetail(settlement=settlement, lines=rows, drugs=catalogue, events=[event])
+
+
+def _change(session: Session, actor: Actor, settlement: Settlement, action: str, reason: str | None) -> None:
+    """One conditional status change from `rules.TRANSITIONS`, recorded; Conflict otherwise."""
+    sources, target = rules.TRANSITIONS[action]
+    if Status(settlement.status) not in sources:
+        raise Conflict(f"A settlement that is {settlement.status} cannot be {action}d.", status_now=settlement.status)
+    now = clock.now()
+    touched = session.execute(
+        sa.update(Settlement).where(Settlement.id == settlement.id, Settlement.status == settlement.status)
+        .values(status=target.value, updated_at=now).execution_options(synchronize_session=False)
+    ).rowcount
+    if touched != 1:
+        session.rollback()
+        raise Conflict(f"Settlement {settlement.id} was changed by another request.")
+    session.add(SettlementEvent(settlement_id=settlement.id, action=action, from_status=settlement.status,
+                                to_status=target.value, actor=actor.label, reason=reason, at=now))
+
+
+def _undo(session: Session, actor: Actor, settlement: Settlement, reason: str) -> None:
+    """Release what a settlement took: the prescription back to `dispensed` (it may be settled
+    again) and its amounts out of the patient's accumulators."""
+    prescription = session.get(Prescription, settlement.prescription_id, populate_existing=True)
+    prescriptions.move(session, prescription, Action.reverse, actor.label, reason=reason,
+                       detail={"settlement_id": settlement.id})
+    lines = session.exec(select(SettlementLine).where(SettlementLine.settlement_id == settlement.id)).all()
+    row = _locked_accumulator(session, settlement.patient_id, settlement.year)
+    try:
+        after = _as_rules(row) - rules.delta_of(lines)
+    except ValueError as error:
+        session.rollback()
+        raise Conflict(f"The accumulators of {settlement.year} do not contain settlement {settlement.id}: {error}")
+    _write_accumulator(session, row, after)
+
+
+def _finish(session: Session, settlement: Settlement) -> SettlementDetail:
+    session.commit()
+    session.refresh(settlement)
+    return detail(session, settlement)
+
+
+def reverse(session: Session, actor: Actor, settlement_id: int, *, reason: str) -> SettlementDetail:
+    """Reverse (冲正) a settlement or withdraw a claim: its pharmacy (not once a bureau approved
+    the claim), a bureau of the patient's or the pharmacy's region, or admin. Restores the
+    accumulators; the prescription returns to `dispensed`. Reverse the latest first (see
+    `rules`)."""
+    settlement = _load(session, actor, settlement_id)
+    if actor.role is Role.pharmacy and settlement.status == Status.approved.value:
+        raise Forbidden("A claim the bureau approved is reversed by a bureau, not by the pharmacy.")
+    _change(session, actor, settlement, "reverse", reason)
+    _undo(session, actor, settlement, f"settlement {settlement.id} reversed: {reason}")
+    return _finish(session, settlement)
+
+
+def _claim(session: Session, actor: Actor, settlement_id: int) -> Settlement:
+    """A manual claim for a bureau (or admin) to decide."""
+    actor.require(Role.admin, Role.bureau)
+    settlement = _load(session, actor, settlement_id)
+    if settlement.mode != Mode.manual.value:
+        raise Conflict(f"Settlement {settlement.id} was settled directly; only manual claims are decided.",
+                       status_now=settlement.status)
+    return settlement
+
+
+def approve(session: Session, actor: Actor, settlement_id: int, *, note: str | None = None) -> SettlementDetail:
+    """A bureau of the pharmacy's or the patient's region approves a pending manual claim."""
+    settlement = _claim(session, actor, settlement_id)
+    _change(session, actor, settlement, "approve", note)
+    return _finish(session, settlement)
+
+
+def reject(session: Session, actor: Actor, settlement_id: int, *, reason: str) -> SettlementDetail:
+    """A bureau rejects a pending manual claim: the accumulators are released and the
+    prescription returns to `dispensed`, so a corrected claim can be made."""
+    settlement = _claim(session, actor, settlement_id)
+    _change(session, actor, settlement, "reject", reason)
+    _undo(session, actor, settlement, f"claim {settlement.id} rejected: {reason}")
+    return _finish(session, settlement)
+
+
+# --- Reconciliation -------------------------------------------------------------------------
+
+PARTS = ("total", "basic_fund", "critical_illness", "medical_assistance", "patient_pays")
+
+
+@dataclass
+class Reconciliation:
+    """Counts and totals by fund per pharmacy, mode and status over one day or month."""
+
+    period: str
+    label: str
+    start: date
+    end: date  # exclusive
+    rows: list[dict]
+    totals: dict
+    invariant: dict
+
+
+def period_bounds(period: str, on: date) -> tuple[date, date, str]:
+    """[start, end) of the day or calendar month containing `on`, and its label."""
+    if period == "day":
+        return on, on + timedelta(days=1), on.isoformat()
+    start = on.replace(day=1)
+    end = (start + timedelta(days=32)).replace(day=1)
+    return start, end, start.strftime("%Y-%m")
+
+
+def _line_sums():
+    return (select(SettlementLine.settlement_id,
+                   *(sa.func.sum(getattr(SettlementLine, part)).label(part) for part in PARTS))
+            .group_by(SettlementLine.settlement_id).subquery())
+
+
+def _money(value) -> Decimal:
+    return rules.ZERO if value is None else Decimal(value).quantize(rules.FEN)
+
+
+def reconciliation(session: Session, actor: Actor, *, period: str = "day", on: date | None = None,
+                   pharmacy: str | None = None) -> Reconciliation:
+    """Settlements made in a day or month, per pharmacy, mode and status, with the check that
+    every settlement's parts equal the sums of its lines' parts and add up to its total."""
+    actor.require(Role.admin, Role.bureau, Role.pharmacy)
+    start, end, label = period_bounds(period, on or clock.today())
+    scope = [visible(actor), Settlement.settled_on >= start, Settlement.settled_on < end]
+    if pharmacy:
+        scope.append(Settlement.pharmacy_code == pharmacy)
+    lines = _line_sums()
+    keys = (Settlement.pharmacy_code, Settlement.mode, Settlement.status)
+    grouped = session.execute(
+        select(*keys, sa.func.count(Settlement.id).label("count"),
+               *(sa.func.sum(getattr(Settlement, part)).label(part) for part in PARTS),
+               sa.func.sum(Settlement.fund_outside_budget).label("fund_outside_budget"),
+               sa.func.sum(lines.c.total).label("lines_total"))
+        .join(lines, lines.c.settlement_id == Settlement.id, isouter=True)
+        .where(*scope).group_by(*keys).order_by(*keys)).all()
+    rows = []
+    for r in grouped:
+        row = {"period": label, "pharmacy_code": r.pharmacy_code, "mode": r.mode, "status": r.status,
+               "count": r.count, "fund_outside_budget": _money(r.fund_outside_budget),
+               **{part: _money(getattr(r, part)) for part in PARTS}, "lines_total": _money(r.lines_total)}
+        row["balanced"] = row["total"] == row["lines_total"]
+        rows.append(row)
+    in_force = [r for r in rows if Status(r["status"]) in rules.IN_FORCE]
+    totals = {"count": sum(r["count"] for r in in_force),
+              **{part: sum((r[part] for r in in_force), rules.ZERO) for part in PARTS},
+              "fund_outside_budget": sum((r["fund_outside_budget"] for r in in_force), rules.ZERO)}
+    unbalanced = session.exec(
+        select(Settlement.id).join(lines, lines.c.settlement_id == Settlement.id, isouter=True)
+        .where(*scope, sa.or_(
+            lines.c.settlement_id.is_(None),
+            Settlement.total != Settlement.basic_fund + Settlement.critical_illness
+            + Settlement.medical_assistance + Settlement.patient_pays,
+            *(getattr(Settlement, part) != getattr(lines.c, part) for part in PARTS)))
+        .order_by(Settlement.id)).all()
+    invariant = {"settlements_total": sum((r["total"] for r in rows), rules.ZERO),
+                 "lines_total": sum((r["lines_total"] for r in rows), rules.ZERO),
+                 "unbalanced_settlements": list(unbalanced)}
+    invariant["balanced"] = not unbalanced and invariant["settlements_total"] == invariant["lines_total"]
+    return Reconciliation(period=period, label=label, start=start, end=end, rows=rows, totals=totals,
+                          invariant=invariant)
