@@ -28,7 +28,7 @@ from dualchannel.patients import services as patients
 from dualchannel.patients.models import Patient
 from dualchannel.pharmacies.models import Pharmacy
 from dualchannel.prescriptions import services as prescriptions
-from dualchannel.prescriptions.models import Prescription, PrescriptionItem
+from dualchannel.prescriptions.models import DispensedPack, Prescription, PrescriptionItem
 from dualchannel.prescriptions.rules import Action
 from dualchannel.prescriptions.rules import Status as PrescriptionStatus
 from dualchannel.settlements import rules
@@ -346,8 +346,15 @@ def _refuse_settling(session: Session, actor: Actor, prescription: Prescription,
 
 def _lines(session: Session, prescription: Prescription, unit_prices: dict[str, Decimal],
            on: date) -> tuple[list[rules.Line], dict[str, Drug]]:
+    """One line per drug, for the packs actually dispensed (a pack returned unopened is not paid)."""
     items = list(session.exec(select(PrescriptionItem).where(PrescriptionItem.prescription_id == prescription.id)
                               .order_by(PrescriptionItem.id)))
+    packs = dict(session.exec(
+        select(DispensedPack.drug_code, sa.func.count()).where(DispensedPack.prescription_id == prescription.id)
+        .group_by(DispensedPack.drug_code)).all())
+    items = [item for item in items if packs.get(item.drug_code)]
+    if not items:
+        raise Conflict(f"Every pack of prescription {prescription.id} was returned; there is nothing to settle.")
     catalogue = drugs.drugs_by_code(session, {item.drug_code for item in items})
     errors = {f"unit_prices.{code}": ["Not on this prescription."]
               for code in sorted(set(unit_prices) - set(catalogue))}
@@ -359,7 +366,7 @@ def _lines(session: Session, prescription: Prescription, unit_prices: dict[str, 
             errors[f"unit_prices.{drug.code}"] = [f"{drug.name} has no agreed price; give its unit price."]
             continue
         standard, first_self_pay_ratio = drugs.payment_standard_on(session, drug, on)
-        lines.append(rules.Line(drug.code, item.quantity, price, standard, first_self_pay_ratio))
+        lines.append(rules.Line(drug.code, packs[drug.code], price, standard, first_self_pay_ratio))
     if errors:
         raise Invalid("The prices of the prescription cannot be settled.", errors)
     return lines, catalogue

@@ -201,3 +201,21 @@ def test_concurrent_undos_of_one_pack_undo_it_once(app, world, issue):
     assert sorted(race(6, undo)) == [200] + [409] * 5
     assert stock(world) == 49
     assert len(world.pharmacy.get(f"/api/v1/trace/{codes[0]}").get_json()["returns"]) == 1
+
+
+def test_settlement_pays_only_the_packs_kept_after_an_undo(world, issue):
+    from tests.api.test_settlement import EMPLOYEE
+
+    assert world.bureau.post("/api/v1/settlement-policies", EMPLOYEE).status_code == 201
+    rx = issue("SAC", 2).get_json()
+    world.physician.post(f"/api/v1/prescriptions/{rx['id']}/route", {"pharmacy_code": "P370811001"})
+    world.pharmacy.post(f"/api/v1/prescriptions/{rx['id']}/verify", {"id_number": world.patient_id_number})
+    codes = trace_codes(2)
+    assert world.pharmacy.post(f"/api/v1/prescriptions/{rx['id']}/dispense",
+                               {"items": [{"drug_code": "SAC", "trace_codes": codes}]}).status_code == 200
+    assert world.pharmacy.post(f"/api/v1/trace/{codes[0]}/undo", {"reason": "原包装未拆封退回"}).status_code == 200
+    settled = world.pharmacy.post(f"/api/v1/prescriptions/{rx['id']}/settlement", {},
+                                  headers={"Idempotency-Key": "undo-then-settle"})
+    assert settled.status_code == 201, settled.get_json()
+    body = settled.get_json()
+    assert [line["quantity"] for line in body["lines"]] == [1] and body["total"] == "91.00"

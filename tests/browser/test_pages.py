@@ -10,7 +10,6 @@ from decimal import Decimal
 from playwright.sync_api import expect
 
 from dualchannel import clock, demo
-from tests.browser import stand_ins
 from tests.browser.conftest import screenshot, sign_in
 from tests.support import trace_codes
 
@@ -101,7 +100,6 @@ def test_prescription_from_desk_to_counter(pages, live):
 
     # --- The pharmacy: inbox, verification, one scan field, dispensing.
     counter = pages.new()
-    stand_ins.install(counter, live.app)
     sign_in(counter, live, "pharmacy")
     counter.locator(f'#inbox-list button[data-id="{prescription_id}"]').click()
     expect(counter.locator("#rx-facts")).to_contain_text("孟庆华")
@@ -175,7 +173,6 @@ def test_prescription_from_desk_to_counter(pages, live):
 
 def test_bureau_map_admission_exit_and_flags(pages, live):
     page = pages.new()
-    stand_ins.install(page, live.app)
     sign_in(page, live, "bureau")
 
     # Coverage map of Jining: all 11 county-level divisions, 泗水县 uncovered.
