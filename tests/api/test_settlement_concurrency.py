@@ -6,11 +6,12 @@ from decimal import Decimal
 
 from dualchannel import clock, db
 from dualchannel.auth import Actor, Role
-from dualchannel.prescriptions.models import Prescription, PrescriptionItem
+from dualchannel.prescriptions.models import DispensedPack, Prescription, PrescriptionItem
 from dualchannel.settlements import services
 from tests.api.conftest import created
 from tests.api.test_concurrency import race
 from tests.api.test_settlement import assert_accumulators_are_the_sums, desk  # noqa: F401 (fixture)
+from tests.support import trace_codes
 
 
 def post(app, token, url, key=None, body=None):
@@ -68,6 +69,10 @@ def dispensed_rows(session, patient_id, count):
     session.add_all(PrescriptionItem(prescription_id=row.id, drug_code=code, quantity=quantity, days_supply=28,
                                      dosage="qd")
                     for i, row in enumerate(rows) for code, quantity in cycle[i % len(cycle)])
+    codes = iter(trace_codes(sum(q for i in range(count) for _, q in cycle[i % len(cycle)]), "9000001"))
+    session.add_all(DispensedPack(trace_code=next(codes), prescription_id=row.id, drug_code=code,
+                                  pharmacy_code="P370811001", dispensed_at=now)
+                    for i, row in enumerate(rows) for code, quantity in cycle[i % len(cycle)] for _ in range(quantity))
     session.commit()
     return [row.id for row in rows]
 
