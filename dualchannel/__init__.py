@@ -21,6 +21,7 @@ FEATURES = (
     "audit_trail",
     "coverage",
     "settlements",
+    "audit",
 )
 
 

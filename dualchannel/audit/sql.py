@@ -48,3 +48,23 @@ def _month_sqlite(element, compiler, **kw):
 def _month_postgresql(element, compiler, **kw):
     (instant,) = list(element.clauses)
     return f"to_char({compiler.process(instant, **kw)} + interval '8 hours', 'YYYY-MM')"
+
+
+class calendar_month(FunctionElement):  # noqa: N801
+    """'YYYY-MM' of a calendar date."""
+
+    type = sa.String()
+    inherit_cache = True
+    name = "calendar_month"
+
+
+@compiles(calendar_month, "sqlite")
+def _calendar_month_sqlite(element, compiler, **kw):
+    (day,) = list(element.clauses)
+    return f"strftime('%Y-%m', {compiler.process(day, **kw)})"
+
+
+@compiles(calendar_month, "postgresql")
+def _calendar_month_postgresql(element, compiler, **kw):
+    (day,) = list(element.clauses)
+    return f"to_char({compiler.process(day, **kw)}, 'YYYY-MM')"

@@ -1,0 +1,91 @@
+"""Routine monitoring of fund spending (基金支出常态化分析): by drug, pharmacy or county, by month."""
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from dualchannel import adcodes
+from dualchannel.audit.sql import calendar_month
+from dualchannel.auth import Actor, Role
+from dualchannel.drugs.models import Drug
+from dualchannel.pharmacies import services as pharmacies
+from dualchannel.pharmacies.models import Pharmacy
+from dualchannel.settlements.models import Settlement, SettlementLine
+from dualchannel.settlements.rules import IN_FORCE
+
+PARTS = ("total", "basic_fund", "critical_illness", "medical_assistance", "patient_pays")
+
+
+@dataclass
+class SpendingRow:
+    key: str
+    name: str
+    month: str
+    settlements: int
+    quantity: int
+    total: Decimal
+    basic_fund: Decimal
+    critical_illness: Decimal
+    medical_assistance: Decimal
+    patient_pays: Decimal
+    fund: Decimal  # what the three funds paid together
+    change: Decimal | None  # fund spending against the previous month of the same key (share)
+
+
+def spending(session: Session, actor: Actor, *, by: str, region: str | None = None,
+             start: date | None = None, end: date | None = None) -> list[SpendingRow]:
+    """Spending of settlements in force, grouped by `by` (drug, pharmacy or county) and month.
+
+    A bureau sees settlements made at pharmacies in its region; `region` narrows further.
+    """
+    actor.require(Role.admin, Role.bureau)
+    key = {"drug": SettlementLine.drug_code, "pharmacy": Settlement.pharmacy_code,
+           "county": Settlement.pharmacy_county}[by]
+    month = calendar_month(Settlement.settled_on)
+    statement = (
+        sa.select(key.label("key"), month.label("month"),
+                  sa.func.count(sa.distinct(Settlement.id)).label("settlements"),
+                  sa.func.sum(SettlementLine.quantity).label("quantity"),
+                  *(sa.func.sum(getattr(SettlementLine, part)).label(part) for part in PARTS))
+        .join(Settlement, Settlement.id == SettlementLine.settlement_id)
+        .where(Settlement.status.in_([s.value for s in IN_FORCE]))
+        .group_by(key, month)
+        .order_by(key, month)
+    )
+    if actor.role is Role.bureau:
+        statement = statement.where(Settlement.pharmacy_county.startswith(adcodes.prefix(actor.subject)))
+    if region:
+        statement = statement.where(Settlement.pharmacy_county.startswith(adcodes.prefix(region)))
+    if start:
+        statement = statement.where(Settlement.settled_on >= start)
+    if end:
+        statement = statement.where(Settlement.settled_on <= end)
+    rows = session.execute(statement).mappings().all()
+    names = _names(session, by, {r["key"] for r in rows})
+    out: list[SpendingRow] = []
+    for r in rows:
+        parts = {part: r[part] or Decimal("0") for part in PARTS}  # sums keep the Money type
+        fund = parts["basic_fund"] + parts["critical_illness"] + parts["medical_assistance"]
+        previous = out[-1] if out and out[-1].key == r["key"] and _follows(out[-1].month, r["month"]) else None
+        change = ((fund - previous.fund) / previous.fund).quantize(Decimal("0.0001")) \
+            if previous and previous.fund else None
+        out.append(SpendingRow(key=r["key"], name=names.get(r["key"], r["key"]), month=r["month"],
+                               settlements=r["settlements"], quantity=int(r["quantity"] or 0), fund=fund,
+                               change=change, **{p: v.quantize(Decimal("0.01")) for p, v in parts.items()}))
+    return out
+
+
+def _follows(previous: str, month: str) -> bool:
+    year, number = map(int, previous.split("-"))
+    return month == (f"{year + 1}-01" if number == 12 else f"{year}-{number + 1:02d}")
+
+
+def _names(session: Session, by: str, keys: set[str]) -> dict[str, str]:
+    if by == "drug":
+        return dict(session.execute(sa.select(Drug.code, Drug.name).where(Drug.code.in_(keys))).all())
+    if by == "pharmacy":
+        return dict(session.execute(sa.select(Pharmacy.code, Pharmacy.name).where(Pharmacy.code.in_(keys))).all())
+    return {k: county.name for k in keys if (county := pharmacies.boundaries().get(k))}
