@@ -74,7 +74,7 @@ def test_prescription_from_desk_to_counter(pages, live):
     assert "阿莫西林" not in picker.inner_text() and "沙库巴曲缬沙坦钠片" in picker.inner_text()
     doctor.get_by_label("诊断").fill("慢性心力衰竭")
     picker.select_option("XC09DX04")
-    doctor.get_by_label("数量").fill("2")
+    doctor.get_by_label("数量").fill("10")  # 910 yuan: past the 800 deductible
     doctor.get_by_label("用药天数").fill("90")
     doctor.get_by_label("用法用量").fill("每日两次，每次1片")
     doctor.get_by_role("button", name="开具处方").click()
@@ -111,22 +111,24 @@ def test_prescription_from_desk_to_counter(pages, live):
     scan = counter.get_by_label("药品追溯码（扫码枪扫描后自动回车，可连续扫描）")
     expect(scan).to_be_focused()
 
-    first, second = trace_codes(2, product="8100001")
+    codes = trace_codes(10, product="8100001")
+    first = codes[0]
     scan.type("12345")
     scan.press("Enter")
     expect(counter.locator("#scan-message")).to_contain_text("追溯码格式错误：“12345”")
     scan.type(first)
     scan.press("Enter")
-    expect(counter.locator("#scan-message")).to_have_text("已扫描 诺欣妥 100mg×14片：1 / 2盒")
+    expect(counter.locator("#scan-message")).to_have_text("已扫描 诺欣妥 100mg×14片：1 / 10盒")
     scan.type(first)
     scan.press("Enter")
     expect(counter.locator("#scan-message")).to_contain_text(f"重复扫码：追溯码 {first} 已经扫描过")
     expect(counter.locator("#dispense-button")).to_be_disabled()
     screenshot(counter, "pharmacy-scan-error")
-    scan.type(second)
-    scan.press("Enter")
+    for code in codes[1:]:
+        scan.type(code)
+        scan.press("Enter")
     expect(counter.locator("#scan-message")).to_contain_text("全部扫描完成")
-    expect(counter.locator("#scan-items")).to_contain_text("2 / 2")
+    expect(counter.locator("#scan-items")).to_contain_text("10 / 10")
     counter.get_by_role("button", name="确认发药").click()
     expect(counter.locator("#rx-title")).to_contain_text("已发药")
 
@@ -139,7 +141,7 @@ def test_prescription_from_desk_to_counter(pages, live):
     expect(receipt).to_contain_text("医保双通道药品结算单")
     parts = {name: Decimal(receipt.locator(f'[data-part="{name}"]').inner_text().replace("¥", "").replace(",", "").strip())
              for name in ("total", "basic_fund", "critical_illness", "medical_assistance", "patient_pays")}
-    assert parts["total"] > 0
+    assert parts["total"] == Decimal("910.00") and parts["basic_fund"] > 0 and parts["patient_pays"] > 0
     assert parts["total"] == parts["basic_fund"] + parts["critical_illness"] + parts["medical_assistance"] + parts["patient_pays"]
     expect(receipt).to_contain_text("孟庆华")
     expect(receipt).to_contain_text("个人自付")

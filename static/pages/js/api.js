@@ -68,13 +68,6 @@ export async function api(path, { method = "GET", body, query, headers = {}, tok
   return data;
 }
 
-/** Whether an error says the route itself is missing (a feature not installed on this server),
- * as opposed to an object that was not found. */
-export function isMissingRoute(error) {
-  return error instanceof ApiError && (error.status === 404 || error.status === 405)
-    && /requested URL was not found|not allowed for the requested URL/i.test(error.problem.detail || "");
-}
-
 /** A fresh Idempotency-Key. crypto.randomUUID needs a secure context; a plain-HTTP intranet
  * address is not one, so fall back to a v4 UUID from crypto.getRandomValues. */
 export function newIdempotencyKey() {

@@ -1,7 +1,7 @@
 // The bureau's page: coverage map of its region, admission and exit of pharmacies (with the
 // what-if of an exit before confirming it), and the audit flags queue with review.
 
-import { ApiError, api, isMissingRoute } from "./api.js";
+import { ApiError, api } from "./api.js";
 import { countyOfPharmacy, drawCoverageMap, lostCounties, readCoverage } from "./coverage-map.js";
 import { EVIDENCE, FLAG_STATUS, FLAG_TYPE, PHARMACY_STATUS, SEVERITY, formatInstant } from "./i18n.js";
 import { startPage } from "./session.js";
@@ -55,8 +55,7 @@ async function loadCoverage(region) {
     $("#coverage-map").replaceChildren();
     fill($("#coverage-summary"), "");
     show($("#uncovered-box"), false);
-    if (isMissingRoute(error)) showMessage($("#coverage-error"), "本服务器尚未开通药店覆盖分析功能，暂时无法显示地图。");
-    else showProblem($("#coverage-error"), error, "无法读取覆盖情况");
+    showProblem($("#coverage-error"), error, "无法读取覆盖情况");
     return;
   }
   const coverage = readCoverage(collection);
@@ -162,8 +161,7 @@ async function openExit(pharmacy) {
     if (state.map) state.map.markLost(lost.map((c) => c.adcode));
   } catch (error) {
     whatif.className = "whatif";
-    fill(whatif, isMissingRoute(error) ? "本服务器尚未开通覆盖分析，无法预先显示退出的影响；如会使区县失去覆盖，提交时会提示。"
-      : `无法分析退出的影响：${error instanceof ApiError ? (error.problem.detail || error.status) : error}`);
+    fill(whatif, `无法分析退出的影响：${error instanceof ApiError ? (error.problem.detail || error.status) : error}`);
   }
 }
 

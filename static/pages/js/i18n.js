@@ -286,3 +286,10 @@ export function formatMoney(value) {
   if (!match) return text;
   return `${match[1]}${match[2].replace(/\B(?=(\d{3})+(?!\d))/g, ",")}${match[3] || ""}`;
 }
+
+/** Who collected a prescription: the patient, or an agent with relation and masked ID. */
+export function pickupLabel(p) {
+  if (!p.pickup) return p.verified_at ? "患者本人" : "尚未核验";
+  if (!p.pickup.agent) return `患者本人（${p.pickup.id_number_masked}）`;
+  return `代办人 ${p.pickup.name}（${p.pickup.relation}，${p.pickup.id_number_masked}）`;
+}

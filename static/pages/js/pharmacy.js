@@ -1,8 +1,8 @@
 // The pharmacy's page: inbox, real-name verification (patient or agent), scanning trace codes
 // into one field, dispensing, settlement with a printable receipt, handing a prescription back.
 
-import { api, isMissingRoute, newIdempotencyKey } from "./api.js";
-import { INSURANCE, PRESCRIPTION_STATUS, STORAGE, formatLastDay } from "./i18n.js";
+import { api, newIdempotencyKey } from "./api.js";
+import { INSURANCE, PRESCRIPTION_STATUS, STORAGE, formatLastDay, pickupLabel } from "./i18n.js";
 import { receipt } from "./receipt.js";
 import { TraceScanner } from "./scanner.js";
 import { pageSettings, startPage } from "./session.js";
@@ -91,8 +91,7 @@ function render(p, fresh) {
     ["诊断", p.diagnosis],
     ["开方医师", `${p.physician_code}（${p.institution_code}）`],
     ["有效期至", formatLastDay(p.valid_until)],
-    ["取药人", p.pickup ? `代办人 ${p.pickup.name}（${p.pickup.relation}，${p.pickup.id_number_masked}）`
-      : (p.verified_at ? "患者本人" : "尚未核验")],
+    ["取药人", pickupLabel(p)],
   ]);
   fill($("#rx-items tbody"), p.items.map((i) => h("tr", {},
     h("td", {}, i.drug_name, h("span", { class: "sub" }, `${i.generic_name} · ${i.drug_code}`)),
@@ -269,8 +268,7 @@ async function settle() {
       await reload();
       $("#print-button").focus();
     } catch (error) {
-      if (isMissingRoute(error)) showMessage($("#settle-error"), "本服务器尚未开通医保结算功能，请联系管理员。");
-      else showProblem($("#settle-error"), error, "结算失败");
+      showProblem($("#settle-error"), error, "结算失败");
     }
   });
 }

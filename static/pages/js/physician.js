@@ -3,7 +3,7 @@
 
 import { api } from "./api.js";
 import {
-  ACTION, ASSISTANCE, INSURANCE, PRESCRIPTION_STATUS, STORAGE, chinaToday, formatInstant, formatLastDay,
+  ACTION, ASSISTANCE, INSURANCE, PRESCRIPTION_STATUS, STORAGE, chinaToday, formatInstant, formatLastDay, pickupLabel,
 } from "./i18n.js";
 import { pageSettings, startPage } from "./session.js";
 import {
@@ -426,7 +426,7 @@ function renderDetail(p) {
         `${i.drug_name} × ${i.quantity}${i.unit || ""}，${i.days_supply} 天，${i.dosage}（${STORAGE[i.storage] || i.storage}）`))],
       ["有效期至", formatLastDay(p.valid_until)],
       ["药店", p.pharmacy_code || "未流转"],
-      ["取药人", p.pickup ? `代办人 ${p.pickup.name}（${p.pickup.relation}，${p.pickup.id_number_masked}）` : (p.dispensed_at ? "本人" : "—")],
+      ["取药人", pickupLabel(p)],
     ]),
     h("h4", {}, "处理记录"),
     h("ol", { class: "history" }, p.history.map((e) => h("li", {},
