@@ -138,3 +138,14 @@ def csv_response(rows, columns: list[str], filename: str):
     writer.writerows(rows)
     return Response(buffer.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+class Text(ma.fields.String):
+    """Free text from a person (a reason, a note): trimmed, and not blank once trimmed."""
+
+    def __init__(self, max_length: int = 500, **kwargs):
+        super().__init__(validate=ma.validate.Length(1, max_length, error="Must not be blank (at most {max} "
+                                                                          "characters)."), **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return super()._deserialize(value, attr, data, **kwargs).strip()

@@ -1,6 +1,6 @@
 import marshmallow as ma
 
-from dualchannel.api import Timestamp, ListArgs, RequestSchema, page_schema
+from dualchannel.api import ListArgs, page_schema, RequestSchema, Text, Timestamp
 from dualchannel.institutions.schemas import ADCODE
 
 
@@ -34,4 +34,4 @@ class FlagQuery(FlagFilter, ListArgs):
 
 class ReviewIn(RequestSchema):
     decision = ma.fields.String(required=True, validate=ma.validate.OneOf(["confirmed", "dismissed"]))
-    note = ma.fields.String(required=True, validate=ma.validate.Length(1, 2000))
+    note = Text(2000, required=True)

@@ -1,6 +1,6 @@
 import marshmallow as ma
 
-from dualchannel.api import ListArgs, RequestSchema, Timestamp, page_schema
+from dualchannel.api import ListArgs, page_schema, RequestSchema, Text, Timestamp
 from dualchannel.institutions.schemas import ADCODE, CODE
 from dualchannel.patients.models import Insurance
 
@@ -52,7 +52,7 @@ class EligibilityList(ma.Schema):
 
 
 class RevealIn(RequestSchema):
-    reason = ma.fields.String(required=True, validate=ma.validate.Length(1, 500))
+    reason = Text(required=True)
 
 
 class RevealOut(ma.Schema):

@@ -1,6 +1,6 @@
 import marshmallow as ma
 
-from dualchannel.api import Timestamp, RequestSchema
+from dualchannel.api import RequestSchema, Text, Timestamp
 from dualchannel.institutions.schemas import ADCODE, CODE
 
 CRS = ma.validate.OneOf(["gcj02", "wgs84", "bd09"])
@@ -47,7 +47,7 @@ class PharmacyQuery(RequestSchema):
 
 
 class StatusChangeIn(RequestSchema):
-    reason = ma.fields.String(load_default=None, validate=ma.validate.Length(1, 500))
+    reason = Text(load_default=None)
     force = ma.fields.Boolean(load_default=False)
 
 

@@ -1,6 +1,6 @@
 import marshmallow as ma
 
-from dualchannel.api import Timestamp, ListArgs, RequestSchema, page_schema  # noqa: F401 (ListArgs used by views)
+from dualchannel.api import ListArgs, page_schema, RequestSchema, Text, Timestamp  # noqa: F401 (ListArgs used by views)
 from dualchannel.institutions.schemas import CODE
 from dualchannel.pharmacies.schemas import CRS, PharmacyOut
 from dualchannel.prescriptions import rules
@@ -27,11 +27,11 @@ class RouteIn(RequestSchema):
 
 
 class ReasonIn(RequestSchema):
-    reason = ma.fields.String(required=True, validate=ma.validate.Length(1, 500))
+    reason = Text(required=True)
 
 
 class OptionalReasonIn(RequestSchema):
-    reason = ma.fields.String(load_default=None, validate=ma.validate.Length(1, 500))
+    reason = Text(load_default=None)
 
 
 class PickupIn(RequestSchema):

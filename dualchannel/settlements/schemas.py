@@ -3,7 +3,7 @@ import io
 
 import marshmallow as ma
 
-from dualchannel.api import ListArgs, MoneyField, RequestSchema, Timestamp, page_schema
+from dualchannel.api import ListArgs, MoneyField, page_schema, RequestSchema, Text, Timestamp
 from dualchannel.institutions.schemas import ADCODE, CODE
 from dualchannel.patients.models import Insurance
 from dualchannel.settlements.models import Mode
@@ -84,7 +84,7 @@ class SettleIn(RequestSchema):
 
 
 class SettlementReasonIn(RequestSchema):
-    reason = ma.fields.String(required=True, validate=ma.validate.Length(1, 500))
+    reason = Text(required=True)
 
 
 class ClaimDecisionIn(RequestSchema):

@@ -173,3 +173,8 @@ def test_pharmacy_options_take_any_coordinate_system_and_need_both_coordinates(w
     assert "lon" in problem(world.physician.get(f"{url}?lat=35.6"), 422)["errors"]
     assert "lat" in problem(world.physician.get(f"{url}?lon=116.9"), 422)["errors"]
     problem(world.physician.get(f"{url}?lat=48.8584&lon=2.2945&crs=wgs84"), 422)
+
+
+def test_a_blank_reason_is_no_reason(world):
+    response = world.admin.post("/api/v1/pharmacies/P370881001/exit", {"reason": "   ", "force": True})
+    assert response.status_code == 422 and "reason" in response.get_json()["errors"]
