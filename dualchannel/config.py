@@ -32,6 +32,9 @@ TRACE_CODE_PATTERN = r"^\d{20}$"
 MAX_VALID_DAYS = 3
 MAX_DAYS_SUPPLY = 84
 
+# Level of the JSON logs (dualchannel/logs.py).
+LOG_LEVEL = "INFO"
+
 LIST_DEFAULT_LIMIT = 50
 LIST_MAX_LIMIT = 500
 
