@@ -15,11 +15,40 @@ from dualchannel import auth, clock, errors
 from dualchannel.errors import Invalid
 
 
+class ProblemSchema(ma.Schema):
+    """An error (RFC 9457 problem details), as `errors.problem` writes it; for the document only."""
+
+    class Meta:
+        unknown = ma.INCLUDE  # problem-specific members (`status_now`, `trace_codes`, ...)
+
+    type = ma.fields.String(required=True)
+    title = ma.fields.String(required=True)
+    status = ma.fields.Integer(required=True)
+    detail = ma.fields.String(required=True)
+    errors = ma.fields.Dict(metadata={"description": "Field -> messages"})
+
+
 class Api(_Api):
-    """flask-smorest's Api, answering every error as problem+json."""
+    """flask-smorest's Api, answering (and documenting) every error as problem+json."""
+
+    ERROR_SCHEMA = ProblemSchema
+
+    def init_app(self, app, *, spec_kwargs=None):
+        super().init_app(app, spec_kwargs=spec_kwargs)
+        # Money travels as a decimal string: documented as one (a pattern), not as a number.
+        self.register_field(MoneyField, "string", None)
 
     def handle_http_exception(self, error):
         return errors.handle_http_exception(error)
+
+    def _register_responses(self):
+        # flask-smorest documents errors as application/json; ours are application/problem+json.
+        default = self.DEFAULT_RESPONSE_CONTENT_TYPE
+        self.DEFAULT_RESPONSE_CONTENT_TYPE = errors.PROBLEM_JSON
+        try:
+            super()._register_responses()
+        finally:
+            self.DEFAULT_RESPONSE_CONTENT_TYPE = default
 
 
 def blueprint(name: str, import_name: str, description: str) -> Blueprint:
@@ -90,7 +119,10 @@ class MoneyField(ma.fields.Decimal):
 
     def __init__(self, places: int = 2, **kwargs):
         self.max_places = places
-        super().__init__(as_string=True, allow_nan=False, validate=ma.validate.Range(min=0), **kwargs)
+        metadata = {"pattern": rf"^\d+(\.\d{{1,{max(places, 2)}}})?$", "example": "123.40",
+                    **kwargs.pop("metadata", {})}
+        super().__init__(as_string=True, allow_nan=False, validate=ma.validate.Range(min=0), metadata=metadata,
+                         **kwargs)
 
     def _validated(self, value):
         if isinstance(value, float):
