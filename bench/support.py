@@ -88,9 +88,9 @@ def start_gunicorn(app: str, env: dict[str, str], log: Path, *, workers: int = 2
     full_env = {**os.environ, **env, "BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": str(workers),
                 "GUNICORN_THREADS": str(threads), "PYTHONPATH": str(cwd)}
     full_env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # gunicorn.conf.py makes a private one
-    out = open(log, "ab")
-    process = subprocess.Popen([PYTHON, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), app],
-                               cwd=cwd, env=full_env, stdout=out, stderr=out)
+    with open(log, "ab") as out:  # the child keeps its own copy of the descriptor
+        process = subprocess.Popen([PYTHON, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), app],
+                                   cwd=cwd, env=full_env, stdout=out, stderr=out)
     server = Server(process, port, log)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
