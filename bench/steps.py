@@ -95,3 +95,19 @@ def run_steps(actors: Actors, *, count: int, threads: int, rate: float | None, m
             "POST", SETTLEMENT.format(prescription_id=rx), {}, headers={"Idempotency-Key": str(uuid.uuid4())})[0])
     step("inbox", actors.pharmacy, list(range(count)), lambda c, _: c.call("GET", "/api/v1/pharmacy/inbox")[0])
     return samples
+
+
+def routed_backlog(actors: Actors, count: int) -> None:
+    """`count` prescriptions issued and routed to the pharmacy and left there (its inbox)."""
+    physician = Client(actors.port, actors.physician)
+    body = {"patient_id": actors.patient_id, "diagnosis": "慢性心力衰竭", "valid_days": 3,
+            "items": [{"drug_code": DRUG, "quantity": 1, "days_supply": 14, "dosage": "每日两次，每次1片"}]}
+    try:
+        for _ in range(count):
+            status, rx = physician.call("POST", "/api/v1/prescriptions", body)
+            assert status == 201, rx
+            status, answer = physician.call("POST", f"/api/v1/prescriptions/{rx['id']}/route",
+                                            {"pharmacy_code": PHARMACY})
+            assert status == 200, answer
+    finally:
+        physician.close()
