@@ -8,8 +8,8 @@ Under gunicorn each worker is its own process; with `PROMETHEUS_MULTIPROC_DIR` s
 files there and `/metrics` adds them up, so a scrape sees the whole server, not one worker.
 """
 
-import functools
 import os
+import threading
 import time
 
 from flask import Flask, Response, g, request
@@ -19,16 +19,27 @@ UNMATCHED = "<unmatched>"
 BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
-@functools.cache
-def _instruments():
-    """Created on first use (not at import), once per process: the registry is global."""
-    from prometheus_client import Counter, Histogram
+_lock = threading.Lock()
+_created: tuple = ()
 
-    requests = Counter("dualchannel_http_requests", "HTTP requests served.",
-                       ["method", "endpoint", "status"])
-    latency = Histogram("dualchannel_http_request_duration_seconds", "Time to serve an HTTP request.",
-                        ["method", "endpoint", "status"], buckets=BUCKETS)
-    return requests, latency
+
+def _instruments():
+    """Created once per process (the registry is global), by the app factory, not at import.
+
+    The lock matters: gthread workers serve their first requests on several threads at once,
+    and registering the same metric twice raises (bench/scale.py caught it as a 500).
+    """
+    global _created
+    with _lock:
+        if not _created:
+            from prometheus_client import Counter, Histogram
+
+            _created = (
+                Counter("dualchannel_http_requests", "HTTP requests served.", ["method", "endpoint", "status"]),
+                Histogram("dualchannel_http_request_duration_seconds", "Time to serve an HTTP request.",
+                          ["method", "endpoint", "status"], buckets=BUCKETS),
+            )
+        return _created
 
 
 def _start():
@@ -62,6 +73,7 @@ def exposition() -> tuple[bytes, str]:
 
 def init_app(app: Flask) -> None:
     """Time every request and serve `/metrics` (no token: it holds counts, never data)."""
+    _instruments()
     app.before_request_funcs.setdefault(None, []).insert(0, _start)
     app.after_request(_observe)
 

@@ -108,3 +108,41 @@ def test_readyz_answers_503_when_the_database_is_down(tmp_path):
     body = problem(response, 503)
     assert "sqlite" not in json.dumps(body).lower()  # no connection details leak
     assert app.test_client().get("/healthz").status_code == 200
+
+
+def test_metrics_are_created_once_even_by_racing_threads(monkeypatch):
+    import threading
+    import time
+
+    import prometheus_client
+    from prometheus_client import REGISTRY
+
+    from dualchannel import metrics
+
+    real_counter = prometheus_client.Counter
+
+    def slow_counter(*args, **kwargs):  # a worker's first import is slow: widen the race
+        time.sleep(0.02)
+        return real_counter(*args, **kwargs)
+
+    monkeypatch.setattr(prometheus_client, "Counter", slow_counter)
+
+    for collector in metrics._instruments():  # start as a fresh worker process would
+        REGISTRY.unregister(collector)
+    metrics._created = ()
+    barrier = threading.Barrier(8)
+    found, failed = [], []
+
+    def first_request():
+        barrier.wait()
+        try:
+            found.append(metrics._instruments())
+        except Exception as error:  # noqa: BLE001 - what a racing registration raised
+            failed.append(error)
+
+    threads = [threading.Thread(target=first_request) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failed and len(found) == 8 and len({id(f) for f in found}) == 1
