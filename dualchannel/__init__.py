@@ -38,9 +38,10 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.from_mapping(test_config)
     _ensure_secrets(app)
 
-    from dualchannel import api, cli, db, errors, logs
+    from dualchannel import api, cli, db, errors, logs, metrics
 
     logs.init_app(app)
+    metrics.init_app(app)
     db.init_app(app)
     errors.init_app(app)
     cli.init_app(app)
@@ -57,7 +58,18 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     @app.get("/healthz")
     def healthz():
+        """Liveness: the process answers (no database needed)."""
         return jsonify(status="ok")
+
+    @app.get("/readyz")
+    def readyz():
+        """Readiness: the database answers `SELECT 1`; otherwise 503 so a balancer skips us."""
+        try:
+            db.ping()
+        except Exception as error:  # noqa: BLE001 - any failure means "not ready"
+            app.logger.warning("not ready: %s", type(error).__name__)
+            return errors.problem(503, "Service unavailable", "The database is not reachable.")
+        return jsonify(status="ready")
 
     return app
 

@@ -7,25 +7,76 @@ from dataclasses import dataclass
 from typing import Any
 
 import marshmallow as ma
+from flask import request
 from flask_smorest import Api as _Api
 from flask_smorest import Blueprint
 from sqlmodel import Session
+from werkzeug.routing import IntegerConverter
 
 from dualchannel import auth, clock, errors
-from dualchannel.errors import Invalid
+from dualchannel.errors import Invalid, NotFound
+
+# Integer primary keys are 32-bit on PostgreSQL (`integer`); a larger id in a URL or body is an
+# object that cannot exist, not a reason for the database driver to fail.
+MAX_ID = 2**31 - 1
+
+
+class IdConverter(IntegerConverter):
+    """`<int:...>` in API routes: ids from 0 to MAX_ID; anything larger is a 404."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
+
+
+def Id(**kwargs) -> ma.fields.Integer:  # noqa: N802 - reads as a field type
+    """An integer id in a request body: 1 to MAX_ID (larger ones name nothing)."""
+    return ma.fields.Integer(strict=True, validate=ma.validate.Range(1, MAX_ID), **kwargs)
+
+
+class ProblemSchema(ma.Schema):
+    """An error (RFC 9457 problem details), as `errors.problem` writes it; for the document only."""
+
+    class Meta:
+        unknown = ma.INCLUDE  # problem-specific members (`status_now`, `trace_codes`, ...)
+
+    type = ma.fields.String(required=True)
+    title = ma.fields.String(required=True)
+    status = ma.fields.Integer(required=True)
+    detail = ma.fields.String(required=True)
+    errors = ma.fields.Dict(metadata={"description": "Field -> messages"})
 
 
 class Api(_Api):
-    """flask-smorest's Api, answering every error as problem+json."""
+    """flask-smorest's Api, answering (and documenting) every error as problem+json."""
+
+    ERROR_SCHEMA = ProblemSchema
+
+    def init_app(self, app, *, spec_kwargs=None):
+        # Before any blueprint: rules pick their converters when they are added.
+        app.url_map.converters["int"] = IdConverter
+        super().init_app(app, spec_kwargs=spec_kwargs)
+        # Money travels as a decimal string: documented as one (a pattern), not as a number.
+        self.register_field(MoneyField, "string", None)
 
     def handle_http_exception(self, error):
         return errors.handle_http_exception(error)
+
+    def _register_responses(self):
+        # flask-smorest documents errors as application/json; ours are application/problem+json.
+        default = self.DEFAULT_RESPONSE_CONTENT_TYPE
+        self.DEFAULT_RESPONSE_CONTENT_TYPE = errors.PROBLEM_JSON
+        try:
+            super()._register_responses()
+        finally:
+            self.DEFAULT_RESPONSE_CONTENT_TYPE = default
 
 
 def blueprint(name: str, import_name: str, description: str) -> Blueprint:
     """An API blueprint under `/api/v1` whose every route requires a bearer token."""
     bp = Blueprint(name, import_name, url_prefix="/api/v1", description=description)
     bp.before_request(auth.load_actor)
+    bp.before_request(refuse_unstorable_input)
     bp.after_request(_no_store)
     return bp
 
@@ -34,6 +85,57 @@ def _no_store(response):
     # API answers carry personal data: no browser or proxy keeps a copy.
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+_MAX_INT64 = 2**63 - 1
+_UNSTORABLE = "Contains a NUL character or an unpaired surrogate, or a number beyond 64 bits."
+
+
+def _storable_text(text: str) -> bool:
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate, e.g. from "\ud800" in JSON
+        return False
+    return True
+
+
+def _find_unstorable(value, where: str, errors: dict) -> None:
+    if isinstance(value, str):
+        if not _storable_text(value):
+            errors[where or "body"] = [_UNSTORABLE]
+    elif isinstance(value, int) and not isinstance(value, bool):
+        if abs(value) > _MAX_INT64:
+            errors[where or "body"] = [_UNSTORABLE]
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            inner = f"{where}.{key}" if where else str(key)
+            if not _storable_text(str(key)):
+                errors[where or "body"] = [_UNSTORABLE]
+            else:
+                _find_unstorable(item, inner, errors)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _find_unstorable(item, f"{where}.{index}" if where else str(index), errors)
+
+
+def refuse_unstorable_input() -> None:
+    """`before_request` of the API: refuse what no database column can hold (PostgreSQL text
+    has no NUL, UTF-8 no lone surrogate, SQLite no integer past 64 bits) with a 422 naming the
+    field, before it reaches a query and fails there as a server error."""
+    if request.method == "OPTIONS":
+        return
+    if not _storable_text(request.path):
+        raise NotFound("No such resource.")
+    errors: dict[str, list[str]] = {}
+    for key, values in request.args.lists():
+        for value in values:
+            _find_unstorable(value, key, errors)
+    if request.is_json:
+        _find_unstorable(request.get_json(silent=True), "", errors)
+    if errors:
+        raise Invalid("The request has values no record can hold.", errors)
 
 
 class RequestSchema(ma.Schema):
@@ -97,7 +199,10 @@ class MoneyField(ma.fields.Decimal):
 
     def __init__(self, places: int = 2, **kwargs):
         self.max_places = places
-        super().__init__(as_string=True, allow_nan=False, validate=ma.validate.Range(min=0), **kwargs)
+        metadata = {"pattern": rf"^\d+(\.\d{{1,{max(places, 2)}}})?$", "example": "123.40",
+                    **kwargs.pop("metadata", {})}
+        super().__init__(as_string=True, allow_nan=False, validate=ma.validate.Range(min=0), metadata=metadata,
+                         **kwargs)
 
     def _validated(self, value):
         if isinstance(value, float):

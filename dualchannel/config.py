@@ -36,6 +36,9 @@ TRACE_UNDO_DAYS = 7
 MAX_VALID_DAYS = 3
 MAX_DAYS_SUPPLY = 84
 
+# Level of the JSON logs (dualchannel/logs.py).
+LOG_LEVEL = "INFO"
+
 LIST_DEFAULT_LIMIT = 50
 LIST_MAX_LIMIT = 500
 

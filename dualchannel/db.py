@@ -139,6 +139,12 @@ def new_session(bind: sa.Engine | None = None) -> Session:
     return Session(bind or engine(), expire_on_commit=False)
 
 
+def ping() -> None:
+    """Round-trip `SELECT 1` to the database; raises when it does not answer."""
+    with engine().connect() as connection:
+        connection.exec_driver_sql("SELECT 1")
+
+
 def init_app(app: Flask) -> None:
     """Create the engine lazily-configured from the app and close sessions at teardown."""
     app.extensions[_ENGINE] = create_engine(database_url(app))

@@ -80,6 +80,8 @@ def _http_problem(error: HTTPException):
             errors = inner
     if isinstance(errors, dict) and errors.get("_schema") and len(errors) == 1 and error.code == 422:
         errors = {"body": errors["_schema"]}
+    if isinstance(errors, list):  # a body that is not JSON at all: still field -> messages
+        errors = {"body": errors}
     detail = data.get("message") or error.description or error.name
     if errors and error.code == 422:
         detail = "The request has invalid fields."

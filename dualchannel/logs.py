@@ -1,88 +1,124 @@
-"""Structured request logs: one record per API request, never a body or a query string.
+"""Structured logs: one JSON object per line, one line per request, tied by a request id.
 
-Each record's message is logfmt (`method=GET route=/api/v1/trace/<code> status=200 ...`) and
-the same fields ride on the record as `record.http` for a JSON formatter (`JsonFormatter`,
-installed by `configure()` when serving). The path is logged with any resident ID number masked, in case a
-caller ever puts one in a URL.
+The request id comes from the caller's `X-Request-ID` (a gateway's, so one id follows a request
+through every system) or is made here, and goes back in the response's `X-Request-ID`. Every log
+line written while a request is served carries it.
+
+A request line has the method, the path without its query string, the status, the duration and
+the actor's label; never a body. Resident ID numbers never appear: the API takes them only in
+bodies, and a path that carries one anyway (a mistyped URL) is logged with it masked.
 """
 
 import json
 import logging
 import re
+import sys
 import time
 import uuid
+from datetime import datetime, timezone
 
-from flask import Flask, g, request
+from flask import Flask, g, has_request_context, request
 
 from dualchannel.patients.identity import redact
 
-log = logging.getLogger("dualchannel.request")
+REQUEST_ID_HEADER = "X-Request-ID"
+# An incoming id is echoed into headers and logs: accept only short, plain tokens.
+_INCOMING_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+request_log = logging.getLogger("dualchannel.request")
+
+# Attributes every LogRecord has; anything else was passed with `extra=` and belongs in the line.
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime", "request_id"}
 
 
-def _start() -> None:
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record: time, level, logger, message, request id, extra fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = {
+            "ts": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": redact(record.getMessage()),
+        }
+        request_id = getattr(record, "request_id", None)
+        if request_id:
+            line["request_id"] = request_id
+        for key, value in vars(record).items():
+            if key not in _STANDARD and not key.startswith("_"):
+                line[key] = value
+        if record.exc_info:
+            line["exc"] = redact(self.formatException(record.exc_info))
+        return json.dumps(line, ensure_ascii=False, default=str)
+
+
+class RequestIdFilter(logging.Filter):
+    """Stamp records written during a request with its id."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not getattr(record, "request_id", None) and has_request_context():
+            record.request_id = g.get("request_id")
+        return True
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever `sys.stderr` is at the time (test runners swap it)."""
+
+    def __init__(self):
+        super().__init__()
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value):
+        pass
+
+
+def configure(level: int | str = logging.INFO) -> None:
+    """Send the `dualchannel` loggers to stderr as JSON lines (once per process)."""
+    logger = logging.getLogger("dualchannel")
+    if not any(getattr(h, "_dualchannel_json", False) for h in logger.handlers):
+        handler = _StderrHandler()
+        handler.setFormatter(JsonFormatter())
+        handler.addFilter(RequestIdFilter())
+        handler._dualchannel_json = True
+        logger.addHandler(handler)
+    logger.setLevel(level)
+
+
+def _start_request() -> None:
+    incoming = request.headers.get(REQUEST_ID_HEADER, "")
+    g.request_id = incoming if _INCOMING_ID.match(incoming) else uuid.uuid4().hex
     g.request_started = time.perf_counter()
-    incoming = request.headers.get("X-Request-Id", "")
-    g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex[:16]
 
 
-def _finish(response):
-    started = g.pop("request_started", None)
-    if started is None:
-        return response
+def _finish_request(response):
+    request_id = g.get("request_id")
+    if request_id is None:  # a hook before ours failed; still answer with an id
+        _start_request()
+        request_id = g.request_id
+    response.headers[REQUEST_ID_HEADER] = request_id
     actor = g.get("actor")
-    fields = {
-        "request_id": g.get("request_id"),
+    request_log.info("request", extra={
+        "request_id": request_id,
         "method": request.method,
         "route": request.url_rule.rule if request.url_rule else None,
         "path": redact(request.path),
         "remote": request.remote_addr,
         "status": response.status_code,
-        "duration_ms": round((time.perf_counter() - started) * 1000, 1),
-        "actor": actor.label if actor else None,
-        "token_id": actor.token_id if actor else None,
+        "duration_ms": round((time.perf_counter() - g.request_started) * 1000, 2),
         "bytes": response.calculate_content_length(),
-    }
-    level = logging.WARNING if response.status_code >= 500 else logging.INFO
-    log.log(level, " ".join(f"{k}={_logfmt(v)}" for k, v in fields.items()), extra={"http": fields})
-    response.headers["X-Request-Id"] = fields["request_id"]
+        "actor": actor.label if actor is not None else None,
+        "token_id": actor.token_id if actor is not None else None,
+    })
     return response
 
 
-def _logfmt(value) -> str:
-    if value is None:
-        return "-"
-    text = str(value)
-    return json.dumps(text, ensure_ascii=False) if (" " in text or '"' in text or not text) else text
-
-
-class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message, and the request's fields."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        entry = {"time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"), "level": record.levelname,
-                 "logger": record.name, "message": redact(record.getMessage())}
-        if hasattr(record, "http"):
-            entry.update(record.http)
-        if record.exc_info:
-            entry["exception"] = redact(self.formatException(record.exc_info))
-        return json.dumps(entry, ensure_ascii=False)
-
-
-def configure(level: str | int = logging.INFO) -> None:
-    """JSON lines on stderr for the service's loggers (the serving entry point calls this)."""
-    logger = logging.getLogger("dualchannel")
-    if logger.handlers:
-        return
-    handler = logging.StreamHandler()
-    handler.setFormatter(JsonFormatter())
-    logger.addHandler(handler)
-    logger.setLevel(level)
-    logger.propagate = False
-
-
 def init_app(app: Flask) -> None:
-    """Log every request once it is answered (errors included)."""
-    app.before_request(_start)
-    app.after_request(_finish)
+    """JSON logging, and a request id and log line for every request."""
+    configure(app.config.get("LOG_LEVEL", "INFO"))
+    # Runs before the blueprints' own hooks (authentication), so even a 401 has an id.
+    app.before_request_funcs.setdefault(None, []).insert(0, _start_request)
+    app.after_request(_finish_request)

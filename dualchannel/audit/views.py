@@ -32,6 +32,8 @@ def spending(args):
 
 @bp.get("/audit/spending.csv")
 @bp.arguments(schemas.SpendingQuery, location="query")
+@bp.response(200, {"type": "string"}, content_type="text/csv", description="UTF-8 with a byte-order mark")
 def spending_csv(args):
+    """The same spending rows as CSV."""
     rows = schemas.SpendingRowOut(many=True).dump(monitoring.spending(db.session(), current_actor(), **args))
     return csv_response(rows, list(schemas.SpendingRowOut._declared_fields), f"spending-by-{args['by']}.csv")

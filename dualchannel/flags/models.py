@@ -17,13 +17,18 @@ class FlagStatus(str, enum.Enum):
 
 
 class Flag(SQLModel, table=True):
+    # A bureau reads its region's flags by prefix (LIKE '3708%'): pattern operators on PostgreSQL.
+    __table_args__ = (
+        sa.Index("ix_flag_region_prefix", "region", postgresql_ops={"region": "varchar_pattern_ops"}),
+    )
+
     id: int | None = Field(default=None, primary_key=True)
     type: str = Field(max_length=40, index=True)
     severity: str = Field(max_length=10)  # low, medium, high
     status: str = Field(default=FlagStatus.open.value, max_length=10, index=True)
     subject: str = Field(max_length=64)  # "pharmacy:P370811001", "patient:12", ...
     # The county or city the flag belongs to, so a bureau sees only its region's flags.
-    region: str = Field(max_length=6, index=True)
+    region: str = Field(max_length=6)
     evidence: dict[str, Any] = Field(sa_type=sa.JSON)
     # Same evidence, same flag: raising twice never duplicates.
     dedup_key: str = Field(max_length=200, unique=True)

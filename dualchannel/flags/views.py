@@ -18,6 +18,7 @@ def list_flags(args):
 
 @bp.get("/flags.csv")
 @bp.arguments(schemas.FlagFilter, location="query")
+@bp.response(200, {"type": "string"}, content_type="text/csv", description="UTF-8 with a byte-order mark")
 def export_flags(args):
     """The filtered flags as CSV (UTF-8 with BOM)."""
     flags = services.export_flags(db.session(), current_actor(), **args)

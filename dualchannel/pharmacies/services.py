@@ -163,6 +163,11 @@ def change_status(session: Session, actor: Actor, code: str, action: str, *, rea
 
 
 def history(session: Session, actor: Actor, code: str) -> list[PharmacyEvent]:
+    """Admissions, suspensions and exits with their reasons: for bureaus and the pharmacy itself.
+
+    Physicians see the network (to route prescriptions), not the bureau's dealings with it.
+    """
+    actor.require(Role.admin, Role.bureau, Role.pharmacy)
     pharmacy = get_pharmacy(session, actor, code)
     return list(session.exec(select(PharmacyEvent).where(PharmacyEvent.pharmacy_code == pharmacy.code)
                              .order_by(PharmacyEvent.id)))

@@ -10,17 +10,29 @@ from dualchannel.db import UTCDateTime
 
 
 class Prescription(SQLModel, table=True):
+    # Every list is "newest first within a scope": each scope column leads an index that ends in
+    # the id, so a page is an index range however many rows the table holds (bench/scale.py).
+    # Region scopes are prefix matches (LIKE '3708%'): PostgreSQL uses an index for them only
+    # with pattern operators when the database's collation is not C.
+    __table_args__ = (
+        sa.Index("ix_prescription_physician_code_id", "physician_code", "id"),
+        sa.Index("ix_prescription_pharmacy_code_id", "pharmacy_code", "id"),
+        sa.Index("ix_prescription_pharmacy_code_status_id", "pharmacy_code", "status", "id"),
+        sa.Index("ix_prescription_patient_region_prefix", "patient_region",
+                 postgresql_ops={"patient_region": "varchar_pattern_ops"}),
+    )
+
     id: int | None = Field(default=None, primary_key=True)
     patient_id: int = Field(foreign_key="patient.id", index=True)
-    physician_code: str = Field(foreign_key="physician.code", index=True, max_length=32)
+    physician_code: str = Field(foreign_key="physician.code", max_length=32)
     institution_code: str = Field(foreign_key="institution.code", max_length=32)
     # Copied from the patient at issue: scopes bureau reads without a join.
-    patient_region: str = Field(max_length=6, index=True)
+    patient_region: str = Field(max_length=6)
     diagnosis: str = Field(max_length=500)
     status: str = Field(max_length=12, index=True)
     issued_at: datetime = Field(sa_type=UTCDateTime)
     valid_until: datetime = Field(sa_type=UTCDateTime)
-    pharmacy_code: str | None = Field(default=None, foreign_key="pharmacy.code", index=True, max_length=32)
+    pharmacy_code: str | None = Field(default=None, foreign_key="pharmacy.code", max_length=32)
     verified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # An agent picking up (代取): shown masked; found by keyed hash; recoverable only through
     # an audited reveal, like a patient's number.

@@ -1,6 +1,6 @@
 import marshmallow as ma
 
-from dualchannel.api import ListArgs, page_schema, RequestSchema, Text, Timestamp  # noqa: F401 (ListArgs used by views)
+from dualchannel.api import Id, ListArgs, page_schema, RequestSchema, Text, Timestamp  # noqa: F401 (ListArgs used by views)
 from dualchannel.institutions.schemas import CODE
 from dualchannel.pharmacies.schemas import CRS, PharmacyOut
 from dualchannel.prescriptions import rules
@@ -16,7 +16,7 @@ class ItemIn(RequestSchema):
 
 
 class PrescriptionIn(RequestSchema):
-    patient_id = ma.fields.Integer(required=True, strict=True)
+    patient_id = Id(required=True)
     diagnosis = ma.fields.String(required=True, validate=ma.validate.Length(1, 500))
     valid_days = ma.fields.Integer(load_default=1, strict=True)
     items = ma.fields.List(ma.fields.Nested(ItemIn), required=True, validate=ma.validate.Length(1, 20))

@@ -1,0 +1,233 @@
+"""Shared by the bench scripts: bench databases, a gunicorn server on a free loopback port, a
+bounded load generator and latency statistics.
+
+Every server listens on 127.0.0.1 only and every load loop is bounded in count and time.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parents[1]
+PYTHON = sys.executable
+DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+# -- databases ---------------------------------------------------------------------------------
+
+def bench_database_url(name: str, server: str | None = None) -> str:
+    """The URL of database `name` on the server of `server` (default: BENCH_POSTGRES or local)."""
+    base = sa.engine.make_url(server or os.environ.get("BENCH_POSTGRES", DEFAULT_POSTGRES))
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+def recreate_database(url: str) -> None:
+    """Drop and create the database of `url`; only ever one whose name starts with `bench_`."""
+    parsed = sa.engine.make_url(url)
+    if not (parsed.database or "").startswith("bench_"):
+        raise SystemExit(f"refusing to recreate {parsed.database!r}: bench databases are named bench_*")
+    maintenance = sa.create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with maintenance.connect() as connection:
+        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)')
+        connection.exec_driver_sql(f'CREATE DATABASE "{parsed.database}"')
+    maintenance.dispose()
+
+
+# -- servers -----------------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Server:
+    """A gunicorn master serving `app` on 127.0.0.1:port, started by `start_gunicorn`."""
+
+    process: subprocess.Popen
+    port: int
+    log: Path
+
+    def stop(self) -> None:
+        """Graceful stop (SIGTERM to the master), then a kill if it lingers."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=25)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def worker_pids(self) -> list[int]:
+        """The master's live worker processes (its children)."""
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        try:
+            return [int(p) for p in children.read_text().split()]
+        except FileNotFoundError:
+            return []
+
+
+def start_gunicorn(app: str, env: dict[str, str], log: Path, *, workers: int = 2, threads: int = 4,
+                   cwd: Path = ROOT, ready_path: str = "/healthz", timeout: float = 60) -> Server:
+    """Start gunicorn with the project's `gunicorn.conf.py` and wait until `ready_path` answers."""
+    port = free_port()
+    full_env = {**os.environ, **env, "BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": str(workers),
+                "GUNICORN_THREADS": str(threads), "PYTHONPATH": str(cwd)}
+    full_env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # gunicorn.conf.py makes a private one
+    with open(log, "ab") as out:  # the child keeps its own copy of the descriptor
+        process = subprocess.Popen([PYTHON, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), app],
+                                   cwd=cwd, env=full_env, stdout=out, stderr=out)
+    server = Server(process, port, log)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {process.returncode}; see {log}")
+        try:
+            if request(port, "GET", ready_path)[0] == 200:
+                return server
+        except OSError:
+            pass
+        time.sleep(0.1)
+    server.stop()
+    raise RuntimeError(f"gunicorn did not answer {ready_path} within {timeout} s; see {log}")
+
+
+# -- HTTP --------------------------------------------------------------------------------------
+
+class Client:
+    """One keep-alive HTTP/1.1 connection to 127.0.0.1:port (one per load thread)."""
+
+    def __init__(self, port: int, token: str | None = None, timeout: float = 30):
+        self.port, self.token, self.timeout = port, token, timeout
+        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+
+    def call(self, method: str, path: str, body=None, headers: dict | None = None) -> tuple[int, object]:
+        sent = {"Content-Type": "application/json", **(headers or {})}
+        if self.token:
+            sent["Authorization"] = f"Bearer {self.token}"
+        data = json.dumps(body).encode() if body is not None else None
+        for attempt in (1, 2):
+            try:
+                self.connection.request(method, path, body=data, headers=sent)
+                response = self.connection.getresponse()
+                raw = response.read()
+                break
+            except (ConnectionError, http.client.HTTPException):
+                # The server closed an idle keep-alive connection: reconnect once.
+                self.connection.close()
+                self.connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
+                if attempt == 2:
+                    raise
+        try:
+            return response.status, json.loads(raw) if raw else None
+        except ValueError:
+            return response.status, raw
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+def request(port: int, method: str, path: str, body=None, token: str | None = None) -> tuple[int, object]:
+    client = Client(port, token, timeout=5)
+    try:
+        return client.call(method, path, body)
+    finally:
+        client.close()
+
+
+# -- load and statistics -----------------------------------------------------------------------
+
+@dataclass
+class Sample:
+    """Latencies (seconds) and statuses of one step's requests."""
+
+    name: str
+    latencies: list[float] = field(default_factory=list)
+    statuses: dict[int, int] = field(default_factory=dict)
+    elapsed: float = 0.0
+
+    def add(self, status: int, latency: float) -> None:
+        self.latencies.append(latency)
+        self.statuses[status] = self.statuses.get(status, 0) + 1
+
+    @property
+    def rate(self) -> float:
+        return len(self.latencies) / self.elapsed if self.elapsed else 0.0
+
+    def percentile(self, p: float) -> float:
+        if not self.latencies:
+            return float("nan")
+        if len(self.latencies) == 1:
+            return self.latencies[0]
+        return statistics.quantiles(self.latencies, n=1000, method="inclusive")[int(p * 10) - 1]
+
+    @property
+    def errors(self) -> int:
+        return sum(n for status, n in self.statuses.items() if status >= 500)
+
+
+def run_load(name: str, jobs: list, call, *, threads: int, rate: float | None = None,
+             max_seconds: float = 60) -> Sample:
+    """Run `call(client_index, job) -> status` for every job on `threads` threads.
+
+    With `rate`, requests start on an open schedule of `rate` per second (latency then includes
+    any queueing, as a client would see it); without, each thread sends as fast as answered.
+    Stops after `max_seconds` whatever is left.
+    """
+    sample = Sample(name)
+    lock = threading.Lock()
+    started = time.perf_counter()
+    deadline = started + max_seconds
+    next_index = iter(range(len(jobs)))
+
+    def worker(thread_index: int):
+        while True:
+            with lock:
+                index = next(next_index, None)
+            if index is None or time.perf_counter() > deadline:
+                return
+            if rate:
+                # Open schedule: latency counts from when the request was due, so a server
+                # falling behind shows as latency instead of as a slower client.
+                begin = started + index / rate
+                now = time.perf_counter()
+                if begin > now:
+                    time.sleep(begin - now)
+            else:
+                begin = time.perf_counter()
+            status = call(thread_index, jobs[index])
+            latency = time.perf_counter() - begin
+            with lock:
+                sample.add(status, latency)
+
+    pool = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join(max_seconds + 30)
+    sample.elapsed = time.perf_counter() - started
+    return sample
+
+
+def format_row(sample: Sample, baseline: Sample | None = None) -> str:
+    ratio = f"{sample.rate / baseline.rate:6.2f}" if baseline and baseline.rate else "     -"
+    codes = ",".join(f"{k}:{v}" for k, v in sorted(sample.statuses.items()))
+    return (f"{sample.name:<22} {len(sample.latencies):6d} {sample.rate:9.1f} {sample.percentile(50) * 1000:8.1f} "
+            f"{sample.percentile(99) * 1000:8.1f} {ratio}   {codes}")
+
+
+HEADER = f"{'step':<22} {'reqs':>6} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'ratio':>6}   statuses"

@@ -1,0 +1,366 @@
+"""Who may call what, on whose objects: every `/api/v1` route, every role, three scopes.
+
+Two cities are built through the API: Jining (370800) and Tai'an (370900). Each route is called
+as each role on an object of each scope:
+
+- `own`: Jining, the calling physician's and pharmacy's own objects (D370811001, P370811001);
+- `peer`: Jining too (the bureau 370800's region), but another physician's and another
+  pharmacy's (D370881001 of Qufu, P370881001);
+- `foreign`: Tai'an, another city: another bureau's region, physician and pharmacy.
+
+So "a bureau of another city" is the bureau 370800 on a `foreign` object, and "another
+physician" / "another pharmacy" are the `peer` and `foreign` columns of those roles.
+
+`MATRIX` declares, per route, one character per scope (or one for routes without a scoped
+object): `o` 2xx, `3` 403, `4` 404. For list routes the characters say whether that scope's object
+is listed (`o`) or absent (`-`) from a 200, or `3` for a 403. Every route the app serves must be
+in it: a new route fails `test_every_route_is_in_the_matrix` until its row is added.
+"""
+
+import itertools
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Callable
+
+import pytest
+
+from tests.api.test_prescription_flow import PROBLEM
+from tests.support import PLACES, resident_id, trace_codes
+
+ROLES = ("admin", "bureau", "physician", "pharmacy")
+SCOPES = ("own", "peer", "foreign")
+_serial = itertools.count(1)
+
+# What each scope is made of.
+CITY = {"own": "370800", "peer": "370800", "foreign": "370900"}
+COUNTY = {"own": "370811", "peer": "370881", "foreign": "370902"}
+INSTITUTION = {"own": "H370811001", "peer": "H370881001", "foreign": "H370902001"}
+PHYSICIAN = {"own": "D370811001", "peer": "D370881001", "foreign": "D370902001"}
+PHARMACY = {"own": "P370811001", "peer": "P370881001", "foreign": "P370902001"}
+# A declared county different from where a pharmacy stands raises a `county_mismatch` flag in
+# the county it really is in: the flag of that scope.
+MISDECLARED = {"own": "370883", "peer": "370883", "foreign": "370911"}
+
+
+def ok(response):
+    assert response.status_code in (200, 201), (response.status_code, response.get_json())
+    return response.get_json()
+
+
+class Objects:
+    """Objects of each scope, made through the API on first use.
+
+    `fresh(...)` makes a new one for every call of a route that changes it; `static(...)` is made
+    once and only read.
+    """
+
+    def __init__(self, world):
+        self.w = world
+        self.as_role = world.as_role
+        self.admin = world.admin
+        self.physicians = {s: world.as_role("physician", PHYSICIAN[s]) for s in SCOPES}
+        self.pharmacies = {s: world.as_role("pharmacy", PHARMACY[s]) for s in SCOPES}
+        self._static: dict = {}
+        self._build_cities()
+
+    def _build_cities(self):
+        admin = self.admin
+        ok(admin.post("/api/v1/institutions", {"code": "H370881001", "name": "曲阜市人民医院", "adcode": "370881"}))
+        ok(admin.post("/api/v1/institutions", {"code": "H370902001", "name": "泰安市中心医院", "adcode": "370902"}))
+        for scope in ("peer", "foreign"):
+            ok(admin.post("/api/v1/physicians", {"code": PHYSICIAN[scope], "name": "医生",
+                                                 "institution_code": INSTITUTION[scope], "responsible": True}))
+        for scope in SCOPES:  # enough stock for every dispensing below
+            ok(self.pharmacies[scope].put(f"/api/v1/pharmacies/{PHARMACY[scope]}/stock",
+                                          {"SAC": 100_000, "OSI": 1000, "ADA": 1000}))
+        self.patients = {"own": (self.w.patient, self.w.patient_id_number)}
+        for scope, area in (("peer", "370881"), ("foreign", "370902")):
+            number = resident_id(area, "19720505")
+            patient = ok(admin.post("/api/v1/patients", {"id_number": number, "name": "患者",
+                                                         "insurance": "resident", "region": CITY[scope]}))
+            self.patients[scope] = (patient, number)
+
+    def static(self, kind, scope):
+        key = (kind, scope)
+        if key not in self._static:
+            self._static[key] = getattr(self, f"_{kind}")(scope)
+        return self._static[key]
+
+    def fresh(self, kind, scope, *args):
+        return getattr(self, f"_{kind}")(scope, *args)
+
+    # -- makers ------------------------------------------------------------------------------
+    def _pharmacy(self, scope, status="active", declared=None):
+        code = f"PX{COUNTY[scope]}{next(_serial):04d}"
+        lat, lon = PLACES[COUNTY[scope]]
+        ok(self.admin.post("/api/v1/pharmacies", {
+            "code": code, "name": f"{code}药房", "address": "测试地址", "adcode": declared or COUNTY[scope],
+            "lat": lat, "lon": lon, "crs": "wgs84", "cold_chain": False, "traceability": True}))
+        if status == "active":
+            ok(self.admin.post(f"/api/v1/pharmacies/{code}/admit", {}))
+        return code
+
+    def _flag(self, scope):
+        code = self._pharmacy(scope, status="applied", declared=MISDECLARED[scope])
+        flags = ok(self.admin.get(f"/api/v1/flags?type=county_mismatch&subject=pharmacy:{code}"))["items"]
+        assert len(flags) == 1 and flags[0]["status"] == "open"
+        return flags[0]["id"]
+
+    def _prescription(self, scope, status="routed"):
+        """A prescription of the scope's physician for the scope's patient, moved to `status`."""
+        patient, number = self.patients[scope]
+        physician, pharmacy = self.physicians[scope], self.pharmacies[scope]
+        rx = ok(physician.post("/api/v1/prescriptions", {
+            "patient_id": patient["id"], "diagnosis": "慢性心力衰竭", "valid_days": 3,
+            "items": [{"drug_code": "SAC", "quantity": 1, "days_supply": 14, "dosage": "每日两次"}]}))
+        steps = ["routed", "verified", "dispensed"]
+        for step in steps[: steps.index(status) + 1] if status in steps else []:
+            if step == "routed":
+                ok(physician.post(f"/api/v1/prescriptions/{rx['id']}/route", {"pharmacy_code": PHARMACY[scope]}))
+            elif step == "verified":
+                ok(pharmacy.post(f"/api/v1/prescriptions/{rx['id']}/verify", {"id_number": number}))
+            else:
+                rx = ok(pharmacy.post(f"/api/v1/prescriptions/{rx['id']}/dispense",
+                                      {"items": [{"drug_code": "SAC", "trace_codes": trace_codes(1)}]}))
+        return rx["id"] if status != "dispensed" else rx
+
+    def _trace(self, scope):
+        return self._prescription(scope, "dispensed")["items"][0]["trace_codes"][0]
+
+
+@dataclass
+class Case:
+    """One route's row: how to fill its URL, body and query for a scope, and what each role gets.
+
+    `args`, `body`, `query` take (objects, scope). A list route gives `listed`: the value of
+    `key` that the scope's object has in the list's `items`.
+    """
+
+    expect: dict[str, str]
+    args: Callable | None = None
+    body: Callable | None = None
+    query: Callable | None = None
+    listed: Callable | None = None
+    key: str = "id"
+    scoped: bool = field(init=False)
+
+    def __post_init__(self):
+        lengths = {len(v) for v in self.expect.values()}
+        assert set(self.expect) == set(ROLES) and len(lengths) == 1 and lengths <= {1, 3}, self.expect
+        self.scoped = lengths == {3}
+
+
+def rx(status):
+    return lambda o, s: {"prescription_id": o.fresh("prescription", s, status)}
+
+
+def rx_static(o, s):
+    return {"prescription_id": o.static("prescription", s)}
+
+
+def pharmacy_static(o, s):
+    return {"code": PHARMACY[s]}
+
+
+def pharmacy_fresh(status):
+    return lambda o, s: {"code": o.fresh("pharmacy", s, status)}
+
+
+def patient_static(o, s):
+    return {"patient_id": o.patients[s][0]["id"]}
+
+
+def new_code(prefix):
+    return f"{prefix}{next(_serial):06d}"
+
+
+# Each role's answer on (own, peer, foreign); see the module docstring.
+MATRIX: dict[tuple[str, str], Case] = {
+    # -- registries ---------------------------------------------------------------------------
+    ("POST", "/api/v1/institutions"): Case(
+        body=lambda o, s: {"code": new_code("HN"), "name": "医院", "adcode": COUNTY[s]},
+        expect=dict(admin="ooo", bureau="oo3", physician="333", pharmacy="333")),
+    ("GET", "/api/v1/institutions/<code>"): Case(
+        args=lambda o, s: {"code": INSTITUTION[s]},
+        expect=dict(admin="ooo", bureau="oo4", physician="444", pharmacy="444")),
+    ("POST", "/api/v1/physicians"): Case(
+        body=lambda o, s: {"code": new_code("DN"), "name": "医生", "institution_code": INSTITUTION[s],
+                           "responsible": True},
+        expect=dict(admin="ooo", bureau="oo3", physician="333", pharmacy="333")),
+    ("POST", "/api/v1/drugs"): Case(
+        body=lambda o, s: {"code": new_code("XD"), "generic_name": "通用名", "name": "药品", "unit": "盒"},
+        expect=dict(admin="o", bureau="o", physician="3", pharmacy="3")),
+    ("GET", "/api/v1/drugs"): Case(expect=dict(admin="o", bureau="o", physician="o", pharmacy="o")),
+    ("GET", "/api/v1/drugs/<code>"): Case(args=lambda o, s: {"code": "SAC"},
+                                          expect=dict(admin="o", bureau="o", physician="o", pharmacy="o")),
+    # -- pharmacies: the network is public to physicians (they route to it) ----------------------
+    ("POST", "/api/v1/pharmacies"): Case(
+        body=lambda o, s: {"code": new_code("PN"), "name": "药房", "address": "地址", "adcode": COUNTY[s],
+                           "lat": PLACES[COUNTY[s]][0], "lon": PLACES[COUNTY[s]][1], "crs": "wgs84"},
+        expect=dict(admin="ooo", bureau="oo3", physician="333", pharmacy="333")),
+    ("GET", "/api/v1/pharmacies"): Case(
+        query=lambda o, s: {"region": "370000"}, listed=lambda o, s: PHARMACY[s], key="code",
+        expect=dict(admin="ooo", bureau="oo-", physician="ooo", pharmacy="o--")),
+    ("GET", "/api/v1/pharmacies/<code>"): Case(
+        args=pharmacy_static, expect=dict(admin="ooo", bureau="oo4", physician="ooo", pharmacy="o44")),
+    ("GET", "/api/v1/pharmacies/<code>/history"): Case(
+        args=pharmacy_static, expect=dict(admin="ooo", bureau="oo4", physician="333", pharmacy="o44")),
+    ("POST", "/api/v1/pharmacies/<code>/admit"): Case(
+        args=pharmacy_fresh("applied"), body=lambda o, s: {},
+        expect=dict(admin="ooo", bureau="oo4", physician="333", pharmacy="333")),
+    ("POST", "/api/v1/pharmacies/<code>/suspend"): Case(
+        args=pharmacy_fresh("active"), body=lambda o, s: {"reason": "检查", "force": True},
+        expect=dict(admin="ooo", bureau="oo4", physician="333", pharmacy="333")),
+    ("POST", "/api/v1/pharmacies/<code>/exit"): Case(
+        args=pharmacy_fresh("active"), body=lambda o, s: {"reason": "退出", "force": True},
+        expect=dict(admin="ooo", bureau="oo4", physician="333", pharmacy="333")),
+    ("PUT", "/api/v1/pharmacies/<code>/stock"): Case(
+        args=pharmacy_static, body=lambda o, s: {"SAC": 100_000},
+        expect=dict(admin="ooo", bureau="333", physician="333", pharmacy="o44")),
+    ("GET", "/api/v1/pharmacies/<code>/stock"): Case(
+        args=pharmacy_static, expect=dict(admin="ooo", bureau="oo4", physician="ooo", pharmacy="o44")),
+    # -- patients: physicians find and register any insured patient ----------------------------
+    ("POST", "/api/v1/patients"): Case(
+        body=lambda o, s: {"id_number": resident_id(COUNTY[s], "19800808"), "name": "新患者",
+                           "insurance": "employee", "region": CITY[s]},
+        expect=dict(admin="ooo", bureau="oo3", physician="ooo", pharmacy="333")),
+    ("POST", "/api/v1/patients/search"): Case(
+        body=lambda o, s: {"id_number": o.patients[s][1]},
+        expect=dict(admin="ooo", bureau="oo4", physician="ooo", pharmacy="444")),
+    ("GET", "/api/v1/patients/<int:patient_id>"): Case(
+        args=patient_static, expect=dict(admin="ooo", bureau="oo4", physician="ooo", pharmacy="444")),
+    ("POST", "/api/v1/patients/<int:patient_id>/eligibility"): Case(
+        args=patient_static, body=lambda o, s: {"drug_code": "OSI"},
+        expect=dict(admin="333", bureau="333", physician="ooo", pharmacy="333")),
+    ("GET", "/api/v1/patients/<int:patient_id>/eligibility"): Case(
+        args=patient_static, expect=dict(admin="ooo", bureau="oo4", physician="ooo", pharmacy="444")),
+    # -- prescriptions ---------------------------------------------------------------------------
+    ("POST", "/api/v1/prescriptions"): Case(
+        body=lambda o, s: {"patient_id": o.patients[s][0]["id"], "diagnosis": "诊断", "valid_days": 1,
+                           "items": [{"drug_code": "SAC", "quantity": 1, "days_supply": 7, "dosage": "每日一次"}]},
+        expect=dict(admin="333", bureau="333", physician="ooo", pharmacy="333")),
+    ("GET", "/api/v1/prescriptions"): Case(
+        query=lambda o, s: {"limit": 500}, listed=lambda o, s: o.static("prescription", s),
+        expect=dict(admin="ooo", bureau="oo-", physician="o--", pharmacy="o--")),
+    ("GET", "/api/v1/prescriptions/<int:prescription_id>"): Case(
+        args=rx_static, expect=dict(admin="ooo", bureau="oo4", physician="o44", pharmacy="o44")),
+    ("GET", "/api/v1/prescriptions/<int:prescription_id>/pharmacy-options"): Case(
+        args=rx_static, expect=dict(admin="ooo", bureau="oo4", physician="o44", pharmacy="o44")),
+    ("POST", "/api/v1/prescriptions/<int:prescription_id>/route"): Case(
+        args=rx("issued"), body=lambda o, s: {"pharmacy_code": PHARMACY[s]},
+        expect=dict(admin="333", bureau="334", physician="o44", pharmacy="444")),
+    ("POST", "/api/v1/prescriptions/<int:prescription_id>/return"): Case(
+        args=rx("routed"), body=lambda o, s: {"reason": "缺货"},
+        expect=dict(admin="333", bureau="334", physician="344", pharmacy="o44")),
+    ("POST", "/api/v1/prescriptions/<int:prescription_id>/verify"): Case(
+        args=rx("routed"), body=lambda o, s: {"id_number": o.patients[s][1]},
+        expect=dict(admin="333", bureau="334", physician="344", pharmacy="o44")),
+    ("POST", "/api/v1/prescriptions/<int:prescription_id>/dispense"): Case(
+        args=rx("verified"), body=lambda o, s: {"items": [{"drug_code": "SAC", "trace_codes": trace_codes(1)}]},
+        expect=dict(admin="333", bureau="334", physician="344", pharmacy="o44")),
+    ("POST", "/api/v1/prescriptions/<int:prescription_id>/cancel"): Case(
+        args=rx("issued"), body=lambda o, s: {"reason": "患者要求"},
+        expect=dict(admin="333", bureau="334", physician="o44", pharmacy="444")),
+    ("GET", "/api/v1/pharmacy/inbox"): Case(
+        query=lambda o, s: {"limit": 500}, listed=lambda o, s: o.static("prescription", s),
+        expect=dict(admin="333", bureau="333", physician="333", pharmacy="o--")),
+    ("GET", "/api/v1/trace/<code>"): Case(
+        args=lambda o, s: {"code": o.static("trace", s)},
+        expect=dict(admin="ooo", bureau="oo4", physician="333", pharmacy="o44")),
+    # -- audit flags -----------------------------------------------------------------------------
+    ("GET", "/api/v1/flags"): Case(
+        query=lambda o, s: {"limit": 500}, listed=lambda o, s: o.static("flag", s),
+        expect=dict(admin="ooo", bureau="oo-", physician="333", pharmacy="333")),
+    ("GET", "/api/v1/flags/<int:flag_id>"): Case(
+        args=lambda o, s: {"flag_id": o.static("flag", s)},
+        expect=dict(admin="ooo", bureau="oo4", physician="333", pharmacy="333")),
+    ("POST", "/api/v1/flags/<int:flag_id>/review"): Case(
+        args=lambda o, s: {"flag_id": o.fresh("flag", s)}, body=lambda o, s: {"decision": "dismissed", "note": "核实"},
+        expect=dict(admin="ooo", bureau="oo4", physician="333", pharmacy="333")),
+}
+
+
+def api_routes(app):
+    """(method, rule, endpoint) of every `/api/v1` route."""
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith("/api/v1/"):
+            for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+                yield method, rule.rule, rule.endpoint
+
+
+def build_url(app, endpoint, values, method, query=None):
+    adapter = app.url_map.bind("localhost")
+    return adapter.build(endpoint, {**values, **(query or {})}, method=method)
+
+
+def dummy_values(app, rule_text):
+    rule = next(r for r in app.url_map.iter_rules() if r.rule == rule_text)
+    return {arg: 1 if f"<int:{arg}>" in rule_text else "X1" for arg in rule.arguments}
+
+
+def test_every_route_is_in_the_matrix(app):
+    served = {(m, r) for m, r, _ in api_routes(app)}
+    missing = sorted(served - set(MATRIX))
+    stale = sorted(set(MATRIX) - served)
+    assert not missing, (
+        "These /api/v1 routes are not in the access matrix: add a row for each to MATRIX in "
+        f"tests/api/test_access_matrix.py saying what every role gets on its own, a peer's and "
+        f"another city's objects: {missing}")
+    assert not stale, f"MATRIX has rows for routes the app no longer serves; remove them: {stale}"
+
+
+def test_every_route_needs_a_valid_token(app, client, world):
+    for method, rule, endpoint in api_routes(app):
+        url = build_url(app, endpoint, dummy_values(app, rule), method)
+        for headers in ({}, {"Authorization": "Bearer dc_not-a-token"}, {"Authorization": "Basic YTpi"},
+                        {"Authorization": f"Bearer {world.admin.token}x"}):
+            response = client.open(url, method=method, json={} if method != "GET" else None, headers=headers)
+            assert response.status_code == 401, (method, url, headers, response.status_code)
+            assert response.mimetype == PROBLEM and response.headers["WWW-Authenticate"] == "Bearer"
+
+
+@pytest.fixture
+def cities(world):
+    actors = {"admin": world.admin, "bureau": world.bureau,
+              "physician": world.as_role("physician", PHYSICIAN["own"]),
+              "pharmacy": world.as_role("pharmacy", PHARMACY["own"])}
+    return SimpleNamespace(objects=Objects(world), actors=actors)
+
+
+def call(app, client_as, method, rule, case, objects, scope):
+    endpoint = next(e for m, r, e in api_routes(app) if m == method and r == rule)
+    values = case.args(objects, scope) if case.args else {}
+    query = case.query(objects, scope) if case.query else None
+    url = build_url(app, endpoint, values, method, query)
+    body = case.body(objects, scope) if case.body else ({} if method != "GET" else None)
+    return client_as.client.open(url, method=method, json=body,
+                                 headers={"Authorization": f"Bearer {client_as.token}"}), url
+
+
+def check(expected, response, listed_value, key, where):
+    status = response.status_code
+    assert status < 500, (where, status, response.get_json())
+    if expected == "3":
+        assert status == 403 and response.mimetype == PROBLEM, (where, status, response.get_json())
+    elif expected == "4":
+        assert status == 404 and response.mimetype == PROBLEM, (where, status, response.get_json())
+    elif listed_value is not None:
+        assert status == 200, (where, status, response.get_json())
+        present = any(item.get(key) == listed_value for item in response.get_json()["items"])
+        assert present == (expected == "o"), (where, "listed" if present else "not listed", listed_value)
+    else:
+        assert expected == "o" and 200 <= status < 300, (where, status, response.get_json())
+
+
+@pytest.mark.parametrize("route", sorted(MATRIX), ids=lambda r: f"{r[0]} {r[1]}")
+def test_access_matrix(app, cities, route):
+    method, rule = route
+    case = MATRIX[route]
+    if route not in {(m, r) for m, r, _ in api_routes(app)}:
+        pytest.fail(f"{method} {rule} is in MATRIX but not served")
+    for role in ROLES:
+        scopes = SCOPES if case.scoped else ("own",)
+        for scope, expected in zip(scopes, case.expect[role]):
+            listed = case.listed(cities.objects, scope) if case.listed else None
+            response, url = call(app, cities.actors[role], method, rule, case, cities.objects, scope)
+            check(expected, response, listed, case.key, (role, scope, method, url))

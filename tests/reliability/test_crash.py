@@ -1,0 +1,207 @@
+"""Crash safety: kill -9 the gunicorn workers in the middle of a dispensing (and settlement) load.
+
+A real gunicorn (2 workers) serves the test's database (the SQLite file, or PostgreSQL with
+TEST_DATABASE_URL). Threads dispense prescriptions, some racing for the same prescription and
+some reusing another's trace codes, while every worker is killed with SIGKILL twice; the master
+starts new ones. Then every request is sent again, as a client that never got its answer would.
+Whatever died where, the database must hold only whole transactions:
+
+- no trace code dispensed twice, and every dispensed prescription has exactly its packs, a
+  single `dispense` event, and the stock it took;
+- when the settlement endpoint exists (it is found in /openapi.json): no prescription settled
+  twice, every settlement's parts sum to its total, the patients' accumulators equal the sums
+  of their settlements in force.
+"""
+
+import itertools
+import os
+import random
+import signal
+import threading
+import time
+import uuid
+
+import sqlalchemy as sa
+
+from bench.support import Client, request, start_gunicorn
+from tests.api.test_prescription_flow import routed_and_verified
+from tests.conftest import KEYS
+from tests.support import trace_codes
+
+PRESCRIPTIONS = 40
+THREADS = 6
+SETTLEMENT = "/api/v1/prescriptions/{prescription_id}/settlement"
+
+
+def jobs_for(prescriptions: list[int]) -> list[tuple[str, int, list[str]]]:
+    """Two dispensings per prescription (a race), and every fifth reusing another's codes."""
+    own = {rx: trace_codes(1) for rx in prescriptions}
+    jobs = []
+    for index, rx in enumerate(prescriptions):
+        jobs.append(("dispense", rx, own[rx]))
+        jobs.append(("dispense", rx, trace_codes(1)))
+        if index % 5 == 0:
+            other = prescriptions[(index + 1) % len(prescriptions)]
+            jobs.append(("dispense", rx, own[other]))
+    random.Random(9).shuffle(jobs)
+    return jobs
+
+
+def drive(port, token, jobs, settle: bool, kill) -> dict:
+    """Send `jobs` from THREADS threads; `kill()` runs once a third of them are done."""
+    outcome = {"answered": 0, "lost": 0, "settled": 0, "settlement_statuses": {}}
+    lock = threading.Lock()
+    queue = iter(jobs)
+    done = itertools.count(1)
+    killed = threading.Event()
+
+    def work():
+        client = Client(port, token, timeout=20)
+        while True:
+            with lock:
+                job = next(queue, None)
+            if job is None:
+                break
+            _, rx, codes = job
+            try:
+                status, _ = client.call("POST", f"/api/v1/prescriptions/{rx}/dispense",
+                                        {"items": [{"drug_code": "SAC", "trace_codes": codes}]})
+                assert status < 500, status
+                if settle and status in (200, 409):
+                    key = str(uuid.uuid4())
+                    for _ in range(2):  # the same key twice: a replay, never a second settlement
+                        status, _ = client.call("POST", SETTLEMENT.format(prescription_id=rx), {},
+                                                headers={"Idempotency-Key": key})
+                        assert status < 500, status
+                        with lock:
+                            outcome["settled"] += status == 201
+                            codes = outcome["settlement_statuses"]
+                            codes[status] = codes.get(status, 0) + 1
+                with lock:
+                    outcome["answered"] += 1
+            except (OSError, ConnectionError):
+                with lock:
+                    outcome["lost"] += 1
+            if next(done) == len(jobs) // 3 and not killed.is_set():
+                killed.set()
+                kill()
+        client.close()
+
+    threads = [threading.Thread(target=work) for _ in range(THREADS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return outcome
+
+
+def kill_workers(server, times=2) -> list[int]:
+    """SIGKILL every worker, wait for the master to replace them, `times` times; the pids killed."""
+    killed = []
+    for _ in range(times):
+        victims = server.worker_pids()
+        assert victims, "no gunicorn workers to kill"
+        for pid in victims:
+            os.kill(pid, signal.SIGKILL)
+        killed.extend(victims)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            alive = server.worker_pids()
+            if len(alive) >= 2 and not set(alive) & set(victims):
+                break
+            time.sleep(0.05)
+        time.sleep(0.3)
+    return killed
+
+
+def check_dispensing(connection, prescriptions, stock_before):
+    rows = connection.execute(sa.text(
+        "SELECT p.id, p.status, (SELECT count(*) FROM dispensed_pack d WHERE d.prescription_id = p.id), "
+        "(SELECT count(*) FROM prescription_event e WHERE e.prescription_id = p.id AND e.action = 'dispense') "
+        "FROM prescription p WHERE p.id IN :ids").bindparams(sa.bindparam("ids", expanding=True)),
+        {"ids": prescriptions}).all()
+    for rx, status, packs, events in rows:
+        if status in ("dispensed", "settled"):
+            assert (packs, events) == (1, 1), (rx, status, packs, events)
+        else:
+            assert status == "verified" and (packs, events) == (0, 0), (rx, status, packs, events)
+    duplicated = connection.execute(sa.text(
+        "SELECT trace_code FROM dispensed_pack GROUP BY trace_code HAVING count(*) > 1")).all()
+    assert not duplicated
+    total_packs = connection.execute(sa.text("SELECT count(*) FROM dispensed_pack")).scalar()
+    stock_after = connection.execute(sa.text(
+        "SELECT quantity FROM stock WHERE pharmacy_code = 'P370811001' AND drug_code = 'SAC'")).scalar()
+    assert stock_before - stock_after == total_packs
+    return sum(1 for r in rows if r[1] in ("dispensed", "settled"))
+
+
+def check_settlements(connection):
+    """The settlement invariants, when the settlement feature's tables exist."""
+    tables = set(sa.inspect(connection).get_table_names())
+    if "settlement" not in tables:
+        return 0
+    from dualchannel.settlements.rules import IN_FORCE
+
+    in_force = sorted(s.value for s in IN_FORCE)
+
+    def query(sql):
+        if "{in_force}" not in sql:
+            return connection.execute(sa.text(sql)).all()
+        statement = sa.text(sql.replace("{in_force}", "status IN :in_force"))
+        statement = statement.bindparams(sa.bindparam("in_force", expanding=True))
+        return connection.execute(statement, {"in_force": in_force}).all()
+
+    twice = query("SELECT prescription_id FROM settlement WHERE {in_force} GROUP BY prescription_id "
+                  "HAVING count(*) > 1")
+    assert not twice, f"prescriptions settled twice: {twice}"
+    unbalanced = query("SELECT id FROM settlement WHERE basic_fund + critical_illness + medical_assistance "
+                       "+ patient_pays <> total")
+    assert not unbalanced, f"settlements whose parts do not sum to the total: {unbalanced}"
+    if "settlement_line" in tables:
+        lines_off = query("SELECT s.id FROM settlement s JOIN settlement_line l ON l.settlement_id = s.id "
+                          "GROUP BY s.id, s.total HAVING sum(l.total) <> s.total")
+        assert not lines_off, f"settlements whose lines do not sum to the total: {lines_off}"
+    if "accumulator" in tables:
+        off = query(
+            "SELECT a.patient_id, a.year FROM accumulator a LEFT JOIN ("
+            " SELECT patient_id, year, sum(basic_fund) AS fund, sum(critical_illness) AS ci,"
+            " sum(medical_assistance) AS assistance FROM settlement WHERE {in_force} GROUP BY patient_id, year"
+            ") s ON s.patient_id = a.patient_id AND s.year = a.year "
+            "WHERE a.fund_paid <> coalesce(s.fund, 0) OR a.ci_paid <> coalesce(s.ci, 0)"
+            " OR a.assistance_paid <> coalesce(s.assistance, 0)")
+        assert not off, f"accumulators that differ from their settlements: {off}"
+    return query("SELECT count(*) FROM settlement WHERE {in_force}")[0][0]
+
+
+def test_kill_workers_mid_load_leaves_only_whole_transactions(app, world, issue, database_url, tmp_path):
+    from tests.api.test_settlement import EMPLOYEE
+
+    assert world.bureau.post("/api/v1/settlement-policies", EMPLOYEE).status_code == 201
+    prescriptions = [routed_and_verified(world, issue, "SAC", 1)["id"] for _ in range(PRESCRIPTIONS)]
+    stock_before = world.pharmacy.get("/api/v1/pharmacies/P370811001/stock").get_json()["SAC"]
+    env = {"DATABASE_URL": database_url, "DUALCHANNEL_ID_HASH_KEY": KEYS["ID_HASH_KEY"],
+           "DUALCHANNEL_ID_ENCRYPTION_KEY": KEYS["ID_ENCRYPTION_KEY"], "DUALCHANNEL_LOG_LEVEL": "WARNING"}
+    server = start_gunicorn("wsgi:app", env, tmp_path / "gunicorn.log", workers=2, threads=4)
+    try:
+        _, spec = request(server.port, "GET", "/openapi.json")
+        settle = SETTLEMENT in spec["paths"]
+        jobs = jobs_for(prescriptions)
+        killed = []
+        first = drive(server.port, world.pharmacy.token, jobs, settle, lambda: killed.extend(kill_workers(server)))
+        assert len(killed) == 4, f"expected 2 x 2 workers killed, got {killed}"
+        # A client that lost its answer sends again; done work answers 409 (or replays).
+        second = drive(server.port, world.pharmacy.token, jobs, settle, lambda: None)
+        assert second["lost"] == 0 and second["answered"] == len(jobs), second
+        assert server.process.poll() is None, "the gunicorn master died"
+    finally:
+        server.stop()
+    engine = sa.create_engine(database_url)
+    with engine.connect() as connection:
+        dispensed = check_dispensing(connection, prescriptions, stock_before)
+        settled = check_settlements(connection)
+    engine.dispose()
+    assert dispensed == PRESCRIPTIONS  # after the retries every prescription got dispensed once
+    if settle:
+        assert settled == PRESCRIPTIONS, (
+            f"{settled} of {PRESCRIPTIONS} prescriptions settled; settlement answers: "
+            f"{first['settlement_statuses']} then {second['settlement_statuses']}")
