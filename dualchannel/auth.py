@@ -6,6 +6,8 @@ Tokens are random and stored only as SHA-256 digests: a leaked database does not
 import enum
 import hashlib
 import secrets
+import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -85,17 +87,34 @@ def create_token(session: Session, *, role: str, subject: str | None, name: str 
     return token
 
 
+# Known tokens, kept briefly so a request does not pay a database round trip to authenticate.
+# A revoked token therefore stops working within this many seconds.
+TOKEN_CACHE_SECONDS = 30.0
+_known: dict[tuple[str, str], tuple[Actor, float]] = {}
+_known_lock = threading.Lock()
+
+
 def authenticate(session: Session, header: str | None) -> Actor:
     """The actor behind an `Authorization: Bearer` header, or Unauthorized."""
     if not header or not header.startswith("Bearer "):
         raise Unauthorized("A bearer token is required.")
+    key = (str(session.get_bind().url), _digest(header[7:].strip()))
+    now = time.monotonic()
+    with _known_lock:
+        cached = _known.get(key)
+    if cached and cached[1] > now:
+        return cached[0]
     row = session.exec(
-        select(ApiToken).where(ApiToken.token_hash == _digest(header[7:].strip()),
-                               ApiToken.revoked_at.is_(None))
+        select(ApiToken).where(ApiToken.token_hash == key[1], ApiToken.revoked_at.is_(None))
     ).first()
     if row is None:
         raise Unauthorized("The token is unknown or revoked.")
-    return Actor(role=Role(row.role), subject=row.subject, name=row.name, token_id=row.id)
+    actor = Actor(role=Role(row.role), subject=row.subject, name=row.name, token_id=row.id)
+    with _known_lock:
+        if len(_known) > 10_000:
+            _known.clear()
+        _known[key] = (actor, now + TOKEN_CACHE_SECONDS)
+    return actor
 
 
 def current_actor() -> Actor:

@@ -177,11 +177,12 @@ def issue(session: Session, actor: Actor, *, patient_id: int, diagnosis: str, va
     session.add(prescription)
     session.flush()
     rows = [PrescriptionItem(prescription_id=prescription.id, **item) for item in items]
-    session.add_all(rows)
-    session.add(PrescriptionEvent(prescription_id=prescription.id, action="issue", to_status=Status.issued.value,
-                                  actor=actor.label, at=now))
+    event = PrescriptionEvent(prescription_id=prescription.id, action="issue", to_status=Status.issued.value,
+                              actor=actor.label, at=now)
+    session.add_all([*rows, event])
     session.commit()
-    return detail(session, prescription)
+    # Everything the answer shows was just written: no need to read it back.
+    return PrescriptionDetail(prescription=prescription, patient=patient, items=rows, drugs=drugs, events=[event])
 
 
 def detail(session: Session, prescription: Prescription) -> PrescriptionDetail:
