@@ -34,8 +34,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     from dualchannel.patients.views import bp as patients_bp
     from dualchannel.pharmacies.views import bp as pharmacies_bp
     from dualchannel.prescriptions.views import bp as prescriptions_bp
+    from dualchannel.procurement.views import bp as procurement_bp
 
-    for bp in (institutions_bp, drugs_bp, pharmacies_bp, patients_bp, prescriptions_bp, flags_bp):
+    for bp in (institutions_bp, drugs_bp, pharmacies_bp, patients_bp, prescriptions_bp, flags_bp, procurement_bp):
         rest.register_blueprint(bp)
     rest.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     rest.spec.options["security"] = [{"bearer": []}]
