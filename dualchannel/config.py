@@ -42,6 +42,9 @@ PROCUREMENT_AGREED_RATIO_MAX = "0.7"
 # seeds' rule "selected purchases at least the non-selected ones".
 PROCUREMENT_BEHIND_TOLERANCE = "0"
 PROCUREMENT_NON_SELECTED_SHARE_THRESHOLD = "0.5"
+# The execution endpoint raises due alerts itself for regions up to this many lines
+# (institution x product x year; a city); larger ones rely on `dualchannel procurement scan`.
+PROCUREMENT_ALERTS_ON_READ_MAX_LINES = 200_000
 # Supply problems still overdue this many working days after their deadline are escalated.
 PROCUREMENT_ESCALATE_AFTER_WORKING_DAYS = 5
 # Prepayment to institutions as a share of the agreed purchase amount (seed 001 二(七): >= 50 %).

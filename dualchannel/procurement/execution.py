@@ -2,19 +2,24 @@
 the non-selected share of each generic, the selected-vs-non-selected rule with its exemptions,
 automatic alerts, and monthly or quarterly reports for a region.
 
-Everything is computed per line (institution × product × agreement year) with set-based SQL:
-a line carries running totals of its purchases, so the progress of a whole province is one
-pass over its lines; for a past `as_of`, the purchases dated after it are subtracted in one
-grouped query. Python applies the rules only to the few rows a page shows and to the groups
-that SQL has already found suspect.
+Everything is computed per line (institution × product × agreement year) with set-based SQL.
+A line carries running totals of its purchases for the year and for each month of it, so the
+progress of a whole province at any date is one pass over its lines plus one grouped query
+over the purchases of the month containing that date (counted forwards from the month's start
+or backwards from its end, whichever is shorter). Python applies the rules only to the rows a
+page shows and to the groups SQL has already found suspect.
 
 Dates: `as_of` is a date; purchases dated on or before it count, and the schedule share is the
 elapsed share of the agreement year at the start of that day (rules.schedule_share), so
 `as_of=2026-07-01` reads "the first half of a year started on 1 January is over". The
 agreement year shown for a batch is the one containing `as_of` (the last one after the cycle).
+Reports and the ledger go by months and quarters of the agreement year (month 1 starts on the
+year's start), the months the schedule counts in.
 """
 
+import functools
 import hashlib
+import operator
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -22,17 +27,18 @@ from decimal import Decimal
 from fractions import Fraction
 
 import sqlalchemy as sa
+from flask import current_app
 from sqlmodel import Session, select
 
-from dualchannel import adcodes, clock
+from dualchannel import clock
 from dualchannel.api import decode_cursor, encode_cursor
 from dualchannel.auth import Actor, Role
 from dualchannel.errors import NotFound
 from dualchannel.flags import services as flags
 from dualchannel.flags.models import Flag, FlagStatus
 from dualchannel.procurement import rules, supply
-from dualchannel.procurement.models import Batch, Line, Product, Purchase, SupplyProblem
-from dualchannel.procurement.services import institution_names, setting, view_region, visible_lines
+from dualchannel.procurement.models import MONTHS, Batch, Line, Product, Purchase, SupplyProblem, month_column
+from dualchannel.procurement.services import institution_names, setting, view_region, visible_lines, within
 
 BEHIND = "procurement_behind_schedule"
 NON_SELECTED_HIGH = "non_selected_share_high"
@@ -42,12 +48,48 @@ FEN = Decimal("0.01")
 
 @dataclass(frozen=True)
 class YearInView:
-    """The agreement year of a batch that a report at `as_of` shows, with its schedule share."""
+    """The agreement year of a batch that a report at `as_of` shows, with its schedule share.
+
+    `month` is the index of the month containing `as_of`, None when the year is over by then
+    (every purchase of it counts). Its purchases up to `as_of` are read from the purchases
+    themselves, `forward` (from the month's start) or backwards (the month's total less those
+    after `as_of`), whichever covers fewer days; `partial` is that range (inclusive).
+    """
 
     batch: Batch
     start: date
     end: date  # exclusive
     schedule: Decimal
+    months: tuple[tuple[date, date], ...]
+    month: int | None
+    forward: bool
+    as_of: date
+
+    @property
+    def partial(self) -> tuple[date, date] | None:
+        if self.month is None:
+            return None
+        month_start, month_end = self.months[self.month]
+        if self.forward:
+            return month_start, self.as_of
+        return self.as_of + timedelta(days=1), month_end - timedelta(days=1)
+
+
+def year_in_view(batch: Batch, as_of: date) -> YearInView | None:
+    """The agreement year of `batch` to show at `as_of`; None before its cycle."""
+    if as_of < batch.cycle_start:
+        return None
+    if as_of > batch.cycle_end:
+        start, end = rules.agreement_years(batch.cycle_start, batch.cycle_end)[-1]
+    else:
+        start, end = rules.agreement_year(batch.cycle_start, batch.cycle_end, as_of)
+    months = tuple(rules.agreement_months(start, end))
+    month, forward = None, True
+    if as_of < end - timedelta(days=1):
+        month = rules.month_of_year(start, as_of)
+        month_start, month_end = months[month]
+        forward = (as_of - month_start) <= (month_end - timedelta(days=1) - as_of)
+    return YearInView(batch, start, end, rules.schedule_share(start, end, as_of), months, month, forward, as_of)
 
 
 def years_in_view(session: Session, as_of: date, batch_code: str | None = None) -> list[YearInView]:
@@ -59,20 +101,54 @@ def years_in_view(session: Session, as_of: date, batch_code: str | None = None) 
     batches = list(session.exec(statement))
     if batch_code and not batches:
         raise NotFound(f"No batch {batch_code}.")
-    years = []
-    for batch in batches:
-        if as_of < batch.cycle_start:
-            continue
-        if as_of > batch.cycle_end:
-            start, end = rules.agreement_years(batch.cycle_start, batch.cycle_end)[-1]
-        else:
-            start, end = rules.agreement_year(batch.cycle_start, batch.cycle_end, as_of)
-        years.append(YearInView(batch, start, end, rules.schedule_share(start, end, as_of)))
-    return years
+    return [y for y in (year_in_view(b, as_of) for b in batches) if y is not None]
 
 
-def _per_batch(years: list[YearInView], values: dict[int, int]):
+def _per_batch(values: dict[int, object]):
     return sa.cast(sa.case(values, value=Line.batch_id, else_=0), sa.BigInteger)
+
+
+def _raw(column):
+    return sa.type_coerce(column, sa.BigInteger)  # money as integer fen, not Decimal
+
+
+def _months_through(kind: str, count: int):
+    """The sum of a line's first `count` month columns of `kind` (q or a)."""
+    columns = [_raw(getattr(Line, month_column(kind, i))) for i in range(count)]
+    return functools.reduce(operator.add, columns) if columns else sa.literal(0, sa.BigInteger)
+
+
+def _counted(years: list[YearInView], kind: str, total):
+    """Per line, from its own columns: purchases of the months counted whole at `as_of`."""
+    values = {}
+    for y in years:
+        if y.month is None:
+            values[y.batch.id] = _raw(total)
+        else:
+            values[y.batch.id] = _months_through(kind, y.month + (0 if y.forward else 1))
+    return _per_batch(values)
+
+
+def in_view(years: list[YearInView]):
+    return sa.or_(*(sa.and_(Line.batch_id == y.batch.id, Line.year_start == y.start) for y in years))
+
+
+def _partial_purchases(years: list[YearInView], condition, *keys):
+    """Purchases of the partial months (per year in view), grouped by `keys`; None when no
+    year has a partial month. Joined to the lines so that only the lines in scope are read."""
+    ranges = [(y, y.partial) for y in years if y.partial is not None and y.partial[0] <= y.partial[1]]
+    if not ranges:
+        return None
+    return (select(*keys, sa.func.sum(Purchase.quantity).label("q"), sa.func.sum(_raw(Purchase.amount)).label("a"))
+            .select_from(Purchase).join(Line, Line.id == Purchase.line_id)
+            .join(Product, Product.id == Line.product_id)
+            .where(condition, sa.or_(*(sa.and_(Line.batch_id == y.batch.id, Line.year_start == y.start,
+                                               Purchase.purchased_on.between(lo, hi)) for y, (lo, hi) in ranges)))
+            .group_by(*keys))
+
+
+def _sign(years: list[YearInView]):
+    return _per_batch({y.batch.id: 0 if y.month is None else (1 if y.forward else -1) for y in years})
 
 
 def progress(years: list[YearInView], as_of: date, condition, tolerance: Decimal):
@@ -83,31 +159,68 @@ def progress(years: list[YearInView], as_of: date, condition, tolerance: Decimal
     integers is 2·10^6·p < (2K−1)·a, or equality with K odd (the tie rounds to the even K−1).
     A line without an agreed volume, or with 0, is never behind.
     """
-    later_than = (select(Purchase.line_id.label("line_id"), sa.func.sum(Purchase.quantity).label("q"),
-                         sa.func.sum(sa.type_coerce(Purchase.amount, sa.BigInteger)).label("a"))
-                  .where(Purchase.purchased_on > as_of, Purchase.purchased_on < max(y.end for y in years))
-                  .group_by(Purchase.line_id).subquery("later"))
-    purchased = sa.cast(Line.purchased, sa.BigInteger) - sa.func.coalesce(later_than.c.q, 0)
-    amount = sa.type_coerce(Line.purchased_amount, sa.BigInteger) - sa.func.coalesce(later_than.c.a, 0)
+    purchased = _counted(years, "q", Line.purchased)
+    amount = _counted(years, "a", Line.purchased_amount)
+    partial = _partial_purchases(years, condition, Purchase.line_id)
+    if partial is not None:
+        partial = partial.subquery("partial")
+        sign = _sign(years)
+        purchased = purchased + sign * sa.func.coalesce(partial.c.q, 0)
+        amount = amount + sign * sa.func.coalesce(partial.c.a, 0)
     agreed = sa.cast(Line.agreed, sa.BigInteger)
-    k = _per_batch(years, {y.batch.id: int((y.schedule - tolerance).quantize(rules.SHARE_QUANTUM) * SCALE)
-                           for y in years})
-    schedule = _per_batch(years, {y.batch.id: int(y.schedule * SCALE) for y in years})
+    k = _per_batch({y.batch.id: int((y.schedule - tolerance).quantize(rules.SHARE_QUANTUM) * SCALE) for y in years})
+    schedule = _per_batch({y.batch.id: int(y.schedule * SCALE) for y in years})
     twice = 2 * SCALE * purchased
     behind = sa.and_(agreed > 0, sa.or_(twice < (2 * k - 1) * agreed,
                                         sa.and_(twice == (2 * k - 1) * agreed, k % 2 == 1)))
-    gap = sa.case((agreed > 0, sa.cast(schedule, sa.Float) - sa.cast(purchased * SCALE, sa.Float) / agreed),
-                  else_=None)
-    in_view = sa.or_(*(sa.and_(Line.batch_id == y.batch.id, Line.year_start == y.start) for y in years))
-    return (select(Line.id.label("line_id"), Line.institution_code, Line.region, Line.product_id, Line.batch_id,
-                   Line.year_start, Line.year_end, Line.agreed, purchased.label("purchased"),
-                   amount.label("amount_fen"), sa.case((behind, 1), else_=0).label("behind"), gap.label("gap"))
-            .select_from(Line).outerjoin(later_than, later_than.c.line_id == Line.id)
-            .where(in_view, condition))
+    gap = sa.case((agreed > 0, sa.cast(schedule, sa.Float) - sa.cast(purchased * SCALE, sa.Float)
+                   / sa.cast(agreed, sa.Float)), else_=None)
+    statement = (select(Line.id.label("line_id"), Line.institution_code, Line.region, Line.product_id,
+                        Line.batch_id, Line.year_start, Line.year_end, Line.agreed, purchased.label("purchased"),
+                        amount.label("amount_fen"), sa.case((behind, 1), else_=0).label("behind"),
+                        gap.label("gap"))
+                 .select_from(Line).where(in_view(years), condition))
+    if partial is not None:
+        statement = statement.outerjoin(partial, partial.c.line_id == Line.id)
+    return statement
+
+
+def monthly_totals(session: Session, years: list[YearInView], condition, *keys) -> dict[tuple, list[tuple[int, int]]]:
+    """Purchases (quantity, fen) per month of the agreement year up to `as_of`, summed over
+    the lines in scope per ``(*keys, batch_id)``; `keys` are columns of Line or Product."""
+    if not years:
+        return {}
+    by_batch = {y.batch.id: y for y in years}
+    sums = [sa.func.sum(getattr(Line, month_column("q", i))) for i in range(MONTHS)]
+    sums += [sa.func.sum(_raw(getattr(Line, month_column("a", i)))) for i in range(MONTHS)]
+    totals: dict[tuple, list[tuple[int, int]]] = {}
+    for row in session.execute(select(*keys, Line.batch_id, *sums).select_from(Line)
+                               .join(Product, Product.id == Line.product_id)
+                               .where(in_view(years), condition).group_by(*keys, Line.batch_id)):
+        *key, batch_id = row[:len(keys) + 1]
+        values = [int(v or 0) for v in row[len(keys) + 1:]]
+        y = by_batch[batch_id]
+        shown = len(y.months) if y.month is None else y.month + 1
+        totals[(*key, batch_id)] = [(values[i], values[MONTHS + i]) for i in range(shown)]
+    for (*key, batch_id), months in totals.items():
+        y = by_batch[batch_id]
+        if y.month is not None and y.forward:
+            months[-1] = (0, 0)  # counted forwards: only the purchases found below
+    partial = _partial_purchases(years, condition, *keys, Line.batch_id)
+    if partial is not None:
+        for *key, batch_id, quantity, fen in session.execute(partial):
+            y, months = by_batch[batch_id], totals.get((*key, batch_id))
+            if months is None:
+                continue
+            if y.forward:
+                months[-1] = (int(quantity), int(fen))
+            else:
+                months[-1] = (months[-1][0] - int(quantity), months[-1][1] - int(fen))
+    return totals
 
 
 def region_condition(column, region: str | None):
-    return sa.true() if region is None else column.startswith(adcodes.prefix(region))
+    return sa.true() if region is None else within(column, region)
 
 
 def _fen(value) -> Decimal:
@@ -141,10 +254,11 @@ def _merge(intervals: list[tuple[date, date]]) -> list[tuple[date, date]]:
     return [(s, e) for s, e in merged]
 
 
-def assess_groups(session: Session, keys: set[tuple], years: list[YearInView], as_of: date) -> dict:
-    """`rules.assess_selection_compliance` for each group key ``(institution_code, batch_id,
-    generic_name, year_start)``: ``{key: ComplianceResult or None}`` (None: the group has no
-    selected product to compare with).
+def assess_groups(session: Session, years: list[YearInView], as_of: date, line_filter,
+                  keys: set[tuple] | None = None) -> dict:
+    """`rules.assess_selection_compliance` per group ``(institution_code, batch_id,
+    generic_name, year_start)`` of the lines satisfying `line_filter` (restricted to `keys`
+    when given): ``{key: ComplianceResult or None}`` (None: no selected product to compare with).
 
     Per group: the selected price is the highest selected price per common unit (as seed 004
     二(二) takes the category's highest for consumables); a consumable's non-selected product
@@ -153,98 +267,95 @@ def assess_groups(session: Session, keys: set[tuple], years: list[YearInView], a
     report to its resolution) are exempt; the agreed volume is completed when the selected
     purchases reach the agreed volumes of the group's selected products.
     """
-    if not keys:
+    if not years:
         return {}
     by_batch = {y.batch.id: y for y in years}
-    years = [by_batch[b] for b in {k[1] for k in keys} if b in by_batch]
-    institutions = {k[0] for k in keys}
-    products = {p.id: p for p in session.exec(select(Product).where(
-        Product.batch_id.in_([y.batch.id for y in years]), Product.generic_name.in_({k[2] for k in keys})))}
-    if not years or not products:
-        return {k: None for k in keys}
-    rows = session.execute(progress(years, as_of, sa.and_(Line.institution_code.in_(institutions),
-                                                          Line.product_id.in_(products)), Decimal(0))).all()
+    products = {p.id: p for p in session.exec(select(Product).where(Product.batch_id.in_(by_batch)))}
+    members = defaultdict(list)
+    for product in products.values():
+        members[(product.batch_id, product.generic_name)].append(product)
     grouped = defaultdict(list)
-    for row in rows:
-        product = products[row.product_id]
-        key = (row.institution_code, row.batch_id, product.generic_name, row.year_start)
-        if key in keys:
+    for row in session.execute(progress(years, as_of, line_filter, Decimal(0))):
+        key = (row.institution_code, row.batch_id, products[row.product_id].generic_name, row.year_start)
+        if keys is None or key in keys:
             grouped[key].append(row)
-
-    # Confirmed supply problems: their periods per (institution, batch, generic), merged.
-    periods = defaultdict(list)
-    problems = session.exec(select(SupplyProblem, Product).join(Product, Product.id == SupplyProblem.product_id).where(
-        SupplyProblem.confirmed_on.is_not(None), SupplyProblem.institution_code.in_(institutions),
-        Product.batch_id.in_([y.batch.id for y in years]), SupplyProblem.reported_on <= as_of)).all()
-    for problem, product in problems:
-        end = min(problem.resolved_on or as_of, as_of)
-        periods[(problem.institution_code, product.batch_id, product.generic_name)].append((problem.reported_on, end))
-    exempt: dict[int, tuple[int, int]] = {}
-    for (institution, batch_id, generic), spans in periods.items():
-        line_ids = [r.line_id for key, group in grouped.items() if key[:3] == (institution, batch_id, generic)
-                    for r in group if products[r.product_id].status != rules.ProductStatus.SELECTED]
-        if not line_ids:
-            continue
-        during = sa.or_(*(Purchase.purchased_on.between(s, e) for s, e in _merge(spans)))
-        for line_id, quantity, amount in session.execute(
-                select(Purchase.line_id, sa.func.sum(Purchase.quantity),
-                       sa.func.sum(sa.type_coerce(Purchase.amount, sa.BigInteger)))
-                .where(Purchase.line_id.in_(line_ids), Purchase.purchased_on <= as_of, during)
-                .group_by(Purchase.line_id)):
-            exempt[line_id] = (int(quantity), int(amount))
-
+    exempt = _exempt_purchases(session, years, as_of, grouped, products)
     results = {}
-    for key in keys:
+    for key in grouped.keys() if keys is None else keys:
         institution, batch_id, generic, _ = key
-        members = [p for p in products.values() if p.batch_id == batch_id and p.generic_name == generic]
-        selected = [p for p in members if p.status == rules.ProductStatus.SELECTED]
-        if not selected:
-            results[key] = None
-            continue
-        batch = by_batch[batch_id].batch
-        own_price: dict[str, Decimal] = {}
-        for p in selected:
-            own_price[p.manufacturer] = max(own_price.get(p.manufacturer, Decimal(0)), p.price / p.conversion)
-        records, agreed, completed = [], Decimal(0), Decimal(0)
-        for row in grouped.get(key, []):
-            product = products[row.product_id]
-            if product.status == rules.ProductStatus.SELECTED:
-                agreed += (row.agreed or 0) * product.conversion
-                completed += row.purchased * product.conversion
-            held_to = (own_price.get(product.manufacturer) if batch.kind == rules.ProcurementKind.CONSUMABLE
-                       and product.status != rules.ProductStatus.SELECTED else None)
-            attributes = dict(unit_price=product.price, status=product.status, equal_quality=product.equal_quality,
-                              maker_selected_price=held_to, conversion=product.conversion)
-            exempt_quantity, exempt_fen = exempt.get(row.line_id, (0, 0))
-            if row.purchased - exempt_quantity > 0:
-                records.append(rules.PurchaseRecord(quantity=Decimal(row.purchased - exempt_quantity),
-                                                    amount=_fen(row.amount_fen - exempt_fen), **attributes))
-            if exempt_quantity:
-                records.append(rules.PurchaseRecord(quantity=Decimal(exempt_quantity), amount=_fen(exempt_fen),
-                                                    during_confirmed_supply_problem=True, **attributes))
-        results[key] = rules.assess_selection_compliance(
-            records, selected_price=max(own_price.values()), agreed=agreed, completed=completed, kind=batch.kind)
+        selected = [p for p in members.get((batch_id, generic), []) if p.status == rules.ProductStatus.SELECTED]
+        results[key] = None if not selected else _assess(
+            by_batch[batch_id].batch, selected, grouped.get(key, []), products, exempt)
     return results
 
 
-def _non_selected_candidates(session: Session, years: list[YearInView], as_of: date, condition,
-                             threshold: Decimal) -> set[tuple]:
-    """Groups whose RAW non-selected share (before any exemption) exceeds `threshold`.
+def _exempt_purchases(session: Session, years: list[YearInView], as_of: date, grouped: dict,
+                      products: dict[int, Product]) -> dict[int, tuple[int, int]]:
+    """Per non-selected line: (quantity, fen) bought within a confirmed supply problem."""
+    periods = defaultdict(list)
+    for problem, product in session.exec(
+            select(SupplyProblem, Product).join(Product, Product.id == SupplyProblem.product_id).where(
+                SupplyProblem.confirmed_on.is_not(None), SupplyProblem.reported_on <= as_of,
+                Product.batch_id.in_([y.batch.id for y in years]))):
+        periods[(problem.institution_code, product.batch_id, product.generic_name)].append(
+            (problem.reported_on, min(problem.resolved_on or as_of, as_of)))
+    exempt: dict[int, tuple[int, int]] = {}
+    for key, group in grouped.items():
+        spans = periods.get(key[:3])
+        line_ids = [r.line_id for r in group if products[r.product_id].status != rules.ProductStatus.SELECTED]
+        if not spans or not line_ids:
+            continue
+        during = sa.or_(*(Purchase.purchased_on.between(s, e) for s, e in _merge(spans)))
+        for line_id, quantity, amount in session.execute(
+                select(Purchase.line_id, sa.func.sum(Purchase.quantity), sa.func.sum(_raw(Purchase.amount)))
+                .where(Purchase.line_id.in_(line_ids), Purchase.purchased_on <= as_of, during)
+                .group_by(Purchase.line_id)):
+            exempt[line_id] = (int(quantity), int(amount))
+    return exempt
+
+
+def _assess(batch: Batch, selected: list[Product], rows: list, products: dict[int, Product],
+            exempt: dict[int, tuple[int, int]]) -> rules.ComplianceResult:
+    own_price: dict[str, Decimal] = {}
+    for p in selected:
+        own_price[p.manufacturer] = max(own_price.get(p.manufacturer, Decimal(0)), p.price / p.conversion)
+    records, agreed, completed = [], Decimal(0), Decimal(0)
+    for row in rows:
+        product = products[row.product_id]
+        if product.status == rules.ProductStatus.SELECTED:
+            agreed += (row.agreed or 0) * product.conversion
+            completed += row.purchased * product.conversion
+        held_to = (own_price.get(product.manufacturer) if batch.kind == rules.ProcurementKind.CONSUMABLE
+                   and product.status != rules.ProductStatus.SELECTED else None)
+        attributes = dict(unit_price=product.price, status=product.status, equal_quality=product.equal_quality,
+                          maker_selected_price=held_to, conversion=product.conversion)
+        exempt_quantity, exempt_fen = exempt.get(row.line_id, (0, 0))
+        if row.purchased - exempt_quantity > 0:
+            records.append(rules.PurchaseRecord(quantity=Decimal(row.purchased - exempt_quantity),
+                                                amount=_fen(row.amount_fen - exempt_fen), **attributes))
+        if exempt_quantity:
+            records.append(rules.PurchaseRecord(quantity=Decimal(exempt_quantity), amount=_fen(exempt_fen),
+                                                during_confirmed_supply_problem=True, **attributes))
+    return rules.assess_selection_compliance(records, selected_price=max(own_price.values()), agreed=agreed,
+                                             completed=completed, kind=batch.kind)
+
+
+def _non_selected_candidates(years: list[YearInView], as_of: date, condition, threshold: Decimal):
+    """Groups whose RAW non-selected share (before any exemption) exceeds `threshold`, as a
+    query of ``(institution_code, batch_id, generic_name, year_start)``.
 
     Exemptions only move purchases off the non-selected side or onto the selected side, so the
     assessed share never exceeds the raw one: every group the rules would alert on is here.
     """
     p = progress(years, as_of, condition, Decimal(0)).subquery("p")
-    units = p.c.purchased * sa.type_coerce(Product.conversion, sa.BigInteger)
+    units = p.c.purchased * _raw(Product.conversion)
     selected = sa.func.sum(sa.case((Product.status == rules.ProductStatus.SELECTED.value, units), else_=0))
     non_selected = sa.func.sum(sa.case((Product.status == rules.ProductStatus.NON_SELECTED.value, units), else_=0))
     numerator, denominator = Fraction(threshold).as_integer_ratio()
-    rows = session.execute(
-        select(p.c.institution_code, p.c.batch_id, Product.generic_name, p.c.year_start)
-        .join(Product, Product.id == p.c.product_id)
-        .group_by(p.c.institution_code, p.c.batch_id, Product.generic_name, p.c.year_start)
-        .having(non_selected * denominator > numerator * (selected + non_selected)))
-    return {tuple(row) for row in rows}
+    return (select(p.c.institution_code, p.c.batch_id, Product.generic_name, p.c.year_start)
+            .join(Product, Product.id == p.c.product_id)
+            .group_by(p.c.institution_code, p.c.batch_id, Product.generic_name, p.c.year_start)
+            .having(non_selected * denominator > numerator * (selected + non_selected)))
 
 
 # ---------------------------------------------------------------------------
@@ -252,17 +363,10 @@ def _non_selected_candidates(session: Session, years: list[YearInView], as_of: d
 # ---------------------------------------------------------------------------
 
 
-def _open_flags(session: Session, type_: str, region: str | None):
-    return session.execute(select(Flag.dedup_key, Flag.evidence).where(
-        Flag.type == type_, Flag.status == FlagStatus.open.value, region_condition(Flag.region, region))).all()
-
-
-def _evaluated_since(evidence: dict, years: list[YearInView], as_of: date) -> bool:
-    """Whether an evaluation at `as_of` may resolve a flag: its year is in view and it was not
-    raised by an evaluation at a later date (looking back must not close today's alerts)."""
-    in_view = any(y.batch.id == evidence.get("batch_id") and y.start.isoformat() == evidence.get("year_start")
-                  for y in years)
-    return in_view and evidence.get("as_of", "") <= as_of.isoformat()
+def _raised_at_or_before(evidence: dict, as_of: date) -> bool:
+    """An evaluation at `as_of` may resolve only flags raised by evaluations at or before it:
+    looking back must not close today's alerts."""
+    return evidence.get("as_of", "") <= as_of.isoformat()
 
 
 def sync_alerts(session: Session, *, region: str | None, as_of: date, today: date | None = None) -> tuple[int, int]:
@@ -275,7 +379,8 @@ def sync_alerts(session: Session, *, region: str | None, as_of: date, today: dat
     - `supply_overdue` from `supply.sync_alerts` (dated `today`, the real deadlines).
 
     An open alert whose condition no longer holds is `resolved` (see flags.resolve_flags), so
-    a relapse raises a new one.
+    a relapse raises a new one; a reviewed (confirmed or dismissed) one is left as reviewed.
+    The differences are taken in SQL: only new alerts and stale ones reach Python.
     """
     years = years_in_view(session, as_of)
     raised = resolved = 0
@@ -288,19 +393,16 @@ def sync_alerts(session: Session, *, region: str | None, as_of: date, today: dat
     return raised + r3, resolved + s3
 
 
-def _product_codes(session: Session, years: list[YearInView]) -> dict[int, Product]:
-    return {p.id: p for p in session.exec(select(Product).where(Product.batch_id.in_([y.batch.id for y in years])))}
-
-
 def _sync_behind(session: Session, years: list[YearInView], region: str | None, as_of: date) -> tuple[int, int]:
     tolerance = setting("BEHIND_TOLERANCE")
     p = progress(years, as_of, region_condition(Line.region, region), tolerance).subquery("p")
-    behind_rows = session.execute(select(p).where(p.c.behind == 1)).all()
-    products, by_batch = _product_codes(session, years), {y.batch.id: y for y in years}
+    key = sa.literal(f"{BEHIND}:") + sa.cast(p.c.line_id, sa.String)
+    flagged = sa.exists().where(Flag.dedup_key == key)
+    rows = session.execute(select(p).where(p.c.behind == 1, ~flagged)).all()
+    products, by_batch = {p_.id: p_ for p_ in session.exec(select(Product))}, {y.batch.id: y for y in years}
     alerts = []
-    for row in behind_rows:
+    for row in rows:
         year, product = by_batch[row.batch_id], products[row.product_id]
-        completed = rules.completed_share(row.agreed, row.purchased)
         alerts.append({
             "type": BEHIND, "severity": "medium", "subject": f"institution:{row.institution_code}",
             "region": row.region, "dedup_key": behind_key(row.line_id),
@@ -308,33 +410,33 @@ def _sync_behind(session: Session, years: list[YearInView], region: str | None, 
                          "product_code": product.code, "generic_name": product.generic_name,
                          "batch_id": row.batch_id, "batch_code": year.batch.code,
                          "year_start": row.year_start.isoformat(), "year_end": row.year_end.isoformat(),
-                         "agreed": row.agreed, "purchased": row.purchased, "completed_share": str(completed),
+                         "agreed": row.agreed, "purchased": row.purchased,
+                         "completed_share": str(rules.completed_share(row.agreed, row.purchased)),
                          "schedule_share": str(year.schedule), "tolerance": str(tolerance),
-                         "as_of": as_of.isoformat(),
-                         "rule": "seed 002 二(九): 中选产品采购进度低于序时进度"}})
+                         "as_of": as_of.isoformat(), "rule": "seed 002 二(九): 中选产品采购进度低于序时进度"}})
     raised = flags.raise_flags(session, alerts)
-    still_behind = {behind_key(row.line_id) for row in behind_rows}
-    stale = [key for key, evidence in _open_flags(session, BEHIND, region)
-             if key not in still_behind and _evaluated_since(evidence, years, as_of)]
+    stale = [k for k, evidence in session.execute(
+        select(Flag.dedup_key, Flag.evidence).join(p, Flag.dedup_key == key)
+        .where(Flag.type == BEHIND, Flag.status == FlagStatus.open.value, p.c.behind == 0))
+        if _raised_at_or_before(evidence, as_of)]
     return raised, flags.resolve_flags(session, stale, f"Back on schedule as of {as_of}.")
 
 
 def _sync_non_selected(session: Session, years: list[YearInView], region: str | None,
                        as_of: date) -> tuple[int, int]:
     threshold = setting("NON_SELECTED_SHARE_THRESHOLD")
-    keys = _non_selected_candidates(session, years, as_of, region_condition(Line.region, region), threshold)
-    open_flags = [(key, evidence) for key, evidence in _open_flags(session, NON_SELECTED_HIGH, region)
-                  if _evaluated_since(evidence, years, as_of)]
-    for _, evidence in open_flags:
-        keys.add((evidence["institution_code"], evidence["batch_id"], evidence["generic_name"],
-                  date.fromisoformat(evidence["year_start"])))
-    results = assess_groups(session, keys, years, as_of)
-    regions = dict(session.execute(select(Line.institution_code, Line.region)
-                                   .where(Line.institution_code.in_({k[0] for k in keys}))).all()) if keys else {}
+    in_region = region_condition(Line.region, region)
+    candidates = _non_selected_candidates(years, as_of, in_region, threshold).subquery("c")
+    of_candidates = sa.tuple_(Line.institution_code, Line.product_id, Line.year_start).in_(
+        select(candidates.c.institution_code, Product.id, candidates.c.year_start)
+        .join(Product, sa.and_(Product.batch_id == candidates.c.batch_id,
+                               Product.generic_name == candidates.c.generic_name)))
+    results = assess_groups(session, years, as_of, sa.and_(in_region, of_candidates))
+    high = {key: result for key, result in results.items()
+            if result is not None and result.non_selected_share > threshold}
+    regions = _regions(session, {key[0] for key in high})
     by_batch, alerts = {y.batch.id: y for y in years}, []
-    for key, result in results.items():
-        if result is None or result.non_selected_share <= threshold:
-            continue
+    for key, result in high.items():
         institution, batch_id, generic, year_start = key
         alerts.append({
             "type": NON_SELECTED_HIGH, "severity": "medium", "subject": f"institution:{institution}",
@@ -348,9 +450,27 @@ def _sync_non_selected(session: Session, years: list[YearInView], region: str | 
                          "compliant": result.compliant, "reasons": list(result.reasons),
                          "rule": "seed 002 二(九): 非中选产品采购量占同品种总采购量比例偏高"}})
     raised = flags.raise_flags(session, alerts)
-    high = {alert["dedup_key"] for alert in alerts}
-    stale = [key for key, _ in open_flags if key not in high]
+    # A group that is not even a raw candidate is not high: its open flag is stale.
+    still_high = {alert["dedup_key"] for alert in alerts}
+    open_keys = set(session.exec(select(Flag.dedup_key).where(
+        Flag.type == NON_SELECTED_HIGH, Flag.status == FlagStatus.open.value, region_condition(Flag.region, region))))
+    maybe_stale = sorted(open_keys - still_high)
+    stale = []
+    for start in range(0, len(maybe_stale), 1000):
+        for dedup_key, evidence in session.execute(select(Flag.dedup_key, Flag.evidence).where(
+                Flag.dedup_key.in_(maybe_stale[start:start + 1000]))):
+            year = by_batch.get(evidence.get("batch_id"))
+            if year and year.start.isoformat() == evidence.get("year_start") and _raised_at_or_before(evidence, as_of):
+                stale.append(dedup_key)
     return raised, flags.resolve_flags(session, stale, f"Non-selected share back within the threshold as of {as_of}.")
+
+
+def _regions(session: Session, institution_codes: set[str]) -> dict[str, str]:
+    codes, regions = sorted(institution_codes), {}
+    for start in range(0, len(codes), 1000):
+        regions.update(session.execute(select(Line.institution_code, Line.region).distinct()
+                                       .where(Line.institution_code.in_(codes[start:start + 1000]))).all())
+    return regions
 
 
 # ---------------------------------------------------------------------------
@@ -366,22 +486,31 @@ def execution_report(session: Session, actor: Actor, *, region: str | None = Non
 
     Lines behind schedule come first, most behind first; then the rest. For a bureau (or an
     admin) asking for the first page, due alerts of the whole region are raised and stale ones
-    resolved before the report is read (`alerts=false` skips that). An institution sees its own
-    lines. Pages are offsets into the ordered report (`cursor`).
+    resolved before the report is read (`alerts=false` skips that), as long as the region has
+    at most `PROCUREMENT_ALERTS_ON_READ_MAX_LINES` lines: a larger one (a province) relies on
+    `dualchannel procurement scan`, so that reading stays interactive (`alerts_synced` says
+    which happened). An institution sees its own lines. Pages are offsets into the ordered
+    report (`cursor`).
     """
     region = view_region(actor, region)
     as_of = as_of or clock.today()
     years = years_in_view(session, as_of, batch)
     raised = resolved = 0
-    if alerts and cursor is None and actor.role in (Role.admin, Role.bureau):
-        raised, resolved = sync_alerts(session, region=region, as_of=as_of)
+    synced = False
+    if alerts and cursor is None and actor.role in (Role.admin, Role.bureau) and years:
+        lines = session.execute(select(sa.func.count()).select_from(Line).where(
+            in_view(years), region_condition(Line.region, region))).scalar()
+        if lines <= current_app.config["PROCUREMENT_ALERTS_ON_READ_MAX_LINES"]:
+            raised, resolved = sync_alerts(session, region=region, as_of=as_of)
+            synced = True
     condition = sa.and_(visible_lines(actor), region_condition(Line.region, region))
     if institution_code:
         condition = sa.and_(condition, Line.institution_code == institution_code)
     if product_code:
         condition = sa.and_(condition, Line.product_id == select(Product.id).where(Product.code == product_code)
                             .scalar_subquery())
-    report = {"region": region, "as_of": as_of, "alerts_raised": raised, "alerts_resolved": resolved,
+    report = {"region": region, "as_of": as_of, "alerts_synced": synced, "alerts_raised": raised,
+              "alerts_resolved": resolved,
               "years": [{"batch_code": y.batch.code, "year_start": y.start, "year_end": y.end,
                          "schedule_share": y.schedule} for y in years],
               "summary": {"lines": 0, "with_agreement": 0, "behind": 0, "open_alerts": {}},
@@ -415,7 +544,9 @@ def _items(session: Session, rows, years: list[YearInView], as_of: date) -> list
     products = {p.id: p for p in session.exec(select(Product).where(Product.id.in_({r.product_id for r in rows})))}
     names = institution_names(session, {r.institution_code for r in rows})
     keys = {(r.institution_code, r.batch_id, products[r.product_id].generic_name, r.year_start) for r in rows}
-    compliance = assess_groups(session, keys, years, as_of)
+    group_products = select(Product.id).where(Product.generic_name.in_({k[2] for k in keys}))
+    compliance = assess_groups(session, years, as_of, sa.and_(Line.institution_code.in_({k[0] for k in keys}),
+                                                              Line.product_id.in_(group_products)), keys)
     alert_keys = {behind_key(r.line_id) for r in rows} | {non_selected_key(*k) for k in keys}
     open_keys = set(session.exec(select(Flag.dedup_key).where(Flag.dedup_key.in_(alert_keys),
                                                               Flag.status == FlagStatus.open.value)))
@@ -452,25 +583,28 @@ def _items(session: Session, rows, years: list[YearInView], as_of: date) -> list
 # ---------------------------------------------------------------------------
 
 
-def calendar_periods(start: date, end: date, period: str) -> list[tuple[date, date]]:
-    """Calendar months or quarters overlapping ``[start, end)``, clipped to it."""
-    bounds = rules.month_bounds if period == "month" else rules.quarter_bounds
-    periods, cursor = [], start
-    while cursor < end:
-        period_start, period_end = bounds(cursor)
-        periods.append((max(period_start, start), min(period_end, end)))
-        cursor = period_end
-    return periods
+def periods_of(year: YearInView, period: str) -> list[tuple[str, int, int]]:
+    """The report periods of an agreement year up to `as_of`: ``(label, first month, end month)``
+    with months as indexes; labels M01..M12 or Q1..Q4 of the agreement year."""
+    shown = len(year.months) if year.month is None else year.month + 1
+    if period == "month":
+        return [(f"M{i + 1:02d}", i, i + 1) for i in range(shown)]
+    return [(f"Q{q + 1}", 3 * q, min(3 * q + 3, shown)) for q in range((shown + 2) // 3)]
 
 
-def _label(start: date, period: str) -> str:
-    return f"{start:%Y-%m}" if period == "month" else f"{start.year}-Q{(start.month - 1) // 3 + 1}"
+def period_bounds(year: YearInView, first: int, end: int) -> tuple[date, date, date]:
+    """(start, end exclusive, date the schedule is read at) of months ``[first, end)``: a
+    period still running at `as_of` ends after `as_of` and is read at `as_of`."""
+    start, stop = year.months[first][0], year.months[end - 1][1]
+    if year.month is not None and end - 1 == year.month:
+        return start, year.as_of + timedelta(days=1), year.as_of
+    return start, stop, stop
 
 
 def period_report(session: Session, actor: Actor, *, region: str | None = None, as_of: date | None = None,
                   period: str = "month", batch: str | None = None) -> dict:
-    """Purchases per product and calendar month (or quarter) of the agreement years in view,
-    up to `as_of`, with the cumulative completion against the region's agreed volume and the
+    """Purchases per product and month (or quarter) of the agreement years in view, up to
+    `as_of`, with the cumulative completion against the region's agreed volume and the
     schedule share at each period's end (seed 001 二(八): 按月监测、季度结算)."""
     region = view_region(actor, region)
     as_of = as_of or clock.today()
@@ -478,39 +612,26 @@ def period_report(session: Session, actor: Actor, *, region: str | None = None, 
     report = {"region": region, "as_of": as_of, "period": period, "items": []}
     if not years:
         return report
-    condition = sa.and_(visible_lines(actor), region_condition(Line.region, region),
-                        sa.or_(*(sa.and_(Line.batch_id == y.batch.id, Line.year_start == y.start) for y in years)))
-    first = min(y.start for y in years)
-    starts = [s for s, _ in calendar_periods(first, as_of + timedelta(days=1), period)]
-    bucket = sa.case(*((Purchase.purchased_on < s, i) for i, s in enumerate(starts[1:])), else_=len(starts) - 1)
-    bought = defaultdict(lambda: [0, 0])
-    for product_id, year_start, index, quantity, fen in session.execute(
-            select(Line.product_id, Line.year_start, bucket, sa.func.sum(Purchase.quantity),
-                   sa.func.sum(sa.type_coerce(Purchase.amount, sa.BigInteger)))
-            .join(Line, Line.id == Purchase.line_id).where(condition, Purchase.purchased_on <= as_of)
-            .group_by(Line.product_id, Line.year_start, bucket)):
-        bought[(product_id, year_start, starts[index])] = [int(quantity), int(fen)]
-    agreed = {(pid, ys): int(total or 0) for pid, ys, total in session.execute(
-        select(Line.product_id, Line.year_start, sa.func.sum(Line.agreed)).where(condition)
-        .group_by(Line.product_id, Line.year_start))}
-    products = {p.id: p for p in session.exec(select(Product).where(Product.id.in_({k[0] for k in agreed})))}
+    condition = sa.and_(visible_lines(actor), region_condition(Line.region, region))
+    totals = monthly_totals(session, years, condition, Line.product_id)
+    agreed = dict(session.execute(select(Line.product_id, sa.func.sum(Line.agreed))
+                                  .where(in_view(years), condition).group_by(Line.product_id)).all())
+    products = {p.id: p for p in session.exec(select(Product).where(Product.id.in_({k[0] for k in totals})))}
     by_batch = {y.batch.id: y for y in years}
-    for (product_id, year_start), volume in sorted(agreed.items(), key=lambda kv: (products[kv[0][0]].code, kv[0][1])):
-        product = products[product_id]
-        year = by_batch[product.batch_id]
+    for (product_id, batch_id), months in sorted(totals.items(), key=lambda kv: products[kv[0][0]].code):
+        product, year, volume = products[product_id], by_batch[batch_id], int(agreed.get(product_id) or 0)
         cumulative = 0
-        for start, end in calendar_periods(year.start, min(year.end, as_of + timedelta(days=1)), period):
-            calendar_start = (rules.month_bounds if period == "month" else rules.quarter_bounds)(start)[0]
-            quantity, fen = bought.get((product_id, year_start, max(calendar_start, first)), (0, 0))
+        for label, first, end in periods_of(year, period):
+            quantity = sum(q for q, _ in months[first:end])
             cumulative += quantity
-            at = end if end <= as_of else as_of
+            start, stop, read_at = period_bounds(year, first, end)
             report["items"].append({
-                "period": _label(start, period), "period_start": start, "period_end": end,
-                "batch_code": year.batch.code, "year_start": year.start, "product_code": product.code,
-                "product_name": product.name, "generic_name": product.generic_name, "status": product.status,
-                "purchased": quantity, "amount": _fen(fen), "cumulative_purchased": cumulative, "agreed": volume,
-                "completed_share": rules.completed_share(volume, cumulative) if volume else None,
-                "schedule_share": rules.schedule_share(year.start, year.end, at)})
+                "period": label, "period_start": start, "period_end": stop, "batch_code": year.batch.code,
+                "year_start": year.start, "product_code": product.code, "product_name": product.name,
+                "generic_name": product.generic_name, "status": product.status, "purchased": quantity,
+                "amount": _fen(sum(a for _, a in months[first:end])), "cumulative_purchased": cumulative,
+                "agreed": volume, "completed_share": rules.completed_share(volume, cumulative) if volume else None,
+                "schedule_share": rules.schedule_share(year.start, year.end, read_at)})
     return report
 
 

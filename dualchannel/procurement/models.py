@@ -72,12 +72,23 @@ class Product(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
 
 
+MONTHS = 12  # an agreement year has at most 12 months
+
+
+def month_column(kind: str, index: int) -> str:
+    """Name of the line column with a month's purchases: ``q01`` quantity, ``a01`` amount
+    (index 0 is the agreement year's first month)."""
+    return f"{kind}{index + 1:02d}"
+
+
 class Line(SQLModel, table=True):
     """One line of execution: an institution × product × agreement year.
 
     Holds the agreed volume (约定采购量; None when there is no agreement) and running totals of
-    the line's purchases, kept in the same transaction as each purchase so that monitoring
-    reads one row per line instead of summing every purchase.
+    the line's purchases, for the year and for each month of it (month 1 starts on the year's
+    start, month 2 on its first monthly anniversary, ...). They are kept in the same
+    transaction as each purchase, so that monitoring at any date reads one row per line and
+    only the purchases of the month containing that date.
     """
 
     __tablename__ = "procurement_line"
@@ -100,6 +111,31 @@ class Line(SQLModel, table=True):
     agreed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     purchased: int = 0
     purchased_amount: Decimal = Field(default=Decimal(0), sa_type=Money)
+    # Purchases by month of the agreement year: quantities q01..q12, amounts a01..a12.
+    q01: int = 0
+    q02: int = 0
+    q03: int = 0
+    q04: int = 0
+    q05: int = 0
+    q06: int = 0
+    q07: int = 0
+    q08: int = 0
+    q09: int = 0
+    q10: int = 0
+    q11: int = 0
+    q12: int = 0
+    a01: Decimal = Field(default=Decimal(0), sa_type=Money)
+    a02: Decimal = Field(default=Decimal(0), sa_type=Money)
+    a03: Decimal = Field(default=Decimal(0), sa_type=Money)
+    a04: Decimal = Field(default=Decimal(0), sa_type=Money)
+    a05: Decimal = Field(default=Decimal(0), sa_type=Money)
+    a06: Decimal = Field(default=Decimal(0), sa_type=Money)
+    a07: Decimal = Field(default=Decimal(0), sa_type=Money)
+    a08: Decimal = Field(default=Decimal(0), sa_type=Money)
+    a09: Decimal = Field(default=Decimal(0), sa_type=Money)
+    a10: Decimal = Field(default=Decimal(0), sa_type=Money)
+    a11: Decimal = Field(default=Decimal(0), sa_type=Money)
+    a12: Decimal = Field(default=Decimal(0), sa_type=Money)
     updated_at: datetime = Field(sa_type=UTCDateTime)
 
 

@@ -351,6 +351,7 @@ class ExecutionOut(ma.Schema):
     as_of = ma.fields.Date()
     years = ma.fields.List(ma.fields.Nested(YearInViewOut))
     summary = ma.fields.Nested(SummaryOut)
+    alerts_synced = ma.fields.Boolean(metadata={"description": "Whether due alerts were raised before reading."})
     alerts_raised = ma.fields.Integer()
     alerts_resolved = ma.fields.Integer()
     items = ma.fields.List(ma.fields.Nested(ExecutionItem))

@@ -38,6 +38,7 @@ from dualchannel.procurement.models import (
     Line,
     Product,
     Purchase,
+    month_column,
 )
 
 READERS = (Role.admin, Role.bureau, Role.institution, Role.pharmacy)
@@ -95,13 +96,20 @@ def institution_names(session: Session, codes: set[str]) -> dict[str, str]:
     return names
 
 
+def within(region_column, region: str):
+    """`region_column` (a 6-digit adcode) lies in `region`, as a range an index can serve
+    (``LIKE '3708%'`` cannot, outside the C collation)."""
+    prefix = adcodes.prefix(region)
+    return region_column.between(prefix.ljust(6, "0"), prefix.ljust(6, "9"))
+
+
 def scope(actor: Actor, region_column, institution_column):
     """The one visibility rule of every institution-owned procurement record: an admin sees
     all, a bureau its region, an institution or pharmacy its own records, nobody else any."""
     if actor.role is Role.admin:
         return sa.true()
     if actor.role is Role.bureau:
-        return region_column.startswith(adcodes.prefix(actor.subject))
+        return within(region_column, actor.subject)
     if actor.role in INSTITUTION_ROLES:
         return institution_column == actor.subject
     return sa.false()
@@ -580,23 +588,29 @@ def _purchase_problems(batch: Batch, on: date, today: date) -> dict[str, list[st
 
 
 def _add_purchases(session: Session, actor: Actor, entries: list[tuple[InstitutionRef, Product, Batch, dict]]) -> list[Purchase]:
-    """Insert purchases and add them to their lines' running totals (one UPDATE per line)."""
+    """Insert purchases and add them to their lines' running totals, of the year and of the
+    month of the agreement year each falls in (one UPDATE per line and month; increments, so
+    concurrent purchases of a line all count)."""
     now = clock.now()
     purchases, totals = [], defaultdict(lambda: [0, Decimal(0)])
     for ref, product, batch, values in entries:
-        line = line_for(session, ref, product, rules.agreement_year(batch.cycle_start, batch.cycle_end, values["date"]))
+        year = rules.agreement_year(batch.cycle_start, batch.cycle_end, values["date"])
+        line = line_for(session, ref, product, year)
         purchase = Purchase(line_id=line.id, institution_code=ref.code, product_id=product.id,
                             quantity=values["quantity"], amount=values["amount"], purchased_on=values["date"],
                             supplier=values.get("supplier") or product.manufacturer,
                             distributor=values.get("distributor"), reference=values.get("reference"),
                             created_by=actor.label, created_at=now)
         purchases.append(purchase)
-        totals[line.id][0] += purchase.quantity
-        totals[line.id][1] += purchase.amount
+        total = totals[(line.id, rules.month_of_year(year[0], purchase.purchased_on))]
+        total[0] += purchase.quantity
+        total[1] += purchase.amount
     session.add_all(purchases)
-    for line_id, (quantity, amount) in totals.items():
-        session.execute(sa.update(Line).where(Line.id == line_id).values(
-            purchased=Line.purchased + quantity, purchased_amount=Line.purchased_amount + amount, updated_at=now))
+    for (line_id, month), (quantity, amount) in totals.items():
+        in_month = getattr(Line, month_column("q", month)), getattr(Line, month_column("a", month))
+        session.execute(sa.update(Line).where(Line.id == line_id).values({
+            Line.purchased: Line.purchased + quantity, Line.purchased_amount: Line.purchased_amount + amount,
+            in_month[0]: in_month[0] + quantity, in_month[1]: in_month[1] + amount, Line.updated_at: now}))
     return purchases
 
 

@@ -202,16 +202,16 @@ def test_monthly_and_quarterly_reports(amlodipine, as_role):
     months = world.bureau.get(f"{API}/reports?as_of=2026-04-15").get_json()
     selected = [i for i in months["items"] if i["product_code"] == "AML-SEL"]
     assert [(i["period"], i["purchased"], i["cumulative_purchased"]) for i in selected] == [
-        ("2026-01", 100, 100), ("2026-02", 0, 100), ("2026-03", 200, 300), ("2026-04", 0, 300)]
+        ("M01", 100, 100), ("M02", 0, 100), ("M03", 200, 300), ("M04", 0, 300)]
     assert selected[2]["schedule_share"] == 0.25 and selected[2]["completed_share"] == 0.25
     assert selected[0]["amount"] == "15.00" and selected[3]["period_end"] == "2026-04-16"
     quarters = world.bureau.get(f"{API}/reports?as_of=2026-04-15&period=quarter").get_json()["items"]
     assert [(i["period"], i["product_code"], i["purchased"]) for i in quarters] == [
-        ("2026-Q1", "AML-NON", 50), ("2026-Q2", "AML-NON", 0), ("2026-Q1", "AML-SEL", 300), ("2026-Q2", "AML-SEL", 0)]
+        ("Q1", "AML-NON", 50), ("Q2", "AML-NON", 0), ("Q1", "AML-SEL", 300), ("Q2", "AML-SEL", 0)]
     response = world.bureau.get(f"{API}/reports.csv?as_of=2026-04-15&period=quarter")
     assert response.status_code == 200 and response.mimetype == "text/csv"
     rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
-    assert rows[2]["period"] == "2026-Q1" and rows[2]["purchased"] == "300" and rows[2]["generic_name"] == "苯磺酸氨氯地平片"
+    assert rows[2]["period"] == "Q1" and rows[2]["period_start"] == "2026-01-01" and rows[2]["purchased"] == "300" and rows[2]["generic_name"] == "苯磺酸氨氯地平片"
     assert as_role("bureau", "370900").get(f"{API}/reports?as_of=2026-04-15").get_json()["items"] == []
     problem(as_role("bureau", "370900").get(f"{API}/reports.csv?region=370800"), 404)
     problem(world.bureau.get(f"{API}/reports?period=week"), 422)
@@ -238,7 +238,7 @@ def test_prepayments_and_the_direct_settlement_ledger(amlodipine):
     huahai = next(i for i in ledger if i["company"] == "浙江华海药业")
     assert huahai["prepaid"] == "97.50"  # 90.00 for H1 + 7.50 for the pharmacy
     assert [(q["quarter"], q["purchased"], q["settled"], q["closed"]) for q in huahai["quarters"]] == [
-        ("2026-Q1", "45.00", "0.00", True), ("2026-Q2", "75.00", "22.50", True)]
+        ("Q1", "45.00", "0.00", True), ("Q2", "75.00", "22.50", True)]
     assert huahai["year_end_reconciliation"]["reconciled"] is False
     year_end = world.bureau.get(f"{API}/ledger?as_of=2026-12-31").get_json()["items"]
     shiyao = next(i for i in year_end if i["company"] == "石药集团")
@@ -257,3 +257,30 @@ def test_the_scan_command_raises_due_alerts(amlodipine, runner):
     assert result.output.startswith("1 alert(s) raised")
     assert len(flags_of(world.bureau, type="procurement_behind_schedule", status="open")) == 1
     assert runner.invoke(args=["procurement", "scan", "--region", "37"]).exit_code != 0
+
+
+def test_thresholds_come_from_the_configuration(amlodipine, app):
+    world = amlodipine
+    buy(world.admin, H1, "AML-SEL", 400, "2026-06-30")
+    buy(world.admin, H1, "AML-NON", 300, "2026-06-30")  # 300 of 700: 43 % non-selected
+    app.config["PROCUREMENT_BEHIND_TOLERANCE"] = "0.2"  # 33 % + 20 points is not below 50 %
+    app.config["PROCUREMENT_NON_SELECTED_SHARE_THRESHOLD"] = "0.4"
+    report = execution(world.bureau, as_of="2026-07-01")
+    assert item_of(report, H1, "AML-SEL")["behind"] is False and report["summary"]["behind"] == 0
+    assert flags_of(world.bureau, type="procurement_behind_schedule") == []
+    alert, = flags_of(world.bureau, type="non_selected_share_high")
+    assert alert["evidence"]["threshold"] == "0.4" and alert["evidence"]["non_selected_share"] == "0.428571"
+
+
+def test_a_large_region_leaves_alerts_to_the_scan(amlodipine, app, runner):
+    world = amlodipine
+    app.config["PROCUREMENT_ALERTS_ON_READ_MAX_LINES"] = 1
+    agree(world.bureau, "P370811001", "AML-SEL", 10)
+    buy(world.admin, H1, "AML-SEL", 400, "2026-06-30")
+    report = execution(world.bureau, as_of="2026-07-01")
+    assert report["alerts_synced"] is False and item_of(report, H1, "AML-SEL")["behind"] is True
+    assert flags_of(world.bureau) == []
+    assert runner.invoke(args=["procurement", "scan", "--as-of", "2026-07-01"]).exit_code == 0
+    assert len(flags_of(world.bureau, type="procurement_behind_schedule", status="open")) == 2
+    small = execution(world.as_role("bureau", "370881"), as_of="2026-07-01")  # no lines there
+    assert small["alerts_synced"] is True and small["items"] == []

@@ -1,15 +1,15 @@
 """procurement execution: batches, products, lines, purchases, declarations, supply problems, calendar, payment standards
 
-Revision ID: e2f3fa3ec16c
+Revision ID: 045062ccc5f9
 Revises: 3baf50222fee
-Create Date: 2026-11-25 21:37:50.792382
+Create Date: 2026-11-25 21:59:22.487645
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 
-revision = 'e2f3fa3ec16c'
+revision = '045062ccc5f9'
 down_revision = '3baf50222fee'
 branch_labels = None
 depends_on = None
@@ -118,6 +118,30 @@ def upgrade():
     sa.Column('agreed_at', sa.DateTime(), nullable=True),
     sa.Column('purchased', sa.Integer(), nullable=False),
     sa.Column('purchased_amount', sa.BigInteger(), nullable=False),
+    sa.Column('q01', sa.Integer(), nullable=False),
+    sa.Column('q02', sa.Integer(), nullable=False),
+    sa.Column('q03', sa.Integer(), nullable=False),
+    sa.Column('q04', sa.Integer(), nullable=False),
+    sa.Column('q05', sa.Integer(), nullable=False),
+    sa.Column('q06', sa.Integer(), nullable=False),
+    sa.Column('q07', sa.Integer(), nullable=False),
+    sa.Column('q08', sa.Integer(), nullable=False),
+    sa.Column('q09', sa.Integer(), nullable=False),
+    sa.Column('q10', sa.Integer(), nullable=False),
+    sa.Column('q11', sa.Integer(), nullable=False),
+    sa.Column('q12', sa.Integer(), nullable=False),
+    sa.Column('a01', sa.BigInteger(), nullable=False),
+    sa.Column('a02', sa.BigInteger(), nullable=False),
+    sa.Column('a03', sa.BigInteger(), nullable=False),
+    sa.Column('a04', sa.BigInteger(), nullable=False),
+    sa.Column('a05', sa.BigInteger(), nullable=False),
+    sa.Column('a06', sa.BigInteger(), nullable=False),
+    sa.Column('a07', sa.BigInteger(), nullable=False),
+    sa.Column('a08', sa.BigInteger(), nullable=False),
+    sa.Column('a09', sa.BigInteger(), nullable=False),
+    sa.Column('a10', sa.BigInteger(), nullable=False),
+    sa.Column('a11', sa.BigInteger(), nullable=False),
+    sa.Column('a12', sa.BigInteger(), nullable=False),
     sa.Column('updated_at', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['batch_id'], ['procurement_batch.id'], name=op.f('fk_procurement_line_batch_id_procurement_batch')),
     sa.ForeignKeyConstraint(['product_id'], ['procurement_product.id'], name=op.f('fk_procurement_line_product_id_procurement_product')),
