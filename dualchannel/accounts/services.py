@@ -120,4 +120,12 @@ def describe(session: Session, actor: Actor) -> Account:
             account.home = Place(adcode=pharmacy.county_adcode,
                                  name=region_name(shapes, pharmacy.county_adcode) or pharmacy.county_adcode,
                                  lat=pharmacy.lat, lon=pharmacy.lon)
+    elif actor.role is Role.institution:
+        # Procurement concerns hospitals and, for some products, pharmacies: either may be the subject.
+        institution = session.get(Institution, actor.subject) or session.get(Pharmacy, actor.subject)
+        if institution is not None:
+            adcode = getattr(institution, "county_adcode", None) or institution.adcode
+            account.display_name = institution.name
+            account.organisation = {"code": institution.code, "name": institution.name, "adcode": adcode}
+            account.home = place(shapes, adcode)
     return account

@@ -55,3 +55,14 @@ def test_without_a_valid_token_is_401(client):
     for headers in ({}, {"Authorization": "Bearer nope"}):
         response = client.get("/api/v1/me", headers=headers)
         assert response.status_code == 401 and response.mimetype == PROBLEM
+
+
+def test_institution_is_described_by_its_hospital_or_pharmacy(world, as_role):
+    hospital = me(as_role("institution", "H370811001"))
+    assert hospital["role"] == "institution" and hospital["display_name"] == "济宁市第一人民医院"
+    assert hospital["organisation"] == {"code": "H370811001", "name": "济宁市第一人民医院", "adcode": "370811"}
+    assert hospital["home"]["adcode"] == "370811"
+    pharmacy = me(as_role("institution", "P370811001"))
+    assert pharmacy["display_name"] == "P370811001大药房" and pharmacy["organisation"]["adcode"] == "370811"
+    unknown = me(as_role("institution", "H999"))
+    assert unknown["display_name"] == "H999" and unknown["organisation"] is None

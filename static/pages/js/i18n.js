@@ -10,7 +10,7 @@ export const INSURANCE = { employee: "职工医保", resident: "居民医保" };
 export const ASSISTANCE = {
   none: "无", low_income: "低保对象", low_income_marginal: "低保边缘家庭成员", extreme_poverty: "特困人员",
 };
-export const ROLE = { admin: "系统管理员", bureau: "医保局", physician: "医师", pharmacy: "药店" };
+export const ROLE = { admin: "系统管理员", bureau: "医保局", physician: "医师", pharmacy: "药店", institution: "医疗机构" };
 export const STORAGE = { normal: "常温", cold_chain: "冷链" };
 export const ACTION = {
   issue: "开具", route: "流转", return: "退回", verify: "实名核验", dispense: "发药", settle: "结算",
@@ -29,6 +29,13 @@ export const FLAG_TYPE = {
   non_selected_share_high: "非中选产品占比过高",
   supply_overdue: "集采供应逾期",
 };
+export const STAGE = { reported: "待企业答复", replied: "企业已答复", resolved: "已解决" };
+export const SUPPLY_STATE = {
+  awaiting_reply: "等待企业答复", reply_overdue: "答复逾期", in_progress: "整改中", fix_overdue: "整改逾期", resolved: "已解决",
+};
+export const DECLARATION_STATUS = { submitted: "待医保局审核", returned: "已退回（需重新申报）", accepted: "已确认" };
+export const PRODUCT_STATUS = { selected: "中选", non_selected: "非中选", backup: "备供" };
+export const PROCUREMENT_ALERTS = ["procurement_behind_schedule", "non_selected_share_high", "supply_overdue"];
 export const SEVERITY = { high: "高", medium: "中", low: "低" };
 export const FLAG_STATUS = { open: "待审核", confirmed: "已确认", dismissed: "已排除" };
 export const SETTLEMENT_MODE = { direct: "直接结算", manual: "手工报销（异地备案）" };
@@ -54,6 +61,9 @@ const FIELD = {
   trace_codes: "追溯码", reason: "原因", force: "强制", decision: "审核结论", note: "审核意见",
   valid_until: "有效期", lat: "纬度", lon: "经度", crs: "坐标系", body: "请求内容", cursor: "翻页参数",
   limit: "条数", status: "状态", type: "类型",
+  product_code: "集采产品", year_start: "协议年度", explanation: "书面说明", institution_code: "医疗机构",
+  description: "问题描述", company: "企业", reported_on: "报告日期", as_of: "统计截至", replied_on: "答复日期",
+  promised_fix: "承诺解决日期", resolved_on: "解决日期", confirmed_on: "确认日期", ratio: "约定比例",
 };
 
 /** A field name of an `errors` map in Chinese: `items.0.quantity` -> 第1项药品的数量. */
@@ -133,6 +143,42 @@ const MESSAGES = [
   [/^A bureau's subject is the 6-digit adcode of its region\.$/, () => "医保局账户须对应其辖区的 6 位行政区划代码。"],
   [/^This role needs a subject\.$/, () => "此类账户须指定所代表的机构或地区。"],
   [/^Unknown role (.+)\.$/, (m) => `未知的账户类型 ${m[1]}。`],
+  // Procurement (集采): batches, products, volumes, purchases, declarations, supply problems.
+  [/^No region (\S+) in your scope\.$/, (m) => `辖区内没有区域 ${m[1]}。`],
+  [/^An institution (.+) only for itself\.$/, () => "医疗机构只能为本机构办理此事项。"],
+  [/^A bureau (.+) only inside its own region\.$/, () => "医保局只能在本辖区内办理此事项。"],
+  [/^Which institution\?$/, () => "请指定医疗机构。"],
+  [/^No institution or pharmacy (\S+)\.$/, (m) => `没有找到医疗机构或药店 ${m[1]}。`],
+  [/^A bureau publishes batches only for its own region\.$/, () => "医保局只能发布本辖区的集采批次。"],
+  [/^A bureau changes only batches of its own region; national ones are the admin's\.$/, () => "医保局只能修改本辖区的集采批次；国家批次由系统管理员维护。"],
+  [/^The cycle ends before it starts\.$/, () => "采购周期的结束日期早于开始日期。"],
+  [/^The effective date is outside the cycle\.$/, () => "执行日期不在采购周期内。"],
+  [/^Batch (\S+) already exists\.$/, (m) => `集采批次 ${m[1]} 已经存在。`],
+  [/^No batch (\S+)\.$/, (m) => `没有找到集采批次 ${m[1]}。`],
+  [/^No procurement product (\S+)\.$/, (m) => `没有找到集采产品 ${m[1]}。`],
+  [/^The product is invalid\.$/, () => "产品信息有误："],
+  [/^Product (\S+) already exists\.$/, (m) => `集采产品 ${m[1]} 已经存在。`],
+  [/^(\S+) does not start an agreement year of batch (\S+)\.$/, (m) => `${m[1]} 不是集采批次 ${m[2]} 的协议年度起始日。`],
+  [/^The ratio must be within (\S+)–(\S+)\.$/, (m) => `约定比例须在 ${m[1]} 至 ${m[2]} 之间。`],
+  [/^The base period is empty\.$/, () => "基期为空：开始日期须早于结束日期。"],
+  [/^The purchase date is not allowed\.$/, () => "采购日期不符合要求："],
+  [/^A purchase with reference (\S+) is already recorded\.$/, (m) => `采购单号 ${m[1]} 已经登记过了。`],
+  [/^Institutions declare their own demand\.$/, () => "需求量由医疗机构自行申报。"],
+  [/^A declaration for this product and year is already (\w+)\.$/,
+    (m) => `该产品本年度的申报已${{ submitted: "提交，正在等待医保局审核", accepted: "被医保局确认" }[m[1]] || `处于“${m[1]}”状态`}。`],
+  [/^The declaration is below the institution's history of (\d+); explain why\.$/,
+    (m) => `申报量低于本机构历史使用量 ${m[1]}，请填写书面说明。`],
+  [/^No declaration (\S+)\.$/, (m) => `没有找到申报 ${m[1]}。`],
+  [/^Declaration (\S+) is not awaiting a decision\.$/, (m) => `申报 ${m[1]} 不在待审核状态。`],
+  [/^No date (\S+)\.$/, (m) => `没有日期 ${m[1]} 的设置。`],
+  [/^No supply problem (\S+)\.$/, (m) => `没有找到供应问题 ${m[1]}。`],
+  [/^(\w+) is in the future\.$/, (m) => `${fieldLabel(m[1])}不能晚于今天。`],
+  [/^(\w+) is before (\S+)\.$/, (m) => `${fieldLabel(m[1])}不能早于 ${m[2]}。`],
+  [/^Institutions report their supply problems; the bureau follows them up\.$/, () => "供应问题由医疗机构报告，医保局负责跟进。"],
+  [/^Supply problems concern selected products\.$/, () => "只有中选产品可以报告供应问题。"],
+  [/^Supply problem (\S+) is (\w+); it cannot become (\w+)\.$/, (m) => `供应问题 ${m[1]} 当前为“${STAGE[m[2]] || m[2]}”，不能变为“${STAGE[m[3]] || m[3]}”。`],
+  [/^The promised fix must be between (\S+) and (\S+) \(5 working days\)\.$/, (m) => `承诺解决日期须在 ${m[1]} 至 ${m[2]} 之间（5 个工作日内）。`],
+  [/^Supply problem (\S+) is already confirmed\.$/, (m) => `供应问题 ${m[1]} 已经确认过了。`],
   [/^The requested URL was not found on the server\./, () => "服务器没有提供此功能。"],
   [/^The server failed; the error was logged\.$/, () => "服务器内部错误，已记录日志，请稍后重试或联系管理员。"],
   // Messages of single fields.
@@ -179,6 +225,16 @@ const MESSAGES = [
   [/^In no county\.$/, () => "不在任何县级区划内。"],
   [/^Invalid cursor\.$/, () => "翻页参数无效。"],
   [/^No eligibility needed\.$/, () => "无需认定资格。"],
+  [/^Unknown institution\.$/, () => "未知的医疗机构。"],
+  [/^Unknown product\.$/, () => "未知的集采产品。"],
+  [/^Before cycle_start\.$/, () => "早于周期开始日期。"],
+  [/^Outside the cycle\.$/, () => "不在采购周期内。"],
+  [/^Between (\S+) and (\S+)\.$/, (m) => `须在 ${m[1]} 至 ${m[2]} 之间。`],
+  [/^Must be before base_end\.$/, () => "须早于基期结束日期。"],
+  [/^Required below the history of (\d+) \((.+)\)\.$/, (m) => `低于历史使用量 ${m[1]}（${m[2]}）时必须填写。`],
+  [/^In the future\.$/, () => "不能晚于今天。"],
+  [/^Not before (\S+)\.$/, (m) => `不能早于 ${m[1]}。`],
+  [/^Not a selected product\.$/, () => "不是中选产品。"],
 ];
 
 const ID_REASONS = {
