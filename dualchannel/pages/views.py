@@ -55,3 +55,9 @@ def pharmacy():
 def bureau():
     """Coverage map, admission and exit of pharmacies, audit flags."""
     return _render("bureau", "医保局工作台")
+
+
+@bp.get("/institution")
+def institution():
+    """Procurement (集采) at a designated institution: demand declarations and supply problems."""
+    return _render("institution", "医疗机构集采工作台")

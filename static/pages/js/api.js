@@ -4,7 +4,9 @@
 const TOKEN_KEY = "dualchannel.token";
 const ACCOUNT_KEY = "dualchannel.account";
 
-export const PAGE_OF_ROLE = { physician: "/physician", pharmacy: "/pharmacy", bureau: "/bureau", admin: "/bureau" };
+export const PAGE_OF_ROLE = {
+  physician: "/physician", pharmacy: "/pharmacy", bureau: "/bureau", admin: "/bureau", institution: "/institution",
+};
 
 /** The signed-in account, kept for this browser tab only. */
 export const signIn = {

@@ -1,9 +1,13 @@
 // The bureau's page: coverage map of its region, admission and exit of pharmacies (with the
-// what-if of an exit before confirming it), and the audit flags queue with review.
+// what-if of an exit before confirming it), the audit flags queue with review, and the
+// execution of volume-based procurement (集采) against its schedule, alerts first.
 
 import { ApiError, api } from "./api.js";
 import { countyOfPharmacy, drawCoverageMap, lostCounties, readCoverage } from "./coverage-map.js";
-import { EVIDENCE, FLAG_STATUS, FLAG_TYPE, PHARMACY_STATUS, SEVERITY, formatInstant } from "./i18n.js";
+import {
+  EVIDENCE, FLAG_STATUS, FLAG_TYPE, PHARMACY_STATUS, PROCUREMENT_ALERTS, SEVERITY, chinaToday, formatInstant,
+} from "./i18n.js";
+import { executionRow, lastDay, openAlertItem } from "./procurement.js";
 import { startPage } from "./session.js";
 import {
   $, badge, busy, clearProblem, facts, fill, h, notify, show, showMessage, showProblem, statusBadge, tabs, validate,
@@ -11,9 +15,12 @@ import {
 
 const state = {
   coverage: null, map: null, region: null, selected: null, names: new Map(), pharmacyNames: new Map(), drugNames: new Map(),
-  flagCursor: null, exiting: null,
+  flagCursor: null, exiting: null, executionCursor: null, institutionNames: new Map(),
 };
-const SUBJECT = { pharmacy: "药店", patient: "患者", trace: "追溯码", physician: "医师", prescription: "处方", institution: "机构" };
+const SUBJECT = {
+  pharmacy: "药店", patient: "患者", trace: "追溯码", physician: "医师", prescription: "处方", institution: "机构",
+  supply_problem: "供应问题",
+};
 
 async function start() {
   for (const area of account.areas || []) state.names.set(area.adcode, area.name);
@@ -24,7 +31,16 @@ async function start() {
   tabs($(".tabs"), (tab) => {
     if (tab.id === "tab-pharmacies") loadPharmacies();
     if (tab.id === "tab-flags") loadFlags();
+    if (tab.id === "tab-procurement") loadExecution();
   });
+  $("#execution-region").value = region;
+  $("#execution-as-of").value = chinaToday();
+  $("#execution-filter").addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (validate(event.target)) loadExecution();
+  });
+  $("#execution-behind").addEventListener("change", () => loadExecution());
+  $("#execution-more").addEventListener("click", () => loadExecution(true));
   $("#coverage-form").addEventListener("submit", (event) => {
     event.preventDefault();
     if (validate(event.target)) loadCoverage($("#coverage-region").value.trim());
@@ -222,6 +238,7 @@ function subjectLabel(subject) {
   const [kind, ...rest] = String(subject || "").split(":");
   const value = rest.join(":");
   if (!value) return subject || "";
+  if (kind === "institution" && state.institutionNames.has(value)) return `${state.institutionNames.get(value)}（${value}）`;
   return `${SUBJECT[kind] || kind} ${kind === "pharmacy" ? pharmacyLabel(value) : value}`;
 }
 
@@ -286,6 +303,48 @@ function flagCard(flag) {
   });
   card.append(form, problem);
   return card;
+}
+
+// --- Procurement execution (集采执行) ---------------------------------------------------------
+
+async function loadExecution(more = false) {
+  clearProblem($("#execution-error"));
+  let report;
+  try {
+    report = await api("/procurement/execution", { query: {
+      region: $("#execution-region").value.trim(), as_of: $("#execution-as-of").value,
+      behind: $("#execution-behind").checked ? "true" : null, limit: 50, cursor: more ? state.executionCursor : null } });
+  } catch (error) {
+    showProblem($("#execution-error"), error, "无法读取集采执行情况");
+    return;
+  }
+  state.executionCursor = report.next_cursor;
+  if (!more) {
+    const { summary } = report;
+    const open = Object.values(summary.open_alerts || {}).reduce((a, b) => a + b, 0);
+    fill($("#execution-summary"), `截至 ${report.as_of}：共 ${summary.lines} 条执行记录，其中 ${summary.with_agreement} 条有约定采购量；`,
+      summary.behind ? badge(`进度落后 ${summary.behind} 条`, "bad") : badge("无进度落后", "ok"), " ",
+      open ? badge(`待处理预警 ${open} 条`, "warn") : null,
+      report.years.length ? h("span", { class: "sub" }, report.years.map((y) =>
+        `${y.batch_code} 协议年度 ${y.year_start} 至 ${lastDay(y.year_end)}，时间进度 ${Math.round(y.schedule_share * 100)}%`).join("；")) : null);
+    fill($("#execution-table tbody"));
+    loadProcurementAlerts();
+  }
+  for (const item of report.items) if (item.institution_name) state.institutionNames.set(item.institution_code, item.institution_name);
+  $("#execution-table tbody").append(...report.items.map((item) => executionRow(item, countyName)));
+  show($("#execution-empty"), !more && report.items.length === 0);
+  show($("#execution-more"), Boolean(report.next_cursor));
+}
+
+async function loadProcurementAlerts() {
+  try {
+    const pages = await Promise.all(PROCUREMENT_ALERTS.map((type) => api("/flags", { query: { status: "open", type, limit: 20 } })));
+    const open = pages.flatMap((page) => page.items).sort((a, b) => (a.severity === "high" ? 0 : 1) - (b.severity === "high" ? 0 : 1));
+    fill($("#procurement-alert-list"), open.map((flag) => openAlertItem(flag, subjectLabel(flag.subject))));
+    show($("#procurement-alerts"), open.length > 0);
+  } catch (error) {
+    showProblem($("#execution-error"), error, "无法读取集采预警");
+  }
 }
 
 // Start last: every declaration above is initialised by then.

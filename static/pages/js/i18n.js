@@ -51,6 +51,13 @@ export const EVIDENCE = {
   lat: "纬度", lon: "经度", valid_until: "处方有效期至", attempted_at: "尝试发药时间",
   patient_id: "患者编号", window_days: "统计天数", threshold: "阈值", count: "次数",
   remaining_share: "剩余用量占比", price: "售价", agreed_price: "协议价",
+  institution_code: "医疗机构", product_code: "集采产品", batch_code: "集采批次", year_start: "协议年度起",
+  year_end: "协议年度止", agreed: "约定采购量", purchased: "已采购量", completed_share: "完成比例",
+  schedule_share: "时间进度", tolerance: "容差", as_of: "统计截至", rule: "依据", non_selected_share: "非中选产品占比",
+  selected_quantity: "中选产品采购量", non_selected_quantity: "非中选产品采购量", compliant: "是否合规",
+  reasons: "说明", supply_problem_id: "供应问题编号", company: "企业", stage: "处理阶段", due: "期限",
+  overdue_working_days: "逾期工作日", escalated_from: "原所属地区", escalated_to: "上报至", line_id: "执行记录编号",
+  batch_id: "批次编号",
 };
 
 const FIELD = {
@@ -235,6 +242,7 @@ const MESSAGES = [
   [/^In the future\.$/, () => "不能晚于今天。"],
   [/^Not before (\S+)\.$/, (m) => `不能早于 ${m[1]}。`],
   [/^Not a selected product\.$/, () => "不是中选产品。"],
+  [/^Outside the procurement cycle (\S+)\.\.(\S+) of batch (\S+)\.$/, (m) => `不在集采批次 ${m[3]} 的采购周期（${m[1]} 至 ${m[2]}）内。`],
 ];
 
 const ID_REASONS = {
