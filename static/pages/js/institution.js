@@ -120,6 +120,7 @@ async function reportProblem(event) {
         description: $("#supply-description").value.trim() } });
       notify(`供应问题 #${made.id} 已报告，企业须在 ${made.reply_due} 前答复。`);
       form.reset();
+      $("#supply-company").placeholder = "";
       await loadProblems();
     } catch (error) {
       showProblem($("#supply-error"), error, "报告未提交");
