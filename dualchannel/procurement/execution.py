@@ -110,6 +110,10 @@ def years_in_view(session: Session, as_of: date, batch_code: str | None = None) 
 
 
 def _per_batch(values: dict[int, object]):
+    """A value chosen by the line's batch (the lines are already restricted to these batches)."""
+    if len(values) == 1:  # the usual single batch in view: no CASE to evaluate per row
+        value, = values.values()
+        return sa.cast(value if isinstance(value, sa.ColumnElement) else sa.literal(value), sa.BigInteger)
     return sa.cast(sa.case(values, value=Line.batch_id, else_=0), sa.BigInteger)
 
 
