@@ -4,6 +4,8 @@ from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as _postgres_insert
+from sqlalchemy.dialects.sqlite import insert as _sqlite_insert
 from sqlmodel import Session, select
 
 from dualchannel import adcodes, clock
@@ -34,27 +36,18 @@ def raise_flag(session: Session, *, type: str, severity: str, subject: str, regi
 def raise_flags(session: Session, flags: Iterable[dict[str, Any]]) -> int:
     """`raise_flag` for many flags at once (periodic scans): same dedup, set-based.
 
-    Each item has the keyword arguments of `raise_flag`. The caller commits. Returns how many
-    flags are new.
+    Each item has the keyword arguments of `raise_flag`. One `INSERT ... ON CONFLICT
+    (dedup_key) DO NOTHING` per thousand flags: existing and concurrently raised ones are
+    skipped by the unique key itself, with no lookup whose plan could go wrong on a table that
+    has just grown. The caller commits. Returns how many flags are new.
     """
-    pending: dict[str, dict[str, Any]] = {}
-    for flag in flags:
-        pending.setdefault(flag["dedup_key"], flag)
-    keys = list(pending)
-    for start in range(0, len(keys), _CHUNK):
-        for key in session.exec(select(Flag.dedup_key).where(Flag.dedup_key.in_(keys[start:start + _CHUNK]))):
-            pending.pop(key, None)
-    if not pending:
-        return 0
     now = clock.now()
-    rows = [{**flag, "status": FlagStatus.open.value, "created_at": now} for flag in pending.values()]
-    try:
-        with session.begin_nested():
-            session.execute(sa.insert(Flag), rows)
-    except sa.exc.IntegrityError:
-        # Some were raised concurrently meanwhile: one at a time, each deduplicated.
-        return sum(raise_flag(session, **flag) is not None for flag in pending.values())
-    return len(rows)
+    rows = list({flag["dedup_key"]: {**flag, "status": FlagStatus.open.value, "created_at": now}
+                 for flag in flags}.values())
+    insert = (_postgres_insert if session.get_bind().dialect.name == "postgresql" else _sqlite_insert)(Flag)
+    statement = insert.on_conflict_do_nothing(index_elements=[Flag.dedup_key]).returning(Flag.id)
+    return sum(len(session.execute(statement, rows[start:start + _CHUNK]).all())
+               for start in range(0, len(rows), _CHUNK))
 
 
 def resolve_flags(session: Session, dedup_keys: Iterable[str], note: str) -> int:

@@ -50,10 +50,12 @@ FEN = Decimal("0.01")
 class YearInView:
     """The agreement year of a batch that a report at `as_of` shows, with its schedule share.
 
-    `month` is the index of the month containing `as_of`, None when the year is over by then
-    (every purchase of it counts). Its purchases up to `as_of` are read from the purchases
-    themselves, `forward` (from the month's start) or backwards (the month's total less those
-    after `as_of`), whichever covers fewer days; `partial` is that range (inclusive).
+    `month` is the index of the month containing `as_of`, None when the year is over by then.
+    `complete`: every purchase dated up to `as_of` is in the lines' totals — the year is over,
+    or `as_of` is today or later (no purchase is dated after the day it is recorded). Otherwise
+    the purchases of that month up to `as_of` are read from the purchases themselves, `forward`
+    (from the month's start) or backwards (the month's total less those after `as_of`),
+    whichever covers fewer days; `partial` is that range (inclusive).
     """
 
     batch: Batch
@@ -63,11 +65,12 @@ class YearInView:
     months: tuple[tuple[date, date], ...]
     month: int | None
     forward: bool
+    complete: bool
     as_of: date
 
     @property
     def partial(self) -> tuple[date, date] | None:
-        if self.month is None:
+        if self.complete:
             return None
         month_start, month_end = self.months[self.month]
         if self.forward:
@@ -75,7 +78,7 @@ class YearInView:
         return self.as_of + timedelta(days=1), month_end - timedelta(days=1)
 
 
-def year_in_view(batch: Batch, as_of: date) -> YearInView | None:
+def year_in_view(batch: Batch, as_of: date, today: date) -> YearInView | None:
     """The agreement year of `batch` to show at `as_of`; None before its cycle."""
     if as_of < batch.cycle_start:
         return None
@@ -84,12 +87,13 @@ def year_in_view(batch: Batch, as_of: date) -> YearInView | None:
     else:
         start, end = rules.agreement_year(batch.cycle_start, batch.cycle_end, as_of)
     months = tuple(rules.agreement_months(start, end))
-    month, forward = None, True
-    if as_of < end - timedelta(days=1):
+    month, forward, over = None, True, as_of >= end - timedelta(days=1)
+    if not over:
         month = rules.month_of_year(start, as_of)
         month_start, month_end = months[month]
         forward = (as_of - month_start) <= (month_end - timedelta(days=1) - as_of)
-    return YearInView(batch, start, end, rules.schedule_share(start, end, as_of), months, month, forward, as_of)
+    return YearInView(batch, start, end, rules.schedule_share(start, end, as_of), months, month, forward,
+                      over or as_of >= today, as_of)
 
 
 def years_in_view(session: Session, as_of: date, batch_code: str | None = None) -> list[YearInView]:
@@ -101,10 +105,15 @@ def years_in_view(session: Session, as_of: date, batch_code: str | None = None) 
     batches = list(session.exec(statement))
     if batch_code and not batches:
         raise NotFound(f"No batch {batch_code}.")
-    return [y for y in (year_in_view(b, as_of) for b in batches) if y is not None]
+    today = clock.today()
+    return [y for y in (year_in_view(b, as_of, today) for b in batches) if y is not None]
 
 
 def _per_batch(values: dict[int, object]):
+    """A value chosen by the line's batch (the lines are already restricted to these batches)."""
+    if len(values) == 1:  # the usual single batch in view: no CASE to evaluate per row
+        value, = values.values()
+        return sa.cast(value if isinstance(value, sa.ColumnElement) else sa.literal(value), sa.BigInteger)
     return sa.cast(sa.case(values, value=Line.batch_id, else_=0), sa.BigInteger)
 
 
@@ -122,7 +131,7 @@ def _counted(years: list[YearInView], kind: str, total):
     """Per line, from its own columns: purchases of the months counted whole at `as_of`."""
     values = {}
     for y in years:
-        if y.month is None:
+        if y.complete:
             values[y.batch.id] = _raw(total)
         else:
             values[y.batch.id] = _months_through(kind, y.month + (0 if y.forward else 1))
@@ -148,7 +157,7 @@ def _partial_purchases(years: list[YearInView], condition, *keys):
 
 
 def _sign(years: list[YearInView]):
-    return _per_batch({y.batch.id: 0 if y.month is None else (1 if y.forward else -1) for y in years})
+    return _per_batch({y.batch.id: 0 if y.complete else (1 if y.forward else -1) for y in years})
 
 
 def progress(years: list[YearInView], as_of: date, condition, tolerance: Decimal):
@@ -204,7 +213,7 @@ def monthly_totals(session: Session, years: list[YearInView], condition, *keys) 
         totals[(*key, batch_id)] = [(values[i], values[MONTHS + i]) for i in range(shown)]
     for (*key, batch_id), months in totals.items():
         y = by_batch[batch_id]
-        if y.month is not None and y.forward:
+        if not y.complete and y.forward:
             months[-1] = (0, 0)  # counted forwards: only the purchases found below
     partial = _partial_purchases(years, condition, *keys, Line.batch_id)
     if partial is not None:
@@ -394,14 +403,18 @@ def sync_alerts(session: Session, *, region: str | None, as_of: date, today: dat
 
 
 def _sync_behind(session: Session, years: list[YearInView], region: str | None, as_of: date) -> tuple[int, int]:
+    # Plain scans and set differences: no join on computed keys, whose plan would depend on
+    # the statistics of a flag table that a scan may just have filled.
     tolerance = setting("BEHIND_TOLERANCE")
     p = progress(years, as_of, region_condition(Line.region, region), tolerance).subquery("p")
-    key = sa.literal(f"{BEHIND}:") + sa.cast(p.c.line_id, sa.String)
-    flagged = sa.exists().where(Flag.dedup_key == key)
-    rows = session.execute(select(p).where(p.c.behind == 1, ~flagged)).all()
+    rows = session.execute(select(p).where(p.c.behind == 1)).all()
+    known = dict(session.execute(select(Flag.dedup_key, Flag.status).where(
+        Flag.type == BEHIND, region_condition(Flag.region, region))).all())
     products, by_batch = {p_.id: p_ for p_ in session.exec(select(Product))}, {y.batch.id: y for y in years}
     alerts = []
     for row in rows:
+        if behind_key(row.line_id) in known:
+            continue
         year, product = by_batch[row.batch_id], products[row.product_id]
         alerts.append({
             "type": BEHIND, "severity": "medium", "subject": f"institution:{row.institution_code}",
@@ -415,10 +428,16 @@ def _sync_behind(session: Session, years: list[YearInView], region: str | None, 
                          "schedule_share": str(year.schedule), "tolerance": str(tolerance),
                          "as_of": as_of.isoformat(), "rule": "seed 002 二(九): 中选产品采购进度低于序时进度"}})
     raised = flags.raise_flags(session, alerts)
-    stale = [k for k, evidence in session.execute(
-        select(Flag.dedup_key, Flag.evidence).join(p, Flag.dedup_key == key)
-        .where(Flag.type == BEHIND, Flag.status == FlagStatus.open.value, p.c.behind == 0))
-        if _raised_at_or_before(evidence, as_of)]
+    behind_now = {behind_key(row.line_id) for row in rows}
+    maybe_stale = sorted(k for k, status in known.items() if status == FlagStatus.open.value and k not in behind_now)
+    stale = []
+    for start in range(0, len(maybe_stale), 1000):
+        chunk = maybe_stale[start:start + 1000]
+        shown = set(session.exec(select(Line.id).where(  # lines of the years in view only
+            Line.id.in_([int(k.rsplit(":", 1)[1]) for k in chunk]), in_view(years))))
+        for key, evidence in session.execute(select(Flag.dedup_key, Flag.evidence).where(Flag.dedup_key.in_(chunk))):
+            if int(key.rsplit(":", 1)[1]) in shown and _raised_at_or_before(evidence, as_of):
+                stale.append(key)
     return raised, flags.resolve_flags(session, stale, f"Back on schedule as of {as_of}.")
 
 

@@ -137,7 +137,7 @@ def view_region(actor: Actor, region: str | None) -> str | None:
     return None
 
 
-def _acting_institution(session: Session, actor: Actor, institution_code: str | None, verb: str) -> InstitutionRef:
+def acting_institution(session: Session, actor: Actor, institution_code: str | None, verb: str) -> InstitutionRef:
     """The institution a write is for: an institution acts for itself; a bureau of its region
     or an admin may act for one."""
     if actor.role in INSTITUTION_ROLES:
@@ -626,7 +626,7 @@ def record_purchase(session: Session, actor: Actor, *, institution_code: str, pr
     Dated no later than today and inside the product's procurement cycle; `reference`
     (an invoice or order number) is accepted once per institution.
     """
-    ref = _acting_institution(session, actor, institution_code, "records purchases")
+    ref = acting_institution(session, actor, institution_code, "records purchases")
     product, batch = get_product(session, product_code)
     if errors := _purchase_problems(batch, date, clock.today()):
         raise Invalid("The purchase date is not allowed.", errors)
@@ -667,7 +667,7 @@ def import_purchases(session: Session, actor: Actor, *, filename: str, data: byt
         code = values["institution_code"]
         if code not in refs:
             try:
-                refs[code] = _acting_institution(session, actor, code, "records purchases")
+                refs[code] = acting_institution(session, actor, code, "records purchases")
             except (Invalid, Forbidden) as error:
                 refs[code] = error
         if isinstance(refs[code], Exception):
@@ -746,7 +746,7 @@ def declare_demand(session: Session, actor: Actor, *, product_code: str, year_st
     """
     if actor.role is Role.bureau:
         raise Forbidden("Institutions declare their own demand.")
-    ref = _acting_institution(session, actor, institution_code, "declares demand")
+    ref = acting_institution(session, actor, institution_code, "declares demand")
     product, batch = get_product(session, product_code)
     year = _year_of(batch, year_start)
     pending = session.exec(select(Declaration.status).where(
@@ -824,7 +824,7 @@ def accept_declaration(session: Session, actor: Actor, declaration_id: int, *, r
     """The bureau accepts a declaration: the agreed volume becomes `quantity` when given,
     else the declared demand × the agreed-volume ratio (rounded half up)."""
     declaration = _decide(session, actor, declaration_id, DeclarationStatus.accepted, None)
-    product, batch = session.get(Product, declaration.product_id), None
+    product = session.get(Product, declaration.product_id)
     batch = session.get(Batch, product.batch_id)
     agreed = quantity if quantity is not None else _round_units(declaration.quantity * _ratio(ratio))
     ref = institution_of(session, declaration.institution_code)
@@ -882,8 +882,3 @@ def set_calendar_day(session: Session, actor: Actor, day: str, *, kind: str, nam
     session.add(row)
     db.commit(session, f"{day} was set meanwhile.")
     return {"day": when, "kind": kind, "name": name, "source": "table"}
-
-
-def dates_between(start: date, end: date) -> list[date]:
-    """Every date in ``[start, end)``."""
-    return [start + timedelta(days=n) for n in range((end - start).days)]

@@ -26,7 +26,7 @@ from dualchannel.procurement.models import Product, SupplyProblem, SupplyStage
 from dualchannel.procurement.services import (
     INSTITUTION_ROLES,
     READERS,
-    _acting_institution,
+    acting_institution,
     get_product,
     scope,
     working_calendar,
@@ -93,7 +93,7 @@ def report(session: Session, actor: Actor, *, product_code: str, description: st
     """An institution reports a supply problem of a selected product (or an admin for it)."""
     if actor.role is Role.bureau:
         raise Forbidden("Institutions report their supply problems; the bureau follows them up.")
-    ref = _acting_institution(session, actor, institution_code, "reports supply problems")
+    ref = acting_institution(session, actor, institution_code, "reports supply problems")
     product, _ = get_product(session, product_code)
     if product.status != rules.ProductStatus.SELECTED:
         raise Invalid("Supply problems concern selected products.", {"product_code": ["Not a selected product."]})
@@ -130,11 +130,11 @@ def list_problems(session: Session, actor: Actor, *, stage: str | None = None, i
     return page
 
 
-def _require_party(actor: Actor, problem: SupplyProblem) -> None:
-    """The reporting institution records what the company said and did; a bureau or admin may too."""
-    if actor.role in INSTITUTION_ROLES:
-        return  # visible, hence its own
-    actor.require(Role.admin, Role.bureau)
+def _require_party(actor: Actor) -> None:
+    """The reporting institution records what the company said and did (a problem it can see
+    is its own); a bureau or an admin may too."""
+    if actor.role not in INSTITUTION_ROLES:
+        actor.require(Role.admin, Role.bureau)
 
 
 def _advance(session: Session, problem: SupplyProblem, sources: tuple[SupplyStage, ...], target: SupplyStage,
@@ -153,7 +153,7 @@ def record_reply(session: Session, actor: Actor, problem_id: int, *, reply: str,
     """The company's answer and promised fix date, at most 5 working days after the answer
     ("承诺时限不得超过5个工作日")."""
     problem, product_code = _load(session, actor, problem_id)
-    _require_party(actor, problem)
+    _require_party(actor)
     today, calendar = clock.today(), working_calendar(session)
     replied_on = replied_on or today
     _within("replied_on", replied_on, problem.reported_on, today)
@@ -173,7 +173,7 @@ def resolve(session: Session, actor: Actor, problem_id: int, *, resolution: str,
             resolved_on: date | None = None) -> dict:
     """The problem is solved; its open `supply_overdue` alerts are resolved with it."""
     problem, product_code = _load(session, actor, problem_id)
-    _require_party(actor, problem)
+    _require_party(actor)
     today, calendar = clock.today(), working_calendar(session)
     resolved_on = resolved_on or today
     _within("resolved_on", resolved_on, problem.replied_on or problem.reported_on, today)
