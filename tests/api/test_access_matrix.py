@@ -17,14 +17,19 @@ is listed (`o`) or absent (`-`) from a 200, or `3` for a 403. Every route the ap
 in it: a new route fails `test_every_route_is_in_the_matrix` until its row is added.
 """
 
+import csv
+import io
 import itertools
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from types import SimpleNamespace
 from typing import Callable
 
 import pytest
 
+from dualchannel import clock
 from tests.api.test_prescription_flow import PROBLEM
+from tests.api.test_settlement import EMPLOYEE, RESIDENT
 from tests.support import PLACES, resident_id, trace_codes
 
 ROLES = ("admin", "bureau", "physician", "pharmacy")
@@ -37,6 +42,8 @@ COUNTY = {"own": "370811", "peer": "370881", "foreign": "370902"}
 INSTITUTION = {"own": "H370811001", "peer": "H370881001", "foreign": "H370902001"}
 PHYSICIAN = {"own": "D370811001", "peer": "D370881001", "foreign": "D370902001"}
 PHARMACY = {"own": "P370811001", "peer": "P370881001", "foreign": "P370902001"}
+# A region a report is asked for: the bureau's whole city, a county of it, the other city.
+REGION = {"own": "370800", "peer": "370881", "foreign": "370900"}
 # A declared county different from where a pharmacy stands raises a `county_mismatch` flag in
 # the county it really is in: the flag of that scope.
 MISDECLARED = {"own": "370883", "peer": "370883", "foreign": "370911"}
@@ -106,8 +113,9 @@ class Objects:
         assert len(flags) == 1 and flags[0]["status"] == "open"
         return flags[0]["id"]
 
-    def _prescription(self, scope, status="routed"):
-        """A prescription of the scope's physician for the scope's patient, moved to `status`."""
+    def _prescription(self, scope, status="routed", pickup=None):
+        """A prescription of the scope's physician for the scope's patient, moved to `status`
+        (verified with `pickup`, an agent, when given)."""
         patient, number = self.patients[scope]
         physician, pharmacy = self.physicians[scope], self.pharmacies[scope]
         rx = ok(physician.post("/api/v1/prescriptions", {
@@ -118,7 +126,7 @@ class Objects:
             if step == "routed":
                 ok(physician.post(f"/api/v1/prescriptions/{rx['id']}/route", {"pharmacy_code": PHARMACY[scope]}))
             elif step == "verified":
-                ok(pharmacy.post(f"/api/v1/prescriptions/{rx['id']}/verify", {"id_number": number}))
+                ok(pharmacy.post(f"/api/v1/prescriptions/{rx['id']}/verify", {"id_number": number, "pickup": pickup}))
             else:
                 rx = ok(pharmacy.post(f"/api/v1/prescriptions/{rx['id']}/dispense",
                                       {"items": [{"drug_code": "SAC", "trace_codes": trace_codes(1)}]}))
@@ -127,13 +135,49 @@ class Objects:
     def _trace(self, scope):
         return self._prescription(scope, "dispensed")["items"][0]["trace_codes"][0]
 
+    def _pickup(self, scope):
+        """A prescription an agent (代取人) was verified for: its agent's ID number is revealable."""
+        agent = {"name": "代取人", "id_number": resident_id(COUNTY[scope], "19880808"), "relation": "子女"}
+        return self._prescription(scope, "verified", pickup=agent)
+
+    def _policy(self, scope):
+        """The id of the resident policy of the scope's city; both cities' policies are added on
+        first use (the tests' database has none)."""
+        if "policies" not in self._static:
+            self._static["policies"] = {
+                (city, body["insurance"]): ok(self.admin.post("/api/v1/settlement-policies",
+                                                              {**body, "region": city}))["id"]
+                for city in ("370800", "370900") for body in (EMPLOYEE, RESIDENT)}
+        return self._static["policies"][(CITY[scope], "resident")]
+
+    def _settleable(self, scope):
+        """A dispensed prescription that can be settled (its city's policies exist)."""
+        self.static("policy", scope)
+        return self._prescription(scope, "dispensed")["id"]
+
+    def _settlement(self, scope, mode="direct"):
+        """A settlement of the scope's pharmacy: `direct` (settled) or `manual` (a pending claim)."""
+        rx_id = self._settleable(scope)
+        body = ok(self.pharmacies[scope].post(f"/api/v1/prescriptions/{rx_id}/settlement", {"mode": mode}))
+        assert body["status"] == ("settled" if mode == "direct" else "pending"), body
+        return body["id"]
+
+    def _re_examination(self, scope):
+        """The scope's physician records an eligibility for the scope's patient that ends in 10
+        days: a re-examination (复查评估) due at that physician's institution. Returns the patient id."""
+        patient_id = self.patients[scope][0]["id"]
+        until = (clock.today() + timedelta(days=10)).isoformat()
+        ok(self.physicians[scope].post(f"/api/v1/patients/{patient_id}/eligibility",
+                                       {"drug_code": "OSI", "valid_until": until}))
+        return patient_id
+
 
 @dataclass
 class Case:
     """One route's row: how to fill its URL, body and query for a scope, and what each role gets.
 
     `args`, `body`, `query` take (objects, scope). A list route gives `listed`: the value of
-    `key` that the scope's object has in the list's `items`.
+    `key` that the scope's object has in the list's `items` (or in the rows of a CSV answer).
     """
 
     expect: dict[str, str]
@@ -172,6 +216,34 @@ def patient_static(o, s):
 
 def new_code(prefix):
     return f"{prefix}{next(_serial):06d}"
+
+
+def settlement_fresh(mode):
+    return lambda o, s: {"settlement_id": o.fresh("settlement", s, mode)}
+
+
+def settlement_static(o, s):
+    return {"settlement_id": o.static("settlement", s)}
+
+
+def settled_at(o, s):
+    """The scope's pharmacy, once it has a settlement in force (as a list's key)."""
+    o.static("settlement", s)
+    return PHARMACY[s]
+
+
+def region_query(o, s):
+    return {"region": REGION[s]}
+
+
+def reason(o, s):
+    return {"reason": "稽核调查"}
+
+
+def policy_body(o, s):
+    """A new resident policy version of the scope's city, from a date no other call used."""
+    start = date(2000, 1, 1) + timedelta(days=next(_serial))
+    return {**RESIDENT, "region": CITY[s], "effective_from": start.isoformat()}
 
 
 # Each role's answer on (own, peer, foreign); see the module docstring.
@@ -277,6 +349,84 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("POST", "/api/v1/flags/<int:flag_id>/review"): Case(
         args=lambda o, s: {"flag_id": o.fresh("flag", s)}, body=lambda o, s: {"decision": "dismissed", "note": "核实"},
         expect=dict(admin="ooo", bureau="oo4", physician="333", pharmacy="333")),
+    ("GET", "/api/v1/flags.csv"): Case(
+        listed=lambda o, s: o.static("flag", s),
+        expect=dict(admin="ooo", bureau="oo-", physician="333", pharmacy="333")),
+    ("POST", "/api/v1/audit/scan"): Case(
+        body=lambda o, s: {}, expect=dict(admin="o", bureau="3", physician="3", pharmacy="3")),
+    ("GET", "/api/v1/audit/spending"): Case(
+        query=lambda o, s: {"by": "pharmacy"}, listed=settled_at,
+        key="key", expect=dict(admin="ooo", bureau="oo-", physician="333", pharmacy="333")),
+    ("GET", "/api/v1/audit/spending.csv"): Case(
+        query=lambda o, s: {"by": "pharmacy"}, listed=settled_at,
+        key="key", expect=dict(admin="ooo", bureau="oo-", physician="333", pharmacy="333")),
+    # -- coverage: a bureau reports on its region or a part of it ------------------------------------
+    ("GET", "/api/v1/coverage"): Case(
+        query=region_query, expect=dict(admin="ooo", bureau="oo4", physician="333", pharmacy="333")),
+    ("GET", "/api/v1/coverage.geojson"): Case(
+        query=region_query, expect=dict(admin="ooo", bureau="oo4", physician="333", pharmacy="333")),
+    ("GET", "/api/v1/coverage.csv"): Case(
+        query=region_query, expect=dict(admin="ooo", bureau="oo4", physician="333", pharmacy="333")),
+    ("GET", "/api/v1/coverage/what-if"): Case(
+        query=lambda o, s: {"region": REGION[s], "exclude": PHARMACY[s]},
+        expect=dict(admin="ooo", bureau="oo4", physician="333", pharmacy="333")),
+    ("GET", "/api/v1/coverage/suggestions"): Case(
+        query=region_query, expect=dict(admin="ooo", bureau="oo4", physician="333", pharmacy="333")),
+    # -- privacy: audited reveals and the access log (admin, bureau of the patient's region) -----------
+    ("POST", "/api/v1/patients/<int:patient_id>/reveal"): Case(
+        args=patient_static, body=reason, expect=dict(admin="ooo", bureau="oo4", physician="333", pharmacy="333")),
+    ("POST", "/api/v1/prescriptions/<int:prescription_id>/pickup/reveal"): Case(
+        args=lambda o, s: {"prescription_id": o.static("pickup", s)}, body=reason,
+        expect=dict(admin="ooo", bureau="oo4", physician="333", pharmacy="333")),
+    ("GET", "/api/v1/access-log"): Case(
+        query=lambda o, s: {"patient_id": o.patients[s][0]["id"], "limit": 500},
+        listed=lambda o, s: o.patients[s][0]["id"], key="patient_id",
+        expect=dict(admin="ooo", bureau="oo-", physician="333", pharmacy="333")),
+    ("GET", "/api/v1/prescriptions/<int:prescription_id>/access-log"): Case(
+        args=rx_static, expect=dict(admin="ooo", bureau="oo4", physician="333", pharmacy="333")),
+    # -- traceability and re-examination --------------------------------------------------------------
+    ("POST", "/api/v1/trace/<code>/undo"): Case(
+        args=lambda o, s: {"code": o.fresh("trace", s)}, body=lambda o, s: {"reason": "原包装未拆封退回"},
+        expect=dict(admin="333", bureau="333", physician="333", pharmacy="o44")),
+    ("GET", "/api/v1/physician/re-examinations"): Case(
+        listed=lambda o, s: o.static("re_examination", s), key="patient_id",
+        expect=dict(admin="333", bureau="333", physician="o--", pharmacy="333")),
+    # -- settlement -------------------------------------------------------------------------------
+    ("POST", "/api/v1/settlement-policies"): Case(
+        body=policy_body, expect=dict(admin="ooo", bureau="oo3", physician="333", pharmacy="333")),
+    ("GET", "/api/v1/settlement-policies"): Case(
+        query=lambda o, s: {"limit": 500}, listed=lambda o, s: o.static("policy", s),
+        expect=dict(admin="ooo", bureau="oo-", physician="333", pharmacy="333")),
+    ("GET", "/api/v1/settlement-policies/<int:policy_id>"): Case(
+        args=lambda o, s: {"policy_id": o.static("policy", s)},
+        expect=dict(admin="ooo", bureau="oo4", physician="333", pharmacy="333")),
+    ("POST", "/api/v1/prescriptions/<int:prescription_id>/settlement"): Case(
+        args=lambda o, s: {"prescription_id": o.fresh("settleable", s)}, body=lambda o, s: {},
+        expect=dict(admin="333", bureau="334", physician="344", pharmacy="o44")),
+    ("GET", "/api/v1/settlements"): Case(
+        query=lambda o, s: {"limit": 500}, listed=lambda o, s: o.static("settlement", s),
+        expect=dict(admin="ooo", bureau="oo-", physician="333", pharmacy="o--")),
+    ("GET", "/api/v1/settlements/<int:settlement_id>"): Case(
+        args=settlement_static, expect=dict(admin="ooo", bureau="oo4", physician="333", pharmacy="o44")),
+    ("POST", "/api/v1/settlements/<int:settlement_id>/reverse"): Case(
+        args=settlement_fresh("direct"), body=lambda o, s: {"reason": "冲正"},
+        expect=dict(admin="ooo", bureau="oo4", physician="333", pharmacy="o44")),
+    ("POST", "/api/v1/settlements/<int:settlement_id>/approve"): Case(
+        args=settlement_fresh("manual"), body=lambda o, s: {"note": "材料齐全"},
+        expect=dict(admin="ooo", bureau="oo4", physician="333", pharmacy="333")),
+    ("POST", "/api/v1/settlements/<int:settlement_id>/reject"): Case(
+        args=settlement_fresh("manual"), body=lambda o, s: {"reason": "材料不全"},
+        expect=dict(admin="ooo", bureau="oo4", physician="333", pharmacy="333")),
+    ("GET", "/api/v1/settlements/reconciliation"): Case(
+        listed=settled_at, key="pharmacy_code",
+        expect=dict(admin="ooo", bureau="oo-", physician="333", pharmacy="o--")),
+    ("GET", "/api/v1/settlements/reconciliation.csv"): Case(
+        listed=settled_at, key="pharmacy_code",
+        expect=dict(admin="ooo", bureau="oo-", physician="333", pharmacy="o--")),
+    ("GET", "/api/v1/patients/<int:patient_id>/accumulators"): Case(
+        args=patient_static, expect=dict(admin="ooo", bureau="oo4", physician="333", pharmacy="333")),
+    # -- the calling account ----------------------------------------------------------------------
+    ("GET", "/api/v1/me"): Case(expect=dict(admin="o", bureau="o", physician="o", pharmacy="o")),
 }
 
 
@@ -346,7 +496,12 @@ def check(expected, response, listed_value, key, where):
         assert status == 404 and response.mimetype == PROBLEM, (where, status, response.get_json())
     elif listed_value is not None:
         assert status == 200, (where, status, response.get_json())
-        present = any(item.get(key) == listed_value for item in response.get_json()["items"])
+        if response.mimetype == "text/csv":  # every cell is text
+            items = csv.DictReader(io.StringIO(response.get_data(as_text=True).removeprefix("\ufeff")))
+            listed_value = str(listed_value)
+        else:
+            items = response.get_json()["items"]
+        present = any(item.get(key) == listed_value for item in items)
         assert present == (expected == "o"), (where, "listed" if present else "not listed", listed_value)
     else:
         assert expected == "o" and 200 <= status < 300, (where, status, response.get_json())
