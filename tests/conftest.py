@@ -54,7 +54,8 @@ def app(request, database_url, tmp_path):
     """The app on a fresh database; `@pytest.mark.app_config(KEY=value)` overrides settings."""
     marker = request.node.get_closest_marker("app_config")
     overrides = marker.kwargs if marker else {}
-    app = create_app({"TESTING": True, "DATABASE_URL": database_url, **KEYS, **overrides})
+    # DEBUG, so the privacy guard sees every record the service's loggers could write.
+    app = create_app({"TESTING": True, "DATABASE_URL": database_url, "LOG_LEVEL": "DEBUG", **KEYS, **overrides})
     app.instance_path = str(tmp_path / "instance")
     yield app
     app.extensions[db._ENGINE].dispose()
@@ -159,17 +160,18 @@ def privacy_guard(monkeypatch):
 
     monkeypatch.setattr(FlaskClient, "open", checked_open)
     monkeypatch.setattr(FlaskCliRunner, "invoke", checked_invoke)
-    root, sql = logging.getLogger(), logging.getLogger("sqlalchemy.engine")
-    catcher, levels = _LeakCatcher(leaks), (root.level, sql.level)
-    root.addHandler(catcher)
-    # SQLAlchemy quiets itself to WARNING; echo its statements, parameters and rows here, as
-    # an operator debugging production would.
-    root.setLevel(logging.DEBUG)
-    sql.setLevel(logging.DEBUG)
+    # SQLAlchemy quiets itself to WARNING, and every app sets the service's loggers to its
+    # LOG_LEVEL (INFO by default, which an earlier test leaves behind): echo everything here,
+    # statements, parameters and rows included, as an operator debugging production would.
+    loggers = [logging.getLogger(name) for name in ("", "sqlalchemy.engine", "dualchannel")]
+    catcher, levels = _LeakCatcher(leaks), [logger.level for logger in loggers]
+    loggers[0].addHandler(catcher)
+    for logger in loggers:
+        logger.setLevel(logging.DEBUG)
     try:
         yield leaks
     finally:
-        root.removeHandler(catcher)
-        root.setLevel(levels[0])
-        sql.setLevel(levels[1])
+        loggers[0].removeHandler(catcher)
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
     assert not leaks, f"Full resident ID numbers leaked: {leaks}"
