@@ -185,6 +185,14 @@ def issue(session: Session, actor: Actor, *, patient_id: int, diagnosis: str, va
     return PrescriptionDetail(prescription=prescription, patient=patient, items=rows, drugs=drugs, events=[event])
 
 
+def _committed(session: Session, prescription: Prescription) -> PrescriptionDetail:
+    """Read the answer inside the writing transaction, then commit: one transaction, not two."""
+    session.refresh(prescription)
+    answer = detail(session, prescription)
+    session.commit()
+    return answer
+
+
 def detail(session: Session, prescription: Prescription) -> PrescriptionDetail:
     items = list(session.exec(select(PrescriptionItem).where(PrescriptionItem.prescription_id == prescription.id)
                               .order_by(PrescriptionItem.id)))
@@ -319,9 +327,7 @@ def route(session: Session, actor: Actor, prescription_id: int, *, pharmacy_code
                       {"pharmacy_code": ["No cold-chain storage."]})
     _move(session, prescription, Action.route, actor.label, pharmacy_code=pharmacy.code,
           detail={"pharmacy_code": pharmacy.code})
-    session.commit()
-    session.refresh(prescription)
-    return detail(session, prescription)
+    return _committed(session, prescription)
 
 
 def hand_back(session: Session, actor: Actor, prescription_id: int, *, reason: str | None = None) -> PrescriptionDetail:
@@ -333,9 +339,7 @@ def hand_back(session: Session, actor: Actor, prescription_id: int, *, reason: s
           verified_at=None, pickup_name=None, pickup_id_masked=None, pickup_id_hash=None, pickup_id_encrypted=None,
           pickup_relation=None,
           detail={"pharmacy_code": prescription.pharmacy_code})
-    session.commit()
-    session.refresh(prescription)
-    return detail(session, prescription)
+    return _committed(session, prescription)
 
 
 def verify(session: Session, actor: Actor, prescription_id: int, *, id_number: str,
@@ -356,9 +360,7 @@ def verify(session: Session, actor: Actor, prescription_id: int, *, id_number: s
                       pickup_relation=pickup["relation"])
     _move(session, prescription, Action.verify, actor.label,
           detail={"pickup": bool(pickup)}, **values)
-    session.commit()
-    session.refresh(prescription)
-    return detail(session, prescription)
+    return _committed(session, prescription)
 
 
 def _trace_codes(prescription: Prescription, items: list[PrescriptionItem],
@@ -452,15 +454,14 @@ def dispense(session: Session, actor: Actor, prescription_id: int, *, items: lis
                                   pharmacy_code=pharmacy.code, dispensed_at=now)
                     for d, cs in given.items() for c in cs)
     try:
-        session.commit()
+        session.flush()
     except sa.exc.IntegrityError:
         # Another pharmacy dispensed one of these codes at the same instant.
         session.rollback()
         _flag_reused_codes(session, prescription, pharmacy, codes)
         session.commit()
         raise Conflict("A trace code was already dispensed; the pack cannot be sold twice.")
-    session.refresh(prescription)
-    return detail(session, prescription)
+    return _committed(session, prescription)
 
 
 def cancel(session: Session, actor: Actor, prescription_id: int, *, reason: str) -> PrescriptionDetail:
@@ -468,9 +469,7 @@ def cancel(session: Session, actor: Actor, prescription_id: int, *, reason: str)
     prescription = _load(session, actor, prescription_id)
     _require_party(actor, prescription, Action.cancel)
     _move(session, prescription, Action.cancel, actor.label, reason=reason)
-    session.commit()
-    session.refresh(prescription)
-    return detail(session, prescription)
+    return _committed(session, prescription)
 
 
 def expire_overdue(session: Session, now: datetime | None = None) -> int:

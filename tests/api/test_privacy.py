@@ -31,7 +31,7 @@ def test_guard_fails_a_leaking_response_and_log(privacy_guard):
     leaky.get("/")(lambda: {"id_number": GB_EXAMPLE})
     with pytest.raises(AssertionError, match="Full ID number in the response"):
         leaky.test_client().get("/")
-    logging.getLogger("dualchannel.test").debug("looked up %s", GB_EXAMPLE)
+    logging.getLogger("dualchannel.test").warning("looked up %s", GB_EXAMPLE)
     assert len(privacy_guard) == 2 and "dualchannel.test" in privacy_guard[1]
     privacy_guard.clear()  # caught as it should be; the guard's own end-of-test check stays clean
 
