@@ -22,6 +22,7 @@ FEATURES = (
     "coverage",
     "settlements",
     "audit",
+    "procurement",
 )
 
 

@@ -56,8 +56,10 @@ class Api(_Api):
         # Before any blueprint: rules pick their converters when they are added.
         app.url_map.converters["int"] = IdConverter
         super().init_app(app, spec_kwargs=spec_kwargs)
-        # Money travels as a decimal string: documented as one (a pattern), not as a number.
+        # Money and every other exact decimal travel as decimal strings (every Decimal field of
+        # the project is `as_string`): documented as strings, not as numbers.
         self.register_field(MoneyField, "string", None)
+        self.register_field(ma.fields.Decimal, "string", None)
 
     def handle_http_exception(self, error):
         return errors.handle_http_exception(error)
@@ -254,3 +256,11 @@ class Text(ma.fields.String):
 
     def _deserialize(self, value, attr, data, **kwargs):
         return super()._deserialize(value, attr, data, **kwargs).strip()
+
+
+class RatioField(MoneyField):
+    """A ratio or share in [0, 1] as a decimal string, at most 4 decimals."""
+
+    def __init__(self, **kwargs):
+        super().__init__(places=4, **kwargs)
+        self.validators.append(ma.validate.Range(max=1))

@@ -25,6 +25,9 @@ class Role(str, enum.Enum):
     bureau = "bureau"
     physician = "physician"
     pharmacy = "pharmacy"
+    # A designated institution or pharmacy acting on its own procurement records
+    # (subject = its institution or pharmacy code).
+    institution = "institution"
 
 
 class ApiToken(SQLModel, table=True):
@@ -41,7 +44,8 @@ class ApiToken(SQLModel, table=True):
 
 @dataclass(frozen=True)
 class Actor:
-    """Who is calling: a role and the code it acts for (adcode, physician or pharmacy code)."""
+    """Who is calling: a role and the code it acts for (adcode, physician, pharmacy or
+    institution code)."""
 
     role: Role
     subject: str | None

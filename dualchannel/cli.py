@@ -37,7 +37,7 @@ def token_group():
 
 @token_group.command("create")
 @click.option("--role", required=True, type=click.Choice([r.value for r in auth.Role]))
-@click.option("--subject", default=None, help="adcode (bureau), physician code or pharmacy code")
+@click.option("--subject", default=None, help="adcode (bureau), physician, pharmacy or institution code")
 @click.option("--name", default=None)
 @with_appcontext
 def token_create_command(role, subject, name):
@@ -87,6 +87,31 @@ def expire_command():
     click.echo(f"{count} prescription(s) expired.")
 
 
+@click.group("procurement")
+def procurement_group():
+    """Volume-based procurement (集采) execution."""
+
+
+@procurement_group.command("scan")
+@click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="Evaluate progress as of this date (default today).")
+@click.option("--region", default=None, help="Only this region's adcode (default everywhere).")
+@with_appcontext
+def procurement_scan_command(as_of, region):
+    """Raise due procurement alerts, resolve stale ones, refresh payment standards."""
+    from dualchannel import adcodes, clock
+    from dualchannel.procurement import execution, services
+
+    if region is not None and not adcodes.is_valid(region):
+        raise click.UsageError("--region is a 6-digit adcode.")
+    with db.new_session() as session:
+        generics = services.refresh_all_payment_standards(session)
+        session.commit()
+        raised, resolved = execution.sync_alerts(session, region=region,
+                                                 as_of=as_of.date() if as_of else clock.today())
+    click.echo(f"{raised} alert(s) raised, {resolved} resolved; payment standards of {generics} generic(s) refreshed.")
+
+
 @click.command("demo")
 @with_appcontext
 def demo_command():
@@ -107,7 +132,7 @@ def init_app(app: Flask) -> None:
     from dualchannel.audit.cli import audit_group
 
     for command in (init_db_command, make_migration_command, token_group, policy_group, expire_command,
-                    demo_command, audit_group):
+                    procurement_group, demo_command, audit_group):
         app.cli.add_command(command)
 
 

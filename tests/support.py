@@ -36,7 +36,8 @@ PLACES = {
 # An 18-character run not touching other digits: a 20-digit trace code never matches, an ID
 # glued to letters ("id11010519491231002X") still does. The check digit and a real birth date
 # then rule out chance digit runs. Written independently of dualchannel's own code on purpose.
-_ID_RUN = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9])")
+# Not after a decimal point: the fraction of a float (a latency sum in /metrics) is no ID.
+_ID_RUN = re.compile(r"(?<![0-9.])[0-9]{17}[0-9Xx](?![0-9])")
 
 
 def find_resident_ids(text: str) -> list[str]:

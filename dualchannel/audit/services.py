@@ -173,9 +173,7 @@ def scan(session: Session, thresholds: Thresholds, *, since: datetime | None = N
                   + overlapping_supply(session, thresholds, since, as_of)
                   + volume_outlier(session, thresholds, since, as_of)
                   + county_mismatch(session))
-    created = raise_flags(session, candidates)
+    counts = {kind: raise_flags(session, [c for c in candidates if c["type"] == kind])
+              for kind in ("pharmacy_shopping", "overlapping_supply", "volume_outlier", "county_mismatch")}
     session.commit()
-    counts = {kind: 0 for kind in ("pharmacy_shopping", "overlapping_supply", "volume_outlier", "county_mismatch")}
-    for flag in created:
-        counts[flag.type] += 1
     return counts

@@ -1,12 +1,13 @@
 """The drug catalogue as far as dual-channel needs it."""
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
+import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from dualchannel.db import Money, UnitPrice, UTCDateTime
+from dualchannel.db import Money, ScaledDecimal, UnitPrice, UTCDateTime
 
 
 class Storage(str, enum.Enum):
@@ -26,4 +27,33 @@ class Drug(SQLModel, table=True):
     unit: str = Field(max_length=20)
     payment_standard: Decimal | None = Field(default=None, sa_type=UnitPrice)  # per unit
     agreed_price: Decimal | None = Field(default=None, sa_type=Money)  # 协议价格, per unit
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+ALL_DRUGS = "*"
+
+
+class DrugPaymentStandard(SQLModel, table=True):
+    """A dated insurance payment standard (支付标准) of a generic name, per unit.
+
+    Written by procurement when a batch's selected product is added (seed 001 二(四): the
+    selected price is the standard of every drug of the same generic name). `drug_code` is
+    `"*"` for every drug of the generic without a row of its own, or one drug's code when its
+    own price steps down gradually (渐进调整) to the selected price. The row with the latest
+    `effective_from` on or before a date is in force.
+    """
+
+    __tablename__ = "drug_payment_standard"
+    __table_args__ = (sa.UniqueConstraint("generic_name", "drug_code", "effective_from"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    generic_name: str = Field(max_length=200, index=True)
+    drug_code: str = Field(default=ALL_DRUGS, max_length=32)
+    effective_from: date
+    standard: Decimal = Field(sa_type=UnitPrice)
+    # 先行自付比例: before the seed 004 reduction, and for each insurance type after it.
+    first_self_pay_base: Decimal = Field(sa_type=ScaledDecimal(4))
+    first_self_pay_employee: Decimal = Field(sa_type=ScaledDecimal(4))
+    first_self_pay_resident: Decimal = Field(sa_type=ScaledDecimal(4))
+    source_batch: str = Field(max_length=32)
     created_at: datetime = Field(sa_type=UTCDateTime)

@@ -40,3 +40,19 @@ class DrugQuery(RequestSchema):
 class DrugList(ma.Schema):
     items = ma.fields.List(ma.fields.Nested(DrugOut))
     next_cursor = ma.fields.String(allow_none=True, dump_default=None)
+
+
+class PaymentStandardQuery(RequestSchema):
+    on = ma.fields.Date(required=True)
+    insurance = ma.fields.String(load_default=None, validate=ma.validate.OneOf(["employee", "resident"]))
+
+
+class PaymentStandardOut(ma.Schema):
+    drug_code = ma.fields.String()
+    generic_name = ma.fields.String()
+    on = ma.fields.Date()
+    insurance = ma.fields.String(allow_none=True)
+    standard = MoneyField(places=4, allow_none=True)
+    first_self_pay_ratio = ma.fields.Decimal(as_string=True)
+    source_batch = ma.fields.String(allow_none=True)
+    effective_from = ma.fields.Date(allow_none=True)

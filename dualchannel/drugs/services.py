@@ -1,14 +1,17 @@
-"""The drug catalogue: registering drugs and reading them."""
+"""The drug catalogue: registering drugs, reading them, and their dated payment standards."""
 
 from datetime import date
 from decimal import Decimal
 
+import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from dualchannel import clock, db
 from dualchannel.auth import Actor, Role
-from dualchannel.drugs.models import Drug
-from dualchannel.errors import Conflict, NotFound
+from dualchannel.drugs.models import ALL_DRUGS, Drug, DrugPaymentStandard
+from dualchannel.errors import Conflict, Invalid, NotFound
+
+INSURANCE_TYPES = ("employee", "resident")
 
 
 def create_drug(session: Session, actor: Actor, *, code: str, generic_name: str, name: str, unit: str,
@@ -47,11 +50,84 @@ def drugs_by_code(session: Session, codes: set[str]) -> dict[str, Drug]:
     return {d.code: d for d in session.exec(select(Drug).where(Drug.code.in_(codes)))}
 
 
-def payment_standard_on(session: Session, drug: Drug, on: date) -> tuple[Decimal | None, Decimal]:
-    """The drug's payment standard (支付标准) per unit in force `on` a date, and its first
-    self-pay ratio (先行自付比例, 0 for a Class A drug).
+def drugs_of_generic(session: Session, generic_name: str) -> list[Drug]:
+    """Every catalogue drug of a generic name (exact match), by code."""
+    return list(session.exec(select(Drug).where(Drug.generic_name == generic_name).order_by(Drug.code)))
 
-    For now the catalogue's own `payment_standard` and ratio 0; the dated standards of
-    volume-based procurement (集采) will answer here, with this signature.
+
+def own_price(drug: Drug) -> Decimal | None:
+    """What a unit of the drug costs: its agreed price (协议价格), else its catalogue standard."""
+    return drug.agreed_price if drug.agreed_price is not None else drug.payment_standard
+
+
+def _standard_in_force(session: Session, drug: Drug, on: date) -> DrugPaymentStandard | None:
+    # The latest row on or before `on`; on the same date the drug's own row beats the generic's.
+    return session.exec(
+        select(DrugPaymentStandard)
+        .where(DrugPaymentStandard.generic_name == drug.generic_name,
+               DrugPaymentStandard.drug_code.in_([drug.code, ALL_DRUGS]),
+               DrugPaymentStandard.effective_from <= on)
+        .order_by(DrugPaymentStandard.effective_from.desc(),
+                  sa.case((DrugPaymentStandard.drug_code == ALL_DRUGS, 1), else_=0))
+    ).first()
+
+
+def payment_standard_on(session: Session, drug: Drug, on: date, *,
+                        insurance: str | None = None) -> tuple[Decimal | None, Decimal]:
+    """The payment standard per unit of `drug` on date `on`, and its first self-pay ratio.
+
+    Before any procurement standard is in force: the catalogue's `payment_standard` and a
+    ratio of 0. From a batch's effective date: the standard procurement wrote for the drug's
+    generic name (the selected price, or the drug's own step-down towards it), never above the
+    drug's own price (seed 001 二(四): "患者使用价格低于支付标准的药品，按实际价格支付"). The
+    ratio is that of `insurance` ("employee" or "resident", seed 004 二); None gives the base
+    ratio before the selected-product reduction. A drug priced above a generic-wide standard
+    is not treated as selected: it keeps the base ratio.
     """
-    return drug.payment_standard, Decimal("0")
+    if insurance is not None and insurance not in INSURANCE_TYPES:
+        raise Invalid(f"Unknown insurance type {insurance!r}.", {"insurance": [f"One of {', '.join(INSURANCE_TYPES)}."]})
+    row = _standard_in_force(session, drug, on)
+    if row is None:
+        return drug.payment_standard, Decimal(0)
+    price = own_price(drug)
+    standard = row.standard if price is None else min(price, row.standard)
+    if insurance is None or (row.drug_code == ALL_DRUGS and price is not None and price > row.standard):
+        return standard, row.first_self_pay_base
+    return standard, getattr(row, f"first_self_pay_{insurance}")
+
+
+def payment_standard_detail(session: Session, code: str, *, on: date, insurance: str | None = None) -> dict:
+    """`payment_standard_on` for the API, with where the standard comes from."""
+    drug = get_drug(session, code)
+    standard, ratio = payment_standard_on(session, drug, on, insurance=insurance)
+    row = _standard_in_force(session, drug, on)
+    return {"drug_code": drug.code, "generic_name": drug.generic_name, "on": on, "insurance": insurance,
+            "standard": standard, "first_self_pay_ratio": ratio,
+            "source_batch": row.source_batch if row else None,
+            "effective_from": row.effective_from if row else None}
+
+
+def replace_payment_standards(session: Session, *, generic_name: str, source_batch: str, effective_from: date,
+                              rows: list[dict]) -> None:
+    """Write a batch's dated standards for a generic name, in the caller's transaction.
+
+    `rows` are the batch's rows (`drug_code`, `effective_from`, `standard`, the three ratios),
+    all on or after `effective_from`, the batch's start. They replace the batch's earlier rows
+    and the tails (later step-down years) of batches that started on or before it; a batch
+    starting later keeps its rows, and this batch's rows stop where it starts.
+    """
+    existing = list(session.exec(select(DrugPaymentStandard).where(DrugPaymentStandard.generic_name == generic_name)))
+    starts: dict[str, date] = {}
+    for row in existing:
+        starts[row.source_batch] = min(starts.get(row.source_batch, row.effective_from), row.effective_from)
+    successor = min((start for batch, start in starts.items() if batch != source_batch and start > effective_from),
+                    default=None)
+    for row in existing:
+        if row.source_batch == source_batch or (starts[row.source_batch] <= effective_from
+                                                and row.effective_from >= effective_from):
+            session.delete(row)
+    session.flush()
+    now = clock.now()
+    for row in rows:
+        if successor is None or row["effective_from"] < successor:
+            session.add(DrugPaymentStandard(generic_name=generic_name, source_batch=source_batch, created_at=now, **row))

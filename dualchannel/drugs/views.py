@@ -26,3 +26,11 @@ def list_drugs(args):
 @bp.response(200, schemas.DrugOut)
 def get_drug(code):
     return services.get_drug(db.session(), code)
+
+
+@bp.get("/drugs/<code>/payment-standard")
+@bp.arguments(schemas.PaymentStandardQuery, location="query")
+@bp.response(200, schemas.PaymentStandardOut)
+def payment_standard(args, code):
+    """The payment standard and first self-pay ratio in force on a date (`on`, `insurance`)."""
+    return services.payment_standard_detail(db.session(), code, **args)

@@ -14,6 +14,9 @@ class FlagStatus(str, enum.Enum):
     open = "open"
     confirmed = "confirmed"
     dismissed = "dismissed"
+    # Closed by the system because its condition no longer holds (e.g. a procurement line back
+    # on schedule); its dedup key is freed so a relapse raises a new flag.
+    resolved = "resolved"
 
 
 class Flag(SQLModel, table=True):

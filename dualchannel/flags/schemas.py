@@ -1,6 +1,7 @@
 import marshmallow as ma
 
 from dualchannel.api import ListArgs, page_schema, RequestSchema, Text, Timestamp
+from dualchannel.flags.models import FlagStatus
 from dualchannel.institutions.schemas import ADCODE
 
 
@@ -23,7 +24,7 @@ FlagPage = page_schema(FlagOut)
 
 class FlagFilter(RequestSchema):
     region = ma.fields.String(load_default=None, validate=ADCODE)
-    status = ma.fields.String(load_default=None, validate=ma.validate.OneOf(["open", "confirmed", "dismissed"]))
+    status = ma.fields.String(load_default=None, validate=ma.validate.OneOf([s.value for s in FlagStatus]))
     type = ma.fields.String(load_default=None)
     subject = ma.fields.String(load_default=None)
 

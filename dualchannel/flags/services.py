@@ -1,5 +1,6 @@
 """Raising audit flags (never twice for the same evidence) and the bureau's review."""
 
+from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
@@ -30,21 +31,52 @@ def raise_flag(session: Session, *, type: str, severity: str, subject: str, regi
     return flag
 
 
-def raise_flags(session: Session, candidates: list[dict[str, Any]]) -> list[Flag]:
-    """Add many flags at once (a batch scan), skipping every `dedup_key` already raised.
+def raise_flags(session: Session, flags: Iterable[dict[str, Any]]) -> int:
+    """`raise_flag` for many flags at once (periodic scans): same dedup, set-based.
 
-    Each candidate has the keyword arguments of `raise_flag`. The caller commits.
+    Each item has the keyword arguments of `raise_flag`. The caller commits. Returns how many
+    flags are new.
     """
-    unique = {c["dedup_key"]: c for c in candidates}
-    keys = list(unique)
-    existing: set[str] = set()
-    for start in range(0, len(keys), 500):
-        chunk = keys[start:start + 500]
-        existing.update(session.exec(select(Flag.dedup_key).where(Flag.dedup_key.in_(chunk))))
+    pending: dict[str, dict[str, Any]] = {}
+    for flag in flags:
+        pending.setdefault(flag["dedup_key"], flag)
+    keys = list(pending)
+    for start in range(0, len(keys), _CHUNK):
+        for key in session.exec(select(Flag.dedup_key).where(Flag.dedup_key.in_(keys[start:start + _CHUNK]))):
+            pending.pop(key, None)
+    if not pending:
+        return 0
     now = clock.now()
-    flags = [Flag(**c, created_at=now) for key, c in unique.items() if key not in existing]
-    session.add_all(flags)
-    return flags
+    rows = [{**flag, "status": FlagStatus.open.value, "created_at": now} for flag in pending.values()]
+    try:
+        with session.begin_nested():
+            session.execute(sa.insert(Flag), rows)
+    except sa.exc.IntegrityError:
+        # Some were raised concurrently meanwhile: one at a time, each deduplicated.
+        return sum(raise_flag(session, **flag) is not None for flag in pending.values())
+    return len(rows)
+
+
+def resolve_flags(session: Session, dedup_keys: Iterable[str], note: str) -> int:
+    """Close the OPEN flags among `dedup_keys` as `resolved`: their condition no longer holds.
+
+    Reviewed flags (confirmed, dismissed) are left as the bureau decided. The dedup key gets
+    the flag's id appended, so the same condition arising again raises a new flag. The caller
+    commits. Returns how many were resolved.
+    """
+    keys, count, now = list(dedup_keys), 0, clock.now()
+    for start in range(0, len(keys), _CHUNK):
+        count += session.execute(
+            sa.update(Flag)
+            .where(Flag.dedup_key.in_(keys[start:start + _CHUNK]), Flag.status == FlagStatus.open.value)
+            .values(status=FlagStatus.resolved.value, reviewed_by="system", reviewed_at=now, review_note=note,
+                    dedup_key=Flag.dedup_key + ":resolved:" + sa.cast(Flag.id, sa.String))
+            .execution_options(synchronize_session=False)
+        ).rowcount
+    return count
+
+
+_CHUNK = 1000
 
 
 def visible(actor: Actor):

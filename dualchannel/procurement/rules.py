@@ -132,6 +132,30 @@ def agreement_year(cycle_start: date, cycle_end: date, on: date) -> tuple[date, 
     return next((start, end) for start, end in years if start <= on < end)
 
 
+def month_of_year(year_start: date, on: date) -> int:
+    """Index (from 0) of the month of an agreement year containing ``on``.
+
+    Month ``k`` runs from ``add_months(year_start, k)`` (inclusive) to
+    ``add_months(year_start, k + 1)``, the months :func:`schedule_share` counts in.
+    """
+    if on < year_start:
+        raise ValueError(f"{on} is before the year's start {year_start}")
+    return _whole_months_between(year_start, on)
+
+
+def agreement_months(year_start: date, year_end: date) -> list[tuple[date, date]]:
+    """The months of an agreement year as ``(start, end_exclusive)``, the last one truncated
+    at ``year_end`` (exclusive) when the year is."""
+    if year_end <= year_start:
+        raise ValueError(f"empty agreement year {year_start}..{year_end}")
+    months: list[tuple[date, date]] = []
+    k = 0
+    while (start := add_months(year_start, k)) < year_end:
+        months.append((start, min(add_months(year_start, k + 1), year_end)))
+        k += 1
+    return months
+
+
 # ---------------------------------------------------------------------------
 # 2. Time-elapsed schedule (序时进度) and completion
 # ---------------------------------------------------------------------------
@@ -752,6 +776,7 @@ __all__ = [
     "SupplyState",
     "WorkingCalendar",
     "add_months",
+    "agreement_months",
     "agreement_year",
     "agreement_years",
     "assess_selection_compliance",
@@ -761,6 +786,7 @@ __all__ = [
     "first_self_pay_ratio",
     "latest_fix_date",
     "month_bounds",
+    "month_of_year",
     "payment_standard_on",
     "prepayment_due",
     "quarter_bounds",

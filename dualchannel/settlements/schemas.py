@@ -3,19 +3,11 @@ import io
 
 import marshmallow as ma
 
-from dualchannel.api import ListArgs, MoneyField, page_schema, RequestSchema, Text, Timestamp
+from dualchannel.api import ListArgs, MoneyField, page_schema, RatioField, RequestSchema, Text, Timestamp
 from dualchannel.institutions.schemas import ADCODE, CODE
 from dualchannel.patients.models import Insurance
 from dualchannel.settlements.models import Mode
 from dualchannel.settlements.rules import Status
-
-
-class RatioField(MoneyField):
-    """A ratio in [0, 1] as a decimal string, at most 4 decimals."""
-
-    def __init__(self, **kwargs):
-        super().__init__(places=4, **kwargs)
-        self.validators.append(ma.validate.Range(max=1))
 
 
 # --- Policies

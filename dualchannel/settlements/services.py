@@ -345,7 +345,7 @@ def _refuse_settling(session: Session, actor: Actor, prescription: Prescription,
 
 
 def _lines(session: Session, prescription: Prescription, unit_prices: dict[str, Decimal],
-           on: date) -> tuple[list[rules.Line], dict[str, Drug]]:
+           on: date, insurance: str) -> tuple[list[rules.Line], dict[str, Drug]]:
     """One line per drug, for the packs actually dispensed (a pack returned unopened is not paid)."""
     items = list(session.exec(select(PrescriptionItem).where(PrescriptionItem.prescription_id == prescription.id)
                               .order_by(PrescriptionItem.id)))
@@ -365,7 +365,7 @@ def _lines(session: Session, prescription: Prescription, unit_prices: dict[str, 
         if price is None:
             errors[f"unit_prices.{drug.code}"] = [f"{drug.name} has no agreed price; give its unit price."]
             continue
-        standard, first_self_pay_ratio = drugs.payment_standard_on(session, drug, on)
+        standard, first_self_pay_ratio = drugs.payment_standard_on(session, drug, on, insurance=insurance)
         lines.append(rules.Line(drug.code, packs[drug.code], price, standard, first_self_pay_ratio))
     if errors:
         raise Invalid("The prices of the prescription cannot be settled.", errors)
@@ -412,7 +412,9 @@ def settle_prescription(session: Session, actor: Actor, prescription_id: int, *,
         policy.assistance_ratio(patient.assistance_category)
     except ValueError as error:
         raise Invalid(str(error), {"assistance_category": [str(error)]})
-    lines, catalogue = _lines(session, prescription, unit_prices or {}, today)
+    # Payment standards and first self-pay ratios in force on the dispensing date (集采, seed 001).
+    dispensed_on = prescription.dispensed_at.astimezone(clock.CHINA).date()
+    lines, catalogue = _lines(session, prescription, unit_prices or {}, dispensed_on, patient.insurance)
 
     prescriptions.move(session, prescription, Action.settle, actor.label, detail={"mode": chosen.value})
     row = _locked_accumulator(session, patient.id, today.year)

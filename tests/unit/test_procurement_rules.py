@@ -22,6 +22,7 @@ from dualchannel.procurement.rules import (
     Treatment,
     WorkingCalendar,
     add_months,
+    agreement_months,
     agreement_year,
     agreement_years,
     assess_selection_compliance,
@@ -30,6 +31,7 @@ from dualchannel.procurement.rules import (
     first_self_pay_ratio,
     latest_fix_date,
     month_bounds,
+    month_of_year,
     payment_standard_on,
     prepayment_due,
     quarter_bounds,
@@ -669,3 +671,32 @@ def test_add_months_clamps_without_drifting() -> None:
     assert add_months(date(2026, 1, 31), 1) == date(2026, 2, 28)
     assert add_months(date(2026, 1, 31), 2) == date(2026, 3, 31)
     assert add_months(date(2026, 3, 15), -3) == date(2025, 12, 15)
+
+
+# ---------------------------------------------------------------------------
+# Months of an agreement year
+# ---------------------------------------------------------------------------
+
+
+def test_agreement_months_follow_the_year_start_and_truncate() -> None:
+    months = agreement_months(date(2024, 5, 31), date(2025, 5, 31))
+    assert len(months) == 12
+    assert months[0] == (date(2024, 5, 31), date(2024, 6, 30))
+    assert months[1] == (date(2024, 6, 30), date(2024, 7, 31))
+    assert months[8] == (date(2025, 1, 31), date(2025, 2, 28))
+    assert agreement_months(date(2021, 4, 15), date(2021, 6, 1)) == [
+        (date(2021, 4, 15), date(2021, 5, 15)), (date(2021, 5, 15), date(2021, 6, 1))]
+    with pytest.raises(ValueError):
+        agreement_months(date(2021, 4, 15), date(2021, 4, 15))
+
+
+@given(dates, st.integers(min_value=0, max_value=400))
+def test_month_of_year_is_the_month_containing_the_date(start: date, offset: int) -> None:
+    on = start + timedelta(days=offset)
+    k = month_of_year(start, on)
+    assert add_months(start, k) <= on < add_months(start, k + 1)
+
+
+def test_month_of_year_rejects_dates_before_the_year() -> None:
+    with pytest.raises(ValueError):
+        month_of_year(date(2026, 1, 1), date(2025, 12, 31))

@@ -96,6 +96,7 @@ const MESSAGES = [
   [/^Only a responsible physician \(医保责任医师\) records eligibility\.$/, () => "只有医保责任医师可以认定待遇资格。"],
   [/^Only a responsible physician \(医保责任医师\) reviews re-examinations\.$/, () => "只有医保责任医师可以查看复查评估名单。"],
   [/^No such resource\.$/, () => "没有找到该对象。"],
+  [/^Unknown insurance type (.+)\.$/, (m) => `未知的参保类型：${m[1]}。`],
   [/^The request has values no record can hold\.$/, () => "请求中含有无法保存的字符或过大的数字。"],
   [/^No agent picked up prescription (\d+)\.$/, (m) => `处方 ${m[1]} 不是由代办人取药的。`],
   [/^Only the pharmacy it is routed to may (\w+) this prescription\.$/, (m) => `只有处方流转到的药店可以${action(m[1])}此处方。`],

@@ -1,0 +1,528 @@
+import marshmallow as ma
+from flask_smorest.fields import Upload
+
+from dualchannel.api import ListArgs, MoneyField, page_schema, RatioField, RequestSchema, Timestamp
+from dualchannel.institutions.schemas import ADCODE, CODE
+from dualchannel.procurement.rules import ProcurementKind, ProductStatus
+
+TEXT = ma.validate.Length(1, 200)
+NOTE = ma.validate.Length(1, 2000)
+QUANTITY = ma.validate.Range(min=0, max=1_000_000_000)
+
+
+class Share(ma.fields.Float):
+    """A computed share (rounded to 6 places by the rules), shown as a JSON number."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else float(value)
+
+
+# ---------------------------------------------------------------- batches and products
+
+class BatchIn(RequestSchema):
+    code = ma.fields.String(required=True, validate=CODE)
+    name = ma.fields.String(required=True, validate=TEXT)
+    kind = ma.fields.String(required=True, validate=ma.validate.OneOf([k.value for k in ProcurementKind]))
+    cycle_start = ma.fields.Date(required=True)
+    cycle_end = ma.fields.Date(required=True, metadata={"description": "Last day of the cycle (inclusive)."})
+    effective_date = ma.fields.Date(load_default=None, metadata={"description": "Default: cycle_start."})
+    region = ma.fields.String(load_default=None, validate=ADCODE)
+    direct_settlement = ma.fields.Boolean(load_default=True)
+    first_self_pay_base = RatioField(load_default=None, allow_none=True)
+
+
+class YearOut(ma.Schema):
+    start = ma.fields.Date()
+    end = ma.fields.Date(metadata={"description": "Exclusive."})
+
+
+class BatchOut(ma.Schema):
+    code = ma.fields.String()
+    name = ma.fields.String()
+    kind = ma.fields.String()
+    cycle_start = ma.fields.Date()
+    cycle_end = ma.fields.Date()
+    effective_date = ma.fields.Date()
+    region = ma.fields.String(allow_none=True)
+    direct_settlement = ma.fields.Boolean()
+    first_self_pay_base = ma.fields.Decimal(as_string=True, allow_none=True)
+    status = ma.fields.String(metadata={"description": "upcoming, in_effect or ended (today)."})
+    agreement_years = ma.fields.List(ma.fields.Nested(YearOut))
+    created_by = ma.fields.String()
+    created_at = Timestamp()
+
+
+class BatchList(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(BatchOut))
+    next_cursor = ma.fields.String(allow_none=True, dump_default=None)
+
+
+class ProductIn(RequestSchema):
+    code = ma.fields.String(required=True, validate=CODE)
+    generic_name = ma.fields.String(required=True, validate=TEXT,
+                                    metadata={"description": "Generic name, or a consumable's product category."})
+    manufacturer = ma.fields.String(required=True, validate=TEXT)
+    name = ma.fields.String(required=True, validate=TEXT)
+    dosage_form = ma.fields.String(load_default=None, validate=ma.validate.Length(1, 50))
+    specification = ma.fields.String(load_default="", validate=ma.validate.Length(0, 200))
+    packaging = ma.fields.String(load_default=None, validate=TEXT)
+    unit = ma.fields.String(required=True, validate=ma.validate.Length(1, 20))
+    price = MoneyField(places=4, required=True,
+                       metadata={"description": "Selected price, or the listing price (挂网价) of other products."})
+    status = ma.fields.String(required=True, validate=ma.validate.OneOf([s.value for s in ProductStatus]))
+    conversion = ma.fields.Decimal(load_default=None, as_string=True, allow_nan=False,
+                                   metadata={"description": "Common units of the generic per pricing unit "
+                                                            "(default 1; above 0, at most 1,000,000)."})
+    equal_quality = ma.fields.Boolean(load_default=False)
+
+    @ma.validates("conversion")
+    def _conversion(self, value, **kwargs):
+        # Checked here rather than with a Range: a Range on a decimal string documents its bounds
+        # as strings, which is not valid OpenAPI.
+        if value is not None and not 0 < value <= 1_000_000:
+            raise ma.ValidationError("Above 0 and at most 1,000,000.")
+        if value is not None and value.as_tuple().exponent < -4:
+            raise ma.ValidationError("At most 4 decimal places.")
+
+
+STATUS_ALIASES = {"中选": "selected", "非中选": "non_selected", "未中选": "non_selected", "备供": "backup",
+                  "备供企业": "backup"}
+TRUTHY = {"是", "y", "yes", "true", "1"}
+
+
+class ProductRow(ProductIn):
+    """A row of an imported result table: Chinese status words and 是/否 accepted."""
+
+    @ma.pre_load
+    def _words(self, data, **kwargs):
+        if isinstance(data, dict):
+            data = dict(data)
+            if data.get("status") in STATUS_ALIASES:
+                data["status"] = STATUS_ALIASES[data["status"]]
+            if isinstance(data.get("equal_quality"), str):
+                data["equal_quality"] = data["equal_quality"].strip().lower() in TRUTHY
+        return data
+
+
+class ProductOut(ma.Schema):
+    code = ma.fields.String()
+    batch_code = ma.fields.String()
+    generic_name = ma.fields.String()
+    manufacturer = ma.fields.String()
+    name = ma.fields.String()
+    dosage_form = ma.fields.String(allow_none=True)
+    specification = ma.fields.String()
+    packaging = ma.fields.String(allow_none=True)
+    unit = ma.fields.String()
+    price = MoneyField(places=4)
+    status = ma.fields.String()
+    conversion = ma.fields.Decimal(as_string=True)
+    equal_quality = ma.fields.Boolean()
+
+
+class ProductList(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(ProductOut))
+    next_cursor = ma.fields.String(allow_none=True, dump_default=None)
+
+
+class FileIn(ma.Schema):
+    file = Upload(required=True, metadata={"description": "A CSV (UTF-8 or GB18030) or XLSX file."})
+
+
+class ImportOut(ma.Schema):
+    imported = ma.fields.Integer()
+
+
+# ---------------------------------------------------------------- agreed volumes
+
+class AgreedVolumeIn(RequestSchema):
+    institution_code = ma.fields.String(required=True, validate=CODE,
+                                        metadata={"description": "An institution's or a pharmacy's code."})
+    product_code = ma.fields.String(required=True, validate=CODE)
+    year_start = ma.fields.Date(required=True)
+    quantity = ma.fields.Integer(required=True, strict=True, validate=QUANTITY)
+
+
+class ComputeIn(RequestSchema):
+    product_code = ma.fields.String(required=True, validate=CODE)
+    year_start = ma.fields.Date(required=True)
+    ratio = RatioField(load_default=None, allow_none=True)
+    region = ma.fields.String(load_default=None, validate=ADCODE)
+    base_start = ma.fields.Date(load_default=None)
+    base_end = ma.fields.Date(load_default=None, metadata={"description": "Exclusive; default year_start."})
+
+
+class LineOut(ma.Schema):
+    id = ma.fields.Integer()
+    institution_code = ma.fields.String()
+    region = ma.fields.String()
+    batch_code = ma.fields.String()
+    product_code = ma.fields.String()
+    year_start = ma.fields.Date()
+    year_end = ma.fields.Date(metadata={"description": "Exclusive."})
+    agreed = ma.fields.Integer(allow_none=True)
+    agreed_source = ma.fields.String(allow_none=True)
+    agreed_by = ma.fields.String(allow_none=True)
+    agreed_at = Timestamp(allow_none=True)
+    purchased = ma.fields.Integer()
+    purchased_amount = MoneyField()
+    base_usage = ma.fields.Integer(metadata={"description": "Only from compute: the base-year usage used."})
+
+
+LinePage = page_schema(LineOut)
+
+
+class ComputeOut(ma.Schema):
+    ratio = ma.fields.Decimal(as_string=True)
+    base_start = ma.fields.Date()
+    base_end = ma.fields.Date()
+    items = ma.fields.List(ma.fields.Nested(LineOut))
+
+
+class LineQuery(ListArgs):
+    institution_code = ma.fields.String(load_default=None, validate=CODE)
+    product_code = ma.fields.String(load_default=None, validate=CODE)
+    year_start = ma.fields.Date(load_default=None)
+
+
+# ---------------------------------------------------------------- purchases
+
+class PurchaseIn(RequestSchema):
+    institution_code = ma.fields.String(required=True, validate=CODE)
+    product_code = ma.fields.String(required=True, validate=CODE)
+    quantity = ma.fields.Integer(required=True, validate=ma.validate.Range(min=1, max=1_000_000_000))
+    amount = MoneyField(required=True)
+    date = ma.fields.Date(required=True)
+    supplier = ma.fields.String(load_default=None, validate=TEXT,
+                                metadata={"description": "Default: the product's manufacturer."})
+    distributor = ma.fields.String(load_default=None, validate=TEXT)
+    reference = ma.fields.String(load_default=None, validate=ma.validate.Length(1, 64),
+                                 metadata={"description": "Invoice or order number; once per institution."})
+
+
+class PurchaseOut(ma.Schema):
+    id = ma.fields.Integer()
+    institution_code = ma.fields.String()
+    product_code = ma.fields.String()
+    quantity = ma.fields.Integer()
+    amount = MoneyField()
+    date = ma.fields.Date(attribute="purchased_on")
+    supplier = ma.fields.String()
+    distributor = ma.fields.String(allow_none=True)
+    reference = ma.fields.String(allow_none=True)
+    line_id = ma.fields.Integer()
+    created_by = ma.fields.String()
+    created_at = Timestamp()
+
+
+PurchasePage = page_schema(PurchaseOut)
+
+
+class PurchaseQuery(ListArgs):
+    institution_code = ma.fields.String(load_default=None, validate=CODE)
+    product_code = ma.fields.String(load_default=None, validate=CODE)
+    date_from = ma.fields.Date(load_default=None, data_key="from")
+    date_to = ma.fields.Date(load_default=None, data_key="to")
+
+
+# ---------------------------------------------------------------- declarations
+
+class DeclarationIn(RequestSchema):
+    product_code = ma.fields.String(required=True, validate=CODE)
+    year_start = ma.fields.Date(required=True)
+    quantity = ma.fields.Integer(required=True, strict=True, validate=QUANTITY,
+                                 metadata={"description": "0 is a valid (\"零\"报量) declaration."})
+    explanation = ma.fields.String(load_default=None, validate=NOTE,
+                                   metadata={"description": "Required when below the institution's history."})
+    institution_code = ma.fields.String(load_default=None, validate=CODE,
+                                        metadata={"description": "Only an admin declares for an institution."})
+
+
+class AcceptIn(RequestSchema):
+    ratio = RatioField(load_default=None, allow_none=True)
+    quantity = ma.fields.Integer(load_default=None, strict=True, validate=QUANTITY,
+                                 metadata={"description": "Agreed volume to set instead of quantity x ratio."})
+
+
+class ReturnIn(RequestSchema):
+    note = ma.fields.String(required=True, validate=NOTE)
+
+
+class DeclarationOut(ma.Schema):
+    id = ma.fields.Integer()
+    institution_code = ma.fields.String()
+    region = ma.fields.String()
+    product_code = ma.fields.String()
+    year_start = ma.fields.Date()
+    quantity = ma.fields.Integer()
+    history = ma.fields.Integer()
+    explanation = ma.fields.String(allow_none=True)
+    status = ma.fields.String()
+    bureau_note = ma.fields.String(allow_none=True)
+    agreed = ma.fields.Integer(allow_none=True)
+    created_by = ma.fields.String()
+    created_at = Timestamp()
+    decided_by = ma.fields.String(allow_none=True)
+    decided_at = Timestamp(allow_none=True)
+
+
+DeclarationPage = page_schema(DeclarationOut)
+
+
+class DeclarationQuery(ListArgs):
+    status = ma.fields.String(load_default=None, validate=ma.validate.OneOf(["submitted", "returned", "accepted"]))
+    institution_code = ma.fields.String(load_default=None, validate=CODE)
+
+
+# ---------------------------------------------------------------- execution and reports
+
+class ExecutionQuery(ListArgs):
+    region = ma.fields.String(load_default=None, validate=ADCODE)
+    as_of = ma.fields.Date(load_default=None, metadata={"description": "Default: today."})
+    institution_code = ma.fields.String(load_default=None, validate=CODE)
+    product_code = ma.fields.String(load_default=None, validate=CODE)
+    batch = ma.fields.String(load_default=None, validate=CODE)
+    behind = ma.fields.Boolean(load_default=None)
+    alerts = ma.fields.Boolean(load_default=True,
+                               metadata={"description": "Raise and resolve due alerts first (bureau, first page)."})
+
+
+class ComplianceOut(ma.Schema):
+    non_selected_share = Share()
+    compliant = ma.fields.Boolean()
+    selected_quantity = ma.fields.Decimal(as_string=True)
+    non_selected_quantity = ma.fields.Decimal(as_string=True)
+    reasons = ma.fields.List(ma.fields.String())
+
+
+class ExecutionItem(ma.Schema):
+    line_id = ma.fields.Integer()
+    institution_code = ma.fields.String()
+    institution_name = ma.fields.String(allow_none=True)
+    region = ma.fields.String()
+    batch_code = ma.fields.String()
+    product_code = ma.fields.String()
+    product_name = ma.fields.String()
+    generic_name = ma.fields.String()
+    manufacturer = ma.fields.String()
+    status = ma.fields.String()
+    year_start = ma.fields.Date()
+    year_end = ma.fields.Date()
+    agreed = ma.fields.Integer(allow_none=True)
+    purchased = ma.fields.Integer()
+    purchased_amount = MoneyField()
+    completed_share = Share(allow_none=True)
+    schedule_share = Share()
+    behind = ma.fields.Boolean()
+    non_selected_share = Share(allow_none=True)
+    compliant = ma.fields.Boolean(allow_none=True)
+    compliance = ma.fields.Nested(ComplianceOut, allow_none=True)
+    alerts = ma.fields.List(ma.fields.String())
+
+
+class YearInViewOut(ma.Schema):
+    batch_code = ma.fields.String()
+    year_start = ma.fields.Date()
+    year_end = ma.fields.Date()
+    schedule_share = Share()
+
+
+class SummaryOut(ma.Schema):
+    lines = ma.fields.Integer()
+    with_agreement = ma.fields.Integer()
+    behind = ma.fields.Integer()
+    open_alerts = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer())
+
+
+class ExecutionOut(ma.Schema):
+    region = ma.fields.String(allow_none=True)
+    as_of = ma.fields.Date()
+    years = ma.fields.List(ma.fields.Nested(YearInViewOut))
+    summary = ma.fields.Nested(SummaryOut)
+    alerts_synced = ma.fields.Boolean(metadata={"description": "Whether due alerts were raised before reading."})
+    alerts_raised = ma.fields.Integer()
+    alerts_resolved = ma.fields.Integer()
+    items = ma.fields.List(ma.fields.Nested(ExecutionItem))
+    next_cursor = ma.fields.String(allow_none=True)
+
+
+class ReportQuery(RequestSchema):
+    region = ma.fields.String(load_default=None, validate=ADCODE)
+    as_of = ma.fields.Date(load_default=None)
+    period = ma.fields.String(load_default="month", validate=ma.validate.OneOf(["month", "quarter"]))
+    batch = ma.fields.String(load_default=None, validate=CODE)
+
+
+class ReportItem(ma.Schema):
+    period = ma.fields.String()
+    period_start = ma.fields.Date()
+    period_end = ma.fields.Date(metadata={"description": "Exclusive."})
+    batch_code = ma.fields.String()
+    year_start = ma.fields.Date()
+    product_code = ma.fields.String()
+    product_name = ma.fields.String()
+    generic_name = ma.fields.String()
+    status = ma.fields.String()
+    purchased = ma.fields.Integer()
+    amount = MoneyField()
+    cumulative_purchased = ma.fields.Integer()
+    agreed = ma.fields.Integer()
+    completed_share = Share(allow_none=True)
+    schedule_share = Share()
+
+
+class ReportOut(ma.Schema):
+    region = ma.fields.String(allow_none=True)
+    as_of = ma.fields.Date()
+    period = ma.fields.String()
+    items = ma.fields.List(ma.fields.Nested(ReportItem))
+
+
+# ---------------------------------------------------------------- money
+
+class MoneyQuery(RequestSchema):
+    region = ma.fields.String(load_default=None, validate=ADCODE)
+    as_of = ma.fields.Date(load_default=None)
+    batch = ma.fields.String(load_default=None, validate=CODE)
+
+
+class CompanyPrepayment(ma.Schema):
+    company = ma.fields.String()
+    agreed_amount = MoneyField()
+    prepayment = MoneyField()
+
+
+class PrepaymentItem(ma.Schema):
+    institution_code = ma.fields.String()
+    batch_code = ma.fields.String()
+    year_start = ma.fields.Date()
+    year_end = ma.fields.Date()
+    agreed_amount = MoneyField()
+    prepayment = MoneyField()
+    companies = ma.fields.List(ma.fields.Nested(CompanyPrepayment))
+
+
+class PrepaymentOut(ma.Schema):
+    region = ma.fields.String(allow_none=True)
+    as_of = ma.fields.Date()
+    ratio = ma.fields.Decimal(as_string=True)
+    items = ma.fields.List(ma.fields.Nested(PrepaymentItem))
+
+
+class QuarterOut(ma.Schema):
+    quarter = ma.fields.String()
+    start = ma.fields.Date()
+    end = ma.fields.Date(metadata={"description": "Exclusive."})
+    closed = ma.fields.Boolean()
+    purchased = MoneyField()
+    cumulative = MoneyField()
+    settled = MoneyField(metadata={"description": "Owed to the company for this quarter, net of prepayments."})
+
+
+class YearEndOut(ma.Schema):
+    reconciled = ma.fields.Boolean()
+    purchased = MoneyField()
+    prepaid = MoneyField()
+    owed = MoneyField()
+    balance = ma.fields.String(metadata={"description": "purchased - prepaid; negative: prepayment to recover."})
+
+
+class LedgerItem(ma.Schema):
+    company = ma.fields.String()
+    batch_code = ma.fields.String()
+    year_start = ma.fields.Date()
+    year_end = ma.fields.Date()
+    prepaid = MoneyField()
+    quarters = ma.fields.List(ma.fields.Nested(QuarterOut))
+    year_end_reconciliation = ma.fields.Nested(YearEndOut)
+
+
+class LedgerOut(ma.Schema):
+    region = ma.fields.String(allow_none=True)
+    as_of = ma.fields.Date()
+    items = ma.fields.List(ma.fields.Nested(LedgerItem))
+
+
+# ---------------------------------------------------------------- supply problems
+
+class SupplyProblemIn(RequestSchema):
+    product_code = ma.fields.String(required=True, validate=CODE)
+    description = ma.fields.String(required=True, validate=NOTE)
+    company = ma.fields.String(load_default=None, validate=TEXT,
+                               metadata={"description": "Default: the product's manufacturer."})
+    reported_on = ma.fields.Date(load_default=None, metadata={"description": "Default: today."})
+    institution_code = ma.fields.String(load_default=None, validate=CODE,
+                                        metadata={"description": "Only an admin reports for an institution."})
+
+
+class ReplyIn(RequestSchema):
+    reply = ma.fields.String(required=True, validate=NOTE)
+    promised_fix = ma.fields.Date(required=True)
+    replied_on = ma.fields.Date(load_default=None)
+
+
+class ResolveIn(RequestSchema):
+    resolution = ma.fields.String(required=True, validate=NOTE)
+    resolved_on = ma.fields.Date(load_default=None)
+
+
+class ConfirmIn(RequestSchema):
+    confirmed_on = ma.fields.Date(load_default=None)
+
+
+class SupplyProblemOut(ma.Schema):
+    id = ma.fields.Integer()
+    institution_code = ma.fields.String()
+    region = ma.fields.String()
+    product_code = ma.fields.String()
+    company = ma.fields.String()
+    description = ma.fields.String()
+    stage = ma.fields.String()
+    state = ma.fields.String(metadata={"description": "awaiting_reply, reply_overdue, in_progress, fix_overdue, resolved."})
+    due = ma.fields.Date(allow_none=True)
+    overdue_working_days = ma.fields.Integer()
+    escalate = ma.fields.Boolean()
+    reply_due = ma.fields.Date()
+    latest_fix_date = ma.fields.Date(allow_none=True)
+    reported_on = ma.fields.Date()
+    reported_by = ma.fields.String()
+    replied_on = ma.fields.Date(allow_none=True)
+    reply = ma.fields.String(allow_none=True)
+    promised_fix = ma.fields.Date(allow_none=True)
+    resolved_on = ma.fields.Date(allow_none=True)
+    resolution = ma.fields.String(allow_none=True)
+    confirmed_on = ma.fields.Date(allow_none=True)
+    confirmed_by = ma.fields.String(allow_none=True)
+    escalated_to = ma.fields.String(allow_none=True)
+    escalated_at = Timestamp(allow_none=True)
+
+
+SupplyProblemPage = page_schema(SupplyProblemOut)
+
+
+class SupplyProblemQuery(ListArgs):
+    stage = ma.fields.String(load_default=None, validate=ma.validate.OneOf(["reported", "replied", "resolved"]))
+    institution_code = ma.fields.String(load_default=None, validate=CODE)
+
+
+# ---------------------------------------------------------------- calendar
+
+class CalendarQuery(RequestSchema):
+    year = ma.fields.Integer(required=True, validate=ma.validate.Range(min=2000, max=2100))
+
+
+class CalendarDayIn(RequestSchema):
+    kind = ma.fields.String(required=True, validate=ma.validate.OneOf(["holiday", "workday", "normal"]))
+    name = ma.fields.String(load_default=None, validate=ma.validate.Length(1, 100))
+
+
+class CalendarDayOut(ma.Schema):
+    day = ma.fields.Date()
+    kind = ma.fields.String()
+    name = ma.fields.String(allow_none=True)
+    source = ma.fields.String(metadata={"description": "config or table."})
+
+
+class CalendarOut(ma.Schema):
+    year = ma.fields.Integer()
+    days = ma.fields.List(ma.fields.Nested(CalendarDayOut))
