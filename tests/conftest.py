@@ -35,8 +35,9 @@ def database_template(tmp_path_factory):
     return path
 
 
-@pytest.fixture
-def database_url(database_template, tmp_path):
+def fresh_database(template, directory) -> str:
+    """The URL of a database holding only the migrated schema: the PostgreSQL test database
+    emptied, or a copy of the template SQLite file in `directory`."""
     if POSTGRES_URL:
         engine = db.create_engine(POSTGRES_URL)
         tables = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
@@ -44,18 +45,29 @@ def database_url(database_template, tmp_path):
             connection.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
         engine.dispose()
         return POSTGRES_URL
-    path = tmp_path / "test.sqlite"
-    shutil.copy(database_template, path)
+    path = directory / "test.sqlite"
+    shutil.copy(template, path)
     return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def database_url(database_template, tmp_path):
+    return fresh_database(database_template, tmp_path)
+
+
+def make_app(database_url, instance_path, **overrides):
+    """The app as the tests configure it (the `app` fixture; suites sharing one app per module)."""
+    # DEBUG, so the privacy guard sees every record the service's loggers could write.
+    app = create_app({"TESTING": True, "DATABASE_URL": database_url, "LOG_LEVEL": "DEBUG", **KEYS, **overrides})
+    app.instance_path = str(instance_path)
+    return app
 
 
 @pytest.fixture
 def app(request, database_url, tmp_path):
     """The app on a fresh database; `@pytest.mark.app_config(KEY=value)` overrides settings."""
     marker = request.node.get_closest_marker("app_config")
-    overrides = marker.kwargs if marker else {}
-    app = create_app({"TESTING": True, "DATABASE_URL": database_url, **KEYS, **overrides})
-    app.instance_path = str(tmp_path / "instance")
+    app = make_app(database_url, tmp_path / "instance", **(marker.kwargs if marker else {}))
     yield app
     app.extensions[db._ENGINE].dispose()
     clock.reset()
@@ -90,8 +102,7 @@ class As:
         return self.client.put(url, json=json, headers=self._headers(kw.pop("headers", None)), **kw)
 
 
-@pytest.fixture
-def token(app):
+def token_maker(app):
     """token(role, subject) -> a bearer token, made through the CLI like an operator would."""
     runner = app.test_cli_runner()
 
@@ -102,6 +113,12 @@ def token(app):
         return result.output.strip().splitlines()[-1]
 
     return make
+
+
+@pytest.fixture
+def token(app):
+    """token(role, subject) -> a bearer token, made through the CLI like an operator would."""
+    return token_maker(app)
 
 
 @pytest.fixture
@@ -159,17 +176,18 @@ def privacy_guard(monkeypatch):
 
     monkeypatch.setattr(FlaskClient, "open", checked_open)
     monkeypatch.setattr(FlaskCliRunner, "invoke", checked_invoke)
-    root, sql = logging.getLogger(), logging.getLogger("sqlalchemy.engine")
-    catcher, levels = _LeakCatcher(leaks), (root.level, sql.level)
-    root.addHandler(catcher)
-    # SQLAlchemy quiets itself to WARNING; echo its statements, parameters and rows here, as
-    # an operator debugging production would.
-    root.setLevel(logging.DEBUG)
-    sql.setLevel(logging.DEBUG)
+    # SQLAlchemy quiets itself to WARNING, and every app sets the service's loggers to its
+    # LOG_LEVEL (INFO by default, which an earlier test leaves behind): echo everything here,
+    # statements, parameters and rows included, as an operator debugging production would.
+    loggers = [logging.getLogger(name) for name in ("", "sqlalchemy.engine", "dualchannel")]
+    catcher, levels = _LeakCatcher(leaks), [logger.level for logger in loggers]
+    loggers[0].addHandler(catcher)
+    for logger in loggers:
+        logger.setLevel(logging.DEBUG)
     try:
         yield leaks
     finally:
-        root.removeHandler(catcher)
-        root.setLevel(levels[0])
-        sql.setLevel(levels[1])
+        loggers[0].removeHandler(catcher)
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
     assert not leaks, f"Full resident ID numbers leaked: {leaks}"

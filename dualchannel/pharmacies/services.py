@@ -52,8 +52,10 @@ def visible(actor: Actor):
         return sa.or_(Pharmacy.county_adcode.startswith(prefix), Pharmacy.adcode.startswith(prefix))
     if actor.role is Role.pharmacy:
         return Pharmacy.code == actor.subject
-    # Physicians route prescriptions: they see the dual-channel network itself.
-    return Pharmacy.status == PharmacyStatus.active.value
+    if actor.role is Role.physician:
+        # Physicians route prescriptions: they see the dual-channel network itself.
+        return Pharmacy.status == PharmacyStatus.active.value
+    return sa.false()
 
 
 def create_pharmacy(session: Session, actor: Actor, *, code: str, name: str, address: str, adcode: str,

@@ -60,7 +60,9 @@ def visible(actor: Actor):
         return Prescription.physician_code == actor.subject
     if actor.role is Role.pharmacy:
         return Prescription.pharmacy_code == actor.subject
-    return Prescription.patient_region.startswith(adcodes.prefix(actor.subject))
+    if actor.role is Role.bureau:
+        return Prescription.patient_region.startswith(adcodes.prefix(actor.subject))
+    return sa.false()  # any other role (an institution's procurement account) reads none
 
 
 def _load(session: Session, actor: Actor, prescription_id: int, *,

@@ -15,6 +15,13 @@ def created(response):
 
 @pytest.fixture
 def world(as_role):
+    return build_world(as_role)
+
+
+def build_world(as_role):
+    """The world: institution H370811001 with a responsible physician (D370811001) and an
+    ordinary one, dual-channel drugs, pharmacies in Jining (two active, one applied) and Tai'an,
+    a patient of Jining; `as_role(role, subject)` makes the clients."""
     admin = as_role("admin")
     bureau = as_role("bureau", "370800")
     created(admin.post("/api/v1/institutions", {"code": "H370811001", "name": "济宁市第一人民医院", "adcode": "370811"}))

@@ -172,6 +172,18 @@ def test_other_pharmacy_and_other_city_bureau_get_404(world, issue):
     problem(world.other_pharmacy.post(f"{url}/verify", {"id_number": world.patient_id_number}), 404)
 
 
+def test_a_role_without_clinical_access_is_never_read_as_a_bureau(world, issue):
+    # An institution's procurement account whose subject happens to look like a region (nothing
+    # checks an institution's subject) once fell through to the bureau's rule and read the
+    # city's prescriptions, and to the physician's rule for the pharmacy network.
+    rx = issue().get_json()
+    account = world.as_role("institution", "370800")
+    assert account.get("/api/v1/prescriptions").get_json()["items"] == []
+    problem(account.get(f"/api/v1/prescriptions/{rx['id']}"), 404)
+    assert account.get("/api/v1/pharmacies").get_json()["items"] == []
+    problem(account.get("/api/v1/pharmacies/P370811001/stock"), 404)
+
+
 def test_return_then_route_elsewhere(world, issue):
     rx = issue().get_json()
     world.physician.post(f"/api/v1/prescriptions/{rx['id']}/route", {"pharmacy_code": "P370811001"})
