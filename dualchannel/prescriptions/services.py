@@ -52,7 +52,9 @@ def visible(actor: Actor):
         return Prescription.physician_code == actor.subject
     if actor.role is Role.pharmacy:
         return Prescription.pharmacy_code == actor.subject
-    return Prescription.patient_region.startswith(adcodes.prefix(actor.subject))
+    if actor.role is Role.bureau:
+        return Prescription.patient_region.startswith(adcodes.prefix(actor.subject))
+    return sa.false()  # e.g. an institution acting on its procurement records
 
 
 def _load(session: Session, actor: Actor, prescription_id: int, *, for_update: bool = False) -> Prescription:
