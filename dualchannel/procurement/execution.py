@@ -139,6 +139,7 @@ def _counted(years: list[YearInView], kind: str, total):
 
 
 def in_view(years: list[YearInView]):
+    """Lines of the agreement years in view."""
     return sa.or_(*(sa.and_(Line.batch_id == y.batch.id, Line.year_start == y.start) for y in years))
 
 
@@ -229,6 +230,7 @@ def monthly_totals(session: Session, years: list[YearInView], condition, *keys) 
 
 
 def region_condition(column, region: str | None):
+    """`column` (an adcode) within `region`; everything when `region` is None."""
     return sa.true() if region is None else within(column, region)
 
 
@@ -246,10 +248,12 @@ def _group_digest(generic_name: str) -> str:
 
 
 def non_selected_key(institution_code: str, batch_id: int, generic_name: str, year_start: date) -> str:
+    """Dedup key of the non-selected-share alert of a group."""
     return f"{NON_SELECTED_HIGH}:{institution_code}:{batch_id}:{year_start}:{_group_digest(generic_name)}"
 
 
 def behind_key(line_id: int) -> str:
+    """Dedup key of the behind-schedule alert of a line."""
     return f"{BEHIND}:{line_id}"
 
 

@@ -91,6 +91,7 @@ def institution_of(session: Session, code: str) -> InstitutionRef | None:
 
 
 def institution_names(session: Session, codes: set[str]) -> dict[str, str]:
+    """Names of institutions and pharmacies by code."""
     names = dict(session.exec(select(Institution.code, Institution.name).where(Institution.code.in_(codes))).all())
     names.update(session.exec(select(Pharmacy.code, Pharmacy.name).where(Pharmacy.code.in_(codes))).all())
     return names
@@ -116,10 +117,12 @@ def scope(actor: Actor, region_column, institution_column):
 
 
 def visible_lines(actor: Actor):
+    """The lines (agreed volumes, progress) an actor may read."""
     return scope(actor, Line.region, Line.institution_code)
 
 
 def visible_declarations(actor: Actor):
+    """The demand declarations an actor may read."""
     return scope(actor, Declaration.region, Declaration.institution_code)
 
 
@@ -168,6 +171,7 @@ def _require_bureau_for(actor: Actor, region: str, verb: str) -> None:
 
 
 def batch_status(batch: Batch, today: date) -> str:
+    """`upcoming` before the effective date, `ended` after the cycle, else `in_effect`."""
     if today < batch.effective_date:
         return "upcoming"
     return "ended" if today > batch.cycle_end else "in_effect"
@@ -213,6 +217,7 @@ def get_batch(session: Session, actor: Actor, code: str) -> Batch:
 
 
 def batch_detail(session: Session, actor: Actor, code: str) -> dict:
+    """A batch by code, for the API."""
     return describe_batch(get_batch(session, actor, code))
 
 
@@ -228,6 +233,7 @@ def _require_batch_editor(actor: Actor, batch: Batch) -> None:
 
 
 def describe_product(product: Product, batch: Batch) -> dict:
+    """A product with its batch's code, for the API."""
     return {**product.model_dump(), "batch_code": batch.code}
 
 
@@ -241,6 +247,7 @@ def get_product(session: Session, code: str, field: str = "product_code") -> tup
 
 
 def product_detail(session: Session, actor: Actor, code: str) -> dict:
+    """A product by code (404 when unknown), for the API."""
     try:
         product, batch = get_product(session, code)
     except Invalid:
@@ -249,6 +256,7 @@ def product_detail(session: Session, actor: Actor, code: str) -> dict:
 
 
 def list_products(session: Session, actor: Actor, batch_code: str) -> list[dict]:
+    """A batch's products, by generic name and status."""
     batch = get_batch(session, actor, batch_code)
     products = session.exec(select(Product).where(Product.batch_id == batch.id)
                             .order_by(Product.generic_name, Product.status, Product.code))
@@ -440,6 +448,7 @@ def line_for(session: Session, ref: InstitutionRef, product: Product, year: tupl
 
 
 def describe_line(line: Line, product_code: str, batch_code: str, **extra) -> dict:
+    """A line with its product's and batch's codes, for the API."""
     return {**line.model_dump(), "product_code": product_code, "batch_code": batch_code, **extra}
 
 
@@ -587,7 +596,8 @@ def _purchase_problems(batch: Batch, on: date, today: date) -> dict[str, list[st
     return {}
 
 
-def _add_purchases(session: Session, actor: Actor, entries: list[tuple[InstitutionRef, Product, Batch, dict]]) -> list[Purchase]:
+def _add_purchases(session: Session, actor: Actor,
+                   entries: list[tuple[InstitutionRef, Product, Batch, dict]]) -> list[Purchase]:
     """Insert purchases and add them to their lines' running totals, of the year and of the
     month of the agreement year each falls in (one UPDATE per line and month; increments, so
     concurrent purchases of a line all count)."""
@@ -615,6 +625,7 @@ def _add_purchases(session: Session, actor: Actor, entries: list[tuple[Instituti
 
 
 def describe_purchase(purchase: Purchase, product_code: str) -> dict:
+    """A purchase with its product's code, for the API."""
     return {**purchase.model_dump(), "product_code": product_code}
 
 
@@ -728,6 +739,7 @@ def list_purchases(session: Session, actor: Actor, *, institution_code: str | No
 
 
 def describe_declaration(session: Session, declaration: Declaration) -> dict:
+    """A declaration with its product's code and, once accepted, the agreed volume."""
     product = session.get(Product, declaration.product_id)
     line = session.exec(select(Line).where(Line.institution_code == declaration.institution_code,
                                            Line.product_id == declaration.product_id,
@@ -780,12 +792,14 @@ def _declaration(session: Session, actor: Actor, declaration_id: int) -> Declara
 
 
 def get_declaration(session: Session, actor: Actor, declaration_id: int) -> dict:
+    """A declaration visible to the actor."""
     return describe_declaration(session, _declaration(session, actor, declaration_id))
 
 
 def list_declarations(session: Session, actor: Actor, *, status: str | None = None,
                       institution_code: str | None = None, limit: int | None = None,
                       cursor: str | None = None) -> Page:
+    """Declarations visible to the actor, newest first."""
     actor.require(*READERS)
     statement = select(Declaration).where(visible_declarations(actor))
     if status:

@@ -37,6 +37,7 @@ OVERDUE_STATES = (rules.SupplyState.REPLY_OVERDUE, rules.SupplyState.FIX_OVERDUE
 
 
 def visible_problems(actor: Actor):
+    """The supply problems an actor may read."""
     return scope(actor, SupplyProblem.region, SupplyProblem.institution_code)
 
 
@@ -54,12 +55,14 @@ def _escalate_after() -> int:
 
 
 def status_of(problem: SupplyProblem, today: date, calendar: rules.WorkingCalendar) -> rules.SupplyProblemStatus:
+    """The problem's state on `today` (rules.supply_problem_status)."""
     return rules.supply_problem_status(problem.reported_on, problem.replied_on, problem.promised_fix,
                                        problem.resolved_on, today, calendar=calendar,
                                        escalate_after=_escalate_after())
 
 
 def describe(problem: SupplyProblem, product_code: str, calendar: rules.WorkingCalendar, today: date) -> dict:
+    """A problem with its computed state and deadlines, for the API."""
     status = status_of(problem, today, calendar)
     return {**problem.model_dump(), "product_code": product_code, "state": status.state.value, "due": status.due,
             "overdue_working_days": status.overdue_working_days, "escalate": status.escalate,
@@ -110,6 +113,7 @@ def report(session: Session, actor: Actor, *, product_code: str, description: st
 
 
 def get(session: Session, actor: Actor, problem_id: int) -> dict:
+    """A supply problem visible to the actor."""
     return _answer(session, *_load(session, actor, problem_id))
 
 

@@ -24,6 +24,7 @@ def create_batch(body):
 @bp.get("/procurement/batches")
 @bp.response(200, schemas.BatchList)
 def list_batches():
+    """Every batch (published results)."""
     return {"items": services.list_batches(db.session(), current_actor())}
 
 
@@ -45,6 +46,7 @@ def add_product(body, code):
 @bp.get("/procurement/batches/<code>/products")
 @bp.response(200, schemas.ProductList)
 def list_products(code):
+    """A batch's products."""
     return {"items": services.list_products(db.session(), current_actor(), code)}
 
 
@@ -61,6 +63,7 @@ def import_products(files, code):
 @bp.get("/procurement/products/<code>")
 @bp.response(200, schemas.ProductOut)
 def get_product(code):
+    """A product by code."""
     return services.product_detail(db.session(), current_actor(), code)
 
 
@@ -78,6 +81,7 @@ def set_agreed_volume(body):
 @bp.arguments(schemas.LineQuery, location="query")
 @bp.response(200, schemas.LinePage)
 def list_agreed_volumes(args):
+    """Agreed volumes visible to the caller."""
     return services.list_lines(db.session(), current_actor(), **args)
 
 
@@ -103,6 +107,7 @@ def record_purchase(body):
 @bp.arguments(schemas.PurchaseQuery, location="query")
 @bp.response(200, schemas.PurchasePage)
 def list_purchases(args):
+    """Purchases visible to the caller (`from`, `to` dates)."""
     return services.list_purchases(db.session(), current_actor(), **args)
 
 
@@ -130,12 +135,14 @@ def declare_demand(body):
 @bp.arguments(schemas.DeclarationQuery, location="query")
 @bp.response(200, schemas.DeclarationPage)
 def list_declarations(args):
+    """Demand declarations visible to the caller."""
     return services.list_declarations(db.session(), current_actor(), **args)
 
 
 @bp.get("/procurement/declarations/<int:declaration_id>")
 @bp.response(200, schemas.DeclarationOut)
 def get_declaration(declaration_id):
+    """A demand declaration."""
     return services.get_declaration(db.session(), current_actor(), declaration_id)
 
 
@@ -219,12 +226,14 @@ def report_supply_problem(body):
 @bp.arguments(schemas.SupplyProblemQuery, location="query")
 @bp.response(200, schemas.SupplyProblemPage)
 def list_supply_problems(args):
+    """Supply problems visible to the caller, with their state."""
     return supply.list_problems(db.session(), current_actor(), **args)
 
 
 @bp.get("/procurement/supply-problems/<int:problem_id>")
 @bp.response(200, schemas.SupplyProblemOut)
 def get_supply_problem(problem_id):
+    """A supply problem with its deadlines and state."""
     return supply.get(db.session(), current_actor(), problem_id)
 
 
@@ -240,6 +249,7 @@ def reply_supply_problem(body, problem_id):
 @bp.arguments(schemas.ResolveIn)
 @bp.response(200, schemas.SupplyProblemOut)
 def resolve_supply_problem(body, problem_id):
+    """The problem is solved; its overdue alerts are resolved."""
     return supply.resolve(db.session(), current_actor(), problem_id, **body)
 
 

@@ -59,7 +59,8 @@ def test_selected_at_least_non_selected_with_each_exemption(world, as_role, labe
                                                             compliant, treatment):
     batch(world.admin, "C2026", kind=kind)
     category = "人工晶体" if kind == "consumable" else "苯磺酸氨氯地平片"
-    product(world.admin, "C2026", "SEL", generic=category, price="1.00", manufacturer="中选器械" if kind == "consumable" else "浙江华海药业")
+    maker = "中选器械" if kind == "consumable" else "浙江华海药业"
+    product(world.admin, "C2026", "SEL", generic=category, price="1.00", manufacturer=maker)
     product(world.admin, "C2026", "OTHER", generic=category, **other)
     agree(world.bureau, H1, "SEL", agreed)
     buy(world.admin, H1, "SEL", 100, "2026-03-15")

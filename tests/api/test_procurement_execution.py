@@ -211,7 +211,8 @@ def test_monthly_and_quarterly_reports(amlodipine, as_role):
     response = world.bureau.get(f"{API}/reports.csv?as_of=2026-04-15&period=quarter")
     assert response.status_code == 200 and response.mimetype == "text/csv"
     rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
-    assert rows[2]["period"] == "Q1" and rows[2]["period_start"] == "2026-01-01" and rows[2]["purchased"] == "300" and rows[2]["generic_name"] == "苯磺酸氨氯地平片"
+    assert (rows[2]["period"], rows[2]["period_start"], rows[2]["purchased"]) == ("Q1", "2026-01-01", "300")
+    assert rows[2]["generic_name"] == "苯磺酸氨氯地平片"
     assert as_role("bureau", "370900").get(f"{API}/reports?as_of=2026-04-15").get_json()["items"] == []
     problem(as_role("bureau", "370900").get(f"{API}/reports.csv?region=370800"), 404)
     problem(world.bureau.get(f"{API}/reports?period=week"), 422)
@@ -284,3 +285,27 @@ def test_a_large_region_leaves_alerts_to_the_scan(amlodipine, app, runner):
     assert len(flags_of(world.bureau, type="procurement_behind_schedule", status="open")) == 2
     small = execution(world.as_role("bureau", "370881"), as_of="2026-07-01")  # no lines there
     assert small["alerts_synced"] is True and small["items"] == []
+
+
+def test_an_institution_token_reads_only_its_procurement_records(world, issue, as_role):
+    rx = issue("SAC", 1).get_json()
+    lookalike = as_role("institution", "370800")  # a subject that looks like a region
+    problem(lookalike.get(f"/api/v1/prescriptions/{rx['id']}"), 404)
+    assert lookalike.get("/api/v1/prescriptions").get_json()["items"] == []
+    problem(lookalike.get("/api/v1/flags"), 403)
+    assert execution(lookalike)["items"] == []
+
+
+def test_read_endpoint_errors(amlodipine, as_role):
+    world = amlodipine
+    problem(world.bureau.get(f"{API}/execution?batch=NOPE"), 404)
+    problem(world.bureau.get(f"{API}/execution?as_of=2026-13-01"), 422)
+    problem(world.bureau.get(f"{API}/reports?batch=NOPE"), 404)
+    for path in ("prepayments", "ledger"):
+        problem(as_role("bureau", "370900").get(f"{API}/{path}?region=370800"), 404)
+        problem(world.physician.get(f"{API}/{path}"), 403)
+    for path in ("agreed-volumes", "purchases", "declarations", "supply-problems", "calendar?year=2026"):
+        problem(world.physician.get(f"{API}/{path}"), 403)
+    problem(world.bureau.get(f"{API}/calendar"), 422)
+    problem(world.bureau.post(f"{API}/agreed-volumes/compute", {"product_code": "NOPE", "year_start": "2026-01-01"}),
+            422)
