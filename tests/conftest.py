@@ -4,9 +4,11 @@ its client and CLI runner, and clients acting as each role."""
 import logging
 import os
 import re
+import secrets
 import shutil
 
 import pytest
+import sqlalchemy as sa
 from cryptography.fernet import Fernet
 from flask.testing import FlaskCliRunner, FlaskClient
 
@@ -14,29 +16,49 @@ from dualchannel import clock, create_app, db, migrate
 from dualchannel.models import metadata
 from tests.support import find_resident_ids
 
-POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")
+# TEST_DATABASE_URL names a PostgreSQL server (and a database there to connect to). The run
+# creates its own database on that server, with a name no one else uses, and drops it at the
+# end: it never empties or drops a database it did not create.
+POSTGRES_SERVER = os.environ.get("TEST_DATABASE_URL")
+POSTGRES_URL = None
+if POSTGRES_SERVER:
+    POSTGRES_URL = sa.engine.make_url(POSTGRES_SERVER).set(
+        database=f"dualchannel_test_{os.getpid()}_{secrets.token_hex(4)}").render_as_string(hide_password=False)
 KEYS = {"ID_HASH_KEY": "test-hash-key", "ID_ENCRYPTION_KEY": Fernet.generate_key().decode()}
+
+
+def _on_server(statement: str) -> None:
+    engine = sa.create_engine(POSTGRES_SERVER, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            connection.exec_driver_sql(statement)
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture(scope="session")
 def database_template(tmp_path_factory):
-    """Migrate once per run: an SQLite file to copy, or the PostgreSQL schema to truncate."""
+    """Migrate once per run: an SQLite file to copy, or this run's own PostgreSQL database."""
     if POSTGRES_URL:
-        engine = db.create_engine(POSTGRES_URL)
-        with engine.begin() as connection:
-            connection.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
-        migrate.upgrade(engine)
-        engine.dispose()
-        return POSTGRES_URL
+        name = sa.engine.make_url(POSTGRES_URL).database
+        _on_server(f'CREATE DATABASE "{name}"')
+        try:
+            engine = db.create_engine(POSTGRES_URL)
+            migrate.upgrade(engine)
+            engine.dispose()
+            yield POSTGRES_URL
+        finally:
+            _on_server(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        return
     path = tmp_path_factory.mktemp("template") / "template.sqlite"
     engine = db.create_engine(f"sqlite:///{path}")
     migrate.upgrade(engine)
     engine.dispose()
-    return path
+    yield path
 
 
 def fresh_database(template, directory) -> str:
-    """The URL of a database holding only the migrated schema: the PostgreSQL test database
+    """The URL of a database holding only the migrated schema: this run's PostgreSQL database
     emptied, or a copy of the template SQLite file in `directory`."""
     if POSTGRES_URL:
         engine = db.create_engine(POSTGRES_URL)
