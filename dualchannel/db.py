@@ -121,11 +121,72 @@ def engine() -> sa.Engine:
     return current_app.extensions[_ENGINE]
 
 
+class RequestSession(Session):
+    """The session of one HTTP request: the request, not the use case, owns the transaction.
+
+    A use case ends its work with `commit()`, as it does from the CLI; inside a request that
+    only flushes (constraints are checked, ids assigned), and the request commits once, after
+    its answer is built (`_finish_request`). So a failure while answering (a 500 in
+    serialisation, a lost connection) leaves nothing half-written, and an idempotent answer is
+    stored in the same transaction as the work it records.
+    """
+
+    def commit(self) -> None:
+        self.flush()
+
+    def commit_request(self) -> None:
+        """The real COMMIT, at the end of the request."""
+        super().commit()
+
+
 def session() -> Session:
-    """The request's session, opened on first use and closed at teardown."""
+    """The request's session, opened on first use, committed or rolled back when the request
+    ends, and closed at teardown."""
     if "db_session" not in g:
-        g.db_session = Session(engine(), expire_on_commit=False)
+        g.db_session = RequestSession(engine(), expire_on_commit=False)
     return g.db_session
+
+
+def record_refusal(effects) -> None:
+    """Roll back the request's work, then write what a refusal leaves behind (an audit flag, a
+    fruitless search in the access log) in a transaction of its own: a refused request changes
+    nothing but the record of its refusal. `effects` are callables taking the session."""
+    s = session()
+    s.rollback()
+    for effect in effects:
+        effect(s)
+    s.commit_request()
+
+
+def _finish_request(response):
+    """Commit the request's transaction when it succeeded, roll it back otherwise."""
+    s = g.get("db_session")
+    if s is None:
+        return response
+    if response.status_code >= 400:
+        try:
+            s.rollback()
+        except sa.exc.DBAPIError:
+            discard_session()
+        return response
+    try:
+        s.commit_request()
+    except sa.exc.DBAPIError as error:
+        discard_session()
+        from dualchannel.errors import commit_failed
+
+        return commit_failed(error)
+    return response
+
+
+def discard_session() -> None:
+    """Drop the request's session after its connection failed (closing it may fail too)."""
+    s = g.pop("db_session", None)
+    if s is not None:
+        try:
+            s.close()
+        except sa.exc.DBAPIError:
+            s.invalidate()
 
 
 def _close_session(_exc=None):
@@ -146,13 +207,14 @@ def ping() -> None:
 
 
 def init_app(app: Flask) -> None:
-    """Create the engine lazily-configured from the app and close sessions at teardown."""
+    """Create the engine lazily-configured from the app; commit or roll back each request's
+    transaction as it answers, and close its session at teardown."""
     app.extensions[_ENGINE] = create_engine(database_url(app))
+    app.after_request(_finish_request)
     app.teardown_appcontext(_close_session)
 
 
-
-def commit(session: Session, conflict: str = "It already exists.") -> None:
+def commit(session: Session, conflict: str = "It already exists.", code: str = "already_exists") -> None:
     """Commit, turning a unique-constraint race into a Conflict instead of a 500."""
     from dualchannel.errors import Conflict
 
@@ -160,4 +222,4 @@ def commit(session: Session, conflict: str = "It already exists.") -> None:
         session.commit()
     except sa.exc.IntegrityError:
         session.rollback()
-        raise Conflict(conflict)
+        raise Conflict(conflict, code=code)

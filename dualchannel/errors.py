@@ -12,15 +12,26 @@ PROBLEM_JSON = "application/problem+json"
 
 
 class DomainError(Exception):
-    """A business rule said no. Services raise these; they know nothing of HTTP."""
+    """A business rule said no. Services raise these; they know nothing of HTTP.
+
+    `code` is the stable snake_case name clients act on (the `detail` sentence is for people
+    and may change). `on_refusal` are callables taking the session that write what the refusal
+    itself leaves behind (an audit flag, an access-log entry): they run after the request's own
+    work is rolled back, in a transaction of their own (`db.record_refusal`).
+    """
 
     status = 400
     title = "Bad request"
+    code = "bad_request"
 
-    def __init__(self, detail: str, errors: dict | None = None, **extra):
+    def __init__(self, detail: str, errors: dict | None = None, *, code: str | None = None,
+                 on_refusal=(), **extra):
         super().__init__(detail)
         self.detail = detail
         self.errors = errors
+        if code is not None:
+            self.code = code
+        self.on_refusal = tuple(on_refusal)
         self.extra = extra
 
 
@@ -29,16 +40,19 @@ class NotFound(DomainError):
 
     status = 404
     title = "Not found"
+    code = "not_found"
 
 
 class Forbidden(DomainError):
     status = 403
     title = "Forbidden"
+    code = "forbidden"
 
 
 class Unauthorized(DomainError):
     status = 401
     title = "Unauthorized"
+    code = "unauthorized"
 
 
 class Conflict(DomainError):
@@ -46,6 +60,7 @@ class Conflict(DomainError):
 
     status = 409
     title = "Conflict"
+    code = "conflict"
 
 
 class Invalid(DomainError):
@@ -53,14 +68,26 @@ class Invalid(DomainError):
 
     status = 422
     title = "Unprocessable content"
+    code = "invalid"
 
 
-def problem(status: int, title: str, detail: str, errors=None, **extra):
-    """A problem+json response. Any resident ID number in it is masked: error texts name the
-    caller's input (a code, a field), and an ID number typed in the wrong field must not come back."""
+# Codes of the errors werkzeug and webargs raise, by status.
+HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+              405: "method_not_allowed", 406: "not_acceptable", 408: "request_timeout", 409: "conflict",
+              413: "payload_too_large", 415: "unsupported_media_type", 422: "invalid_fields",
+              429: "rate_limited", 500: "internal_error", 503: "unavailable"}
+PROBLEM_TYPE_PREFIX = "/problems/"
+
+
+def problem(status: int, title: str, detail: str, errors=None, *, code: str | None = None, **extra):
+    """A problem+json response with its stable `code` and a `type` URI built from it. Any
+    resident ID number in it is masked: error texts name the caller's input (a code, a field),
+    and an ID number typed in the wrong field must not come back."""
     from dualchannel.patients.identity import redact
 
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    code = code or HTTP_CODES.get(status, "error")
+    body = {"type": PROBLEM_TYPE_PREFIX + code, "title": title, "status": status, "detail": detail,
+            "code": code}
     if errors:
         body["errors"] = errors
     body.update(extra)
@@ -83,11 +110,12 @@ def _http_problem(error: HTTPException):
     if isinstance(errors, list):  # a body that is not JSON at all: still field -> messages
         errors = {"body": errors}
     detail = data.get("message") or error.description or error.name
+    code = None
     if errors and error.code == 422:
         detail = "The request has invalid fields."
     if error.code == 400 and "json" in (data.get("messages") or {}):
-        detail = "The request body is not valid JSON."
-    response = problem(error.code or 500, error.name, detail, errors)
+        detail, code = "The request body is not valid JSON.", "malformed_json"
+    response = problem(error.code or 500, error.name, detail, errors, code=code)
     for name, value in (data.get("headers") or {}).items():
         response.headers[name] = value
     if error.code == 405 and hasattr(error, "valid_methods") and error.valid_methods:
@@ -106,13 +134,49 @@ def handle_http_exception(error: HTTPException):
 
 
 def handle_domain_error(error: DomainError):
-    response = problem(error.status, error.title, error.detail, error.errors, **error.extra)
+    if error.on_refusal:
+        from dualchannel import db
+
+        db.record_refusal(error.on_refusal)
+    response = problem(error.status, error.title, error.detail, error.errors, code=error.code, **error.extra)
     if error.status == 401:
         response.headers["WWW-Authenticate"] = "Bearer"
     return response
 
 
+def unavailable(detail: str = "The database is not answering; try again shortly.", retry_after: int = 5):
+    """503 with `Retry-After`: the service is up but cannot reach its database."""
+    response = problem(503, "Service unavailable", detail, code="unavailable")
+    response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
+def commit_failed(error: Exception):
+    """The answer when the request's final COMMIT fails: a constraint race is a conflict, a
+    lost or timed-out database is 503; nothing was committed either way."""
+    import sqlalchemy as sa
+
+    if isinstance(error, sa.exc.IntegrityError):
+        return problem(409, "Conflict", "A concurrent request changed the same records; nothing was saved.",
+                       code="concurrent_change")
+    log.warning("commit failed: %s", type(error).__name__)
+    return unavailable()
+
+
+def handle_database_error(error: Exception):
+    """A database that is down, unreachable or too slow is 503 (retry later), not a 500."""
+    log.warning("database unavailable: %s", type(error).__name__)
+    from dualchannel import db
+
+    db.discard_session()
+    return unavailable()
+
+
 def init_app(app: Flask) -> None:
     """Register the handlers. flask-smorest's own handler is replaced in `api.Api`."""
+    import sqlalchemy as sa
+
     app.register_error_handler(DomainError, handle_domain_error)
     app.register_error_handler(HTTPException, handle_http_exception)
+    for unavailable_error in (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError):
+        app.register_error_handler(unavailable_error, handle_database_error)

@@ -1,25 +1,24 @@
-"""`Idempotency-Key` for POSTs that move money: the same key replays the first response.
+"""`Idempotency-Key`: the same key replays the first answer, byte for byte.
 
 A record is keyed by (actor, endpoint, key): the acting account (`Actor.label`, so every token
 of one pharmacy shares its keys), the method and concrete path, and the client's key. The
 request is fingerprinted (canonical JSON of the body); the same key with another body is 422.
 
-Exactly once, without a separate lock: the view claims the key by adding a pending record to
-the request's session BEFORE the service runs, so the service's own commit commits the claim
-together with the work (the money movement and the key are one transaction). A concurrent
-request with the same key blocks on the unique index (PostgreSQL) or on the database lock
-(SQLite) and then replays. After the view answers, a 2xx response's status and exact body are
-stored on the record; any other outcome deletes the claim, so the client may retry with the
-same key once it has fixed the request (errors are not replayed). A record still pending
-(between the service's commit and the storing of its response, or after a crash in that
-instant) answers 409 "in progress"; the money was moved at most once either way.
+Exactly once, in one transaction: the view claims the key by adding a record to the request's
+session before the service runs; the service's work, the claim and the answer stored on it are
+committed together when the request ends (`db.RequestSession`), so a crash leaves both or
+neither. A concurrent request with the same key blocks on the unique index (PostgreSQL) or on
+the database lock (SQLite) until the first commits, then replays its answer. Errors are not
+stored: the request's rollback drops the claim, so a corrected request may reuse its key.
+A record without an answer can only be one written by an older version between two commits;
+once older than `STALE_AFTER`, a retry takes it over.
 """
 
 import functools
 import hashlib
 import json
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app, make_response, request
@@ -31,7 +30,8 @@ from dualchannel.errors import Conflict, Invalid
 
 HEADER = "Idempotency-Key"
 REPLAYED = "Idempotent-Replayed"
-_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")  # visible ASCII, as HTTP header values allow
+_KEY = re.compile(r"[\x21-\x7e]{1,255}")  # visible ASCII, as HTTP header values allow
+STALE_AFTER = timedelta(seconds=30)
 
 #: OpenAPI parameter of an idempotent route (for `@bp.doc(parameters=[...])`).
 PARAMETER = {
@@ -69,19 +69,13 @@ def _where(actor: str, endpoint: str, key: str):
 def _replay(record: IdempotencyKey, request_hash: str):
     if record.request_hash != request_hash:
         raise Invalid(f"This {HEADER} was used with a different request.",
-                      {HEADER: ["Already used with a different body; use a new key."]})
+                      {HEADER: ["Already used with a different body; use a new key."]}, code="idempotency_key_reused")
     if record.status is None:
-        raise Conflict(f"A request with this {HEADER} is still in progress; retry shortly.")
+        raise Conflict(f"A request with this {HEADER} is still in progress; retry shortly.",
+                       code="idempotency_key_in_progress")
     response = current_app.response_class(record.body, status=record.status, mimetype="application/json")
     response.headers[REPLAYED] = "true"
     return response
-
-
-def _release(session: Session, where) -> None:
-    """Forget a claim whose request did not succeed (it may have been committed mid-way)."""
-    session.rollback()
-    session.execute(sa.delete(IdempotencyKey).where(where, IdempotencyKey.status.is_(None)))
-    session.commit()
 
 
 def idempotent(view):
@@ -95,13 +89,16 @@ def idempotent(view):
         key = request.headers.get(HEADER)
         if key is None:
             return view(*args, **kwargs)
-        if not _KEY.match(key):
+        if not _KEY.fullmatch(key):
             raise Invalid(f"{HEADER} must be 1 to 255 visible ASCII characters.",
-                          {HEADER: ["1 to 255 visible ASCII characters."]})
+                          {HEADER: ["1 to 255 visible ASCII characters."]}, code="invalid_idempotency_key")
         session = db.session()
         actor, endpoint, request_hash = current_actor().label, f"{request.method} {request.path}"[:200], fingerprint()
         where = _where(actor, endpoint, key)
         record = session.exec(select(IdempotencyKey).where(where)).first()
+        if record is not None and record.status is None and record.created_at < clock.now() - STALE_AFTER:
+            session.delete(record)  # left without an answer by an older version: take it over
+            record = None
         if record is not None:
             return _replay(record, request_hash)
         session.add(IdempotencyKey(actor=actor, endpoint=endpoint, key=key, request_hash=request_hash,
@@ -109,24 +106,17 @@ def idempotent(view):
         try:
             session.flush()
         except sa.exc.IntegrityError:
-            # The same key is being (or was just) used by a concurrent request.
+            # The same key was used by a concurrent request, which has committed by now.
             session.rollback()
             return _replay(session.exec(select(IdempotencyKey).where(where)).one(), request_hash)
-        try:
-            response = make_response(view(*args, **kwargs))
-        except BaseException:
-            _release(session, where)
-            raise
-        if not 200 <= response.status_code < 300:
-            _release(session, where)
-            return response
-        values = {"status": response.status_code, "body": response.get_data(as_text=True)}
-        stored = session.execute(sa.update(IdempotencyKey).where(where).values(**values)).rowcount
-        if stored == 0:
-            # The service rolled back (and discarded the claim) before it succeeded.
-            session.add(IdempotencyKey(actor=actor, endpoint=endpoint, key=key, request_hash=request_hash,
-                                       created_at=clock.now(), **values))
-        session.commit()
+        response = make_response(view(*args, **kwargs))
+        if 200 <= response.status_code < 300:
+            values = {"status": response.status_code, "body": response.get_data(as_text=True)}
+            stored = session.execute(sa.update(IdempotencyKey).where(where).values(**values)).rowcount
+            if stored == 0:
+                # The service rolled back its first attempt (and the claim with it) before it succeeded.
+                session.add(IdempotencyKey(actor=actor, endpoint=endpoint, key=key, request_hash=request_hash,
+                                           created_at=clock.now(), **values))
         return response
 
     return wrapper

@@ -98,10 +98,10 @@ def search_patient(session: Session, actor: Actor, id_number: str) -> Patient:
     """
     try:
         patient = find_patient(session, actor, id_number)
-    except NotFound:
-        audit.record(session, actor, AccessAction.search, "patient", detail={"found": False},
-                     region=actor.subject if actor.role is Role.bureau else None)
-        session.commit()
+    except NotFound as missing:
+        missing.on_refusal += (lambda s: audit.record(s, actor, AccessAction.search, "patient",
+                                                      detail={"found": False},
+                                                      region=actor.subject if actor.role is Role.bureau else None),)
         raise
     _record(session, actor, AccessAction.search, patient, detail={"found": True})
     session.commit()

@@ -128,11 +128,22 @@ def _expire_if_overdue(session: Session, prescription: Prescription) -> bool:
     return False
 
 
+def _expired(prescription: Prescription, *effects) -> Conflict:
+    """The refusal of a step on a prescription past its validity; the expiry itself (and any
+    `effects`) is recorded although the step is refused."""
+    def expire(session: Session) -> None:
+        fresh = session.get(Prescription, prescription.id, populate_existing=True)
+        if Status(fresh.status) in rules.LIVE:
+            _move(session, fresh, Action.expire, "system")
+
+    return Conflict(f"Prescription {prescription.id} expired at {prescription.valid_until.isoformat()}.",
+                    code="prescription_expired", status_now=Status.expired.value, on_refusal=(expire, *effects))
+
+
 def _refuse_if_expired(session: Session, prescription: Prescription) -> None:
-    _expire_if_overdue(session, prescription)
-    if prescription.status == Status.expired.value:
-        raise Conflict(f"Prescription {prescription.id} expired at {prescription.valid_until.isoformat()}.",
-                       status_now=Status.expired.value)
+    if prescription.status == Status.expired.value or (
+            Status(prescription.status) in rules.LIVE and clock.now() >= prescription.valid_until):
+        raise _expired(prescription)
 
 
 def issue(session: Session, actor: Actor, *, patient_id: int, diagnosis: str, valid_days: int,
@@ -424,16 +435,15 @@ def dispense(session: Session, actor: Actor, prescription_id: int, *, items: lis
     prescription = _load(session, actor, prescription_id)
     _require_party(actor, prescription, Action.dispense)
     pharmacy = session.get(Pharmacy, prescription.pharmacy_code)
-    if _expire_if_overdue(session, prescription) or prescription.status == Status.expired.value:
-        raise_flag(session, type="expired_dispense_attempt", severity="medium",
-                   subject=f"pharmacy:{pharmacy.code}", region=pharmacy.county_adcode or prescription.patient_region,
-                   dedup_key=f"expired_dispense_attempt:{prescription.id}",
-                   evidence={"prescription_id": prescription.id, "pharmacy_code": pharmacy.code,
-                             "valid_until": prescription.valid_until.isoformat(),
-                             "attempted_at": clock.now().isoformat()})
-        session.commit()
-        raise Conflict(f"Prescription {prescription.id} expired at {prescription.valid_until.isoformat()}.",
-                       status_now=Status.expired.value)
+    if prescription.status == Status.expired.value or (
+            Status(prescription.status) in rules.LIVE and clock.now() >= prescription.valid_until):
+        attempted_at = clock.now().isoformat()
+        raise _expired(prescription, lambda s: raise_flag(
+            s, type="expired_dispense_attempt", severity="medium",
+            subject=f"pharmacy:{pharmacy.code}", region=pharmacy.county_adcode or prescription.patient_region,
+            dedup_key=f"expired_dispense_attempt:{prescription.id}",
+            evidence={"prescription_id": prescription.id, "pharmacy_code": pharmacy.code,
+                      "valid_until": prescription.valid_until.isoformat(), "attempted_at": attempted_at}))
     if rules.transition(Action.dispense, Status(prescription.status)) is None:
         raise Conflict(f"A prescription that is {prescription.status} cannot be dispensed"
                        f"{' before verification' if prescription.status == Status.routed.value else ''}.",
@@ -441,11 +451,11 @@ def dispense(session: Session, actor: Actor, prescription_id: int, *, items: lis
     rows = list(session.exec(select(PrescriptionItem).where(PrescriptionItem.prescription_id == prescription.id)))
     given = _trace_codes(prescription, rows, items)
     codes = [c for cs in given.values() for c in cs]
-    if _flag_reused_codes(session, prescription, pharmacy, codes):
-        session.commit()
+    earlier = list(session.exec(select(DispensedPack.trace_code).where(DispensedPack.trace_code.in_(codes))))
+    if earlier:
         raise Conflict("A trace code was already dispensed; the pack cannot be sold twice.",
-                       trace_codes=sorted(p.trace_code for p in session.exec(
-                           select(DispensedPack).where(DispensedPack.trace_code.in_(codes)))))
+                       code="duplicate_trace_code", trace_codes=sorted(earlier),
+                       on_refusal=[lambda s: _flag_reused_codes(s, prescription, pharmacy, codes)])
     now = clock.now()
     _move(session, prescription, Action.dispense, actor.label, dispensed_at=now,
           detail={"trace_codes": len(codes)})
@@ -459,10 +469,9 @@ def dispense(session: Session, actor: Actor, prescription_id: int, *, items: lis
         session.flush()
     except sa.exc.IntegrityError:
         # Another pharmacy dispensed one of these codes at the same instant.
-        session.rollback()
-        _flag_reused_codes(session, prescription, pharmacy, codes)
-        session.commit()
-        raise Conflict("A trace code was already dispensed; the pack cannot be sold twice.")
+        raise Conflict("A trace code was already dispensed; the pack cannot be sold twice.",
+                       code="duplicate_trace_code",
+                       on_refusal=[lambda s: _flag_reused_codes(s, prescription, pharmacy, codes)])
     return _committed(session, prescription)
 
 

@@ -326,17 +326,18 @@ def _refuse_settling(session: Session, actor: Actor, prescription: Prescription,
     was settled is also a `double_claim` flag (a dispensing is never paid both ways)."""
     existing = _in_force(session, prescription.id)
     if existing is not None and existing.mode != mode.value:
-        raise_flag(session, type="double_claim", severity="high", subject=f"pharmacy:{pharmacy.code}",
-                   region=pharmacy.county_adcode or prescription.patient_region,
-                   dedup_key=f"double_claim:{prescription.id}:{existing.id}:{mode.value}",
-                   evidence={"prescription_id": prescription.id, "settlement_id": existing.id,
-                             "settled_mode": existing.mode, "attempted_mode": mode.value,
-                             "pharmacy_code": pharmacy.code, "actor": actor.label,
-                             "attempted_at": clock.now().isoformat()})
-        session.commit()
+        attempted_at = clock.now().isoformat()
         raise Conflict(f"Prescription {prescription.id} was already settled ({existing.mode}, settlement "
-                       f"{existing.id}); a dispensing is never paid both ways.",
-                       settlement_id=existing.id, status_now=prescription.status)
+                       f"{existing.id}); a dispensing is never paid both ways.", code="double_claim",
+                       settlement_id=existing.id, status_now=prescription.status,
+                       on_refusal=[lambda s: raise_flag(
+                           s, type="double_claim", severity="high", subject=f"pharmacy:{pharmacy.code}",
+                           region=pharmacy.county_adcode or prescription.patient_region,
+                           dedup_key=f"double_claim:{prescription.id}:{existing.id}:{mode.value}",
+                           evidence={"prescription_id": prescription.id, "settlement_id": existing.id,
+                                     "settled_mode": existing.mode, "attempted_mode": mode.value,
+                                     "pharmacy_code": pharmacy.code, "actor": actor.label,
+                                     "attempted_at": attempted_at})])
     if existing is not None:
         raise Conflict(f"Prescription {prescription.id} is already settled (settlement {existing.id}).",
                        settlement_id=existing.id, status_now=prescription.status)
