@@ -182,8 +182,7 @@ function scan(raw) {
 }
 
 function describePattern() {
-  const match = settings.tracePattern.source.match(/^\^\\d\{(\d+)\}\$$/);
-  return match ? `${match[1]} 位数字` : `格式 ${settings.tracePattern.source}`;
+  return "20 位数字";
 }
 
 function renderScanner() {

@@ -4,7 +4,7 @@
 export class TraceScanner {
   /**
    * @param items [{drug_code, drug_name, unit, quantity}] the prescription's items
-   * @param pattern RegExp of a valid code (the server's TRACE_CODE_PATTERN)
+   * @param pattern RegExp of a valid code (20 ASCII digits, as the server's)
    */
   constructor(items, pattern) {
     this.items = items.map((item) => ({ ...item, codes: [] }));
@@ -28,7 +28,8 @@ export class TraceScanner {
    * reason is "empty", "format", "duplicate" (already scanned here) or "full" (nothing left).
    */
   accept(raw) {
-    const code = String(raw).trim();
+    // Full-width digits (an IME left on) are the same digits: the server reads them so too.
+    const code = String(raw).trim().replace(/[\uFF10-\uFF19]/g, (d) => String(d.charCodeAt(0) - 0xFF10));
     if (!code) return { ok: false, reason: "empty", code };
     if (!this.pattern.test(code)) return { ok: false, reason: "format", code };
     const owner = this.owner(code);
