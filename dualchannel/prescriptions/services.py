@@ -590,12 +590,7 @@ def undo_pack(session: Session, actor: Actor, code: str, *, reason: str) -> str:
     prescription = session.get(Prescription, dispensing.prescription_id, populate_existing=True)
     pharmacy = session.get(Pharmacy, dispensing.pharmacy_code)
     pharmacies.ensure_admitted(pharmacy)
-    if prescription.status == Status.settled.value:
-        raise Conflict("The prescription is settled: reverse the settlement (冲正) first, then undo the pack.",
-                       code="settled_reverse_first", status_now=prescription.status)
-    if prescription.status != Status.dispensed.value:
-        raise Conflict(f"The prescription is {prescription.status}; only a pack of a dispensed, unsettled "
-                       "prescription can be undone.", code="invalid_transition", status_now=prescription.status)
+    _refuse_undo_unless_dispensed(prescription.status)
     now, days = clock.now(), current_app.config["TRACE_UNDO_DAYS"]
     if not pack_rules.may_undo(dispensing.dispensed_at, now, days):
         raise Conflict(f"Packs can be undone within {days} days of dispensing; this one was dispensed at "
@@ -608,6 +603,8 @@ def undo_pack(session: Session, actor: Actor, code: str, *, reason: str) -> str:
                                   pharmacies.admitted(Prescription.pharmacy_code))
                            .values(updated_at=now).execution_options(synchronize_session=False)).rowcount
     if held != 1:
+        _refuse_undo_unless_dispensed(session.scalar(select(Prescription.status)
+                                                     .where(Prescription.id == prescription.id)))
         _lost_race(session, prescription)
     if not packs.give_back(session, dispensing, at=now, actor=actor.label, reason=reason):
         raise Conflict("The pack was undone by another request.", code="concurrent_change")
@@ -616,6 +613,15 @@ def undo_pack(session: Session, actor: Actor, code: str, *, reason: str) -> str:
                detail={"trace_code": code, "drug_code": dispensing.drug_code})
     session.commit()
     return code
+
+
+def _refuse_undo_unless_dispensed(status: str) -> None:
+    if status == Status.settled.value:
+        raise Conflict("The prescription is settled: reverse the settlement (冲正) first, then undo the pack.",
+                       code="settled_reverse_first", status_now=status)
+    if status != Status.dispensed.value:
+        raise Conflict(f"The prescription is {status}; only a pack of a dispensed, unsettled "
+                       "prescription can be undone.", code="invalid_transition", status_now=status)
 
 
 def expire_overdue(session: Session, now: datetime | None = None) -> int:
