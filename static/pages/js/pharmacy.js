@@ -168,7 +168,7 @@ function scan(raw) {
   const result = scanner.accept(raw);
   if (result.ok) {
     const { item } = result;
-    setScanMessage(`已扫描 ${item.drug_name}：${item.codes.length} / ${item.quantity}${item.unit || ""}`
+    setScanMessage(`已扫描 ${item.drug_name}：${item.codes.length} / ${item.packs}${item.units_per_pack ? "盒" : item.unit || ""}`
       + (scanner.complete ? "。全部扫描完成，请确认发药。" : ""), "ok");
     clearProblem($("#dispense-error"));
   } else if (result.reason === "format") {
@@ -188,15 +188,17 @@ function describePattern() {
 function renderScanner() {
   const scanner = state.scanner;
   fill($("#scan-items tbody"), scanner.items.map((item, index) => {
-    const done = item.codes.length === item.quantity;
+    const done = item.codes.length === item.packs;
     const id = `scan-target-${index}`;
     return h("tr", { class: scanner.target() === item ? "selected" : "" },
       h("td", {}, h("input", { type: "radio", name: "scan-target", id, checked: scanner.target() === item,
         disabled: done, onchange: () => { scanner.select(index); renderScanner(); $("#scan-input").focus(); } }),
       h("label", { for: id, class: "visually-hidden" }, `扫描 ${item.drug_name}`)),
       h("td", {}, item.drug_name, h("span", { class: "sub" }, item.drug_code)),
-      h("td", {}, `${item.codes.length} / ${item.quantity} ${item.unit || ""}`,
-        progress(item.codes.length, item.quantity)));
+      h("td", {}, item.units_per_pack
+        ? `${item.codes.length} / ${item.packs} 盒（拆零 ${item.quantity} ${item.unit || ""}，每盒 ${item.units_per_pack}）`
+        : `${item.codes.length} / ${item.quantity} ${item.unit || ""}`,
+      progress(item.codes.length, item.packs)));
   }));
   fill($("#scan-codes"), scanner.items.flatMap((item) => item.codes.map((code) => h("li", {
     class: state.rejected.has(code) ? "rejected" : "" },

@@ -1,4 +1,6 @@
-// Scanning trace codes at the counter: one code per unit, checked as each scan arrives.
+// Scanning trace codes at the counter: one code per pack, checked as each scan arrives. A drug
+// dispensed whole takes one pack per unit; a drug dispensed in parts (拆零, `units_per_pack`) the
+// packs that cover its quantity (the server draws what each opened pack has left).
 // Pure logic, no DOM: the page feeds it what the keyboard-wedge scanner typed.
 
 export class TraceScanner {
@@ -7,7 +9,10 @@ export class TraceScanner {
    * @param pattern RegExp of a valid code (20 ASCII digits, as the server's)
    */
   constructor(items, pattern) {
-    this.items = items.map((item) => ({ ...item, codes: [] }));
+    this.items = items.map((item) => ({
+      ...item, codes: [],
+      packs: item.units_per_pack ? Math.ceil(item.quantity / item.units_per_pack) : item.quantity,
+    }));
     this.pattern = pattern;
     this.current = 0;
   }
@@ -15,8 +20,8 @@ export class TraceScanner {
   /** Where a new scan goes: the chosen item, or the next one still short of codes. */
   target() {
     const chosen = this.items[this.current];
-    if (chosen && chosen.codes.length < chosen.quantity) return chosen;
-    return this.items.find((item) => item.codes.length < item.quantity) || null;
+    if (chosen && chosen.codes.length < chosen.packs) return chosen;
+    return this.items.find((item) => item.codes.length < item.packs) || null;
   }
 
   select(index) { this.current = index; }
@@ -38,8 +43,8 @@ export class TraceScanner {
     if (!item) return { ok: false, reason: "full", code };
     item.codes.push(code);
     this.current = this.items.indexOf(item);
-    if (item.codes.length === item.quantity) {
-      const next = this.items.findIndex((other) => other.codes.length < other.quantity);
+    if (item.codes.length === item.packs) {
+      const next = this.items.findIndex((other) => other.codes.length < other.packs);
       if (next >= 0) this.current = next;
     }
     return { ok: true, item, code };
@@ -53,8 +58,8 @@ export class TraceScanner {
   }
 
   get scanned() { return this.items.reduce((n, item) => n + item.codes.length, 0); }
-  get needed() { return this.items.reduce((n, item) => n + item.quantity, 0); }
-  get complete() { return this.items.every((item) => item.codes.length === item.quantity); }
+  get needed() { return this.items.reduce((n, item) => n + item.packs, 0); }
+  get complete() { return this.items.every((item) => item.codes.length === item.packs); }
 
   /** The body of POST /prescriptions/{id}/dispense. */
   payload() {
