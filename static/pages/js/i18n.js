@@ -81,6 +81,8 @@ export function fieldLabel(key) {
   if (index > 0) {
     const head = FIELD[parts.slice(0, index).join(".")] || parts[0];
     const rest = parts.slice(index + 1).join(".");
+    const inner = rest.match(/^(\w+)\.(\d+)$/);  // items.0.trace_codes.2 -> 第1项药品的第3个追溯码
+    if (inner) return `第${Number(parts[index]) + 1}项${head}的第${Number(inner[2]) + 1}个${FIELD[inner[1]] || inner[1]}`;
     const tail = rest ? `的${FIELD[rest] || rest}` : "";
     return `第${Number(parts[index]) + 1}项${head}${tail}`;
   }
