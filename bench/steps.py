@@ -85,9 +85,8 @@ def run_steps(actors: Actors, *, count: int, threads: int, rate: float | None, m
         "POST", f"/api/v1/prescriptions/{rx}/route", {"pharmacy_code": PHARMACY})[0])
     step("verify", actors.pharmacy, ids, lambda c, rx: c.call(
         "POST", f"/api/v1/prescriptions/{rx}/verify", {"id_number": actors.id_number})[0])
-    product = f"{random.randrange(10**6, 10**7)}"
     serial = itertools.count(random.randrange(10**9))
-    codes = {rx: f"{product}{next(serial):013d}" for rx in ids}
+    codes = {rx: demo.trace_code(DRUG, next(serial)) for rx in ids}
     step("dispense", actors.pharmacy, ids, lambda c, rx: c.call(
         "POST", f"/api/v1/prescriptions/{rx}/dispense", {"items": [{"drug_code": DRUG, "trace_codes": [codes[rx]]}]})[0])
     if has_settlement(port):

@@ -1,7 +1,7 @@
 """Default configuration; every key can be overridden from the environment.
 
 `DATABASE_URL` is read as is (the name integrators know); everything else uses the
-`DUALCHANNEL_` prefix, e.g. `DUALCHANNEL_TRACE_CODE_PATTERN`.
+`DUALCHANNEL_` prefix, e.g. `DUALCHANNEL_TRACE_UNDO_DAYS`.
 """
 
 import os
@@ -25,8 +25,6 @@ BOUNDARIES = None
 ID_HASH_KEY = None
 ID_ENCRYPTION_KEY = None
 
-# National drug traceability code: 20 digits by default (the whole code must match).
-TRACE_CODE_PATTERN = r"^\d{20}$"
 # Days after dispensing within which a pack returned unopened may be undone. EU medicines
 # verification (EMVS) allows 10; drugs once sold are normally not taken back in China (GSP),
 # so the undo is an exception and a shorter window leaves less room for abuse.

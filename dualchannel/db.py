@@ -80,6 +80,15 @@ def UnitPrice():  # noqa: N802
     return ScaledDecimal(4)
 
 
+def insert(session: Session, table):
+    """`INSERT` of the session's dialect, with its `ON CONFLICT` clauses (PostgreSQL, SQLite)."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    return dialect_insert(table)
+
+
 def database_url(app: Flask) -> str:
     url = app.config.get("DATABASE_URL")
     if url:

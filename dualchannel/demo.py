@@ -64,6 +64,22 @@ DRUGS = [
     ("XN07XX06", "氘丁苯那嗪片", "安泰坦 6mg×28片", "normal", "盒", "1100.00", True, False),
 ]
 ORDINARY_DRUG = ("XJ01CA04", "阿莫西林胶囊", "阿莫西林胶囊 0.25g×24粒", "normal", "盒", "12.00", False, False)
+# The product identification code (药品标识码) each drug's traceability codes begin with: the
+# first 7 of the 20 digits. Illustrative, in the national format (they begin with 8); a pack of
+# one drug scanned for another is refused.
+TRACE_PREFIXES = {
+    "XL01EB04": "8123456", "XL01XC13": "8100203", "XL01XC23": "8100311", "XL01EX03": "8100402",
+    "XL01EX10": "8100517", "XL01EF01": "8100605", "XL01EL01": "8100719", "XL04AB04": "8100822",
+    "XL04AC10": "8100930", "XL04AB01": "8101018", "XL04AA29": "8101126", "XC09DX04": "8100001",
+    "XA10BK01": "8101233", "XC10AX13": "8101341", "XB03XA05": "8101457", "XJ05AP55": "8101564",
+    "XJ05AR18": "8101672", "XL04AX05": "8101780", "XA16AB09": "8101895", "XN07XX06": "8101903",
+    "XJ01CA04": "8102011",
+}
+
+
+def trace_code(drug_code: str, serial: int) -> str:
+    """A well-formed traceability code of a demo drug's pack (its product code, then a serial)."""
+    return f"{TRACE_PREFIXES[drug_code]}{serial:013d}"
 
 # code, name, address, declared county, WGS-84 lat, lon, cold chain, status
 PHARMACIES = [
@@ -117,7 +133,8 @@ def load(session: Session) -> dict[str, tuple[str | None, str]]:
         drugs.create_drug(session, ADMIN, code=code, generic_name=generic, name=name, storage=storage, unit=unit,
                           payment_standard=Decimal(standard), agreed_price=Decimal(standard),
                           negotiated=code != ORDINARY_DRUG[0], dual_channel=code != ORDINARY_DRUG[0],
-                          requires_eligibility=eligibility, separate_payment=separate)
+                          requires_eligibility=eligibility, separate_payment=separate,
+                          trace_prefixes=[TRACE_PREFIXES[code]])
     for code, name, address, adcode, lat, lon, cold, status in PHARMACIES:
         pharmacies.create_pharmacy(session, ADMIN, code=code, name=name, address=address, adcode=adcode,
                                    lat=lat, lon=lon, crs="wgs84", cold_chain=cold, traceability=True)

@@ -95,20 +95,19 @@ def idempotent(view):
         session = db.session()
         actor, endpoint, request_hash = current_actor().label, f"{request.method} {request.path}"[:200], fingerprint()
         where = _where(actor, endpoint, key)
-        record = session.exec(select(IdempotencyKey).where(where)).first()
-        if record is not None and record.status is None and record.created_at < clock.now() - STALE_AFTER:
-            session.delete(record)  # left without an answer by an older version: take it over
-            record = None
-        if record is not None:
-            return _replay(record, request_hash)
-        session.add(IdempotencyKey(actor=actor, endpoint=endpoint, key=key, request_hash=request_hash,
-                                   created_at=clock.now()))
-        try:
-            session.flush()
-        except sa.exc.IntegrityError:
-            # The same key was used by a concurrent request, which has committed by now.
-            session.rollback()
-            return _replay(session.exec(select(IdempotencyKey).where(where)).one(), request_hash)
+        # Claim the key: one INSERT that waits for a concurrent claim of the same key to commit
+        # or roll back, and inserts nothing when one is there.
+        claim = (db.insert(session, IdempotencyKey)
+                 .values(actor=actor, endpoint=endpoint, key=key, request_hash=request_hash, created_at=clock.now())
+                 .on_conflict_do_nothing(index_elements=["actor", "endpoint", "key"]).returning(IdempotencyKey.id))
+        if session.execute(claim).first() is None:
+            record = session.exec(select(IdempotencyKey).where(where)
+                                  .execution_options(populate_existing=True)).one()
+            if record.status is not None or record.created_at >= clock.now() - STALE_AFTER:
+                return _replay(record, request_hash)
+            # Left without an answer by an older version: take it over.
+            session.execute(sa.delete(IdempotencyKey).where(IdempotencyKey.id == record.id))
+            session.execute(claim)
         response = make_response(view(*args, **kwargs))
         if 200 <= response.status_code < 300:
             values = {"status": response.status_code, "body": response.get_data(as_text=True)}

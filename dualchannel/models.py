@@ -19,9 +19,8 @@ from dualchannel.procurement.models import (  # noqa: F401
     Purchase,
     SupplyProblem,
 )
+from dualchannel.packs.models import DispensedPack, PackReturn, TracePack  # noqa: F401
 from dualchannel.prescriptions.models import (  # noqa: F401
-    DispensedPack,
-    PackReturn,
     Prescription,
     PrescriptionEvent,
     PrescriptionItem,

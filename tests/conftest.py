@@ -123,6 +123,9 @@ class As:
     def put(self, url, json=None, **kw):
         return self.client.put(url, json=json, headers=self._headers(kw.pop("headers", None)), **kw)
 
+    def patch(self, url, json=None, **kw):
+        return self.client.patch(url, json=json, headers=self._headers(kw.pop("headers", None)), **kw)
+
 
 def token_maker(app):
     """token(role, subject) -> a bearer token, made through the CLI like an operator would."""

@@ -27,6 +27,12 @@ class Drug(SQLModel, table=True):
     unit: str = Field(max_length=20)
     payment_standard: Decimal | None = Field(default=None, sa_type=UnitPrice)  # per unit
     agreed_price: Decimal | None = Field(default=None, sa_type=Money)  # 协议价格, per unit
+    # 药品标识码: the first 7 digits of the traceability codes of this product's packs. Empty:
+    # any well-formed code is accepted for it.
+    trace_prefixes: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    # Dispensed in parts (拆零): `unit` is then the part (片), and one pack holds this many.
+    # None: each unit is one pack with its own code.
+    units_per_pack: int | None = None
     created_at: datetime = Field(sa_type=UTCDateTime)
 
 

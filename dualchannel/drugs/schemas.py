@@ -4,6 +4,17 @@ from dualchannel.api import MoneyField, RequestSchema
 from dualchannel.drugs.models import Storage
 from dualchannel.institutions.schemas import CODE
 
+TRACE_PREFIX = ma.fields.String(validate=ma.validate.Regexp(r"[0-9]{7}\Z", error="7 ASCII digits (药品标识码)."))
+
+
+def trace_prefixes(**kwargs) -> ma.fields.List:
+    """The product identification codes (药品标识码) a drug's trace codes begin with."""
+    return ma.fields.List(TRACE_PREFIX, validate=ma.validate.Length(max=50), **kwargs)
+
+
+def units_per_pack(**kwargs) -> ma.fields.Integer:
+    return ma.fields.Integer(strict=True, allow_none=True, validate=ma.validate.Range(2, 10_000), **kwargs)
+
 
 class DrugIn(RequestSchema):
     code = ma.fields.String(required=True, validate=CODE)
@@ -17,6 +28,13 @@ class DrugIn(RequestSchema):
     unit = ma.fields.String(required=True, validate=ma.validate.Length(1, 20))
     payment_standard = MoneyField(places=4, load_default=None, allow_none=True)
     agreed_price = MoneyField(places=2, load_default=None, allow_none=True)
+    trace_prefixes = trace_prefixes(load_default=list)
+    units_per_pack = units_per_pack(load_default=None)
+
+
+class DrugChangeIn(RequestSchema):
+    trace_prefixes = trace_prefixes()
+    units_per_pack = units_per_pack()
 
 
 class DrugOut(ma.Schema):
@@ -31,6 +49,8 @@ class DrugOut(ma.Schema):
     unit = ma.fields.String()
     payment_standard = MoneyField(places=4, allow_none=True)
     agreed_price = MoneyField(allow_none=True)
+    trace_prefixes = ma.fields.List(ma.fields.String())
+    units_per_pack = ma.fields.Integer(allow_none=True)
 
 
 class DrugQuery(RequestSchema):

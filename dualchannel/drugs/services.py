@@ -17,24 +17,60 @@ INSURANCE_TYPES = ("employee", "resident")
 def create_drug(session: Session, actor: Actor, *, code: str, generic_name: str, name: str, unit: str,
                 negotiated: bool = False, dual_channel: bool = False, separate_payment: bool = False,
                 requires_eligibility: bool = False, storage: str = "normal",
-                payment_standard: Decimal | None = None, agreed_price: Decimal | None = None) -> Drug:
+                payment_standard: Decimal | None = None, agreed_price: Decimal | None = None,
+                trace_prefixes: list[str] = (), units_per_pack: int | None = None) -> Drug:
     """Add a drug to the catalogue (admin or a bureau)."""
     actor.require(Role.admin, Role.bureau)
     if session.get(Drug, code):
-        raise Conflict(f"Drug {code} already exists.")
+        raise Conflict(f"Drug {code} already exists.", code="drug_exists")
+    prefixes = _free_prefixes(session, code, trace_prefixes)
     drug = Drug(code=code, generic_name=generic_name, name=name, unit=unit, negotiated=negotiated,
                 dual_channel=dual_channel, separate_payment=separate_payment,
                 requires_eligibility=requires_eligibility, storage=storage,
-                payment_standard=payment_standard, agreed_price=agreed_price, created_at=clock.now())
+                payment_standard=payment_standard, agreed_price=agreed_price, trace_prefixes=prefixes,
+                units_per_pack=units_per_pack, created_at=clock.now())
     session.add(drug)
-    db.commit(session, f"Drug {code} already exists.")
+    db.commit(session, f"Drug {code} already exists.", code="drug_exists")
     return drug
+
+
+def _free_prefixes(session: Session, code: str, prefixes) -> list[str]:
+    """`prefixes` without repeats, each the product code of no other drug (a 药品标识码 names one
+    product and package), or Invalid naming the drug that has it."""
+    wanted = sorted(set(prefixes))
+    taken = {prefix: owner.code for owner in session.exec(select(Drug).where(Drug.code != code))
+             for prefix in owner.trace_prefixes if prefix in wanted}
+    if taken:
+        raise Invalid("A product identification code belongs to another drug.",
+                      {"trace_prefixes": [f"{prefix} is {owner}'s." for prefix, owner in sorted(taken.items())]},
+                      code="trace_prefix_taken")
+    return wanted
+
+
+def change_drug(session: Session, actor: Actor, code: str, **changes) -> Drug:
+    """Change a drug's `trace_prefixes` (药品标识码) or `units_per_pack` (None: dispensed whole),
+    whichever `changes` names (admin only). A pack already opened keeps the units it was opened
+    with."""
+    actor.require(Role.admin)
+    drug = get_drug(session, code)
+    if "trace_prefixes" in changes:
+        drug.trace_prefixes = _free_prefixes(session, code, changes["trace_prefixes"])
+    if "units_per_pack" in changes:
+        drug.units_per_pack = changes["units_per_pack"]
+    session.commit()
+    return drug
+
+
+def owners_of_prefixes(session: Session, prefixes: set[str]) -> dict[str, Drug]:
+    """The drug each of `prefixes` (product identification codes) belongs to, where known."""
+    return {prefix: drug for drug in session.exec(select(Drug)) for prefix in drug.trace_prefixes
+            if prefix in prefixes}
 
 
 def get_drug(session: Session, code: str) -> Drug:
     drug = session.get(Drug, code)
     if drug is None:
-        raise NotFound(f"No drug {code}.")
+        raise NotFound(f"No drug {code}.", code="drug_not_found")
     return drug
 
 

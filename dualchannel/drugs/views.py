@@ -28,6 +28,14 @@ def get_drug(code):
     return services.get_drug(db.session(), code)
 
 
+@bp.patch("/drugs/<code>")
+@bp.arguments(schemas.DrugChangeIn)
+@bp.response(200, schemas.DrugOut)
+def change_drug(body, code):
+    """Change a drug's traceability prefixes or units per pack (admin)."""
+    return services.change_drug(db.session(), current_actor(), code, **body)
+
+
 @bp.get("/drugs/<code>/payment-standard")
 @bp.arguments(schemas.PaymentStandardQuery, location="query")
 @bp.response(200, schemas.PaymentStandardOut)

@@ -4,11 +4,9 @@ from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as _postgres_insert
-from sqlalchemy.dialects.sqlite import insert as _sqlite_insert
 from sqlmodel import Session, select
 
-from dualchannel import adcodes, clock
+from dualchannel import adcodes, clock, db
 from dualchannel.api import Page, paginate
 from dualchannel.auth import Actor, Role
 from dualchannel.errors import Conflict, NotFound
@@ -44,8 +42,7 @@ def raise_flags(session: Session, flags: Iterable[dict[str, Any]]) -> int:
     now = clock.now()
     rows = list({flag["dedup_key"]: {**flag, "status": FlagStatus.open.value, "created_at": now}
                  for flag in flags}.values())
-    insert = (_postgres_insert if session.get_bind().dialect.name == "postgresql" else _sqlite_insert)(Flag)
-    statement = insert.on_conflict_do_nothing(index_elements=[Flag.dedup_key]).returning(Flag.id)
+    statement = db.insert(session, Flag).on_conflict_do_nothing(index_elements=[Flag.dedup_key]).returning(Flag.id)
     return sum(len(session.execute(statement, rows[start:start + _CHUNK]).all())
                for start in range(0, len(rows), _CHUNK))
 

@@ -24,7 +24,6 @@ def _headers(response):
 def _render(page: str, heading: str):
     config = current_app.config
     return render_template(f"pages/{page}.html", page=page, heading=heading,
-                           trace_pattern=config["TRACE_CODE_PATTERN"],
                            max_days_supply=config["MAX_DAYS_SUPPLY"], max_valid_days=config["MAX_VALID_DAYS"])
 
 

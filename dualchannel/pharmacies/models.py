@@ -2,7 +2,9 @@
 
 import enum
 from datetime import datetime
+from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from dualchannel.db import UTCDateTime
@@ -48,6 +50,7 @@ class PharmacyEvent(SQLModel, table=True):
     to_status: str = Field(max_length=12)
     reason: str | None = Field(default=None, max_length=500)
     forced: bool = False
+    detail: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)  # capabilities changed
     actor: str = Field(max_length=64)
     at: datetime = Field(sa_type=UTCDateTime)
 

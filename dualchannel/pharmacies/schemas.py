@@ -51,12 +51,19 @@ class StatusChangeIn(RequestSchema):
     force = ma.fields.Boolean(load_default=False)
 
 
+class CapabilitiesIn(RequestSchema):
+    traceability = ma.fields.Boolean(load_default=None)
+    cold_chain = ma.fields.Boolean(load_default=None)
+    reason = Text(required=True)
+
+
 class PharmacyEventOut(ma.Schema):
     action = ma.fields.String()
     from_status = ma.fields.String(allow_none=True)
     to_status = ma.fields.String()
     reason = ma.fields.String(allow_none=True)
     forced = ma.fields.Boolean()
+    detail = ma.fields.Dict(allow_none=True)
     actor = ma.fields.String()
     at = Timestamp()
 

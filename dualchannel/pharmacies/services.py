@@ -58,6 +58,25 @@ def visible(actor: Actor):
     return sa.false()
 
 
+def ensure_admitted(pharmacy: Pharmacy) -> None:
+    """Only an admitted (active) dual-channel pharmacy verifies, dispenses, settles and undoes:
+    a suspended, exited or not yet admitted one is refused with 409 naming its state."""
+    if pharmacy.status == PharmacyStatus.active.value:
+        return
+    state = {PharmacyStatus.suspended.value: "suspended", PharmacyStatus.exited.value: "exited"}.get(
+        pharmacy.status, "not_admitted")
+    raise Conflict(f"{pharmacy.name} ({pharmacy.code}) is {pharmacy.status}: only an admitted dual-channel "
+                   "pharmacy may verify, dispense, settle or undo.", code=f"pharmacy_{state}",
+                   pharmacy_code=pharmacy.code, pharmacy_status=pharmacy.status)
+
+
+def admitted(code) -> sa.ColumnElement[bool]:
+    """SQL: the pharmacy `code` (a value or a column) is admitted now. Put in the WHERE of the
+    conditional UPDATE that records a pharmacy's act, so a suspension committed a moment
+    before refuses it inside the same transaction."""
+    return sa.exists().where(Pharmacy.code == code, Pharmacy.status == PharmacyStatus.active.value)
+
+
 def create_pharmacy(session: Session, actor: Actor, *, code: str, name: str, address: str, adcode: str,
                     lat: float, lon: float, crs: str = "gcj02", cold_chain: bool = False,
                     traceability: bool = False) -> Pharmacy:
@@ -128,6 +147,11 @@ def change_status(session: Session, actor: Actor, code: str, action: str, *, rea
     if current not in sources:
         raise Conflict(f"A pharmacy that is {current.value} cannot be {rules.PAST[action]}.",
                        status_now=current.value)
+    if target is PharmacyStatus.active and not pharmacy.traceability:
+        # Seed 003 三(二): a dual-channel pharmacy must "满足对所售药品已实现电子追溯".
+        raise Conflict(f"{pharmacy.name} has no electronic traceability of the drugs it sells (药品电子追溯); "
+                       "seed 003 requires it for admission.", code="traceability_required",
+                       criterion="traceability")
     # Suspensions and exits always need one, so a forced one always says why.
     if needs_reason and not reason:
         raise Invalid(f"A reason is required to {action}.", {"reason": ["Missing."]})
@@ -161,6 +185,27 @@ def change_status(session: Session, actor: Actor, code: str, action: str, *, rea
                               reason=reason, forced=forced, actor=actor.label, at=now))
     session.commit()
     session.refresh(pharmacy)
+    return pharmacy
+
+
+def update_capabilities(session: Session, actor: Actor, code: str, *, traceability: bool | None = None,
+                        cold_chain: bool | None = None, reason: str) -> Pharmacy:
+    """Record a pharmacy's electronic traceability or cold chain as the bureau found them
+    (admin, or a bureau of its region); kept in its history with the reason."""
+    actor.require(Role.admin, Role.bureau)
+    pharmacy = get_pharmacy(session, actor, code)
+    changes = {name: value for name, value in (("traceability", traceability), ("cold_chain", cold_chain))
+               if value is not None and value != getattr(pharmacy, name)}
+    if not changes:
+        return pharmacy
+    now = clock.now()
+    for name, value in changes.items():
+        setattr(pharmacy, name, value)
+    pharmacy.updated_at = now
+    session.add(PharmacyEvent(pharmacy_code=code, action="capabilities", from_status=pharmacy.status,
+                              to_status=pharmacy.status, reason=reason, actor=actor.label, at=now,
+                              detail=changes))
+    session.commit()
     return pharmacy
 
 

@@ -33,6 +33,14 @@ def pharmacy_history(code):
     return {"items": services.history(db.session(), current_actor(), code)}
 
 
+@bp.patch("/pharmacies/<code>")
+@bp.arguments(schemas.CapabilitiesIn)
+@bp.response(200, schemas.PharmacyOut)
+def update_capabilities(body, code):
+    """Record a pharmacy's electronic traceability or cold chain (bureau of its region), with a reason."""
+    return services.update_capabilities(db.session(), current_actor(), code, **body)
+
+
 def _status_view(action):
     @bp.arguments(schemas.StatusChangeIn)
     @bp.response(200, schemas.PharmacyOut)

@@ -70,35 +70,3 @@ class PrescriptionEvent(SQLModel, table=True):
     reason: str | None = Field(default=None, max_length=500)
     detail: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
     at: datetime = Field(sa_type=UTCDateTime)
-
-
-class DispensedPack(SQLModel, table=True):
-    """One pack handed out, by its traceability code (药品追溯码). A code is dispensed once."""
-
-    __tablename__ = "dispensed_pack"
-
-    trace_code: str = Field(primary_key=True, max_length=40)
-    prescription_id: int = Field(foreign_key="prescription.id", index=True)
-    drug_code: str = Field(foreign_key="drug.code", max_length=32)
-    pharmacy_code: str = Field(foreign_key="pharmacy.code", index=True, max_length=32)
-    dispensed_at: datetime = Field(sa_type=UTCDateTime)
-
-
-class PackReturn(SQLModel, table=True):
-    """A dispensed pack returned unopened and undone (like an EU FMVS undo): the code is free again.
-
-    Keeps the dispensing it undid, since the `dispensed_pack` row is deleted so the code can be
-    dispensed once more under the same primary key.
-    """
-
-    __tablename__ = "pack_return"
-
-    id: int | None = Field(default=None, primary_key=True)
-    trace_code: str = Field(max_length=40, index=True)
-    prescription_id: int = Field(foreign_key="prescription.id", index=True)
-    drug_code: str = Field(foreign_key="drug.code", max_length=32)
-    pharmacy_code: str = Field(foreign_key="pharmacy.code", max_length=32)
-    dispensed_at: datetime = Field(sa_type=UTCDateTime)
-    returned_at: datetime = Field(sa_type=UTCDateTime)
-    actor: str = Field(max_length=64)
-    reason: str = Field(max_length=500)

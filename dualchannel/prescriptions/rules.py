@@ -1,7 +1,6 @@
 """Pure prescription policy: the state machine and the 处方管理办法 limits. No database here."""
 
 import enum
-import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -79,16 +78,3 @@ def valid_until(issued_at: datetime, valid_days: int) -> datetime:
     """
     issued_day: date = issued_at.astimezone(clock.CHINA).date()
     return clock.start_of_day(issued_day + timedelta(days=valid_days))
-
-
-def is_long_term(days_supply: int) -> bool:
-    """More than 7 days' supply is a long prescription (长期处方), allowed up to 12 weeks."""
-    return days_supply > 7
-
-
-def is_trace_code(code: str, pattern: str) -> bool:
-    """Whether `code` is a traceability code (药品追溯码) under the configured `pattern`.
-
-    The whole text must match: `$` alone would also accept a trailing newline.
-    """
-    return isinstance(code, str) and re.fullmatch(pattern, code) is not None

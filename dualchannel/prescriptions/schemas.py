@@ -77,6 +77,7 @@ class ItemOut(ma.Schema):
     drug_name = ma.fields.String()
     generic_name = ma.fields.String()
     unit = ma.fields.String()
+    units_per_pack = ma.fields.Integer(allow_none=True)
     storage = ma.fields.String()
     quantity = ma.fields.Integer()
     days_supply = ma.fields.Integer()
@@ -166,7 +167,8 @@ class PrescriptionOut(ma.Schema):
         for item in detail.items:
             drug = detail.drugs[item.drug_code]
             items.append({"drug_code": item.drug_code, "drug_name": drug.name, "generic_name": drug.generic_name,
-                          "unit": drug.unit, "storage": drug.storage, "quantity": item.quantity,
+                          "unit": drug.unit, "units_per_pack": drug.units_per_pack, "storage": drug.storage,
+                          "quantity": item.quantity,
                           "days_supply": item.days_supply, "dosage": item.dosage,
                           "trace_codes": codes.get(item.drug_code, []),
                           "returned_trace_codes": returned.get(item.drug_code, [])})

@@ -11,6 +11,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from flask import current_app
 from geopy.distance import geodesic
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
 
 from dualchannel import adcodes, clock
@@ -19,23 +20,20 @@ from dualchannel.audit_trail import services as audit
 from dualchannel.audit_trail.models import AccessAction
 from dualchannel.auth import Actor, Role
 from dualchannel.drugs.models import Drug, Storage
-from dualchannel.drugs.services import drugs_by_code
+from dualchannel.drugs.services import drugs_by_code, owners_of_prefixes
 from dualchannel.errors import Conflict, Forbidden, Invalid, NotFound
 from dualchannel.flags.services import raise_flag
 from dualchannel.institutions.models import Physician
+from dualchannel.packs import rules as pack_rules
+from dualchannel.packs import services as packs
+from dualchannel.packs.models import DispensedPack, PackReturn
 from dualchannel.patients import identity
 from dualchannel.patients import services as patients
 from dualchannel.patients.models import Patient
 from dualchannel.pharmacies import services as pharmacies
 from dualchannel.pharmacies.models import Pharmacy, PharmacyStatus
 from dualchannel.prescriptions import rules
-from dualchannel.prescriptions.models import (
-    DispensedPack,
-    PackReturn,
-    Prescription,
-    PrescriptionEvent,
-    PrescriptionItem,
-)
+from dualchannel.prescriptions.models import Prescription, PrescriptionEvent, PrescriptionItem
 from dualchannel.prescriptions.rules import Action, Status
 
 
@@ -50,6 +48,7 @@ class PrescriptionDetail:
     events: list[PrescriptionEvent] = field(default_factory=list)
     packs: list[DispensedPack] = field(default_factory=list)
     returns: list[PackReturn] = field(default_factory=list)
+    pharmacy: Pharmacy | None = None
 
 
 def visible(actor: Actor):
@@ -65,47 +64,91 @@ def visible(actor: Actor):
     return sa.false()  # any other role (an institution's procurement account) reads none
 
 
-def _load(session: Session, actor: Actor, prescription_id: int, *,
-          fresh: bool = False) -> Prescription:
-    statement = select(Prescription).where(Prescription.id == prescription_id, visible(actor))
-    if fresh:
-        statement = statement.execution_options(populate_existing=True)
-    prescription = session.exec(statement).first()
+def _load(session: Session, actor: Actor, prescription_id: int) -> Prescription:
+    prescription = session.exec(select(Prescription).where(Prescription.id == prescription_id, visible(actor))
+                                .execution_options(populate_existing=True)).first()
     if prescription is None:
-        raise NotFound(f"No prescription {prescription_id}.")
+        raise NotFound(f"No prescription {prescription_id}.", code="prescription_not_found")
     return prescription
+
+
+def _load_detail(session: Session, actor: Actor, prescription_id: int) -> PrescriptionDetail:
+    """The prescription with its patient, pharmacy, items, drugs and history, in ONE query (a
+    write step's whole read), or NotFound outside the actor's scope."""
+    rows = session.execute(
+        select(Prescription, Patient, Pharmacy, PrescriptionItem, Drug, PrescriptionEvent)
+        .join(Patient, Patient.id == Prescription.patient_id)
+        .outerjoin(Pharmacy, Pharmacy.code == Prescription.pharmacy_code)
+        .join(PrescriptionItem, PrescriptionItem.prescription_id == Prescription.id)
+        .join(Drug, Drug.code == PrescriptionItem.drug_code)
+        .outerjoin(PrescriptionEvent, PrescriptionEvent.prescription_id == Prescription.id)
+        .where(Prescription.id == prescription_id, visible(actor))
+        .order_by(PrescriptionItem.id, PrescriptionEvent.id)
+        .execution_options(populate_existing=True)).all()
+    if not rows:
+        raise NotFound(f"No prescription {prescription_id}.", code="prescription_not_found")
+    items = list({row[3].id: row[3] for row in rows}.values())
+    events = list({row[5].id: row[5] for row in rows if row[5] is not None}.values())
+    prescription, patient, pharmacy = rows[0][:3]
+    return PrescriptionDetail(prescription=prescription, patient=patient, items=items,
+                              drugs={row[4].code: row[4] for row in rows}, events=events, pharmacy=pharmacy)
 
 
 def _require_party(actor: Actor, prescription: Prescription, action: Action) -> None:
     """Only its physician, or the pharmacy it is routed to, may move a prescription."""
     by = next(t.by for t in rules.TRANSITIONS if t.action is action)
     if by == "physician" and not (actor.role is Role.physician and actor.subject == prescription.physician_code):
-        raise Forbidden(f"Only the prescribing physician may {action.value} this prescription.")
+        raise Forbidden(f"Only the prescribing physician may {action.value} this prescription.",
+                        code="not_prescribing_physician")
     if by == "pharmacy" and not (actor.role is Role.pharmacy and actor.subject == prescription.pharmacy_code):
-        raise Forbidden(f"Only the pharmacy it is routed to may {action.value} this prescription.")
+        raise Forbidden(f"Only the pharmacy it is routed to may {action.value} this prescription.",
+                        code="not_routed_pharmacy")
+
+
+def _refuse_transition(prescription: Prescription, action: Action) -> Conflict:
+    status = prescription.status
+    hint = " before verification" if action is Action.dispense and status == Status.routed.value else ""
+    return Conflict(f"A prescription that is {status} does not allow {action.value}{hint}.",
+                    code="invalid_transition", status_now=status, action=action.value)
 
 
 def _move(session: Session, prescription: Prescription, action: Action, actor_label: str, *,
-          reason: str | None = None, detail: dict | None = None, **values) -> None:
-    """Apply one transition in the caller's transaction, or raise Conflict."""
+          reason: str | None = None, detail: dict | None = None, by_admitted_pharmacy: bool = False,
+          **values) -> PrescriptionEvent:
+    """Apply one transition in the caller's transaction and record it; Conflict when the
+    prescription is not, or no longer, in a state allowing it (or, `by_admitted_pharmacy`, when
+    its pharmacy is no longer admitted). The loaded `prescription` shows the new state."""
     source = Status(prescription.status)
     step = rules.transition(action, source)
     if step is None:
-        raise Conflict(f"A prescription that is {source.value} does not allow {action.value}.",
-                       status_now=source.value)
+        raise _refuse_transition(prescription, action)
     now = clock.now()
-    touched = session.execute(
-        sa.update(Prescription)
-        .where(Prescription.id == prescription.id, Prescription.status == source.value)
-        .values(status=step.target.value, updated_at=now, **values)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    changed = {"status": step.target.value, "updated_at": now, **values}
+    statement = sa.update(Prescription).where(Prescription.id == prescription.id,
+                                              Prescription.status == source.value)
+    if by_admitted_pharmacy:
+        statement = statement.where(pharmacies.admitted(Prescription.pharmacy_code))
+    touched = session.execute(statement.values(**changed).execution_options(synchronize_session=False)).rowcount
     if touched != 1:
-        session.rollback()
-        raise Conflict(f"Prescription {prescription.id} was changed by another request.")
-    session.add(PrescriptionEvent(prescription_id=prescription.id, action=action.value, from_status=source.value,
-                                  to_status=step.target.value, actor=actor_label, reason=reason, detail=detail,
-                                  at=now))
+        _lost_race(session, prescription)
+    for name, value in changed.items():
+        set_committed_value(prescription, name, value)
+    event = PrescriptionEvent(prescription_id=prescription.id, action=action.value, from_status=source.value,
+                              to_status=step.target.value, actor=actor_label, reason=reason, detail=detail, at=now)
+    session.add(event)
+    return event
+
+
+def _lost_race(session: Session, prescription: Prescription) -> None:
+    """Raise why a conditional move touched nothing: another request moved the prescription
+    first, or its pharmacy was suspended or exited meanwhile."""
+    status, pharmacy = session.execute(
+        select(Prescription.status, Pharmacy).outerjoin(Pharmacy, Pharmacy.code == Prescription.pharmacy_code)
+        .where(Prescription.id == prescription.id).execution_options(populate_existing=True)).one()
+    if status == prescription.status and pharmacy is not None:
+        pharmacies.ensure_admitted(pharmacy)
+    raise Conflict(f"Prescription {prescription.id} was changed by another request.", code="concurrent_change",
+                   status_now=status)
 
 
 def note_event(session: Session, prescription: Prescription, action: str, actor_label: str, *,
@@ -115,34 +158,34 @@ def note_event(session: Session, prescription: Prescription, action: str, actor_
                                   detail=detail, at=clock.now()))
 
 
+def _overdue(prescription: Prescription) -> bool:
+    """Live but past its validity (it expires on the next read or sweep)."""
+    return Status(prescription.status) in rules.LIVE and clock.now() >= prescription.valid_until
+
+
 def _expire_if_overdue(session: Session, prescription: Prescription) -> bool:
-    """Expire a live prescription past its validity (committed at once); True if it did."""
-    if Status(prescription.status) in rules.LIVE and clock.now() >= prescription.valid_until:
-        try:
-            _move(session, prescription, Action.expire, "system")
-        except Conflict:
-            return False
-        session.commit()
-        session.refresh(prescription)
-        return True
-    return False
+    """Expire a live prescription past its validity, in the caller's transaction; True if it did."""
+    if not _overdue(prescription):
+        return False
+    try:
+        _move(session, prescription, Action.expire, "system")
+    except Conflict:
+        return False
+    return True
 
 
 def _expired(prescription: Prescription, *effects) -> Conflict:
     """The refusal of a step on a prescription past its validity; the expiry itself (and any
     `effects`) is recorded although the step is refused."""
     def expire(session: Session) -> None:
-        fresh = session.get(Prescription, prescription.id, populate_existing=True)
-        if Status(fresh.status) in rules.LIVE:
-            _move(session, fresh, Action.expire, "system")
+        _expire_if_overdue(session, session.get(Prescription, prescription.id, populate_existing=True))
 
     return Conflict(f"Prescription {prescription.id} expired at {prescription.valid_until.isoformat()}.",
                     code="prescription_expired", status_now=Status.expired.value, on_refusal=(expire, *effects))
 
 
-def _refuse_if_expired(session: Session, prescription: Prescription) -> None:
-    if prescription.status == Status.expired.value or (
-            Status(prescription.status) in rules.LIVE and clock.now() >= prescription.valid_until):
+def _refuse_if_expired(prescription: Prescription) -> None:
+    if prescription.status == Status.expired.value or _overdue(prescription):
         raise _expired(prescription)
 
 
@@ -152,15 +195,16 @@ def issue(session: Session, actor: Actor, *, patient_id: int, diagnosis: str, va
     actor.require(Role.physician)
     physician = session.get(Physician, actor.subject)
     if physician is None or not physician.responsible:
-        raise Forbidden("Only a responsible physician (医保责任医师) issues dual-channel prescriptions.")
+        raise Forbidden("Only a responsible physician (医保责任医师) issues dual-channel prescriptions.",
+                        code="physician_not_responsible")
     patient = session.get(Patient, patient_id)
     if patient is None:
-        raise Invalid(f"No patient {patient_id}.", {"patient_id": ["Unknown patient."]})
+        raise Invalid(f"No patient {patient_id}.", {"patient_id": ["Unknown patient."]}, code="patient_unknown")
     if not 1 <= valid_days <= current_app.config["MAX_VALID_DAYS"]:
-        raise Invalid("A prescription is valid 1 to 3 days.", {"valid_days": ["1 to 3."]})
+        raise Invalid("A prescription is valid 1 to 3 days.", {"valid_days": ["1 to 3."]}, code="validity_too_long")
     codes = [item["drug_code"] for item in items]
     if len(set(codes)) != len(codes):
-        raise Invalid("Each drug appears once.", {"items": ["A drug is listed twice."]})
+        raise Invalid("Each drug appears once.", {"items": ["A drug is listed twice."]}, code="drug_listed_twice")
     drugs = drugs_by_code(session, set(codes))
     errors: dict[str, list[str]] = {}
     today = clock.today()
@@ -181,7 +225,7 @@ def issue(session: Session, actor: Actor, *, patient_id: int, diagnosis: str, va
                 errors[key] = [f"Eligibility for {drug.name} expired on {until.isoformat()}; "
                                "a re-examination (复查评估) must renew it."]
     if errors:
-        raise Invalid("The prescription breaks dual-channel rules.", errors)
+        raise Invalid("The prescription breaks dual-channel rules.", errors, code="prescription_rules")
     now = clock.now()
     prescription = Prescription(patient_id=patient.id, physician_code=physician.code,
                                 institution_code=physician.institution_code, patient_region=patient.region,
@@ -198,17 +242,11 @@ def issue(session: Session, actor: Actor, *, patient_id: int, diagnosis: str, va
     return PrescriptionDetail(prescription=prescription, patient=patient, items=rows, drugs=drugs, events=[event])
 
 
-def _committed(session: Session, prescription: Prescription) -> PrescriptionDetail:
-    """Read the answer inside the writing transaction, then commit: one transaction, not two."""
-    session.refresh(prescription)
-    answer = detail(session, prescription)
-    session.commit()
-    return answer
-
-
 def detail(session: Session, prescription: Prescription) -> PrescriptionDetail:
+    """Everything a reader sees of a prescription, read fresh."""
     items = list(session.exec(select(PrescriptionItem).where(PrescriptionItem.prescription_id == prescription.id)
                               .order_by(PrescriptionItem.id)))
+    dispensed = packs.of_prescription(session, prescription.id)
     return PrescriptionDetail(
         prescription=prescription,
         patient=session.get(Patient, prescription.patient_id),
@@ -217,11 +255,7 @@ def detail(session: Session, prescription: Prescription) -> PrescriptionDetail:
         events=list(session.exec(select(PrescriptionEvent)
                                  .where(PrescriptionEvent.prescription_id == prescription.id)
                                  .order_by(PrescriptionEvent.id))),
-        packs=list(session.exec(select(DispensedPack).where(DispensedPack.prescription_id == prescription.id)
-                                .order_by(DispensedPack.trace_code))),
-        returns=list(session.exec(select(PackReturn).where(PackReturn.prescription_id == prescription.id)
-                                  .order_by(PackReturn.id))),
-    )
+        packs=dispensed.dispensed, returns=dispensed.returned)
 
 
 def record_read(session: Session, actor: Actor, prescription: Prescription, **extra) -> None:
@@ -319,124 +353,176 @@ def pharmacy_options(session: Session, actor: Actor, prescription_id: int, *, la
     return sorted(ranked, key=lambda pair: (pair[1], pair[0].code))
 
 
+def _answer(loaded: PrescriptionDetail, event: PrescriptionEvent, **changes) -> PrescriptionDetail:
+    """The answer of a write step, from what was loaded and written: nothing is read back."""
+    loaded.events.append(event)
+    for name, value in changes.items():
+        setattr(loaded, name, value)
+    return loaded
+
+
 def route(session: Session, actor: Actor, prescription_id: int, *, pharmacy_code: str) -> PrescriptionDetail:
     """Bind the prescription to one dual-channel pharmacy in the patient's region (定药店)."""
-    prescription = _load(session, actor, prescription_id)
+    loaded = _load_detail(session, actor, prescription_id)
+    prescription = loaded.prescription
     _require_party(actor, prescription, Action.route)
-    _refuse_if_expired(session, prescription)
+    _refuse_if_expired(prescription)
     pharmacy = session.get(Pharmacy, pharmacy_code)
     if pharmacy is None:
-        raise Invalid(f"No pharmacy {pharmacy_code}.", {"pharmacy_code": ["Unknown pharmacy."]})
+        raise Invalid(f"No pharmacy {pharmacy_code}.", {"pharmacy_code": ["Unknown pharmacy."]},
+                      code="pharmacy_unknown")
     if pharmacy.status != PharmacyStatus.active.value:
         raise Invalid(f"{pharmacy.name} is not an active dual-channel pharmacy.",
-                      {"pharmacy_code": [f"Pharmacy is {pharmacy.status}."]})
-    patient = session.get(Patient, prescription.patient_id)
-    if not any(adcodes.contains(r, pharmacy.county_adcode) for r in _patient_regions(patient)):
+                      {"pharmacy_code": [f"Pharmacy is {pharmacy.status}."]}, code="pharmacy_not_active")
+    if not any(adcodes.contains(r, pharmacy.county_adcode) for r in _patient_regions(loaded.patient)):
         raise Invalid(f"{pharmacy.name} is outside the patient's coordinating region.",
-                      {"pharmacy_code": ["Outside the patient's coordinating region (统筹地区)."]})
-    needs, cold = _needs(session, prescription)
-    if cold and not pharmacy.cold_chain:
+                      {"pharmacy_code": ["Outside the patient's coordinating region (统筹地区)."]},
+                      code="pharmacy_outside_region")
+    if not pharmacy.cold_chain and any(d.storage == Storage.cold_chain.value for d in loaded.drugs.values()):
         raise Invalid(f"{pharmacy.name} has no cold chain for a cold-chain drug.",
-                      {"pharmacy_code": ["No cold-chain storage."]})
-    _move(session, prescription, Action.route, actor.label, pharmacy_code=pharmacy.code,
-          detail={"pharmacy_code": pharmacy.code})
-    return _committed(session, prescription)
+                      {"pharmacy_code": ["No cold-chain storage."]}, code="pharmacy_without_cold_chain")
+    event = _move(session, prescription, Action.route, actor.label, pharmacy_code=pharmacy.code,
+                  detail={"pharmacy_code": pharmacy.code})
+    session.commit()
+    return _answer(loaded, event, pharmacy=pharmacy)
 
 
 def hand_back(session: Session, actor: Actor, prescription_id: int, *, reason: str | None = None) -> PrescriptionDetail:
-    """The routed pharmacy hands the prescription back; it can then go to another pharmacy."""
-    prescription = _load(session, actor, prescription_id)
+    """The routed pharmacy hands the prescription back; it can then go to another pharmacy. A
+    suspended or exited pharmacy may still hand back (it frees the patient to go elsewhere)."""
+    loaded = _load_detail(session, actor, prescription_id)
+    prescription = loaded.prescription
     _require_party(actor, prescription, Action.hand_back)
-    _refuse_if_expired(session, prescription)
-    _move(session, prescription, Action.hand_back, actor.label, reason=reason, pharmacy_code=None,
-          verified_at=None, pickup_name=None, pickup_id_masked=None, pickup_id_hash=None, pickup_id_encrypted=None,
-          pickup_relation=None,
-          detail={"pharmacy_code": prescription.pharmacy_code})
-    return _committed(session, prescription)
+    _refuse_if_expired(prescription)
+    event = _move(session, prescription, Action.hand_back, actor.label, reason=reason, pharmacy_code=None,
+                  verified_at=None, pickup_name=None, pickup_id_masked=None, pickup_id_hash=None,
+                  pickup_id_encrypted=None, pickup_relation=None,
+                  detail={"pharmacy_code": prescription.pharmacy_code})
+    session.commit()
+    return _answer(loaded, event, pharmacy=None)
 
 
 def verify(session: Session, actor: Actor, prescription_id: int, *, id_number: str,
            pickup: dict | None = None) -> PrescriptionDetail:
-    """Real-name verification (实名制) of the patient; an agent's identity is recorded."""
-    prescription = _load(session, actor, prescription_id)
+    """Real-name verification (实名制) of the patient; an agent's identity is recorded. The agent
+    is another person than the patient, with a valid ID number of their own."""
+    loaded = _load_detail(session, actor, prescription_id)
+    prescription = loaded.prescription
     _require_party(actor, prescription, Action.verify)
-    _refuse_if_expired(session, prescription)
-    patient = session.get(Patient, prescription.patient_id)
-    if not patients.matches_id_number(patient, id_number):
-        raise Invalid("The ID number is not the patient's.", {"id_number": ["Does not match the patient."]})
+    _refuse_if_expired(prescription)
+    pharmacies.ensure_admitted(loaded.pharmacy)
+    if not patients.matches_id_number(loaded.patient, id_number):
+        raise Invalid("The ID number is not the patient's.", {"id_number": ["Does not match the patient."]},
+                      code="id_number_mismatch")
     values = {"verified_at": clock.now()}
     if pickup:
         agent_number = patients.parse_id_number(pickup["id_number"], "pickup.id_number")
         vault = identity.vault()
+        agent_hash = vault.lookup_hash(agent_number)
+        if agent_hash == loaded.patient.id_hash:
+            raise Invalid("The agent picking up (代取人) is the patient; an agent is another person.",
+                          {"pickup.id_number": ["The patient's own ID number; leave pickup out when the patient "
+                                                "collects in person."]}, code="agent_is_patient")
         values.update(pickup_name=pickup["name"], pickup_id_masked=identity.mask(agent_number),
-                      pickup_id_hash=vault.lookup_hash(agent_number), pickup_id_encrypted=vault.encrypt(agent_number),
+                      pickup_id_hash=agent_hash, pickup_id_encrypted=vault.encrypt(agent_number),
                       pickup_relation=pickup["relation"])
-    _move(session, prescription, Action.verify, actor.label,
-          detail={"pickup": bool(pickup)}, **values)
-    return _committed(session, prescription)
+    event = _move(session, prescription, Action.verify, actor.label, detail={"pickup": bool(pickup)},
+                  by_admitted_pharmacy=True, **values)
+    session.commit()
+    return _answer(loaded, event)
 
 
-def _trace_codes(prescription: Prescription, items: list[PrescriptionItem],
-                 requested: list[dict]) -> dict[str, list[str]]:
-    """Check one code per unit for every item; returns drug_code -> codes, or Invalid."""
-    pattern = current_app.config["TRACE_CODE_PATTERN"]
-    wanted = {i.drug_code: i.quantity for i in items}
-    given: dict[str, list[str]] = {}
+def _draws(session: Session, loaded: PrescriptionDetail, requested: list[dict]) -> list[pack_rules.Draw]:
+    """The packs (and units of them) a dispensing takes, checked against the prescription, or
+    Invalid listing every problem at once: codes that are not 20 digits in any script, codes of
+    another product (`trace_prefixes`), a code given twice, too many or too few codes."""
+    wanted = {item.drug_code: item.quantity for item in loaded.items}
     errors: dict[str, list[str]] = {}
+    given: dict[str, list[str]] = {}
+    seen: dict[str, str] = {}
+    foreign: dict[str, str] = {}  # field -> code of another product
     for index, entry in enumerate(requested):
-        key = f"items.{index}"
-        if entry["drug_code"] not in wanted:
-            errors[key] = [f"{entry['drug_code']} is not on this prescription."]
-        elif entry["drug_code"] in given:
-            errors[key] = [f"{entry['drug_code']} is listed twice."]
-        else:
-            given[entry["drug_code"]] = entry["trace_codes"]
-            bad = [str(i) for i, c in enumerate(entry["trace_codes"]) if not rules.is_trace_code(c, pattern)]
-            if bad:
-                # Positions, not the text: a mistyped field may hold anything, an ID number too.
-                errors[key] = [f"Not a traceability code (药品追溯码): trace_codes {', '.join(bad)}."]
-            elif len(entry["trace_codes"]) != wanted[entry["drug_code"]]:
-                errors[key] = [f"{wanted[entry['drug_code']]} units prescribed: one trace code per unit, "
-                               f"{len(entry['trace_codes'])} given."]
+        key, drug_code = f"items.{index}", entry["drug_code"]
+        drug = loaded.drugs.get(drug_code)
+        if drug_code not in wanted:
+            errors[key] = [f"{drug_code} is not on this prescription."]
+            continue
+        if drug_code in given:
+            errors[key] = [f"{drug_code} is listed twice."]
+            continue
+        if len(entry["trace_codes"]) > wanted[drug_code]:
+            errors[f"{key}.trace_codes"] = [f"{wanted[drug_code]} units prescribed: at most {wanted[drug_code]} "
+                                            f"trace codes, {len(entry['trace_codes'])} given."]
+            continue
+        codes = given[drug_code] = []
+        for position, text in enumerate(entry["trace_codes"]):
+            field_name = f"{key}.trace_codes.{position}"
+            code = pack_rules.canonical_code(text)
+            if code is None:
+                # The text is not echoed: a mistyped field may hold anything, an ID number too.
+                errors[field_name] = ["Not a traceability code (药品追溯码): 20 digits."]
+            elif code in seen:
+                errors[field_name] = [f"{code} is also at {seen[code]}: one code is one pack."]
+            elif drug.trace_prefixes and pack_rules.product_prefix(code) not in drug.trace_prefixes:
+                foreign[field_name] = code
+            else:
+                seen[code] = field_name
+                codes.append(code)
+    if foreign:
+        owners = owners_of_prefixes(session, {pack_rules.product_prefix(c) for c in foreign.values()})
+        for field_name, code in foreign.items():
+            drug = loaded.drugs[requested[int(field_name.split(".")[1])]["drug_code"]]
+            owner = owners.get(pack_rules.product_prefix(code))
+            belongs = f"; it belongs to {owner.name} ({owner.code})" if owner else ""
+            errors[field_name] = [f"{code} is not a code of {drug.name} ({drug.code}, product codes "
+                                  f"{', '.join(drug.trace_prefixes)}){belongs}."]
     missing = sorted(set(wanted) - set(given))
     if missing:
         errors["items"] = [f"Not dispensed: {', '.join(missing)}."]
-    # Only well-formed codes are named back; anything else was reported by position above.
-    codes = [c for cs in given.values() for c in cs if rules.is_trace_code(c, pattern)]
-    repeated = sorted({c for c in codes if codes.count(c) > 1})
-    if repeated and "items" not in errors:
-        errors["items"] = [f"A code appears twice: {', '.join(repeated)}."]
+    draws: list[pack_rules.Draw] = []
+    if not errors:
+        split = {code: codes for code, codes in given.items() if loaded.drugs[code].units_per_pack}
+        left = packs.units_left(session, loaded.prescription.pharmacy_code, split) if split else {}
+        for index, entry in enumerate(requested):
+            drug = loaded.drugs[entry["drug_code"]]
+            try:
+                draws += pack_rules.allocate(drug.code, wanted[drug.code], given[drug.code], drug.units_per_pack, left)
+            except ValueError as error:
+                errors[f"items.{index}.trace_codes"] = [str(error)]
     if errors:
-        raise Invalid("The trace codes do not match the prescription.", errors)
-    return given
+        raise Invalid("The trace codes do not match the prescription.", errors, code="trace_codes_invalid")
+    return draws
 
 
-def _flag_reused_codes(session: Session, prescription: Prescription, pharmacy: Pharmacy, codes: list[str]) -> list:
-    """Raise `duplicate_trace_code` for each code already dispensed; returns the earlier packs."""
-    earlier = list(session.exec(select(DispensedPack).where(DispensedPack.trace_code.in_(codes))))
-    for pack in earlier:
-        first = session.get(Pharmacy, pack.pharmacy_code)
-        raise_flag(session, type="duplicate_trace_code", severity="high", subject=f"trace:{pack.trace_code}",
+def _flag_reused_codes(session: Session, prescription: Prescription, pharmacy: Pharmacy, codes: list[str]) -> None:
+    """Raise `duplicate_trace_code` for each of `codes` already dispensed (by another pharmacy,
+    or more units of a pack than it holds)."""
+    for earlier in packs.dispensings_of(session, codes):
+        first = session.get(Pharmacy, earlier.pharmacy_code)
+        raise_flag(session, type="duplicate_trace_code", severity="high", subject=f"trace:{earlier.trace_code}",
                    region=pharmacy.county_adcode or prescription.patient_region,
-                   dedup_key=f"duplicate_trace_code:{pack.trace_code}:{prescription.id}",
-                   evidence={"trace_code": pack.trace_code, "drug_code": pack.drug_code,
-                             "first_pharmacy_code": pack.pharmacy_code,
+                   dedup_key=f"duplicate_trace_code:{earlier.trace_code}:{prescription.id}",
+                   evidence={"trace_code": earlier.trace_code, "drug_code": earlier.drug_code,
+                             "first_pharmacy_code": earlier.pharmacy_code,
                              "first_pharmacy_county": first.county_adcode if first else None,
-                             "first_prescription_id": pack.prescription_id,
-                             "first_dispensed_at": pack.dispensed_at.isoformat(),
+                             "first_prescription_id": earlier.prescription_id,
+                             "first_dispensed_at": earlier.dispensed_at.isoformat(),
                              "attempt_pharmacy_code": pharmacy.code,
                              "attempt_prescription_id": prescription.id,
-                             "pharmacies": sorted({pack.pharmacy_code, pharmacy.code})})
-    return earlier
+                             "pharmacies": sorted({earlier.pharmacy_code, pharmacy.code})})
 
 
 def dispense(session: Session, actor: Actor, prescription_id: int, *, items: list[dict]) -> PrescriptionDetail:
-    """Hand out the packs: one trace code per unit, each code once system-wide, stock decremented."""
-    prescription = _load(session, actor, prescription_id)
+    """Hand out the packs: every code a pack of its drug, each pack once system-wide (or, 拆零,
+    its units by the pharmacy that opened it), stock decremented; by an admitted pharmacy only.
+
+    Statements: the load, the packs (one upsert), the draws, the prescription's conditional
+    move, its event, and last the stock (the hot row), right before the request commits.
+    """
+    loaded = _load_detail(session, actor, prescription_id)
+    prescription, pharmacy = loaded.prescription, loaded.pharmacy
     _require_party(actor, prescription, Action.dispense)
-    pharmacy = session.get(Pharmacy, prescription.pharmacy_code)
-    if prescription.status == Status.expired.value or (
-            Status(prescription.status) in rules.LIVE and clock.now() >= prescription.valid_until):
+    if prescription.status == Status.expired.value or _overdue(prescription):
         attempted_at = clock.now().isoformat()
         raise _expired(prescription, lambda s: raise_flag(
             s, type="expired_dispense_attempt", severity="medium",
@@ -444,43 +530,98 @@ def dispense(session: Session, actor: Actor, prescription_id: int, *, items: lis
             dedup_key=f"expired_dispense_attempt:{prescription.id}",
             evidence={"prescription_id": prescription.id, "pharmacy_code": pharmacy.code,
                       "valid_until": prescription.valid_until.isoformat(), "attempted_at": attempted_at}))
+    pharmacies.ensure_admitted(pharmacy)
     if rules.transition(Action.dispense, Status(prescription.status)) is None:
-        raise Conflict(f"A prescription that is {prescription.status} cannot be dispensed"
-                       f"{' before verification' if prescription.status == Status.routed.value else ''}.",
-                       status_now=prescription.status)
-    rows = list(session.exec(select(PrescriptionItem).where(PrescriptionItem.prescription_id == prescription.id)))
-    given = _trace_codes(prescription, rows, items)
-    codes = [c for cs in given.values() for c in cs]
-    earlier = list(session.exec(select(DispensedPack.trace_code).where(DispensedPack.trace_code.in_(codes))))
-    if earlier:
-        raise Conflict("A trace code was already dispensed; the pack cannot be sold twice.",
-                       code="duplicate_trace_code", trace_codes=sorted(earlier),
-                       on_refusal=[lambda s: _flag_reused_codes(s, prescription, pharmacy, codes)])
+        raise _refuse_transition(prescription, Action.dispense)
+    draws = _draws(session, loaded, items)
     now = clock.now()
-    _move(session, prescription, Action.dispense, actor.label, dispensed_at=now,
-          detail={"trace_codes": len(codes)})
-    if not pharmacies.take_stock(session, pharmacy.code, {d: len(cs) for d, cs in given.items()}):
-        session.rollback()
-        raise Conflict("Not enough stock to dispense this prescription.")
-    session.add_all(DispensedPack(trace_code=c, prescription_id=prescription.id, drug_code=d,
-                                  pharmacy_code=pharmacy.code, dispensed_at=now)
-                    for d, cs in given.items() for c in cs)
-    try:
-        session.flush()
-    except sa.exc.IntegrityError:
-        # Another pharmacy dispensed one of these codes at the same instant.
+    refused = packs.take(session, prescription_id=prescription.id, pharmacy_code=pharmacy.code, draws=draws,
+                         units_per_pack={code: drug.units_per_pack for code, drug in loaded.drugs.items()}, at=now)
+    if refused:
         raise Conflict("A trace code was already dispensed; the pack cannot be sold twice.",
-                       code="duplicate_trace_code",
-                       on_refusal=[lambda s: _flag_reused_codes(s, prescription, pharmacy, codes)])
-    return _committed(session, prescription)
+                       code="duplicate_trace_code", trace_codes=refused,
+                       on_refusal=[lambda s: _flag_reused_codes(s, prescription, pharmacy, refused)])
+    event = _move(session, prescription, Action.dispense, actor.label, dispensed_at=now,
+                  detail={"trace_codes": len(draws)}, by_admitted_pharmacy=True)
+    units: dict[str, int] = {}
+    for draw in draws:
+        units[draw.drug_code] = units.get(draw.drug_code, 0) + draw.units
+    if not pharmacies.take_stock(session, pharmacy.code, units):
+        raise Conflict("Not enough stock to dispense this prescription.", code="out_of_stock")
+    session.commit()
+    dispensed = sorted((DispensedPack(trace_code=d.trace_code, prescription_id=prescription.id,
+                                      drug_code=d.drug_code, pharmacy_code=pharmacy.code, units=d.units,
+                                      dispensed_at=now) for d in draws), key=lambda pack: pack.trace_code)
+    return _answer(loaded, event, packs=dispensed)
 
 
 def cancel(session: Session, actor: Actor, prescription_id: int, *, reason: str) -> PrescriptionDetail:
     """Its physician cancels a prescription before it is dispensed."""
-    prescription = _load(session, actor, prescription_id)
-    _require_party(actor, prescription, Action.cancel)
-    _move(session, prescription, Action.cancel, actor.label, reason=reason)
-    return _committed(session, prescription)
+    loaded = _load_detail(session, actor, prescription_id)
+    _require_party(actor, loaded.prescription, Action.cancel)
+    event = _move(session, loaded.prescription, Action.cancel, actor.label, reason=reason)
+    session.commit()
+    return _answer(loaded, event)
+
+
+def undo_pack(session: Session, actor: Actor, code: str, *, reason: str) -> str:
+    """The dispensing pharmacy (admitted) undoes a whole pack returned unopened within the window;
+    returns the canonical code. The pack goes back into stock and the code can be dispensed
+    again; the prescription records an `undo_pack` event. Refused (409) after the window, for a
+    pack dispensed in parts (opened), and once the prescription is settled: reverse the
+    settlement (冲正) first, then undo.
+    """
+    actor.require(Role.pharmacy)
+    reason = audit.require_reason(reason)
+    code = pack_rules.canonical_code(code)
+    if code is None:
+        raise Invalid("Not a traceability code (药品追溯码).", {"code": ["20 digits."]}, code="trace_code_malformed")
+    mine = [d for d in packs.dispensings_of(session, [code]) if d.pharmacy_code == actor.subject]
+    if not mine:
+        if any(r.pharmacy_code == actor.subject for r in packs.returns_of(session, code)):
+            raise Conflict("This pack was already returned and undone.", code="pack_already_returned",
+                           status_now="returned")
+        raise NotFound("No pack with this trace code was dispensed.", code="trace_code_unknown")
+    opened = packs.pack(session, code)
+    if len(mine) > 1 or (opened is not None and opened.units_per_pack > 1):
+        raise Conflict("The pack was dispensed in parts (拆零): an opened pack cannot be returned.",
+                       code="pack_opened")
+    dispensing = mine[0]
+    prescription = session.get(Prescription, dispensing.prescription_id, populate_existing=True)
+    pharmacy = session.get(Pharmacy, dispensing.pharmacy_code)
+    pharmacies.ensure_admitted(pharmacy)
+    _refuse_undo_unless_dispensed(prescription.status)
+    now, days = clock.now(), current_app.config["TRACE_UNDO_DAYS"]
+    if not pack_rules.may_undo(dispensing.dispensed_at, now, days):
+        raise Conflict(f"Packs can be undone within {days} days of dispensing; this one was dispensed at "
+                       f"{dispensing.dispensed_at.isoformat()}.", code="undo_window_passed",
+                       undo_until=pack_rules.undo_until(dispensing.dispensed_at, days).isoformat())
+    # Hold the prescription at `dispensed` (its row locked until the request commits): a
+    # settlement racing this undo either moved it first (then this touches nothing) or waits.
+    held = session.execute(sa.update(Prescription)
+                           .where(Prescription.id == prescription.id, Prescription.status == Status.dispensed.value,
+                                  pharmacies.admitted(Prescription.pharmacy_code))
+                           .values(updated_at=now).execution_options(synchronize_session=False)).rowcount
+    if held != 1:
+        _refuse_undo_unless_dispensed(session.scalar(select(Prescription.status)
+                                                     .where(Prescription.id == prescription.id)))
+        _lost_race(session, prescription)
+    if not packs.give_back(session, dispensing, at=now, actor=actor.label, reason=reason):
+        raise Conflict("The pack was undone by another request.", code="concurrent_change")
+    pharmacies.return_stock(session, dispensing.pharmacy_code, {dispensing.drug_code: dispensing.units})
+    note_event(session, prescription, "undo_pack", actor.label, reason=reason,
+               detail={"trace_code": code, "drug_code": dispensing.drug_code})
+    session.commit()
+    return code
+
+
+def _refuse_undo_unless_dispensed(status: str) -> None:
+    if status == Status.settled.value:
+        raise Conflict("The prescription is settled: reverse the settlement (冲正) first, then undo the pack.",
+                       code="settled_reverse_first", status_now=status)
+    if status != Status.dispensed.value:
+        raise Conflict(f"The prescription is {status}; only a pack of a dispensed, unsettled "
+                       "prescription can be undone.", code="invalid_transition", status_now=status)
 
 
 def expire_overdue(session: Session, now: datetime | None = None) -> int:
@@ -499,17 +640,19 @@ def expire_overdue(session: Session, now: datetime | None = None) -> int:
     return count
 
 
-def load_for(session: Session, actor: Actor, prescription_id: int, action: Action) -> Prescription:
+def load_for(session: Session, actor: Actor, prescription_id: int, action: Action) -> PrescriptionDetail:
     """A prescription the actor may read (else NotFound) and move by `action` (else Forbidden),
-    freshly read, for another feature's use case that moves it (settlement)."""
-    prescription = _load(session, actor, prescription_id, fresh=True)
-    _require_party(actor, prescription, action)
-    return prescription
+    with its patient, pharmacy, items and drugs in one query, for another feature's use case
+    that moves it (settlement)."""
+    loaded = _load_detail(session, actor, prescription_id)
+    _require_party(actor, loaded.prescription, action)
+    return loaded
 
 
 def move(session: Session, prescription: Prescription, action: Action, actor_label: str, *,
-         reason: str | None = None, detail: dict | None = None) -> None:
+         reason: str | None = None, detail: dict | None = None, by_admitted_pharmacy: bool = False) -> None:
     """Apply one transition in the caller's transaction with the conditional UPDATE every move
-    uses; Conflict (after a rollback) when the prescription is not, or no longer, in a state
-    that allows it. The caller commits."""
-    _move(session, prescription, action, actor_label, reason=reason, detail=detail)
+    uses (`by_admitted_pharmacy`: only while the prescription's pharmacy is admitted); Conflict
+    when the prescription is not, or no longer, in a state that allows it. The caller commits."""
+    _move(session, prescription, action, actor_label, reason=reason, detail=detail,
+          by_admitted_pharmacy=by_admitted_pharmacy)

@@ -27,8 +27,8 @@ from dualchannel.drugs import services as drugs
 from dualchannel.drugs.models import ALL_DRUGS, Drug
 from dualchannel.errors import Conflict, Forbidden, Invalid, NotFound
 from dualchannel.institutions.models import Institution
+from dualchannel.packs.models import DispensedPack
 from dualchannel.pharmacies.models import Pharmacy
-from dualchannel.prescriptions.models import DispensedPack
 from dualchannel.procurement import rules, tables
 from dualchannel.procurement.models import (
     Batch,

@@ -26,9 +26,11 @@ from dualchannel.errors import Conflict, Forbidden, Invalid, NotFound
 from dualchannel.flags.services import raise_flag
 from dualchannel.patients import services as patients
 from dualchannel.patients.models import Patient
+from dualchannel.packs import services as packs
+from dualchannel.pharmacies import services as pharmacies
 from dualchannel.pharmacies.models import Pharmacy
 from dualchannel.prescriptions import services as prescriptions
-from dualchannel.prescriptions.models import DispensedPack, Prescription, PrescriptionItem
+from dualchannel.prescriptions.models import Prescription
 from dualchannel.prescriptions.rules import Action
 from dualchannel.prescriptions.rules import Status as PrescriptionStatus
 from dualchannel.settlements import rules
@@ -232,8 +234,7 @@ def _write_accumulator(session: Session, row: Accumulator, after: rules.Accumula
         .execution_options(synchronize_session=False)
     ).rowcount
     if touched != 1:
-        session.rollback()
-        raise Conflict("The patient's accumulators changed meanwhile; try again.")
+        raise Conflict("The patient's accumulators changed meanwhile; try again.", code="concurrent_change")
 
 
 def accumulators(session: Session, patient_id: int, year: int) -> rules.Accumulators:
@@ -345,32 +346,34 @@ def _refuse_settling(session: Session, actor: Actor, prescription: Prescription,
                    status_now=prescription.status)
 
 
-def _lines(session: Session, prescription: Prescription, unit_prices: dict[str, Decimal],
-           on: date, insurance: str) -> tuple[list[rules.Line], dict[str, Drug]]:
-    """One line per drug, for the packs actually dispensed (a pack returned unopened is not paid)."""
-    items = list(session.exec(select(PrescriptionItem).where(PrescriptionItem.prescription_id == prescription.id)
-                              .order_by(PrescriptionItem.id)))
-    packs = dict(session.exec(
-        select(DispensedPack.drug_code, sa.func.count()).where(DispensedPack.prescription_id == prescription.id)
-        .group_by(DispensedPack.drug_code)).all())
-    items = [item for item in items if packs.get(item.drug_code)]
-    if not items:
-        raise Conflict(f"Every pack of prescription {prescription.id} was returned; there is nothing to settle.")
-    catalogue = drugs.drugs_by_code(session, {item.drug_code for item in items})
+def _prices(session: Session, loaded, unit_prices: dict[str, Decimal], on: date,
+            insurance: str) -> dict[str, tuple[Decimal, Decimal | None, Decimal]]:
+    """Per drug of the prescription: the unit price charged (the agreed price unless
+    `unit_prices` says otherwise), the payment standard and first self-pay ratio on `on`."""
     errors = {f"unit_prices.{code}": ["Not on this prescription."]
-              for code in sorted(set(unit_prices) - set(catalogue))}
-    lines = []
-    for item in items:
-        drug = catalogue[item.drug_code]
+              for code in sorted(set(unit_prices) - set(loaded.drugs))}
+    prices = {}
+    for item in loaded.items:
+        drug = loaded.drugs[item.drug_code]
         price = unit_prices.get(drug.code, drug.agreed_price)
         if price is None:
             errors[f"unit_prices.{drug.code}"] = [f"{drug.name} has no agreed price; give its unit price."]
             continue
-        standard, first_self_pay_ratio = drugs.payment_standard_on(session, drug, on, insurance=insurance)
-        lines.append(rules.Line(drug.code, packs[drug.code], price, standard, first_self_pay_ratio))
+        prices[drug.code] = (price, *drugs.payment_standard_on(session, drug, on, insurance=insurance))
     if errors:
-        raise Invalid("The prices of the prescription cannot be settled.", errors)
-    return lines, catalogue
+        raise Invalid("The prices of the prescription cannot be settled.", errors, code="prices_invalid")
+    return prices
+
+
+def _lines(prescription: Prescription, loaded, units: dict[str, int],
+           prices: dict[str, tuple[Decimal, Decimal | None, Decimal]]) -> list[rules.Line]:
+    """One line per drug for the units still dispensed (a pack returned unopened is not paid)."""
+    lines = [rules.Line(item.drug_code, units[item.drug_code], *prices[item.drug_code])
+             for item in loaded.items if units.get(item.drug_code)]
+    if not lines:
+        raise Conflict(f"Every pack of prescription {prescription.id} was returned; there is nothing to settle.",
+                       code="nothing_to_settle")
+    return lines
 
 
 def _flag_prices(session: Session, prescription: Prescription, pharmacy: Pharmacy, lines: list[rules.Line],
@@ -391,13 +394,19 @@ def _flag_prices(session: Session, prescription: Prescription, pharmacy: Pharmac
 
 def settle_prescription(session: Session, actor: Actor, prescription_id: int, *,
                         unit_prices: dict[str, Decimal] | None = None, mode: str | None = None) -> SettlementDetail:
-    """Settle a dispensed prescription (its routed pharmacy): direct settlement when the patient's
-    coordinating region contains the pharmacy, else a pending manual claim (`mode` may ask for a
-    manual claim anywhere, e.g. when the network is down). Unit prices are the agreed prices
-    unless `unit_prices` gives others."""
-    prescription = prescriptions.load_for(session, actor, prescription_id, Action.settle)
-    patient = session.get(Patient, prescription.patient_id)
-    pharmacy = session.get(Pharmacy, prescription.pharmacy_code)
+    """Settle a dispensed prescription (its routed, admitted pharmacy): direct settlement when
+    the patient's coordinating region contains the pharmacy, else a pending manual claim (`mode`
+    may ask for a manual claim anywhere, e.g. when the network is down). Unit prices are the
+    agreed prices unless `unit_prices` gives others.
+
+    What is billed is exactly what is still dispensed when the request commits: the
+    prescription's conditional move to `settled` comes first and locks it, and only then are
+    its dispensed units counted, so an undo either landed before (not billed) or waits and is
+    refused (settled: reverse first). The patient's accumulators, the hot row, are written last.
+    """
+    loaded = prescriptions.load_for(session, actor, prescription_id, Action.settle)
+    prescription, patient, pharmacy = loaded.prescription, loaded.patient, loaded.pharmacy
+    pharmacies.ensure_admitted(pharmacy)
     in_region = adcodes.contains(patient.region, pharmacy.county_adcode)
     chosen = Mode(mode) if mode else (Mode.direct if in_region else Mode.manual)
     if prescription.status != PrescriptionStatus.dispensed.value:
@@ -405,23 +414,25 @@ def settle_prescription(session: Session, actor: Actor, prescription_id: int, *,
     if chosen is Mode.direct and not in_region:
         raise Invalid("Direct settlement is only for patients of the pharmacy's coordinating region; "
                       "this one is a manual reimbursement claim (手工报销).",
-                      {"mode": ["The patient's coordinating region does not contain the pharmacy."]})
+                      {"mode": ["The patient's coordinating region does not contain the pharmacy."]},
+                      code="direct_settlement_out_of_region")
     today = clock.today()
     policy_row = policy_in_force(session, region=patient.region, insurance=patient.insurance, on=today)
     policy = to_policy(policy_row)
     try:
         policy.assistance_ratio(patient.assistance_category)
     except ValueError as error:
-        raise Invalid(str(error), {"assistance_category": [str(error)]})
+        raise Invalid(str(error), {"assistance_category": [str(error)]}, code="assistance_category_unknown")
     # Payment standards and first self-pay ratios in force on the dispensing date (集采, seed 001).
     dispensed_on = prescription.dispensed_at.astimezone(clock.CHINA).date()
-    lines, catalogue = _lines(session, prescription, unit_prices or {}, dispensed_on, patient.insurance)
+    prices = _prices(session, loaded, unit_prices or {}, dispensed_on, patient.insurance)
 
-    prescriptions.move(session, prescription, Action.settle, actor.label, detail={"mode": chosen.value})
+    prescriptions.move(session, prescription, Action.settle, actor.label, detail={"mode": chosen.value},
+                       by_admitted_pharmacy=True)
+    lines = _lines(prescription, loaded, packs.units_dispensed(session, prescription.id), prices)
     row = _locked_accumulator(session, patient.id, today.year)
     result = rules.settle(policy, _as_rules(row), lines, patient.assistance_category)
-    _write_accumulator(session, row, result.after)
-    _flag_prices(session, prescription, pharmacy, lines, catalogue)
+    _flag_prices(session, prescription, pharmacy, lines, loaded.drugs)
     now = clock.now()
     status = Status.settled if chosen is Mode.direct else Status.pending
     settlement = Settlement(
@@ -431,14 +442,14 @@ def settle_prescription(session: Session, actor: Actor, prescription_id: int, *,
         year=today.year, settled_on=today, mode=chosen.value, status=status.value, total=result.total,
         basic_fund=result.basic_fund, critical_illness=result.critical_illness,
         medical_assistance=result.medical_assistance, patient_pays=result.patient_pays,
-        fund_outside_budget=sum((s.basic_fund for s in result.lines if catalogue[s.drug_code].separate_payment),
+        fund_outside_budget=sum((s.basic_fund for s in result.lines if loaded.drugs[s.drug_code].separate_payment),
                                 rules.ZERO),
         created_by=actor.label, created_at=now, updated_at=now)
     session.add(settlement)
     session.flush()
     rows = []
     for position, (line, split) in enumerate(zip(lines, result.lines)):
-        drug = catalogue[line.drug_code]
+        drug = loaded.drugs[line.drug_code]
         rows.append(SettlementLine(
             settlement_id=settlement.id, position=position, drug_code=line.drug_code, quantity=line.quantity,
             unit_price=line.unit_price, agreed_price=drug.agreed_price, payment_standard=line.payment_standard,
@@ -449,41 +460,43 @@ def settle_prescription(session: Session, actor: Actor, prescription_id: int, *,
     event = SettlementEvent(settlement_id=settlement.id, action="settle" if chosen is Mode.direct else "claim",
                             to_status=status.value, actor=actor.label, at=now)
     session.add_all([*rows, event])
+    session.flush()
+    _write_accumulator(session, row, result.after)
     session.commit()
     # What was just written is the answer: no need to read it back.
-    return SettlementDetail(settlement=settlement, lines=rows, drugs=catalogue, events=[event])
+    return SettlementDetail(settlement=settlement, lines=rows, drugs=loaded.drugs, events=[event])
 
 
 def _change(session: Session, actor: Actor, settlement: Settlement, action: str, reason: str | None) -> None:
     """One conditional status change from `rules.TRANSITIONS`, recorded; Conflict otherwise."""
     sources, target = rules.TRANSITIONS[action]
     if Status(settlement.status) not in sources:
-        raise Conflict(f"A settlement that is {settlement.status} cannot be {action}d.", status_now=settlement.status)
+        raise Conflict(f"A settlement that is {settlement.status} cannot be {action}d.", code="invalid_transition",
+                       status_now=settlement.status)
     now = clock.now()
     touched = session.execute(
         sa.update(Settlement).where(Settlement.id == settlement.id, Settlement.status == settlement.status)
         .values(status=target.value, updated_at=now).execution_options(synchronize_session=False)
     ).rowcount
     if touched != 1:
-        session.rollback()
-        raise Conflict(f"Settlement {settlement.id} was changed by another request.")
+        raise Conflict(f"Settlement {settlement.id} was changed by another request.", code="concurrent_change")
     session.add(SettlementEvent(settlement_id=settlement.id, action=action, from_status=settlement.status,
                                 to_status=target.value, actor=actor.label, reason=reason, at=now))
 
 
-def _undo(session: Session, actor: Actor, settlement: Settlement, reason: str) -> None:
+def _undo(session: Session, actor: Actor, settlement: Settlement, action: str, reason: str) -> None:
     """Release what a settlement took: the prescription back to `dispensed` (it may be settled
     again) and its amounts out of the patient's accumulators."""
     prescription = session.get(Prescription, settlement.prescription_id, populate_existing=True)
     prescriptions.move(session, prescription, Action.reverse, actor.label, reason=reason,
-                       detail={"settlement_id": settlement.id})
+                       detail={"settlement_id": settlement.id, "settlement_action": action})
     lines = session.exec(select(SettlementLine).where(SettlementLine.settlement_id == settlement.id)).all()
     row = _locked_accumulator(session, settlement.patient_id, settlement.year)
     try:
         after = _as_rules(row) - rules.delta_of(lines)
     except ValueError as error:
-        session.rollback()
-        raise Conflict(f"The accumulators of {settlement.year} do not contain settlement {settlement.id}: {error}")
+        raise Conflict(f"The accumulators of {settlement.year} do not contain settlement {settlement.id}: {error}",
+                       code="accumulators_inconsistent")
     _write_accumulator(session, row, after)
 
 
@@ -502,7 +515,7 @@ def reverse(session: Session, actor: Actor, settlement_id: int, *, reason: str) 
     if actor.role is Role.pharmacy and settlement.status == Status.approved.value:
         raise Forbidden("A claim the bureau approved is reversed by a bureau, not by the pharmacy.")
     _change(session, actor, settlement, "reverse", reason)
-    _undo(session, actor, settlement, f"settlement {settlement.id} reversed: {reason}")
+    _undo(session, actor, settlement, "reverse", reason)
     return _finish(session, settlement)
 
 
@@ -528,7 +541,7 @@ def reject(session: Session, actor: Actor, settlement_id: int, *, reason: str) -
     prescription returns to `dispensed`, so a corrected claim can be made."""
     settlement = _claim(session, actor, settlement_id)
     _change(session, actor, settlement, "reject", reason)
-    _undo(session, actor, settlement, f"claim {settlement.id} rejected: {reason}")
+    _undo(session, actor, settlement, "reject", reason)
     return _finish(session, settlement)
 
 

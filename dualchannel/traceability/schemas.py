@@ -6,6 +6,23 @@ from dualchannel.prescriptions.schemas import PackReturnOut, PickupOut, ReasonIn
 UndoIn = ReasonIn
 
 
+class PartOut(ma.Schema):
+    """One dispensing of (part of) the pack."""
+
+    status = ma.fields.String()
+    units = ma.fields.Integer()
+    prescription_id = ma.fields.Integer()
+    pharmacy_code = ma.fields.String()
+    dispensed_at = Timestamp()
+    returned_at = Timestamp(allow_none=True)
+
+    @ma.pre_dump
+    def flatten(self, part, **kwargs):
+        return {"status": part.status, "units": part.units, "prescription_id": part.prescription.id,
+                "pharmacy_code": part.dispensing.pharmacy_code, "dispensed_at": part.dispensing.dispensed_at,
+                "returned_at": getattr(part.dispensing, "returned_at", None)}
+
+
 class TraceOut(ma.Schema):
     trace_code = ma.fields.String()
     status = ma.fields.String()
@@ -26,6 +43,9 @@ class TraceOut(ma.Schema):
     institution_name = ma.fields.String()
     patient_id_number_masked = ma.fields.String()
     pickup = ma.fields.Nested(PickupOut, allow_none=True)
+    units_per_pack = ma.fields.Integer()
+    units_dispensed = ma.fields.Integer()
+    parts = ma.fields.List(ma.fields.Nested(PartOut))
     returns = ma.fields.List(ma.fields.Nested(PackReturnOut))
 
     @ma.pre_dump
@@ -40,4 +60,5 @@ class TraceOut(ma.Schema):
                 "physician_name": chain.physician.name, "institution_code": chain.institution.code,
                 "institution_name": chain.institution.name,
                 "patient_id_number_masked": chain.patient.id_number_masked,
-                "pickup": pickup_of(p, chain.patient), "returns": chain.returns}
+                "pickup": pickup_of(p, chain.patient), "units_per_pack": chain.units_per_pack,
+                "units_dispensed": chain.units_dispensed, "parts": chain.parts, "returns": chain.returns}

@@ -373,6 +373,9 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/drugs/<code>"): Case(
         args=lambda o, s: {"code": "SAC"},
         expect=dict(admin="o", bureau="o", physician="o", pharmacy="o", institution="o")),
+    ("PATCH", "/api/v1/drugs/<code>"): Case(
+        args=lambda o, s: {"code": "SAC"}, body=lambda o, s: {"units_per_pack": None},
+        expect=dict(admin="o", bureau="3", physician="3", pharmacy="3", institution="3")),
     # -- pharmacies: the network is public to physicians (they route to it) ----------------------
     ("POST", "/api/v1/pharmacies"): Case(
         body=lambda o, s: {"code": new_code("PN"), "name": "药房", "address": "地址", "adcode": COUNTY[s],
@@ -384,6 +387,9 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/pharmacies/<code>"): Case(
         args=pharmacy_static,
         expect=dict(admin="ooo", bureau="oo4", physician="ooo", pharmacy="o44", institution="444")),
+    ("PATCH", "/api/v1/pharmacies/<code>"): Case(
+        args=pharmacy_static, body=lambda o, s: {"traceability": True, "reason": "现场核查"},
+        expect=dict(admin="ooo", bureau="oo4", physician="333", pharmacy="333", institution="333")),
     ("GET", "/api/v1/pharmacies/<code>/history"): Case(
         args=pharmacy_static,
         expect=dict(admin="ooo", bureau="oo4", physician="333", pharmacy="o44", institution="333")),

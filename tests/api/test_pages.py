@@ -25,7 +25,6 @@ def test_page_is_a_chinese_shell_with_a_strict_policy(client, app, page):
     html = response.get_data(as_text=True)
     assert '<html lang="zh-CN">' in html and '<meta charset="utf-8">' in html
     assert f'<script type="module" src="/static/pages/js/{page}.js"></script>' in html
-    assert f'data-trace-pattern="{app.config["TRACE_CODE_PATTERN"]}"' in html
     policy = response.headers["Content-Security-Policy"]
     assert "default-src 'self'" in policy and "connect-src 'self'" in policy and "unsafe" not in policy
     assert response.headers["X-Content-Type-Options"] == "nosniff"

@@ -6,7 +6,8 @@ from decimal import Decimal
 
 from dualchannel import clock, db
 from dualchannel.auth import Actor, Role
-from dualchannel.prescriptions.models import DispensedPack, Prescription, PrescriptionItem
+from dualchannel.packs.models import DispensedPack
+from dualchannel.prescriptions.models import Prescription, PrescriptionItem
 from dualchannel.settlements import services
 from tests.api.conftest import created
 from tests.api.test_concurrency import race

@@ -164,20 +164,6 @@ def test_undo_wrong_party_twice_or_without_reason(world, issue):
     assert stock(world) == 49
 
 
-@pytest.mark.app_config(TRACE_CODE_PATTERN=r"^[A-Z]{2}\d{10}$")
-def test_custom_trace_code_pattern(world, issue):
-    rx = issue("SAC", 1).get_json()
-    world.physician.post(f"/api/v1/prescriptions/{rx['id']}/route", {"pharmacy_code": "P370811001"})
-    world.pharmacy.post(f"/api/v1/prescriptions/{rx['id']}/verify", {"id_number": world.patient_id_number})
-    url = f"/api/v1/prescriptions/{rx['id']}/dispense"
-    body = problem(world.pharmacy.post(url, {"items": [{"drug_code": "SAC", "trace_codes": trace_codes(1)}]}), 422)
-    assert "trace_codes 0" in body["errors"]["items.0"][0]
-    assert world.pharmacy.post(url, {"items": [{"drug_code": "SAC", "trace_codes": ["CN0000000042"]}]}).status_code == 200
-    assert world.pharmacy.get("/api/v1/trace/CN0000000042").get_json()["prescription_id"] == rx["id"]
-    problem(world.pharmacy.get(f"/api/v1/trace/{trace_codes(1)[0]}"), 422)
-    assert world.pharmacy.post("/api/v1/trace/CN0000000042/undo", {"reason": "退回"}).status_code == 200
-
-
 def test_pickup_in_person_shows_the_patient_masked(world, issue):
     rx, codes, _ = dispensed(world, issue)
     expected = {"agent": False, "name": "张三", "relation": "self",

@@ -41,6 +41,16 @@ def test_scanner_follows_the_chosen_item(run):
     assert result == ["B", "A"]
 
 
+def test_scanner_counts_packs_of_split_drugs_and_reads_full_width_digits(run):
+    result = run("scanner", """
+        const s = new m.TraceScanner([{drug_code: "T", quantity: 40, units_per_pack: 28}], /^[0-9]{20}$/);
+        const first = s.accept("81000000000000000001".replace(/[0-9]/g, (d) => String.fromCharCode(0xFF10 + Number(d))));
+        return [first.code, s.complete, s.needed, s.accept("81000000000000000002").ok, s.complete,
+                s.accept("81000000000000000003").reason];
+    """)
+    assert result == ["81000000000000000001", False, 2, True, True, "full"]
+
+
 def test_resident_id_check_digit(run):
     assert run("idcard", """return ["11010519491231002X", "11010519491231002x", "110105194912310021",
                                     "1101051949123100", "abc"].map(m.isResidentId);""") == [True, True, False, False, False]

@@ -152,7 +152,8 @@ def test_prescription_from_desk_to_counter(pages, live):
     assert counter.evaluate("getComputedStyle(document.querySelector('#receipt')).visibility") == "visible"
     counter.emulate_media(media="screen")
 
-    # --- The same pack again, on 张三's prescription, picked up by an agent: refused on the page.
+    # --- 诺欣妥's pack on 张三's 泰瑞沙 prescription, picked up by an agent: another product's code,
+    # refused on the page with the drug it belongs to.
     counter.locator('#inbox-list button').filter(has_text="处方").first.click()
     expect(counter.locator("#rx-facts")).to_contain_text("张三")
     counter.get_by_label("患者身份证号").fill(ZHANG)
@@ -166,11 +167,12 @@ def test_prescription_from_desk_to_counter(pages, live):
     scan.press("Enter")
     counter.get_by_role("button", name="确认发药").click()
     problem = counter.locator("#dispense-error")
-    expect(problem).to_contain_text("发药失败：追溯码已被使用过")
-    expect(problem).to_contain_text(f"已被使用的追溯码：{first}")
+    expect(problem).to_contain_text("发药失败：追溯码与处方不符")
+    expect(problem).to_contain_text(f"第1项药品的第1个追溯码：追溯码 {first} 不是泰瑞沙 80mg×30片的药品追溯码")
+    expect(problem).to_contain_text("它属于诺欣妥 100mg×14片")
     expect(counter.locator("#scan-codes li.rejected")).to_contain_text(first)
     expect(counter.locator("#dispense-button")).to_be_disabled()
-    screenshot(counter, "pharmacy-reused-code")
+    screenshot(counter, "pharmacy-wrong-product-code")
 
 
 def test_bureau_map_admission_exit_and_flags(pages, live):

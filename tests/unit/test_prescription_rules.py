@@ -41,8 +41,3 @@ def test_happy_path_is_a_chain():
 def test_hand_back_returns_to_issued_and_terminal_states_have_no_actions():
     assert rules.transition(Action.hand_back, Status.routed).target is Status.issued
     assert rules.actions_from(Status.cancelled) == [] and rules.actions_from(Status.expired) == []
-
-
-@pytest.mark.parametrize("days,long_term", [(7, False), (8, True), (84, True)])
-def test_long_prescriptions(days, long_term):
-    assert rules.is_long_term(days) is long_term

@@ -81,6 +81,8 @@ export function fieldLabel(key) {
   if (index > 0) {
     const head = FIELD[parts.slice(0, index).join(".")] || parts[0];
     const rest = parts.slice(index + 1).join(".");
+    const inner = rest.match(/^(\w+)\.(\d+)$/);  // items.0.trace_codes.2 -> 第1项药品的第3个追溯码
+    if (inner) return `第${Number(parts[index]) + 1}项${head}的第${Number(inner[2]) + 1}个${FIELD[inner[1]] || inner[1]}`;
     const tail = rest ? `的${FIELD[rest] || rest}` : "";
     return `第${Number(parts[index]) + 1}项${head}${tail}`;
   }
@@ -216,6 +218,33 @@ const MESSAGES = [
     (m) => `${m[1]}的待遇资格已于 ${m[2]} 到期，须复查评估后续期。`],
   [/^(\d+) units prescribed: one trace code per unit, (\d+) given\.$/, (m) => `处方数量为 ${m[1]}，须每盒一个追溯码，实际 ${m[2]} 个。`],
   [/^Not a traceability code: (.+)\.$/, (m) => `不是有效的追溯码：${m[1]}。`],
+  [/^Not a traceability code \(药品追溯码\)(: 20 digits)?\.$/, () => "不是有效的药品追溯码（应为 20 位数字）。"],
+  [/^20 digits\.$/, () => "应为 20 位数字。"],
+  [/^(\d+) units prescribed: at most (\d+) trace codes, (\d+) given\.$/, (m) => `处方数量为 ${m[1]}，最多 ${m[2]} 个追溯码，实际 ${m[3]} 个。`],
+  [/^(\d{20}) is also at (\S+): one code is one pack\.$/, (m) => `追溯码 ${m[1]} 重复扫描：一个追溯码就是一盒药。`],
+  [/^(\d{20}) is not a code of (.+) \((\S+), product codes ([\d, ]+)\); it belongs to (.+) \((\S+)\)\.$/,
+    (m) => `追溯码 ${m[1]} 不是${m[2]}的药品追溯码（药品标识码应为 ${m[4]}），它属于${m[5]}。`],
+  [/^(\d{20}) is not a code of (.+) \((\S+), product codes ([\d, ]+)\)\.$/,
+    (m) => `追溯码 ${m[1]} 不是${m[2]}的药品追溯码（药品标识码应为 ${m[4]}）。`],
+  [/^(\d+) units are covered before trace code (\S+); scan only the packs used\.$/, (m) => `前面的药盒已够 ${m[1]} 个单位，追溯码 ${m[2]} 多余：只扫实际使用的药盒。`],
+  [/^The packs scanned hold (\d+) of the (\d+) units prescribed\.$/, (m) => `所扫药盒只剩 ${m[1]} 个单位，处方需要 ${m[2]} 个。`],
+  [/^A product identification code belongs to another drug\.$/, () => "药品标识码已属于其他药品。"],
+  [/^(\d{7}) is (\S+)'s\.$/, (m) => `药品标识码 ${m[1]} 已属于 ${m[2]}。`],
+  [/^No pack with this trace code was dispensed\.$/, () => "该追溯码没有发药记录。"],
+  [/^This pack was already returned and undone\.$/, () => "该药盒已退药撤销。"],
+  [/^The pack was undone by another request\.$/, () => "该药盒已被另一请求退药。"],
+  [/^The pack was dispensed in parts \(拆零\): an opened pack cannot be returned\.$/, () => "该药盒已拆零发药：已拆封的药盒不能退药。"],
+  [/^The prescription is settled: reverse the settlement \(冲正\) first, then undo the pack\.$/, () => "处方已结算：请先冲正结算，再退药。"],
+  [/^The prescription is (\S+); only a pack of a dispensed, unsettled prescription can be undone\.$/,
+    (m) => `处方状态为“${status(m[1])}”：只有已发药、未结算的处方才能退药。`],
+  [/^Packs can be undone within (\d+) days of dispensing; this one was dispensed at (\S+)\.$/,
+    (m) => `只能在发药后 ${m[1]} 天内退药；该药盒发药时间为 ${m[2]}。`],
+  [/^(.+) \((\S+)\) is (\S+): only an admitted dual-channel pharmacy may verify, dispense, settle or undo\.$/,
+    (m) => `${m[1]}（${m[2]}）当前状态为“${status(m[3])}”：只有在用的双通道药店才能核验、发药、结算或退药。`],
+  [/^(.+) has no electronic traceability of the drugs it sells \(药品电子追溯\); seed 003 requires it for admission\.$/,
+    (m) => `${m[1]}尚未实现所售药品电子追溯，不符合双通道药店准入条件。`],
+  [/^The agent picking up \(代取人\) is the patient; an agent is another person\.$/, () => "代取人就是患者本人：代取人必须是另一人。患者本人取药时无需填写代取人。"],
+  [/^The patient's own ID number; leave pickup out when the patient collects in person\.$/, () => "这是患者本人的身份证号；本人取药时不要填写代取人。"],
   [/^A code appears twice: (.+)\.$/, (m) => `追溯码重复：${m[1]}。`],
   [/^Not dispensed: (.+)\.$/, (m) => `以下药品未扫码：${m[1]}。`],
   [/^(\S+) is not on this prescription\.$/, (m) => `${m[1]} 不在此处方上。`],

@@ -11,7 +11,7 @@ import {
 } from "./ui.js";
 
 const settings = pageSettings();
-const state = { open: null, scanner: null, rejected: new Set() };
+const state = { open: null, scanner: null, rejected: new Map() };  // code -> why the server refused it
 const SECTIONS = ["#rx-section", "#verify-section", "#scan-section", "#settle-section", "#return-section"];
 
 async function start() {
@@ -117,7 +117,7 @@ function render(p, fresh) {
   }
   if (mine.has("dispense") && !state.scanner) {
     state.scanner = new TraceScanner(p.items, settings.tracePattern);
-    state.rejected = new Set();
+    state.rejected = new Map();
     setScanMessage("", "");
     renderScanner();
   }
@@ -168,7 +168,7 @@ function scan(raw) {
   const result = scanner.accept(raw);
   if (result.ok) {
     const { item } = result;
-    setScanMessage(`已扫描 ${item.drug_name}：${item.codes.length} / ${item.quantity}${item.unit || ""}`
+    setScanMessage(`已扫描 ${item.drug_name}：${item.codes.length} / ${item.packs}${item.units_per_pack ? "盒" : item.unit || ""}`
       + (scanner.complete ? "。全部扫描完成，请确认发药。" : ""), "ok");
     clearProblem($("#dispense-error"));
   } else if (result.reason === "format") {
@@ -182,26 +182,27 @@ function scan(raw) {
 }
 
 function describePattern() {
-  const match = settings.tracePattern.source.match(/^\^\\d\{(\d+)\}\$$/);
-  return match ? `${match[1]} 位数字` : `格式 ${settings.tracePattern.source}`;
+  return "20 位数字";
 }
 
 function renderScanner() {
   const scanner = state.scanner;
   fill($("#scan-items tbody"), scanner.items.map((item, index) => {
-    const done = item.codes.length === item.quantity;
+    const done = item.codes.length === item.packs;
     const id = `scan-target-${index}`;
     return h("tr", { class: scanner.target() === item ? "selected" : "" },
       h("td", {}, h("input", { type: "radio", name: "scan-target", id, checked: scanner.target() === item,
         disabled: done, onchange: () => { scanner.select(index); renderScanner(); $("#scan-input").focus(); } }),
       h("label", { for: id, class: "visually-hidden" }, `扫描 ${item.drug_name}`)),
       h("td", {}, item.drug_name, h("span", { class: "sub" }, item.drug_code)),
-      h("td", {}, `${item.codes.length} / ${item.quantity} ${item.unit || ""}`,
-        progress(item.codes.length, item.quantity)));
+      h("td", {}, item.units_per_pack
+        ? `${item.codes.length} / ${item.packs} 盒（拆零 ${item.quantity} ${item.unit || ""}，每盒 ${item.units_per_pack}）`
+        : `${item.codes.length} / ${item.quantity} ${item.unit || ""}`,
+      progress(item.codes.length, item.packs)));
   }));
   fill($("#scan-codes"), scanner.items.flatMap((item) => item.codes.map((code) => h("li", {
     class: state.rejected.has(code) ? "rejected" : "" },
-  code, state.rejected.has(code) ? "（已被使用）" : "", ` · ${item.drug_name}`,
+  code, state.rejected.has(code) ? `（${state.rejected.get(code)}）` : "", ` · ${item.drug_name}`,
   h("button", { type: "button", class: "small quiet", "aria-label": `移除追溯码 ${code}`,
     onclick: () => { scanner.remove(code); state.rejected.delete(code); renderScanner(); $("#scan-input").focus(); } }, "移除")))));
   $("#dispense-button").disabled = !scanner.complete || state.rejected.size > 0;
@@ -219,8 +220,9 @@ async function dispense() {
   const button = $("#dispense-button");
   await busy(button, async () => {
     clearProblem($("#dispense-error"));
+    const payload = state.scanner.payload();
     try {
-      await api(`/prescriptions/${state.open.id}/dispense`, { method: "POST", body: state.scanner.payload() });
+      await api(`/prescriptions/${state.open.id}/dispense`, { method: "POST", body: payload });
       notify(`处方 ${state.open.id} 已发药，请为患者结算。`);
       state.scanner = null;
       await reload();
@@ -228,9 +230,18 @@ async function dispense() {
     } catch (error) {
       // A code dispensed elsewhere: the server names it; mark it so it can be removed.
       const reused = (error.problem && error.problem.trace_codes) || [];
-      for (const code of reused) if (state.scanner.owner(code)) state.rejected.add(code);
+      for (const code of reused) if (state.scanner.owner(code)) state.rejected.set(code, "已被使用");
+      // A code refused by position (another product's, malformed): mark it for removal too.
+      const refused = [];
+      for (const key of Object.keys((error.problem && error.problem.errors) || {})) {
+        const at = key.match(/^items\.(\d+)\.trace_codes\.(\d+)$/);
+        const code = at && payload.items[at[1]] && payload.items[at[1]].trace_codes[at[2]];
+        if (code) { state.rejected.set(code, "不能用于本药品"); refused.push(code); }
+      }
       showProblem($("#dispense-error"), error, "发药失败");
-      if (reused.length) {
+      if (refused.length) {
+        setScanMessage(`追溯码 ${refused.join("、")} 不能用于本处方的药品，请移除后扫描正确的药盒。`, "error");
+      } else if (reused.length) {
         $("#dispense-error").append(h("p", {}, `已被使用的追溯码：${reused.join("、")}。请移除后扫描其他药盒。`));
         setScanMessage(`追溯码 ${reused.join("、")} 已有发药记录，同一盒药不能再次销售。请移除后扫描其他药盒。`, "error");
       } else {

@@ -1,13 +1,18 @@
-// Scanning trace codes at the counter: one code per unit, checked as each scan arrives.
+// Scanning trace codes at the counter: one code per pack, checked as each scan arrives. A drug
+// dispensed whole takes one pack per unit; a drug dispensed in parts (拆零, `units_per_pack`) the
+// packs that cover its quantity (the server draws what each opened pack has left).
 // Pure logic, no DOM: the page feeds it what the keyboard-wedge scanner typed.
 
 export class TraceScanner {
   /**
    * @param items [{drug_code, drug_name, unit, quantity}] the prescription's items
-   * @param pattern RegExp of a valid code (the server's TRACE_CODE_PATTERN)
+   * @param pattern RegExp of a valid code (20 ASCII digits, as the server's)
    */
   constructor(items, pattern) {
-    this.items = items.map((item) => ({ ...item, codes: [] }));
+    this.items = items.map((item) => ({
+      ...item, codes: [],
+      packs: item.units_per_pack ? Math.ceil(item.quantity / item.units_per_pack) : item.quantity,
+    }));
     this.pattern = pattern;
     this.current = 0;
   }
@@ -15,8 +20,8 @@ export class TraceScanner {
   /** Where a new scan goes: the chosen item, or the next one still short of codes. */
   target() {
     const chosen = this.items[this.current];
-    if (chosen && chosen.codes.length < chosen.quantity) return chosen;
-    return this.items.find((item) => item.codes.length < item.quantity) || null;
+    if (chosen && chosen.codes.length < chosen.packs) return chosen;
+    return this.items.find((item) => item.codes.length < item.packs) || null;
   }
 
   select(index) { this.current = index; }
@@ -28,7 +33,8 @@ export class TraceScanner {
    * reason is "empty", "format", "duplicate" (already scanned here) or "full" (nothing left).
    */
   accept(raw) {
-    const code = String(raw).trim();
+    // Full-width digits (an IME left on) are the same digits: the server reads them so too.
+    const code = String(raw).trim().replace(/[\uFF10-\uFF19]/g, (d) => String(d.charCodeAt(0) - 0xFF10));
     if (!code) return { ok: false, reason: "empty", code };
     if (!this.pattern.test(code)) return { ok: false, reason: "format", code };
     const owner = this.owner(code);
@@ -37,8 +43,8 @@ export class TraceScanner {
     if (!item) return { ok: false, reason: "full", code };
     item.codes.push(code);
     this.current = this.items.indexOf(item);
-    if (item.codes.length === item.quantity) {
-      const next = this.items.findIndex((other) => other.codes.length < other.quantity);
+    if (item.codes.length === item.packs) {
+      const next = this.items.findIndex((other) => other.codes.length < other.packs);
       if (next >= 0) this.current = next;
     }
     return { ok: true, item, code };
@@ -52,8 +58,8 @@ export class TraceScanner {
   }
 
   get scanned() { return this.items.reduce((n, item) => n + item.codes.length, 0); }
-  get needed() { return this.items.reduce((n, item) => n + item.quantity, 0); }
-  get complete() { return this.items.every((item) => item.codes.length === item.quantity); }
+  get needed() { return this.items.reduce((n, item) => n + item.packs, 0); }
+  get complete() { return this.items.every((item) => item.codes.length === item.packs); }
 
   /** The body of POST /prescriptions/{id}/dispense. */
   payload() {

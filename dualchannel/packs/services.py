@@ -1,0 +1,129 @@
+"""Taking packs for a dispensing, giving one back, and reading what was dispensed.
+
+Functions here add to the caller's transaction and never commit: the use cases of
+prescriptions (dispense, undo), settlements (what to bill) and procurement (usage) call them.
+"""
+
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from dualchannel import db
+from dualchannel.packs.models import DispensedPack, PackReturn, TracePack
+from dualchannel.packs.rules import Draw
+
+__all__ = ["DispensedPack", "PackReturn", "TracePack", "Draw"]
+
+
+def units_left(session: Session, pharmacy_code: str, codes_by_drug: dict[str, list[str]]) -> dict[str, int]:
+    """Units left in the packs among `codes_by_drug` that this pharmacy opened for that drug and
+    has not used up. A used-up pack is not among them: scanning it again is a reuse, which
+    `take` refuses as a duplicate."""
+    wanted = [code for codes in codes_by_drug.values() for code in codes]
+    if not wanted:
+        return {}
+    rows = session.execute(select(TracePack.trace_code, TracePack.drug_code,
+                                  TracePack.units_per_pack - TracePack.units_dispensed)
+                           .where(TracePack.trace_code.in_(wanted), TracePack.pharmacy_code == pharmacy_code,
+                                  TracePack.units_dispensed < TracePack.units_per_pack))
+    return {code: left for code, drug, left in rows if code in codes_by_drug.get(drug, ())}
+
+
+def take(session: Session, *, prescription_id: int, pharmacy_code: str, draws: list[Draw],
+         units_per_pack: dict[str, int | None], at: datetime) -> list[str]:
+    """Take `draws` from their packs; returns the codes refused (each is another pharmacy's, or
+    another drug's, or would give more units than its pack holds). Nothing is written when a
+    code is refused: the caller refuses the dispensing.
+
+    One `INSERT ... ON CONFLICT DO UPDATE ... WHERE` opens new packs and draws from this
+    pharmacy's open ones in a single statement; the condition is evaluated under the row's lock,
+    so of two racing pharmacies (or two dispensings over-drawing one pack) exactly one wins.
+    """
+    rows = [{"trace_code": d.trace_code, "drug_code": d.drug_code, "pharmacy_code": pharmacy_code,
+             "units_per_pack": units_per_pack.get(d.drug_code) or 1, "units_dispensed": d.units, "opened_at": at}
+            for d in draws]
+    statement = db.insert(session, TracePack)
+    pack = TracePack.__table__.c
+    statement = statement.on_conflict_do_update(
+        index_elements=[pack.trace_code],
+        set_={"units_dispensed": pack.units_dispensed + statement.excluded.units_dispensed},
+        where=sa.and_(pack.pharmacy_code == statement.excluded.pharmacy_code,
+                      pack.drug_code == statement.excluded.drug_code,
+                      pack.units_dispensed + statement.excluded.units_dispensed <= pack.units_per_pack),
+    ).returning(pack.trace_code)
+    accepted = set(session.execute(statement.values(rows)).scalars())
+    refused = sorted({d.trace_code for d in draws} - accepted)
+    if not refused:
+        session.execute(sa.insert(DispensedPack), [
+            {"trace_code": d.trace_code, "prescription_id": prescription_id, "drug_code": d.drug_code,
+             "pharmacy_code": pharmacy_code, "units": d.units, "dispensed_at": at} for d in draws])
+    return refused
+
+
+def dispensings_of(session: Session, codes: Collection[str]) -> list[DispensedPack]:
+    """Every live dispensing of any of `codes`, oldest first."""
+    return list(session.exec(select(DispensedPack).where(DispensedPack.trace_code.in_(list(codes)))
+                             .order_by(DispensedPack.id)))
+
+
+def pack(session: Session, code: str) -> TracePack | None:
+    """The pack with this code, while any of it is dispensed."""
+    return session.get(TracePack, code)
+
+
+def units_dispensed(session: Session, prescription_id: int) -> dict[str, int]:
+    """Units still dispensed to a prescription, per drug (what a settlement bills)."""
+    return dict(session.execute(
+        select(DispensedPack.drug_code, sa.func.sum(DispensedPack.units))
+        .where(DispensedPack.prescription_id == prescription_id).group_by(DispensedPack.drug_code)).all())
+
+
+@dataclass
+class PrescriptionPacks:
+    """What was dispensed to one prescription and what of it was undone."""
+
+    dispensed: list[DispensedPack]
+    returned: list[PackReturn]
+
+
+def of_prescription(session: Session, prescription_id: int) -> PrescriptionPacks:
+    return PrescriptionPacks(
+        dispensed=list(session.exec(select(DispensedPack).where(DispensedPack.prescription_id == prescription_id)
+                                    .order_by(DispensedPack.trace_code))),
+        returned=list(session.exec(select(PackReturn).where(PackReturn.prescription_id == prescription_id)
+                                   .order_by(PackReturn.id))))
+
+
+def returns_of(session: Session, code: str) -> list[PackReturn]:
+    """Every undo of a code, oldest first."""
+    return list(session.exec(select(PackReturn).where(PackReturn.trace_code == code).order_by(PackReturn.id)))
+
+
+def give_back(session: Session, dispensing: DispensedPack, *, at: datetime, actor: str, reason: str) -> bool:
+    """Undo a whole pack's dispensing: the code is free again and the undo is kept. False when
+    the dispensing is gone meanwhile (a concurrent undo)."""
+    removed = session.execute(sa.delete(DispensedPack).where(DispensedPack.id == dispensing.id)
+                              .execution_options(synchronize_session=False)).rowcount
+    if removed != 1:
+        return False
+    session.execute(sa.delete(TracePack).where(TracePack.trace_code == dispensing.trace_code)
+                    .execution_options(synchronize_session=False))
+    session.add(PackReturn(trace_code=dispensing.trace_code, prescription_id=dispensing.prescription_id,
+                           drug_code=dispensing.drug_code, pharmacy_code=dispensing.pharmacy_code,
+                           dispensed_at=dispensing.dispensed_at, returned_at=at, actor=actor, reason=reason))
+    return True
+
+
+def dispensed_by_pharmacy(session: Session, drug_codes: Iterable[str], *, start: datetime, end: datetime,
+                          pharmacy_codes: Collection[str] | None = None) -> dict[str, int]:
+    """Units of `drug_codes` dispensed per pharmacy in [start, end) (procurement's usage)."""
+    statement = (select(DispensedPack.pharmacy_code, sa.func.sum(DispensedPack.units))
+                 .where(DispensedPack.drug_code.in_(list(drug_codes)), DispensedPack.dispensed_at >= start,
+                        DispensedPack.dispensed_at < end)
+                 .group_by(DispensedPack.pharmacy_code))
+    if pharmacy_codes is not None:
+        statement = statement.where(DispensedPack.pharmacy_code.in_(list(pharmacy_codes)))
+    return dict(session.execute(statement).all())
