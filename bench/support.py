@@ -114,6 +114,7 @@ class Client:
     def __init__(self, port: int, token: str | None = None, timeout: float = 30):
         self.port, self.token, self.timeout = port, token, timeout
         self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+        self.headers: http.client.HTTPMessage | None = None  # of the last response
 
     def call(self, method: str, path: str, body=None, headers: dict | None = None) -> tuple[int, object]:
         sent = {"Content-Type": "application/json", **(headers or {})}
@@ -125,6 +126,7 @@ class Client:
                 self.connection.request(method, path, body=data, headers=sent)
                 response = self.connection.getresponse()
                 raw = response.read()
+                self.headers = response.headers
                 break
             except (ConnectionError, http.client.HTTPException):
                 # The server closed an idle keep-alive connection: reconnect once.
