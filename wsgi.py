@@ -2,13 +2,17 @@
 
 import os
 
-from dualchannel import create_app, logs
+from dualchannel import create_app, db, logs
+from dualchannel.geo import boundaries
 
 logs.configure(os.environ.get("DUALCHANNEL_LOG_LEVEL", "INFO").upper())
 app = create_app()
 
-# Parse the county boundaries now, not on a worker's first request (about 2 s).
 with app.app_context():
-    from dualchannel.pharmacies.services import boundaries
+    # Parse the county boundaries now, not on a first request (about 2 s). gunicorn imports
+    # this module once, in the master (`preload_app`), and its workers share them.
+    boundaries.current()
+    _engine = db.engine()
 
-    boundaries()
+# A process forked from this one (a gunicorn worker) must not use a connection opened here.
+os.register_at_fork(after_in_child=lambda: _engine.dispose(close=False))

@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dualchannel import create_app, db  # noqa: E402
 from dualchannel.coverage import rules  # noqa: E402
-from dualchannel.pharmacies import services as pharmacies  # noqa: E402
+from dualchannel.geo import boundaries as geo_boundaries  # noqa: E402
 from dualchannel.pharmacies.models import Pharmacy, PharmacyStatus  # noqa: E402
 
 
@@ -64,7 +64,7 @@ def add_pharmacies(app, n: int, seed: int) -> None:
     if n <= 0:
         return
     with app.app_context():
-        boundaries = pharmacies.boundaries()
+        boundaries = geo_boundaries.current()
         rng = np.random.default_rng(seed)
         lats, lons, idx = [], [], []
         while len(idx) < n:
@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         api_s = median_seconds(lambda: client.get("/api/v1/coverage?region=100000", headers=headers), args.repeat)
 
         with app.app_context():
-            boundaries = pharmacies.boundaries()
+            boundaries = geo_boundaries.current()
             with db.new_session() as session:
                 naive = naive_report(session, boundaries)
                 naive_s = median_seconds(lambda: naive_report(session, boundaries), max(3, args.repeat // 4))

@@ -1,27 +1,48 @@
-"""Load test of the hot steps against gunicorn on PostgreSQL, with a bare Flask baseline.
+"""Load test of the write steps under gunicorn on PostgreSQL, interleaved with a minimal baseline.
 
 Run from the repository root (PostgreSQL reachable; BENCH_POSTGRES names the server, default
 postgresql+psycopg://postgres@127.0.0.1:5432/postgres)::
 
-    python bench/flow.py [--count 1000] [--threads 8] [--rate 200]
+    python bench/flow.py [--seconds 10] [--warmup 3] [--threads 8] [--rate 100] [--patients 200]
 
-Creates the database `bench_flow` (dropped first), loads the demo data, serves the app with
-gunicorn (`gunicorn.conf.py`, 2 workers x 4 threads, on 127.0.0.1), and drives each hot step —
-issue, route, verify, dispense, settle (when the endpoint exists), inbox — over `count` fresh
-prescriptions: first as fast as `threads` clients get answers (throughput), then on an open
-schedule of `rate` requests/s (latency at a fixed load). Then the same for
-`bench/baseline_app.py`, bare Flask + SQLAlchemy doing one conditional-UPDATE-and-INSERT
-transaction per request, served the same way. Prints requests/s, p50 and p99 per step, and
-each step's throughput as a ratio of the baseline's (aim: >= 0.6; p99 < 50 ms at 200/s).
+Creates the database `bench_flow` (dropped first) with the Jining demo data, `patients` more
+patients and a token for each responsible physician and active pharmacy, then serves two apps
+side by side with gunicorn (`gunicorn.conf.py`, 2 workers x 4 threads, on 127.0.0.1): the
+service, and `bench/baseline_app.py`, the minimal transaction (one conditional UPDATE and one
+INSERT) in bare Flask + SQLAlchemy Core. Both are wrapped by `bench/instrumented.py`, whose
+`X-Statements` header gives the SQL statements each request executed.
+
+After a warm-up (`warmup` seconds of every step on both apps), every window lasts `seconds`:
+
+1. closed loop (`threads` clients, each sending as soon as answered), the load spread as in a
+   city: prescriptions of the demo's responsible physicians for random patients, routed in turn
+   to every active pharmacy. Baseline, issue, baseline, route, baseline, verify, baseline,
+   dispense, baseline, settle, baseline, inbox, baseline;
+2. the same for dispense and settle with every prescription at one pharmacy (the hot shape:
+   one stock row);
+3. an open schedule of `rate` requests/s per step (latency counted from when each request was
+   due, so queueing shows).
+
+The prescriptions a window needs are made before it, unmeasured, by the steps before it.
+Prints per window: requests, requests/s, p50, p99, statements per request (median, and the
+range when they vary) and the ratio of the step's requests/s to the mean of the baseline
+windows either side. Aims: dispense and settle >= 0.6 x the baseline; p99 < 50 ms at the fixed
+rate; dispense <= 6 statements. Exits 1 on any 5xx.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
+import itertools
+import random
+import statistics
 import sys
 import tempfile
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -29,77 +50,277 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cryptography.fernet import Fernet  # noqa: E402
 
 from bench import baseline_app  # noqa: E402
-from bench.steps import demo_actors, run_steps  # noqa: E402
-from bench.support import (HEADER, PYTHON, ROOT, Client, bench_database_url, format_row,  # noqa: E402
-                           recreate_database, run_load, start_gunicorn)
+from bench.support import Client, Sample, bench_database_url, recreate_database, run_load, start_gunicorn  # noqa: E402
+from dualchannel import auth, create_app, db, demo, migrate  # noqa: E402
+from dualchannel.patients import services as patients_services  # noqa: E402
+from dualchannel.pharmacies import services as pharmacies_services  # noqa: E402
+
+DRUG = "XC09DX04"  # 诺欣妥: no eligibility needed
+HOT_PHARMACY = "P370811001"
+STEPS = ("issue", "route", "verify", "dispense", "settle")
+OK = {"issue": 201, "route": 200, "verify": 200, "dispense": 200, "settle": 201, "inbox": 200, "baseline": 200}
+SPREAD, HOT = "spread", "hot"
 
 
-def load_demo(env: dict[str, str]) -> dict[str, str]:
-    """`dualchannel demo` into the bench database; role -> token."""
-    out = subprocess.run([PYTHON, "-m", "flask", "--app", "wsgi", "demo"], cwd=ROOT, env={**os.environ, **env},
-                         check=True, capture_output=True, text=True).stdout
-    return {line.split()[0]: line.split()[-1] for line in out.splitlines() if line.strip()}
+@dataclass(frozen=True)
+class Patient:
+    id: int
+    id_number: str
 
 
-def baseline(url: str, env: dict[str, str], log: Path, *, count: int, threads: int, rate: float,
-             max_seconds: float):
-    """The baseline's throughput and fixed-rate samples."""
-    baseline_app.create_tables(url, 2 * count)
-    server = start_gunicorn("bench.baseline_app:app", env, log)
-    try:
-        results = []
-        for label, ids, pace in (("baseline", range(1, count + 1), None),
-                                 ("baseline @rate", range(count + 1, 2 * count + 1), rate)):
-            clients = [Client(server.port) for _ in range(threads)]
-            results.append(run_load(label, list(ids), lambda i, item: clients[i].call(
-                "POST", f"/items/{item}/done")[0], threads=threads, rate=pace, max_seconds=max_seconds))
-            for c in clients:
-                c.close()
-        return results
-    finally:
-        server.stop()
+@dataclass
+class City:
+    """Who acts in the bench database: tokens by physician and pharmacy code, the patients."""
+
+    admin: str
+    physicians: dict[str, str]
+    pharmacies: dict[str, str]
+    patients: list[Patient]
+
+
+@dataclass
+class Rx:
+    id: int
+    patient: Patient
+    physician: str  # token
+    pharmacy: str | None = None  # token, once routed
+
+
+def load_city(url: str, keys: dict[str, str], patients: int) -> City:
+    """The demo data, `patients` more patients, tokens and plenty of stock, written in-process."""
+    app = create_app({"DATABASE_URL": url, **keys})
+    with app.app_context():
+        migrate.upgrade(db.engine())
+        with db.new_session() as session:
+            admin = demo.load(session)["admin"][1]
+            physicians = {code: auth.create_token(session, role="physician", subject=code, name="bench")
+                          for code, _, _, responsible in demo.PHYSICIANS if responsible}
+            pharmacies = {code: auth.create_token(session, role="pharmacy", subject=code, name="bench")
+                          for code, *_, status in demo.PHARMACIES if status == "active"}
+            for code in pharmacies:
+                pharmacies_services.set_stock(session, demo.ADMIN, code, {DRUG: 5_000_000})
+            people = []
+            for i in range(patients):
+                id_number = demo._resident_id("370811", (date(1940, 1, 1) + timedelta(days=7 * i)).strftime("%Y%m%d"),
+                                              500 + i % 400)
+                patient = patients_services.create_patient(
+                    session, demo.ADMIN, id_number=id_number, name=f"患者{i}",
+                    insurance=("employee", "resident")[i % 2], region="370800")
+                people.append(Patient(patient.id, id_number))
+            session.commit()
+    app.extensions[db._ENGINE].dispose()
+    return City(admin, physicians, pharmacies, people)
+
+
+class Flow:
+    """The steps over HTTP, with pools of prescriptions waiting for each step per shape."""
+
+    def __init__(self, city: City, app_port: int, baseline_port: int, threads: int):
+        self.city = city
+        self.threads = threads
+        self.app = [Client(app_port) for _ in range(threads)]
+        self.baseline = [Client(baseline_port) for _ in range(threads)]
+        self.pools: dict[tuple[str, str], deque[Rx]] = {}
+        self.estimates: dict[str, float] = {}  # step -> requests/s seen, to size the pools
+        self.items = itertools.count(1)  # baseline rows
+        self.serial = itertools.count(random.randrange(10**9))
+        self.product = f"{random.randrange(10**6, 10**7)}"
+        spread = itertools.cycle(sorted(city.pharmacies))
+        self.next_pharmacy = {SPREAD: lambda: next(spread), HOT: lambda: HOT_PHARMACY}
+        self.inbox_tokens = itertools.cycle(sorted(city.pharmacies.values()))
+
+    def pool(self, state: str, shape: str) -> deque[Rx]:
+        """Prescriptions in `state` for `shape` (issued ones are not routed yet: any shape)."""
+        return self.pools.setdefault((state, SPREAD if state == "issued" else shape), deque())
+
+    def input(self, step: str, shape: str) -> deque[Rx] | None:
+        if step in ("issue", "inbox", "baseline"):
+            return None
+        return self.pool({"route": "issued", "verify": "routed", "dispense": "verified", "settle": "dispensed"}[step],
+                         shape)
+
+    def jobs(self, step: str, shape: str, n: int) -> list:
+        source = self.input(step, shape)
+        if source is not None:
+            return [source.popleft() for _ in range(min(n, len(source)))]
+        if step == "issue":
+            physicians = list(self.city.physicians.values())
+            return [(random.choice(self.city.patients), random.choice(physicians)) for _ in range(n)]
+        if step == "inbox":
+            return [next(self.inbox_tokens) for _ in range(n)]
+        return [next(self.items) for _ in range(n)]
+
+    def call(self, step: str, shape: str, index: int, job) -> tuple[int, int | None]:
+        """One request of `step`; a prescription that moved goes to the next step's pool."""
+        if step == "baseline":
+            client = self.baseline[index]
+            status, _ = client.call("POST", f"/items/{job}/done")
+            return status, _statements(client)
+        client = self.app[index]
+        if step == "issue":
+            patient, client.token = job
+            status, body = client.call("POST", "/api/v1/prescriptions", {
+                "patient_id": patient.id, "diagnosis": "慢性心力衰竭", "valid_days": 3,
+                "items": [{"drug_code": DRUG, "quantity": 1, "days_supply": 14, "dosage": "每日两次，每次1片"}]})
+            if status == OK[step]:
+                self.pool("issued", shape).append(Rx(body["id"], patient, client.token))
+            return status, _statements(client)
+        if step == "inbox":
+            client.token = job
+            return client.call("GET", "/api/v1/pharmacy/inbox")[0], _statements(client)
+        rx, url = job, f"/api/v1/prescriptions/{job.id}"
+        if step == "route":
+            client.token, code = rx.physician, self.next_pharmacy[shape]()
+            status, _ = client.call("POST", f"{url}/route", {"pharmacy_code": code})
+            rx.pharmacy = self.city.pharmacies[code]
+        else:
+            client.token = rx.pharmacy
+            if step == "verify":
+                status, _ = client.call("POST", f"{url}/verify", {"id_number": rx.patient.id_number})
+            elif step == "dispense":
+                code = f"{self.product}{next(self.serial):013d}"
+                status, _ = client.call("POST", f"{url}/dispense",
+                                        {"items": [{"drug_code": DRUG, "trace_codes": [code]}]})
+            else:
+                status, _ = client.call("POST", f"{url}/settlement", {},
+                                        headers={"Idempotency-Key": str(uuid.uuid4())})
+        if status == OK[step] and step != "settle":
+            following = {"route": "routed", "verify": "verified", "dispense": "dispensed"}[step]
+            self.pool(following, shape).append(rx)
+        return status, _statements(client)
+
+    def run(self, step: str, shape: str, n: int, *, seconds: float = 600, rate: float | None = None,
+            label: str | None = None) -> Sample:
+        """`step` over up to `n` jobs for at most `seconds`; jobs not started go back to their pool."""
+        jobs = self.jobs(step, shape, n)
+        sample = run_load(label or step, jobs, lambda i, job: self.call(step, shape, i, job), threads=self.threads,
+                          rate=rate, max_seconds=seconds)
+        source = self.input(step, shape)
+        if source is not None:
+            source.extendleft(reversed(jobs[sample.started:]))
+        return sample
+
+    def ensure(self, step: str, shape: str, n: int) -> None:
+        """At least `n` prescriptions waiting for `step`, made (unmeasured) by the steps before it."""
+        source = self.input(step, shape)
+        if source is None:
+            return
+        previous = STEPS[STEPS.index(step) - 1]
+        for _ in range(3):
+            missing = n - len(source)
+            if missing <= 0:
+                return
+            self.ensure(previous, shape, missing)
+            self.run(previous, shape, missing, label="prepare")
+        if len(source) < n:
+            raise SystemExit(f"could not prepare {n} prescriptions for {step}; see the server log")
+
+    def window(self, step: str, shape: str, seconds: float, rate: float | None = None, label: str | None = None):
+        """One measured window of `step`, its prescriptions prepared first."""
+        # Twice what the fastest run of the step so far would use in `seconds`: a warm server
+        # is faster than its warm-up, and a window that runs out is shorter than asked.
+        need = int(rate * seconds) + 20 if rate else int(self.estimates.get(step, 300) * seconds * 2) + 100
+        self.ensure(step, shape, need)
+        sample = self.run(step, shape, need, seconds=seconds, rate=rate, label=label or step)
+        if not rate:
+            self.estimates[step] = max(self.estimates.get(step, 0), sample.rate)
+        print(f"  {sample.name}: {len(sample.latencies)} requests, {sample.rate:.0f}/s", file=sys.stderr, flush=True)
+        return sample
+
+
+def _statements(client: Client) -> int | None:
+    value = client.headers.get("X-Statements") if client.headers else None
+    return int(value) if value else None
+
+
+def statements(sample: Sample) -> str:
+    if not sample.statements:
+        return "-"
+    low, mid, high = min(sample.statements), statistics.median(sample.statements), max(sample.statements)
+    return f"{mid:g}" if low == high else f"{mid:g} ({low}-{high})"
+
+
+HEADER = (f"{'window':<22} {'reqs':>6} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'stmts':>10} "
+          f"{'baseline':>9} {'ratio':>6}   statuses")
+
+
+def row(sample: Sample, baseline: float | None = None, seconds: float | None = None) -> str:
+    ratio = f"{sample.rate / baseline:6.2f}" if baseline else "     -"
+    base = f"{baseline:9.1f}" if baseline else "        -"
+    codes = ",".join(f"{k}:{v}" for k, v in sorted(sample.statuses.items()))
+    short = "  (ran out of prescriptions)" if seconds and sample.elapsed < 0.9 * seconds else ""
+    return (f"{sample.name:<22} {len(sample.latencies):6d} {sample.rate:8.1f} {sample.percentile(50) * 1000:7.1f} "
+            f"{sample.percentile(99) * 1000:7.1f} {statements(sample):>10} {base} {ratio}   {codes}{short}")
+
+
+def interleaved(flow: Flow, steps: list[tuple[str, str]], seconds: float) -> list[tuple[Sample, float]]:
+    """baseline, step, baseline, step, ..., baseline: each step with the mean of its neighbours."""
+    results, samples = [], []
+    before = flow.window("baseline", SPREAD, seconds, label="baseline")
+    samples.append(before)
+    for step, shape in steps:
+        measured = flow.window(step, shape, seconds, label=f"{step} ({shape})")
+        after = flow.window("baseline", SPREAD, seconds, label="baseline")
+        samples += [measured, after]
+        results.append((measured, (before.rate + after.rate) / 2))
+        before = after
+    for sample in samples:
+        baseline = next((b for s, b in results if s is sample), None)
+        print(row(sample, baseline, seconds), flush=True)
+    return results
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--count", type=int, default=1000, help="prescriptions per run (requests per step)")
+    parser.add_argument("--seconds", type=float, default=10, help="length of every measured window")
+    parser.add_argument("--warmup", type=float, default=3, help="seconds of each step before measuring")
     parser.add_argument("--threads", type=int, default=8, help="concurrent clients")
-    parser.add_argument("--rate", type=float, default=200, help="requests/s of the fixed-load run")
-    parser.add_argument("--max-seconds", type=float, default=60, help="cap per step")
+    parser.add_argument("--rate", type=float, default=100, help="requests/s of the fixed-load windows")
+    parser.add_argument("--patients", type=int, default=200, help="patients besides the demo's")
     args = parser.parse_args()
 
+    began = time.monotonic()
     url = bench_database_url("bench_flow")
     recreate_database(url)
-    env = {"DATABASE_URL": url, "DUALCHANNEL_ID_HASH_KEY": "bench-flow",
-           "DUALCHANNEL_ID_ENCRYPTION_KEY": Fernet.generate_key().decode()}
-    tokens = load_demo(env)
+    keys = {"ID_HASH_KEY": "bench-flow", "ID_ENCRYPTION_KEY": Fernet.generate_key().decode()}
+    city = load_city(url, keys, args.patients)
+    baseline_app.create_tables(url, 2_000_000)
+    env = {"DATABASE_URL": url, "DUALCHANNEL_ID_HASH_KEY": keys["ID_HASH_KEY"],
+           "DUALCHANNEL_ID_ENCRYPTION_KEY": keys["ID_ENCRYPTION_KEY"]}
     logs = Path(tempfile.mkdtemp(prefix="dualchannel-flow-"))
-    server = start_gunicorn("wsgi:app", env, logs / "app.log")
+    app_server = start_gunicorn('bench.instrumented:serve("wsgi:app")', env, logs / "app.log")
+    baseline_server = start_gunicorn('bench.instrumented:serve("bench.baseline_app:app")', env,
+                                     logs / "baseline.log")
+    print(f"bench/flow: gunicorn 2 workers x 4 threads per app on PostgreSQL, {args.threads} clients, "
+          f"{args.seconds:g} s windows; {len(city.physicians)} physicians, {len(city.pharmacies)} pharmacies, "
+          f"{len(city.patients)} patients; server logs in {logs}", flush=True)
     try:
-        actors = demo_actors(server.port, tokens)
-        fast = run_steps(actors, count=args.count, threads=args.threads, rate=None, max_seconds=args.max_seconds)
-        paced = run_steps(actors, count=args.count, threads=args.threads, rate=args.rate,
-                          max_seconds=args.max_seconds, prefix="@rate ")
-    finally:
-        server.stop()
-    base_fast, base_paced = baseline(url, env, logs / "baseline.log", count=args.count, threads=args.threads,
-                                     rate=args.rate, max_seconds=args.max_seconds)
+        flow = Flow(city, app_server.port, baseline_server.port, args.threads)
+        for step in ("baseline", *STEPS, "inbox"):
+            flow.window(step, SPREAD, args.warmup, label="warm-up")
 
-    print(f"bench/flow: gunicorn 2 workers x 4 threads on PostgreSQL, {args.threads} clients, "
-          f"{args.count} requests per step; server logs in {logs}")
-    print(f"\nthroughput (closed loop), ratio = step req/s / baseline req/s\n{HEADER}")
-    print(format_row(base_fast))
-    for sample in fast:
-        print(format_row(sample, base_fast))
-    print(f"\nfixed load: {args.rate:.0f} requests/s scheduled (latency from the scheduled start)\n{HEADER}")
-    print(format_row(base_paced))
-    for sample in paced:
-        print(format_row(sample))
-    worst = min(s.rate / base_fast.rate for s in fast)
-    slowest = max(s.percentile(99) for s in paced) * 1000
-    errors = sum(s.errors for s in fast + paced)
-    print(f"\nlowest ratio to baseline {worst:.2f} (aim >= 0.6); highest p99 at {args.rate:.0f}/s {slowest:.1f} ms "
-          f"(aim < 50); server errors {errors}")
+        print(f"\n1. closed loop, spread over {len(city.pharmacies)} pharmacies; "
+              f"ratio = req/s / mean of the baseline windows either side\n{HEADER}")
+        spread = interleaved(flow, [(step, SPREAD) for step in (*STEPS, "inbox")], args.seconds)
+        print(f"\n2. closed loop, hot shape: every prescription at {HOT_PHARMACY}\n{HEADER}")
+        hot = interleaved(flow, [("dispense", HOT), ("settle", HOT)], args.seconds)
+        print(f"\n3. fixed load: {args.rate:g} requests/s scheduled (latency from the scheduled start)\n{HEADER}")
+        paced = []
+        for step in ("baseline", *STEPS, "inbox"):
+            paced.append(flow.window(step, SPREAD, args.seconds, rate=args.rate, label=f"{step} @{args.rate:g}/s"))
+            print(row(paced[-1]), flush=True)
+    finally:
+        app_server.stop()
+        baseline_server.stop()
+
+    ratios = {f"{s.name}": s.rate / b for s, b in spread + hot}
+    worst_p99 = max(s.percentile(99) for s in paced[1:]) * 1000
+    dispense = next(s for s, _ in spread if s.name.startswith("dispense"))
+    errors = sum(s.errors for s in [*(s for s, _ in spread + hot), *paced])
+    print("\nratios to the interleaved baseline (aim >= 0.6 for dispense and settle): "
+          + ", ".join(f"{name} {ratio:.2f}" for name, ratio in ratios.items()))
+    print(f"highest p99 at {args.rate:g}/s {worst_p99:.1f} ms (aim < 50); dispense statements per request "
+          f"{statements(dispense)} (aim <= 6); server errors {errors}; {time.monotonic() - began:.0f} s in all")
     return 1 if errors else 0
 
 

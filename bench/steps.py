@@ -1,8 +1,8 @@
 """The hot steps of the dual-channel flow, driven over HTTP against a running server.
 
 issue → route → verify → dispense → settle (when the settlement endpoint is in /openapi.json)
-→ inbox, each step measured on its own over `count` fresh prescriptions. Shared by
-bench/flow.py and bench/scale.py. The data are the demo set's (`dualchannel demo`): physician
+→ inbox, each step measured on its own over `count` fresh prescriptions, for bench/scale.py
+(bench/flow.py drives its own, spread over a city and interleaved with a baseline). The data are the demo set's (`dualchannel demo`): physician
 D370811001, pharmacy P370811001, patient 孟庆华 and 诺欣妥 (XC09DX04, no eligibility needed).
 """
 

@@ -114,6 +114,7 @@ class Client:
     def __init__(self, port: int, token: str | None = None, timeout: float = 30):
         self.port, self.token, self.timeout = port, token, timeout
         self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+        self.headers: http.client.HTTPMessage | None = None  # of the last response
 
     def call(self, method: str, path: str, body=None, headers: dict | None = None) -> tuple[int, object]:
         sent = {"Content-Type": "application/json", **(headers or {})}
@@ -125,6 +126,7 @@ class Client:
                 self.connection.request(method, path, body=data, headers=sent)
                 response = self.connection.getresponse()
                 raw = response.read()
+                self.headers = response.headers
                 break
             except (ConnectionError, http.client.HTTPException):
                 # The server closed an idle keep-alive connection: reconnect once.
@@ -159,10 +161,14 @@ class Sample:
     latencies: list[float] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=dict)
     elapsed: float = 0.0
+    started: int = 0  # jobs taken; the rest of the list was left when time ran out
+    statements: list[int] = field(default_factory=list)  # X-Statements of successful answers
 
-    def add(self, status: int, latency: float) -> None:
+    def add(self, status: int, latency: float, statements: int | None = None) -> None:
         self.latencies.append(latency)
         self.statuses[status] = self.statuses.get(status, 0) + 1
+        if statements is not None and status < 400:
+            self.statements.append(statements)
 
     @property
     def rate(self) -> float:
@@ -182,11 +188,12 @@ class Sample:
 
 def run_load(name: str, jobs: list, call, *, threads: int, rate: float | None = None,
              max_seconds: float = 60) -> Sample:
-    """Run `call(client_index, job) -> status` for every job on `threads` threads.
+    """Run `call(client_index, job) -> status` (or `(status, statements)`) for every job on
+    `threads` threads.
 
     With `rate`, requests start on an open schedule of `rate` per second (latency then includes
     any queueing, as a client would see it); without, each thread sends as fast as answered.
-    Stops after `max_seconds` whatever is left.
+    Stops after `max_seconds` whatever is left (`Sample.started` tells how many jobs were taken).
     """
     sample = Sample(name)
     lock = threading.Lock()
@@ -197,9 +204,12 @@ def run_load(name: str, jobs: list, call, *, threads: int, rate: float | None = 
     def worker(thread_index: int):
         while True:
             with lock:
+                if time.perf_counter() > deadline:
+                    return
                 index = next(next_index, None)
-            if index is None or time.perf_counter() > deadline:
-                return
+                if index is None:
+                    return
+                sample.started += 1
             if rate:
                 # Open schedule: latency counts from when the request was due, so a server
                 # falling behind shows as latency instead of as a slower client.
@@ -209,10 +219,11 @@ def run_load(name: str, jobs: list, call, *, threads: int, rate: float | None = 
                     time.sleep(begin - now)
             else:
                 begin = time.perf_counter()
-            status = call(thread_index, jobs[index])
+            answer = call(thread_index, jobs[index])
             latency = time.perf_counter() - begin
+            status, statements = answer if isinstance(answer, tuple) else (answer, None)
             with lock:
-                sample.add(status, latency)
+                sample.add(status, latency, statements)
 
     pool = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(threads)]
     for t in pool:

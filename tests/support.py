@@ -2,7 +2,10 @@
 
 import itertools
 import re
+import threading
+from contextlib import contextmanager
 
+import sqlalchemy as sa
 from stdnum.cn import ric
 from stdnum.exceptions import ValidationError
 
@@ -54,3 +57,49 @@ def find_resident_ids(text: str) -> list[str]:
         if born.year >= 1880:
             found.append(number)
     return found
+
+
+class StatementCounter:
+    """The SQL statements each thread sends through `target` (an engine, or `sa.Engine` for
+    every engine of the process), seen by a `before_cursor_execute` listener.
+
+    `start()` begins a fresh list for the calling thread; threads that did not start are not
+    recorded. SQLite's `BEGIN IMMEDIATE` is left out (PostgreSQL's BEGIN is no statement of
+    SQLAlchemy's), so both databases count the same work alike. Tests pin the counts of the
+    write steps with it (`tests/api/test_statement_counts.py`); `bench/instrumented.py`
+    reports them per request.
+    """
+
+    def __init__(self, target):
+        self.target = target
+        self._local = threading.local()
+        sa.event.listen(target, "before_cursor_execute", self._seen)
+
+    def _seen(self, _connection, _cursor, statement, _parameters, _context, _executemany):
+        seen = getattr(self._local, "statements", None)
+        if seen is not None and statement != "BEGIN IMMEDIATE":
+            seen.append(statement)
+
+    def start(self) -> None:
+        """Record this thread's statements from now on, from an empty list."""
+        self._local.statements = []
+
+    @property
+    def statements(self) -> list[str]:
+        """This thread's statements since `start()`."""
+        return getattr(self._local, "statements", [])
+
+    def remove(self) -> None:
+        """Stop listening."""
+        sa.event.remove(self.target, "before_cursor_execute", self._seen)
+
+
+@contextmanager
+def counting_statements(engine):
+    """`with counting_statements(engine) as counter:` ... `counter.statements` (this thread's)."""
+    counter = StatementCounter(engine)
+    counter.start()
+    try:
+        yield counter
+    finally:
+        counter.remove()

@@ -11,10 +11,10 @@ from sqlmodel import Session
 
 from dualchannel import adcodes
 from dualchannel.auth import Actor, Role
+from dualchannel.geo import boundaries as geo_boundaries
 from dualchannel.geo.boundaries import NATIONAL_ADCODE, Boundaries
 from dualchannel.institutions.models import Institution, Physician
 from dualchannel.pharmacies.models import Pharmacy
-from dualchannel.pharmacies.services import boundaries
 
 
 @dataclass
@@ -88,7 +88,7 @@ def areas(shapes: Boundaries, region: str) -> list[Place]:
 def describe(session: Session, actor: Actor) -> Account:
     """What the pages need to know about the caller; never fails for a token whose subject
     is not (or no longer) registered: it is then described by its role alone."""
-    shapes = boundaries()
+    shapes = geo_boundaries.current()
     account = Account(role=actor.role.value, subject=actor.subject, name=actor.name,
                       display_name=actor.name or actor.subject or actor.role.value)
     if actor.role is Role.admin:

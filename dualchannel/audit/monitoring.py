@@ -11,7 +11,7 @@ from dualchannel import adcodes
 from dualchannel.audit.sql import calendar_month
 from dualchannel.auth import Actor, Role
 from dualchannel.drugs.models import Drug
-from dualchannel.pharmacies import services as pharmacies
+from dualchannel.geo import boundaries as geo_boundaries
 from dualchannel.pharmacies.models import Pharmacy
 from dualchannel.settlements.models import Settlement, SettlementLine
 from dualchannel.settlements.rules import IN_FORCE
@@ -88,4 +88,4 @@ def _names(session: Session, by: str, keys: set[str]) -> dict[str, str]:
         return dict(session.execute(sa.select(Drug.code, Drug.name).where(Drug.code.in_(keys))).all())
     if by == "pharmacy":
         return dict(session.execute(sa.select(Pharmacy.code, Pharmacy.name).where(Pharmacy.code.in_(keys))).all())
-    return {k: county.name for k in keys if (county := pharmacies.boundaries().get(k))}
+    return {k: county.name for k in keys if (county := geo_boundaries.current().get(k))}

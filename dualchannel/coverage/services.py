@@ -18,6 +18,7 @@ from dualchannel.auth import Actor, Role
 from dualchannel.coverage import rules
 from dualchannel.coverage.rules import CountyCoverage, Readiness, Report
 from dualchannel.errors import Invalid, NotFound
+from dualchannel.geo import boundaries as geo_boundaries
 from dualchannel.geo.boundaries import NATIONAL_ADCODE, County
 from dualchannel.pharmacies import services as pharmacies
 from dualchannel.pharmacies.models import Pharmacy, PharmacyStatus
@@ -37,7 +38,7 @@ def _region(actor: Actor, region: str) -> tuple[rules.Region, list[County]]:
     if not actor.in_region(region) or (region == NATIONAL_ADCODE and actor.role is not Role.admin):
         raise NotFound(f"No region {region}.")
     try:
-        counties = pharmacies.boundaries().counties_in(region)
+        counties = geo_boundaries.current().counties_in(region)
     except KeyError:
         raise NotFound(f"No region {region} in the county boundaries.") from None
     return rules.describe_region(region, counties), counties
@@ -66,7 +67,7 @@ class CoverageMap:
 def coverage_map(session: Session, actor: Actor, region: str) -> CoverageMap:
     """The coverage report of `region` with what a map needs to draw it."""
     report = coverage(session, actor, region)
-    boundaries = pharmacies.boundaries()
+    boundaries = geo_boundaries.current()
     indexes = [boundaries.index(row.county.adcode) for row in report.counties]
     scope = None if report.region.level == "national" else [row.county.adcode for row in report.counties]
     located = pharmacies.in_counties(session, actor, scope, statuses=LIVE_STATUSES)
@@ -145,7 +146,7 @@ def suggestions(session: Session, actor: Actor, region: str, nearest: int = 3) -
                               documented=not p.county_mismatch)
         by_county.setdefault(p.county_adcode, []).append((p, readiness))
 
-    boundaries = pharmacies.boundaries()
+    boundaries = geo_boundaries.current()
     geometries = boundaries.geometries[[boundaries.index(row.county.adcode) for row in uncovered]]
     points = shapely.point_on_surface(geometries)
     network: list[Pharmacy] | None = None

@@ -3,7 +3,8 @@
 The shipped data (``data/counties.geojson.gz``, see ``data/SOURCE.md``) holds
 one WGS-84 MultiPolygon per county-level division with its city and province.
 Nothing is read at import time; :class:`Boundaries` loads a file on first use
-and the parsed data is cached per path for the life of the process.
+and the parsed data is cached per path for the life of the process. The app
+reaches its own through :func:`current`.
 
 All coordinates here are WGS-84; convert GCJ-02 / BD-09 input first with
 :func:`dualchannel.geo.crs.to_wgs84`.
@@ -22,10 +23,11 @@ from typing import Any
 
 import numpy as np
 import shapely
+from flask import current_app
 from numpy.typing import ArrayLike, NDArray
 from shapely.geometry import mapping, shape
 
-__all__ = ["DEFAULT_PATH", "NATIONAL_ADCODE", "Boundaries", "County"]
+__all__ = ["DEFAULT_PATH", "NATIONAL_ADCODE", "Boundaries", "County", "current"]
 
 DEFAULT_PATH = Path(__file__).resolve().parent / "data" / "counties.geojson.gz"
 NATIONAL_ADCODE = "100000"
@@ -47,6 +49,7 @@ class County:
 class _Data:
     counties: tuple[County, ...]
     geometries: NDArray[np.object_]
+    bounds: NDArray[np.float64]  # (min lon, min lat, max lon, max lat) per county
     tree: shapely.STRtree
     index_of: dict[str, int]
     members: dict[str, tuple[int, ...]]
@@ -58,6 +61,19 @@ def _read_json(path: Path) -> dict[str, Any]:
         return json.load(f)
 
 
+_PROPERTIES = ("adcode", "name", "city_adcode", "city_name", "province_adcode", "province_name")
+
+
+def _own(value: Any) -> str:
+    """A new string object equal to `str(value)`.
+
+    The parsed file's strings sit among millions of short-lived coordinate floats; keeping them
+    would keep those memory blocks from being returned when the floats are freed (about 200 MB
+    of a process's resident memory).
+    """
+    return str(value).encode().decode()
+
+
 @lru_cache(maxsize=None)
 def _load(path: Path) -> _Data:
     payload = _read_json(path)
@@ -66,23 +82,23 @@ def _load(path: Path) -> _Data:
     geometries = []
     for feature in features:
         p = feature["properties"]
-        counties.append(
-            County(
-                adcode=str(p["adcode"]),
-                name=p["name"],
-                city_adcode=str(p["city_adcode"]),
-                city_name=p["city_name"],
-                province_adcode=str(p["province_adcode"]),
-                province_name=p["province_name"],
-            )
-        )
+        counties.append(County(*(_own(p[key]) for key in _PROPERTIES)))
         geometries.append(shape(feature["geometry"]))
+    del payload, features
 
     geoms = np.array(geometries, dtype=object)
-    # Prepared geometries make each point test an indexed lookup; preparing
-    # up front also keeps later queries free of lazy (non-thread-safe) setup.
+    # Prepared geometries make each point test an indexed lookup. GEOS builds a
+    # prepared polygon's point index lazily (here: at its second point test), so
+    # test every county twice now: later queries, from any thread, then only
+    # read, and a gunicorn master that loads the data before forking shares the
+    # built indexes with its workers.
     shapely.prepare(geoms)
+    bounds = shapely.bounds(geoms)
+    centres_x, centres_y = (bounds[:, 0] + bounds[:, 2]) / 2, (bounds[:, 1] + bounds[:, 3]) / 2
+    for _ in range(2):
+        shapely.intersects_xy(geoms, centres_x, centres_y)
     geoms.flags.writeable = False
+    bounds.flags.writeable = False
 
     index_of = {c.adcode: i for i, c in enumerate(counties)}
     if len(index_of) != len(counties):
@@ -98,6 +114,7 @@ def _load(path: Path) -> _Data:
     return _Data(
         counties=tuple(counties),
         geometries=geoms,
+        bounds=bounds,
         tree=shapely.STRtree(geoms),
         index_of=index_of,
         members={k: tuple(v) for k, v in members.items()},
@@ -105,6 +122,10 @@ def _load(path: Path) -> _Data:
 
 
 _load_lock = threading.Lock()
+
+# counties_of cuts sorted points into county boxes (a constant cost per county) from this many
+# points per candidate county on; below, it queries the STRtree point by point.
+_STRIPS_FROM = 8
 
 
 def _normalise_adcode(adcode: str | int) -> str:
@@ -171,15 +192,17 @@ class Boundaries:
 
         Returns an int array of the same shape with indexes into
         :attr:`counties`, or -1 for points in no county (sea, abroad, holes,
-        NaN).  A point exactly on a border shared by several counties gets the
-        one with the lowest adcode, so the answer is deterministic.
+        NaN).  A point on a border shared by several counties (``intersects``
+        holds for each) gets the one with the lowest adcode, so the answer is
+        deterministic.
 
-        Candidates come from the STRtree's bounding-box query and are then
-        tested with ``intersects`` against the prepared county polygons.  This
-        is the same predicate as ``STRtree.query(points, predicate="intersects")``
-        but several times faster (see ``bench/county_assignment.py``): that
-        path prepares the query points rather than the counties, so every
-        candidate test walks the county's rings instead of an index.
+        Grouped per county: a bulk bounding-box query finds each county's
+        candidate points, then one prepared ``intersects_xy`` test per county
+        checks all of them against its indexed polygon.  Many points are
+        sorted by longitude and cut into each county's box with two binary
+        searches; few points (fewer than ``_STRIPS_FROM`` per county that could
+        hold them) go through the STRtree one by one instead.  Both choose the
+        same candidates; ``bench/county_assignment.py`` times them.
         """
         lats_a, lons_a = np.broadcast_arrays(np.asarray(lats, dtype=np.float64), np.asarray(lons, dtype=np.float64))
         shape_ = lats_a.shape
@@ -190,18 +213,44 @@ class Boundaries:
         if finite.size == 0:
             return result.reshape(shape_)
 
-        lat_ok = lat_flat[finite]
-        lon_ok = lon_flat[finite]
-        point_idx, county_idx = self._data.tree.query(shapely.points(lon_ok, lat_ok))
-        hit = shapely.intersects_xy(self._data.geometries[county_idx], lon_ok[point_idx], lat_ok[point_idx])
-        point_idx = finite[point_idx[hit]]
-        county_idx = county_idx[hit]
-
-        # Counties are sorted by adcode, so the lowest index wins on borders.
-        unassigned = np.iinfo(np.intp).max
-        result[point_idx] = unassigned
-        np.minimum.at(result, point_idx, county_idx)
+        x = lon_flat[finite]
+        y = lat_flat[finite]
+        counties = self._data.tree.query(shapely.box(x.min(), y.min(), x.max(), y.max()))
+        if x.size >= _STRIPS_FROM * counties.size:
+            order = np.argsort(x)
+            x, y, finite = x[order], y[order], finite[order]
+            groups = self._strips(x, y, counties)
+        else:
+            groups = self._pairs(x, y)
+        found = np.full(x.size, -1, dtype=np.intp)
+        geometries = self._data.geometries
+        # Groups come in descending county order: on a shared border the
+        # lowest index (adcode), written last, wins.
+        for county, points in groups:
+            found[points[shapely.intersects_xy(geometries[county], x[points], y[points])]] = county
+        result[finite] = found
         return result.reshape(shape_)
+
+    def _strips(self, x: NDArray[np.float64], y: NDArray[np.float64], counties: NDArray[np.intp]):
+        """(county, indexes of the points in its bounding box), counties descending; `x` sorted."""
+        counties = np.sort(counties)[::-1]
+        bounds = self._data.bounds[counties]
+        starts = np.searchsorted(x, bounds[:, 0], side="left")
+        stops = np.searchsorted(x, bounds[:, 2], side="right")
+        for county, (_, min_y, _, max_y), start, stop in zip(counties, bounds, starts, stops):
+            column = y[start:stop]
+            inside = np.flatnonzero((column >= min_y) & (column <= max_y))
+            if inside.size:
+                yield county, inside + start
+
+    def _pairs(self, x: NDArray[np.float64], y: NDArray[np.float64]):
+        """The same groups from the STRtree's point-by-point bounding-box query."""
+        point_idx, county_idx = self._data.tree.query(shapely.points(x, y))
+        order = np.argsort(-county_idx)
+        point_idx, county_idx = point_idx[order], county_idx[order]
+        starts = np.flatnonzero(np.diff(county_idx, prepend=-1))
+        for start, stop in zip(starts, [*starts[1:], county_idx.size]):
+            yield county_idx[start], point_idx[start:stop]
 
     def county_of(self, lat: float, lon: float) -> County | None:
         """Return the county containing a WGS-84 point, or None (sea, abroad)."""
@@ -227,6 +276,23 @@ class Boundaries:
                 }
             )
         return features
+
+
+_APP_KEY = "dualchannel.boundaries"
+
+
+def current() -> Boundaries:
+    """The app's county boundaries: the shipped file, or the `BOUNDARIES` setting
+    (`DUALCHANNEL_BOUNDARIES`).
+
+    Parsed once per process (under gunicorn once, in the master before it forks the workers,
+    which share it: see `gunicorn.conf.py`) and kept on the app, so a request never touches
+    the file system for them.
+    """
+    found = current_app.extensions.get(_APP_KEY)
+    if found is None:
+        found = current_app.extensions[_APP_KEY] = Boundaries(current_app.config.get("BOUNDARIES"))
+    return found
 
 
 def _as_lists(value: Any) -> Any:

@@ -3,7 +3,6 @@
 from collections.abc import Collection
 
 import sqlalchemy as sa
-from flask import current_app
 from sqlmodel import Session, select
 
 from dualchannel import adcodes, clock, db
@@ -17,27 +16,12 @@ from dualchannel.pharmacies import rules
 from dualchannel.pharmacies.models import Pharmacy, PharmacyEvent, PharmacyStatus, Stock
 
 
-_BOUNDARIES = "dualchannel.boundaries"
-
-
-def boundaries() -> geo_boundaries.Boundaries:
-    """County boundaries: the shipped file, or DUALCHANNEL_BOUNDARIES.
-
-    Parsed once per process (Boundaries caches per path) and kept on the app, so a request
-    never touches the file system for them.
-    """
-    found = current_app.extensions.get(_BOUNDARIES)
-    if found is None:
-        found = current_app.extensions[_BOUNDARIES] = geo_boundaries.Boundaries(current_app.config.get("BOUNDARIES"))
-    return found
-
-
 def locate(lat: float, lon: float, crs: str) -> tuple[float, float, geo_boundaries.County]:
     """WGS-84 coordinates and the county of a point given in any supported system."""
     if not geo_crs.in_china(lat, lon):
         raise Invalid("The location is not in China.", {"lat": ["Outside China."], "lon": ["Outside China."]})
     lat, lon = geo_crs.to_wgs84(lat, lon, crs)
-    county = boundaries().county_of(lat, lon)
+    county = geo_boundaries.current().county_of(lat, lon)
     if county is None:
         raise Invalid("The location is in no county of China.", {"lat": ["In no county."], "lon": ["In no county."]})
     return lat, lon, county
@@ -164,7 +148,7 @@ def change_status(session: Session, actor: Actor, code: str, action: str, *, rea
         if rules.leaves_county_uncovered(current, len(others)):
             if not force:
                 session.rollback()
-                county = boundaries().get(pharmacy.county_adcode)
+                county = geo_boundaries.current().get(pharmacy.county_adcode)
                 name = county.name if county else pharmacy.county_adcode
                 raise Conflict(
                     f"{pharmacy.name} is the only active dual-channel pharmacy in {name} "

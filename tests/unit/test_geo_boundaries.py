@@ -12,6 +12,7 @@ import pytest
 import shapely
 from shapely.geometry import shape
 
+from dualchannel.geo import boundaries as boundaries_module
 from dualchannel.geo.boundaries import DEFAULT_PATH, Boundaries, County
 from dualchannel.geo.crs import CRS_NAMES, to_wgs84, wgs84_to
 
@@ -198,7 +199,14 @@ def test_vectorised_agrees_with_per_point(boundaries):
     assert (vectorised == -1).sum() > 1000
 
 
-def test_vectorised_agrees_with_strtree_intersects_query(boundaries):
+@pytest.fixture(params=["strips", "pairs"])
+def candidates_by(request, monkeypatch):
+    """counties_of made to find its candidates one way: longitude strips or the STRtree."""
+    monkeypatch.setattr(boundaries_module, "_STRIPS_FROM", 0 if request.param == "strips" else 10**12)
+    return request.param
+
+
+def test_vectorised_agrees_with_strtree_intersects_query(boundaries, candidates_by):
     lats, lons = _sample_points(boundaries, 20000, seed=12)
     tree = shapely.STRtree(boundaries.geometries)
     point_idx, county_idx = tree.query(shapely.points(lons, lats), predicate="intersects")
@@ -208,7 +216,7 @@ def test_vectorised_agrees_with_strtree_intersects_query(boundaries):
     np.testing.assert_array_equal(boundaries.counties_of(lats, lons), expected)
 
 
-def test_shared_border_points_get_the_lowest_adcode(boundaries):
+def test_shared_border_points_get_the_lowest_adcode(boundaries, candidates_by):
     rencheng = boundaries.geometry("370811")
     yanzhou = boundaries.geometry("370812")
     shared = shapely.get_coordinates(shapely.intersection(rencheng.boundary, yanzhou.boundary))
@@ -217,7 +225,7 @@ def test_shared_border_points_get_the_lowest_adcode(boundaries):
     assert set(result.tolist()) == {boundaries.index("370811")}
 
 
-def test_counties_of_shapes_and_missing_values(boundaries):
+def test_counties_of_shapes_and_missing_values(boundaries, candidates_by):
     lats = np.array([[35.5978, np.nan], [30.0, 39.9075]])
     lons = np.array([[116.9914, 116.0], [125.0, 116.3913]])
     result = boundaries.counties_of(lats, lons)

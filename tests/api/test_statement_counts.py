@@ -1,0 +1,53 @@
+"""The SQL statements each write step of the flow sends to the database, pinned exactly.
+
+A change that adds a round trip to issue, route, verify, dispense or settle fails here; a change
+that saves one lowers its pin (issue 18 aims at <= 6 for issue, route, verify and dispense).
+Statements are counted by a `before_cursor_execute` listener on the app's engine
+(`tests.support.counting_statements`); BEGIN and COMMIT are round trips too, but no statements,
+and each request has one of each. Both databases count alike (SQLite's `BEGIN IMMEDIATE` is
+left out). The steps run twice and the second round is pinned, so nothing a first request
+caches is counted.
+"""
+
+import uuid
+
+from dualchannel import db, demo
+from tests.support import counting_statements, trace_codes
+
+STATEMENTS = {"issue": 6, "route": 13, "verify": 10, "dispense": 15, "settle": 18}
+
+DRUG = "XC09DX04"  # 诺欣妥 in the demo data: no eligibility needed, in stock everywhere
+PATIENT_ID_NUMBER = demo._resident_id("370811", "19770630", 106)  # 孟庆华, the demo's sixth patient
+
+
+def test_statements_per_write_step(app, demo):
+    engine = app.extensions[db._ENGINE]
+    patient = demo.admin.post("/api/v1/patients/search", {"id_number": PATIENT_ID_NUMBER}).get_json()
+    body = {"patient_id": patient["id"], "diagnosis": "慢性心力衰竭", "valid_days": 3,
+            "items": [{"drug_code": DRUG, "quantity": 1, "days_supply": 14, "dosage": "每日两次，每次1片"}]}
+
+    def counted(step, expected_status, call):
+        with counting_statements(engine) as counter:
+            response = call()
+        assert response.status_code == expected_status, (step, response.get_json())
+        return response, counter.statements
+
+    for _ in range(2):
+        statements = {}
+        response, statements["issue"] = counted("issue", 201, lambda: demo.physician.post(
+            "/api/v1/prescriptions", body))
+        url = f"/api/v1/prescriptions/{response.get_json()['id']}"
+        _, statements["route"] = counted("route", 200, lambda: demo.physician.post(
+            f"{url}/route", {"pharmacy_code": "P370811001"}))
+        _, statements["verify"] = counted("verify", 200, lambda: demo.pharmacy.post(
+            f"{url}/verify", {"id_number": PATIENT_ID_NUMBER}))
+        _, statements["dispense"] = counted("dispense", 200, lambda: demo.pharmacy.post(
+            f"{url}/dispense", {"items": [{"drug_code": DRUG, "trace_codes": trace_codes(1)}]}))
+        _, statements["settle"] = counted("settle", 201, lambda: demo.pharmacy.post(
+            f"{url}/settlement", {}, headers={"Idempotency-Key": str(uuid.uuid4())}))
+
+    counts = {step: len(sent) for step, sent in statements.items()}
+    changed = {step: sent for step, sent in statements.items() if len(sent) != STATEMENTS[step]}
+    assert counts == STATEMENTS, "\n\n".join(
+        f"{step}: {len(sent)} statements, pinned {STATEMENTS[step]}:\n" + "\n".join(f"  {s}" for s in sent)
+        for step, sent in changed.items())
