@@ -33,8 +33,9 @@ from tests.reliability import fuzzing  # noqa: E402
 def prepare(database_url: str):
     """An app on a migrated database with the demo data, its tokens and real objects."""
     migrate.upgrade(db.create_engine(database_url))
+    # Without rate limits: the fuzzer's thousands of refused calls would soon all be 429.
     app = create_app({"DATABASE_URL": database_url, "PROPAGATE_EXCEPTIONS": False, "ID_HASH_KEY": "bench",
-                      "ID_ENCRYPTION_KEY": Fernet.generate_key().decode()})
+                      "ID_ENCRYPTION_KEY": Fernet.generate_key().decode(), "RATELIMIT_ENABLED": False})
     logging.getLogger("dualchannel").setLevel(logging.WARNING)  # one line per request is noise here
     with app.app_context(), db.new_session() as session:
         tokens = {role: token for role, (_subject, token) in demo.load(session).items()}

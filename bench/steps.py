@@ -34,7 +34,8 @@ class Actors:
 def demo_actors(port: int, tokens: dict[str, str]) -> Actors:
     """The demo patient used by the flow, found through the API; the pharmacy's stock raised."""
     id_number = demo._resident_id("370811", "19770630", 106)  # 孟庆华, the demo's sixth patient
-    status, patient = request(port, "POST", "/api/v1/patients/search", {"id_number": id_number}, tokens["admin"])
+    status, patient = request(port, "POST", "/api/v1/patients/search", {"id_number": id_number, "name": "孟庆华"},
+                              tokens["admin"])
     assert status == 200, patient
     status, body = request(port, "PUT", f"/api/v1/pharmacies/{PHARMACY}/stock", {DRUG: 5_000_000},
                            tokens["admin"])

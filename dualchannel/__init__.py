@@ -39,7 +39,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.from_mapping(test_config)
     _ensure_secrets(app)
 
-    from dualchannel import api, cli, db, errors, logs, metrics
+    from dualchannel import api, cli, db, errors, logs, metrics, ratelimit
 
     logs.init_app(app)
     metrics.init_app(app)
@@ -48,8 +48,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     cli.init_app(app)
 
     rest = api.Api(app)
+    blueprints = {}
     for feature in FEATURES:
-        rest.register_blueprint(import_module(f"dualchannel.{feature}.views").bp)
+        bp = import_module(f"dualchannel.{feature}.views").bp
+        rest.register_blueprint(bp)
+        blueprints[bp.name] = bp
+    ratelimit.init_app(app, blueprints)
     rest.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     rest.spec.options["security"] = [{"bearer": []}]
 

@@ -51,6 +51,25 @@ def token_create_command(role, subject, name):
     click.echo(token)
 
 
+@token_group.command("revoke")
+@click.option("--token", "token", default=None, help="the token itself")
+@click.option("--id", "token_id", type=int, default=None, help="the token's id (as the access log shows it)")
+@click.option("--role", default=None, type=click.Choice([r.value for r in auth.Role]),
+              help="with --subject: every token of that account")
+@click.option("--subject", default=None)
+@with_appcontext
+def token_revoke_command(token, token_id, role, subject):
+    """Revoke tokens: refused on their next request by every worker and host."""
+    if sum(x is not None for x in (token, token_id, role)) != 1:
+        raise click.UsageError("Give exactly one of --token, --id, or --role (with --subject).")
+    with db.new_session() as session:
+        try:
+            count = auth.revoke_tokens(session, by="cli", token=token, token_id=token_id, role=role, subject=subject)
+        except DomainError as error:
+            raise click.UsageError(error.detail)
+    click.echo(f"{count} token(s) revoked.")
+
+
 @click.group("policy")
 def policy_group():
     """Settlement policies."""

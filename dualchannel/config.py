@@ -75,6 +75,29 @@ PROCUREMENT_MAKEUP_WORKDAYS = [
     "2026-01-04", "2026-02-14", "2026-02-28", "2026-05-09", "2026-09-20", "2026-10-10",
 ]
 
+# Rate limits (dualchannel/ratelimit.py), in Flask-Limiter's notation ("30/minute;300/hour":
+# both must hold), each per account (the token's role:subject) and per client address. Sized
+# for a busy counter: a physician finds a patient a few times a minute at most, a pharmacy
+# verifying a queue fails only on a mistyped number; a hospital or pharmacy chain may send all
+# its staff through one address, so the address budgets are larger.
+RATELIMIT_SEARCH_PER_ACCOUNT = "30/minute;300/hour"
+RATELIMIT_SEARCH_PER_ADDRESS = "120/minute;1200/hour"
+RATELIMIT_REVEAL_PER_ACCOUNT = "10/minute;100/day"
+RATELIMIT_REVEAL_PER_ADDRESS = "30/minute;300/day"
+# Any API request answered 4xx; once spent, the account's (address's) requests answer 429.
+RATELIMIT_FAILURES_PER_ACCOUNT = "60/minute;600/hour"
+RATELIMIT_FAILURES_PER_ADDRESS = "300/minute;3000/hour"
+# Where the counts live: None keeps them in the process (one server); production sets a Redis
+# URL (redis://127.0.0.1:6379/0) so every worker and host shares them.
+RATELIMIT_STORAGE_URL = None
+RATELIMIT_KEY_PREFIX = "dualchannel"
+# Proxies in front of the service that set X-Forwarded-For (0: none, the peer is the client).
+TRUSTED_PROXIES = 0
+# An account whose fruitless patient searches reach this many within the window raises an
+# `id_enumeration` flag (guessing ID numbers), once per window.
+ID_ENUMERATION_MISSES = 20
+ID_ENUMERATION_WINDOW_MINUTES = 60
+
 LIST_DEFAULT_LIMIT = 50
 LIST_MAX_LIMIT = 500
 

@@ -142,12 +142,17 @@ def load(session: Session) -> dict[str, tuple[str | None, str]]:
             pharmacies.change_status(session, ADMIN, code, "admit")
         pharmacies.set_stock(session, ADMIN, code, {
             d[0]: 30 if (d[3] == "normal" or cold) else 0 for d in DRUGS})
-    created = []
+    created, numbers = [], []
     for serial, (name, area, born, insurance, assistance) in enumerate(PATIENTS, start=101):
+        numbers.append(_resident_id(area, born, serial))
         created.append(patients.create_patient(
-            session, ADMIN, id_number=_resident_id(area, born, serial), name=name, insurance=insurance,
+            session, ADMIN, id_number=numbers[-1], name=name, insurance=insurance,
             region="370800", assistance_category=assistance))
     physician = Actor(Role.physician, "D370811001", "demo")
+    # The physician's patients came to the hospital: found by ID number and name, they are in
+    # its care (孔繁星 is not yet: the physician finds her first).
+    for index in (0, 1, 2, 3, 5):
+        patients.search_patient(session, physician, numbers[index], created[index].name)
     # 赵敏's eligibility ends in 20 days: she is on the physician's re-examination (复查评估) list.
     for patient, drug, days in ((created[0], "XL01EB04", 180), (created[1], "XL04AB04", 180),
                                 (created[2], "XL01EF01", 180), (created[3], "XL04AA29", 20)):

@@ -40,6 +40,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": redact(record.getMessage()),
+            "pid": record.process,  # which worker wrote it
         }
         request_id = getattr(record, "request_id", None)
         if request_id:

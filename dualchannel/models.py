@@ -3,12 +3,12 @@
 from sqlmodel import SQLModel
 
 from dualchannel.audit_trail.models import AccessLog  # noqa: F401
-from dualchannel.auth import ApiToken  # noqa: F401
+from dualchannel.auth import ApiToken, TokenRevocation  # noqa: F401
 from dualchannel.drugs.models import Drug, DrugPaymentStandard  # noqa: F401
 from dualchannel.flags.models import Flag  # noqa: F401
 from dualchannel.idempotency import IdempotencyKey  # noqa: F401
 from dualchannel.institutions.models import Institution, Physician  # noqa: F401
-from dualchannel.patients.models import Eligibility, Patient  # noqa: F401
+from dualchannel.patients.models import Eligibility, Patient, PatientCare  # noqa: F401
 from dualchannel.pharmacies.models import Pharmacy, PharmacyEvent, Stock  # noqa: F401
 from dualchannel.procurement.models import (  # noqa: F401
     Batch,

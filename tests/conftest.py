@@ -1,6 +1,7 @@
 """Fixtures: an app on a fresh database (SQLite by default, PostgreSQL with TEST_DATABASE_URL),
 its client and CLI runner, and clients acting as each role."""
 
+import itertools
 import logging
 import os
 import re
@@ -8,6 +9,7 @@ import secrets
 import shutil
 
 import pytest
+import redis
 import sqlalchemy as sa
 from cryptography.fernet import Fernet
 from flask.testing import FlaskCliRunner, FlaskClient
@@ -25,6 +27,54 @@ if POSTGRES_SERVER:
     POSTGRES_URL = sa.engine.make_url(POSTGRES_SERVER).set(
         database=f"dualchannel_test_{os.getpid()}_{secrets.token_hex(4)}").render_as_string(hide_password=False)
 KEYS = {"ID_HASH_KEY": "test-hash-key", "ID_ENCRYPTION_KEY": Fernet.generate_key().decode()}
+
+
+def _redis() -> tuple[str | None, str | None]:
+    """(URL, None) of the Redis that TEST_REDIS_URL names when it answers, else (None, why not)."""
+    url = os.environ.get("TEST_REDIS_URL")
+    if not url:
+        return None, "TEST_REDIS_URL is not set (bin/test sets it when Redis answers at 127.0.0.1:6379)"
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2).ping()
+    except (redis.RedisError, ValueError) as error:
+        return None, f"Redis at {url} does not answer ({type(error).__name__}); rate limits are counted in memory"
+    return url, None
+
+
+# TEST_REDIS_URL names a Redis server for the rate limits' counts (bin/test sets it when one
+# answers). Every app of the run gets a key prefix of its own, so parallel runs and tests never
+# share a count; the run deletes its keys at the end. Without it the counts stay in memory.
+REDIS_URL, REDIS_MISSING = _redis()
+RATE_LIMIT_RUN = f"dualchannel-test:{os.getpid()}:{secrets.token_hex(4)}"
+_app_serial = itertools.count(1)
+# The suite makes hundreds of refused calls per account within seconds (the access matrix,
+# fuzzing), every role from one address: the failure budget and the per-address budgets are
+# lifted for it; tests/api/test_rate_limits.py tests the configured ones.
+SUITE_LIMITS = {"RATELIMIT_FAILURES_PER_ACCOUNT": "100000/minute", "RATELIMIT_FAILURES_PER_ADDRESS": "100000/minute",
+                "RATELIMIT_SEARCH_PER_ADDRESS": "100000/minute", "RATELIMIT_REVEAL_PER_ADDRESS": "100000/minute"}
+
+
+def pytest_report_header(config):
+    return f"rate limits: {'Redis at ' + REDIS_URL if REDIS_URL else 'in memory (' + REDIS_MISSING + ')'}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _forget_rate_limit_keys():
+    """Delete this run's rate-limit counts from Redis when the run ends (its prefix only)."""
+    yield
+    if REDIS_URL:
+        client = redis.Redis.from_url(REDIS_URL)
+        for key in client.scan_iter(match=f"*{RATE_LIMIT_RUN}*", count=1000):
+            client.delete(key)
+        client.close()
+
+
+@pytest.fixture
+def redis_url():
+    """The test Redis; a test that needs one is skipped, saying why, when there is none."""
+    if not REDIS_URL:
+        pytest.skip(REDIS_MISSING)
+    return REDIS_URL
 
 
 def _on_server(statement: str) -> None:
@@ -77,10 +127,17 @@ def database_url(database_template, tmp_path):
     return fresh_database(database_template, tmp_path)
 
 
+def rate_limit_prefix() -> str:
+    """A rate-limit key prefix no other app (of this run or another) uses."""
+    return f"{RATE_LIMIT_RUN}:{next(_app_serial)}"
+
+
 def make_app(database_url, instance_path, **overrides):
     """The app as the tests configure it (the `app` fixture; suites sharing one app per module)."""
     # DEBUG, so the privacy guard sees every record the service's loggers could write.
-    app = create_app({"TESTING": True, "DATABASE_URL": database_url, "LOG_LEVEL": "DEBUG", **KEYS, **overrides})
+    app = create_app({"TESTING": True, "DATABASE_URL": database_url, "LOG_LEVEL": "DEBUG", **KEYS,
+                      "RATELIMIT_STORAGE_URL": REDIS_URL, "RATELIMIT_KEY_PREFIX": rate_limit_prefix(),
+                      **SUITE_LIMITS, **overrides})
     app.instance_path = str(instance_path)
     return app
 

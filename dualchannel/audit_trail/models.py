@@ -31,7 +31,7 @@ class AccessLog(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = Field(sa_type=UTCDateTime)
-    actor: str = Field(max_length=64, index=True)
+    actor: str = Field(max_length=64)
     token_id: int | None = Field(default=None, foreign_key="api_token.id")
     action: str = Field(max_length=12, index=True)
     resource_type: str = Field(max_length=20)
@@ -42,4 +42,8 @@ class AccessLog(SQLModel, table=True):
     reason: str | None = Field(default=None, max_length=500)
     detail: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
 
-    __table_args__ = (sa.Index("ix_access_log_resource", "resource_type", "resource_id"),)
+    __table_args__ = (
+        sa.Index("ix_access_log_resource", "resource_type", "resource_id"),
+        # An account's recent rows of one kind (its fruitless searches in the last hour).
+        sa.Index("ix_access_log_actor_action_at", "actor", "action", "at"),
+    )

@@ -1,4 +1,5 @@
-"""Resident ID numbers (GB 11643): validation, masking, keyed lookup hash and encryption.
+"""Resident ID numbers (GB 11643): validation, masking, keyed lookup hash and encryption; and
+the normal form of a person's name, which a search must give along with the number.
 
 Validation uses python-stdnum's checksum and birth-date checks, but not its full `validate`:
 that also refuses an ID whose area code did not exist in the birth year, and such IDs are real
@@ -8,6 +9,7 @@ that also refuses an ID whose area code did not exist in the birth year, and suc
 import hashlib
 import hmac
 import re
+import unicodedata
 from datetime import date
 
 from cryptography.fernet import Fernet
@@ -42,6 +44,30 @@ def normalize(number: str) -> str:
     if not date(1880, 1, 1) <= born <= clock.today():
         raise InvalidIdNumber("birth date is out of range")
     return compact
+
+
+# Separators typed inside the names of many ethnic minorities (阿依古丽·买买提): the standard
+# middle dot U+00B7, and what keyboards and input methods give instead.
+_NAME_DOTS = str.maketrans({c: "\u00b7" for c in "\u30fb\u2022\u2027\u2219\u22c5\u00b7."})
+
+
+def normalize_name(name: str) -> str:
+    """A name as compared and stored: NFKC (full-width letters and compatibility ideographs
+    become their usual forms), invisible format characters (zero-width spaces, direction marks)
+    removed, the middle-dot variants made one, whitespace collapsed and stripped. Raises
+    ValueError when nothing is left."""
+    text = unicodedata.normalize("NFKC", name)
+    text = "".join(c for c in text if unicodedata.category(c) != "Cf").translate(_NAME_DOTS)
+    text = " ".join(text.split())
+    if not text:
+        raise ValueError("must not be blank")
+    return text
+
+
+def same_name(stored: str, given: str) -> bool:
+    """Whether two normalised names are the same, in time that does not depend on where they
+    differ."""
+    return hmac.compare_digest(stored.encode(), given.encode())
 
 
 def mask(number: str) -> str:

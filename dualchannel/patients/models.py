@@ -1,4 +1,5 @@
-"""Insured patients and their eligibility (待遇准入) for restricted negotiated drugs.
+"""Insured patients, their eligibility (待遇准入) for restricted negotiated drugs, and which
+institutions have them in care.
 
 The resident ID number is never stored in clear: `id_hash` (keyed HMAC) finds a patient,
 `id_encrypted` keeps the number recoverable for audited reads, `id_number_masked` is shown.
@@ -7,6 +8,7 @@ The resident ID number is never stored in clear: `id_hash` (keyed HMAC) finds a 
 import enum
 from datetime import date, datetime
 
+import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from dualchannel.db import UTCDateTime
@@ -18,8 +20,19 @@ class Insurance(str, enum.Enum):
 
 
 class Patient(SQLModel, table=True):
+    """An insured person as one coordinating region registered them.
+
+    One ID number is normally one record. A second record of the same number exists only when
+    someone registered it without being allowed to learn that it existed (another region's
+    bureau, a physician giving another name): the registration is not refused, which would
+    confirm the number, but kept and flagged `duplicate_registration` for the admin to resolve.
+    `name` is stored in its normal form (`identity.normalize_name`), as searches compare it.
+    """
+
+    __table_args__ = (sa.UniqueConstraint("id_hash", "region", "name", name="uq_patient_identity"),)
+
     id: int | None = Field(default=None, primary_key=True)
-    id_hash: str = Field(max_length=64, unique=True)
+    id_hash: str = Field(max_length=64, index=True)
     id_encrypted: str = Field(max_length=300)
     id_number_masked: str = Field(max_length=18)
     name: str = Field(max_length=100)
@@ -43,3 +56,21 @@ class Eligibility(SQLModel, table=True):
     valid_from: date
     valid_until: date
     created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class PatientCare(SQLModel, table=True):
+    """An institution has the patient in care (诊疗关系): its physicians may read the patient.
+
+    Made by a search with the ID number and the name at the institution (the patient is there,
+    showing their card), by a registration there, or carried over from the prescriptions and
+    eligibility it recorded before care was tracked. Never removed: the history of care is the
+    history of who may have needed the record.
+    """
+
+    __tablename__ = "patient_care"
+
+    institution_code: str = Field(foreign_key="institution.code", primary_key=True, max_length=32)
+    patient_id: int = Field(foreign_key="patient.id", primary_key=True, index=True)
+    basis: str = Field(max_length=16)  # search, registration, prescription, eligibility
+    established_by: str = Field(max_length=64)  # the account, `physician:D370811001`
+    established_at: datetime = Field(sa_type=UTCDateTime)

@@ -28,7 +28,10 @@ class PatientOut(ma.Schema):
 
 
 class PatientSearch(RequestSchema):
+    """The person, not just a number: a wrong name answers as an unknown number."""
+
     id_number = ma.fields.String(required=True, validate=ma.validate.Length(1, 40))
+    name = ma.fields.String(required=True, validate=ma.validate.Length(1, 100))
 
 
 class EligibilityIn(RequestSchema):

@@ -1,24 +1,30 @@
-"""Patients (found by ID number without storing it in clear) and their eligibility."""
+"""Patients (found by ID number and name without storing the number in clear), the care
+relationships that let physicians read them, and their eligibility."""
 
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 import sqlalchemy as sa
+from flask import current_app
 from sqlmodel import Session, select
 
 from dualchannel import adcodes, clock, db
 from dualchannel.api import Page, decode_cursor, encode_cursor
 from dualchannel.audit_trail import services as audit
-from dualchannel.audit_trail.models import AccessAction
+from dualchannel.audit_trail.models import AccessAction, AccessLog
 from dualchannel.auth import Actor, Role
 from dualchannel.drugs.models import Drug
 from dualchannel.errors import Conflict, Forbidden, Invalid, NotFound
-from dualchannel.institutions.models import Physician
+from dualchannel.flags.models import Flag
+from dualchannel.flags.services import raise_flag
+from dualchannel.institutions.models import Institution, Physician
 from dualchannel.patients import identity
-from dualchannel.patients.models import Eligibility, Patient
+from dualchannel.patients.models import Eligibility, Patient, PatientCare
 
 # How long an eligibility lasts when the physician gives no date; a policy setting.
 DEFAULT_ELIGIBILITY_DAYS = 180
+# The region of flags about an account that belongs to no region (an admin): only admins see it.
+NATIONAL = "100000"
 
 
 def parse_id_number(number: str, field: str = "id_number") -> str:
@@ -26,37 +32,117 @@ def parse_id_number(number: str, field: str = "id_number") -> str:
     try:
         return identity.normalize(number)
     except identity.InvalidIdNumber as error:
-        raise Invalid(f"{field} is not a valid resident ID number: {error}.", {field: [str(error)]})
+        raise Invalid(f"{field} is not a valid resident ID number: {error}.", {field: [str(error)]},
+                      code="invalid_id_number")
+
+
+def parse_name(name: str) -> str:
+    """The name in its normal form (`identity.normalize_name`), or Invalid."""
+    try:
+        normal = identity.normalize_name(name)
+    except ValueError:
+        raise Invalid("The name is blank.", {"name": ["Must not be blank."]}, code="invalid_name")
+    if len(normal) > 100:
+        raise Invalid("The name is too long.", {"name": ["At most 100 characters."]}, code="invalid_name")
+    return normal
+
+
+def _institution_of(actor: Actor):
+    """The calling physician's institution code, as a scalar subquery."""
+    return select(Physician.institution_code).where(Physician.code == actor.subject).scalar_subquery()
 
 
 def visible(actor: Actor):
-    """The one filter deciding which patients an actor may read."""
-    if actor.role in (Role.admin, Role.physician):
+    """The one filter deciding which patients an actor may read: an admin all; a bureau those
+    of its region or filed for care there (异地就医备案); a physician those in care at their
+    institution (`PatientCare`); nobody else any."""
+    if actor.role is Role.admin:
         return sa.true()
     if actor.role is Role.bureau:
         prefix = adcodes.prefix(actor.subject)
         return sa.or_(Patient.region.startswith(prefix), Patient.filed_region.startswith(prefix))
+    if actor.role is Role.physician:
+        return sa.exists().where(PatientCare.patient_id == Patient.id,
+                                 PatientCare.institution_code == _institution_of(actor))
     return sa.false()
+
+
+def _searchable(actor: Actor):
+    """Whom a search by ID number AND name may find: a physician any insured person (patients
+    come from every region, 异地就医; the number and name are the patient at the desk), anyone
+    else whom they may read."""
+    return sa.true() if actor.role is Role.physician else visible(actor)
+
+
+def account_region(session: Session, actor: Actor) -> str | None:
+    """The region an account answers to: a bureau's own, a physician's institution's city."""
+    if actor.role is Role.bureau:
+        return actor.subject
+    if actor.role is Role.physician:
+        adcode = session.exec(select(Institution.adcode).where(Institution.code == _institution_of(actor))).first()
+        return adcodes.city_of(adcode) if adcode else None
+    return None
+
+
+def establish_care(session: Session, actor: Actor, patient: Patient, basis: str) -> None:
+    """Record that the calling physician's institution has `patient` in care (once)."""
+    if actor.role is not Role.physician:
+        return
+    institution = session.exec(select(Physician.institution_code).where(Physician.code == actor.subject)).first()
+    if institution is None or session.get(PatientCare, (institution, patient.id)) is not None:
+        return
+    try:
+        with session.begin_nested():
+            session.add(PatientCare(institution_code=institution, patient_id=patient.id, basis=basis,
+                                    established_by=actor.label, established_at=clock.now()))
+    except sa.exc.IntegrityError:
+        pass  # established by a concurrent request
 
 
 def create_patient(session: Session, actor: Actor, *, id_number: str, name: str, insurance: str, region: str,
                    filed_region: str | None = None, assistance_category: str = "none") -> Patient:
-    """Register an insured patient. The same ID number twice is a Conflict."""
+    """Register an insured patient.
+
+    A number the caller may already read (or, for a physician, find with this name) is a
+    Conflict naming the patient. A number registered only where the caller may not look is
+    NOT refused, since a refusal would confirm that it exists: the registration is kept as a
+    record of its own and a `duplicate_registration` flag asks the admin (and the bureau of the
+    first record) to resolve it.
+    """
     actor.require(Role.admin, Role.bureau, Role.physician)
     number = parse_id_number(id_number)
+    name = parse_name(name)
     if actor.role is Role.bureau and not actor.in_region(region):
-        raise Forbidden("A bureau registers only patients of its own region.")
+        raise Forbidden("A bureau registers only patients of its own region.", code="outside_region")
     vault = identity.vault()
     digest = vault.lookup_hash(number)
-    if session.exec(select(Patient.id).where(Patient.id_hash == digest)).first() is not None:
-        raise Conflict("A patient with this ID number already exists.")
+    known = session.exec(select(Patient).where(Patient.id_hash == digest, visible(actor))
+                         .order_by(Patient.id)).first()
+    if known is not None:
+        raise Conflict("A patient with this ID number already exists.", code="patient_exists", patient_id=known.id)
+    same = next((p for p in session.exec(select(Patient).where(Patient.id_hash == digest, _searchable(actor))
+                                         .order_by(Patient.id)) if identity.same_name(p.name, name)), None)
+    if same is not None:  # the search this caller could have made: it finds the patient
+        same_id = same.id
+        raise Conflict("A patient with this ID number already exists.", code="patient_exists", patient_id=same_id,
+                       on_refusal=(lambda s: _found(s, actor, s.get(Patient, same_id)),))
+    elsewhere = session.exec(select(Patient.id, Patient.region).where(Patient.id_hash == digest)
+                             .order_by(Patient.id)).all()
     patient = Patient(id_hash=digest, id_encrypted=vault.encrypt(number), id_number_masked=identity.mask(number),
                       name=name, insurance=insurance, region=region, filed_region=filed_region,
                       assistance_category=assistance_category, created_at=clock.now())
     session.add(patient)
     session.flush()
     audit.record(session, actor, AccessAction.create, "patient", patient.id, patient_id=patient.id, region=region)
-    db.commit(session, "A patient with this ID number already exists.")
+    establish_care(session, actor, patient, "registration")
+    if elsewhere:
+        raise_flag(session, type="duplicate_registration", severity="medium", subject=f"patient:{patient.id}",
+                   region=elsewhere[0].region,
+                   evidence={"patient_ids": [row.id for row in elsewhere] + [patient.id],
+                             "regions": [row.region for row in elsewhere] + [region],
+                             "registered_by": actor.label},
+                   dedup_key=f"duplicate_registration:{patient.id}")
+    db.commit(session, "A patient with this ID number already exists.", code="patient_exists")
     return patient
 
 
@@ -64,11 +150,17 @@ def _record(session: Session, actor: Actor, action: AccessAction, patient: Patie
     audit.record(session, actor, action, "patient", patient.id, patient_id=patient.id, region=patient.region, **extra)
 
 
+def _found(session: Session, actor: Actor, patient: Patient) -> None:
+    """A search that found `patient`: recorded, and the start of care at a physician's institution."""
+    _record(session, actor, AccessAction.search, patient, detail={"found": True})
+    establish_care(session, actor, patient, "search")
+
+
 def get_patient(session: Session, actor: Actor, patient_id: int) -> Patient:
     """Load a patient the actor may see, or NotFound (no access recorded: for use inside services)."""
     patient = session.exec(select(Patient).where(Patient.id == patient_id, visible(actor))).first()
     if patient is None:
-        raise NotFound(f"No patient {patient_id}.")
+        raise NotFound(f"No patient {patient_id}.", code="patient_not_found")
     return patient
 
 
@@ -80,32 +172,66 @@ def read_patient(session: Session, actor: Actor, patient_id: int) -> Patient:
     return patient
 
 
-def find_patient(session: Session, actor: Actor, id_number: str) -> Patient:
-    """Find a patient by ID number (no access recorded: for use inside services)."""
-    number = parse_id_number(id_number)
-    digest = identity.vault().lookup_hash(number)
-    patient = session.exec(select(Patient).where(Patient.id_hash == digest, visible(actor))).first()
-    if patient is None:
-        raise NotFound("No patient with this ID number.")
-    return patient
+def search_patient(session: Session, actor: Actor, id_number: str, name: str) -> Patient:
+    """Find a patient by ID number and name (sent in a body, so never in a URL or a log).
 
-
-def search_patient(session: Session, actor: Actor, id_number: str) -> Patient:
-    """Find a patient by ID number (sent in a body, so it never reaches a URL or a log).
-
-    Every search is recorded, a fruitless one too (probing numbers is itself a signal); the
-    number searched for is not kept.
+    A wrong name answers exactly as an unknown number, after the same work: the number is
+    hashed, the same query runs and a name is compared either way, and both refusals write the
+    same record. A physician's search that finds the patient puts them in care at the
+    physician's institution. Every search is recorded, a fruitless one too, without the number
+    searched for; repeated fruitless ones raise an `id_enumeration` flag.
     """
-    try:
-        patient = find_patient(session, actor, id_number)
-    except NotFound as missing:
-        missing.on_refusal += (lambda s: audit.record(s, actor, AccessAction.search, "patient",
-                                                      detail={"found": False},
-                                                      region=actor.subject if actor.role is Role.bureau else None),)
-        raise
-    _record(session, actor, AccessAction.search, patient, detail={"found": True})
+    actor.require(Role.admin, Role.bureau, Role.physician)
+    number = parse_id_number(id_number)
+    wanted = parse_name(name)
+    digest = identity.vault().lookup_hash(number)
+    candidates = session.execute(select(Patient.id, Patient.name).where(Patient.id_hash == digest, _searchable(actor))
+                                 .order_by(Patient.id)).all()
+    found = None
+    for patient_id, stored in candidates or [(None, "")]:
+        if identity.same_name(stored, wanted) and found is None:
+            found = patient_id
+    if found is None:
+        raise NotFound("No patient with this ID number and name.", code="patient_not_found",
+                       on_refusal=(lambda s: _missed(s, actor),))
+    patient = session.get(Patient, found)
+    _found(session, actor, patient)
     session.commit()
     return patient
+
+
+def _missed(session: Session, actor: Actor) -> None:
+    """A fruitless search: recorded (in the searcher's region), then checked for guessing."""
+    region = account_region(session, actor)
+    audit.record(session, actor, AccessAction.search, "patient", detail={"found": False}, region=region)
+    session.flush()
+    watch_enumeration(session, actor, region)
+
+
+def watch_enumeration(session: Session, actor: Actor, region: str | None) -> Flag | None:
+    """Raise `id_enumeration` when the account's fruitless searches within the window reach
+    the threshold (`ID_ENUMERATION_MISSES` in `ID_ENUMERATION_WINDOW_MINUTES`): one flag per
+    episode, for the account's bureau (a physician's: its institution's city) and the admin."""
+    threshold = current_app.config["ID_ENUMERATION_MISSES"]
+    minutes = current_app.config["ID_ENUMERATION_WINDOW_MINUTES"]
+    now = clock.now()
+    since = now - timedelta(minutes=minutes)
+    misses, first = session.execute(
+        select(sa.func.count(), sa.func.min(AccessLog.at))
+        .where(AccessLog.actor == actor.label, AccessLog.action == AccessAction.search.value,
+               AccessLog.at >= since, AccessLog.resource_id.is_(None))).one()
+    if misses < threshold:
+        return None
+    raised = session.exec(select(Flag.id).where(Flag.type == "id_enumeration", Flag.subject == actor.label,
+                                                Flag.created_at >= since)).first()
+    if raised is not None:
+        return None
+    return raise_flag(
+        session, type="id_enumeration", severity="high", subject=actor.label, region=region or NATIONAL,
+        evidence={"account": actor.label, "token_id": actor.token_id, "misses": misses,
+                  "window_minutes": minutes, "threshold": threshold,
+                  "first_miss_at": first.isoformat(), "last_miss_at": now.isoformat()},
+        dedup_key=f"id_enumeration:{actor.label}:{int(now.timestamp()) // (minutes * 60)}")
 
 
 def reveal_id_number(session: Session, actor: Actor, patient_id: int, *, reason: str) -> dict:

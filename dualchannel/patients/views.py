@@ -18,8 +18,9 @@ def create_patient(body):
 @bp.arguments(schemas.PatientSearch)
 @bp.response(200, schemas.PatientOut)
 def find_patient(body):
-    """Find a patient by ID number (in the body, never in a URL)."""
-    return services.search_patient(db.session(), current_actor(), body["id_number"])
+    """Find a patient by ID number and name (in the body, never in a URL); a physician's search
+    that finds the patient puts them in care at the physician's institution. Rate limited."""
+    return services.search_patient(db.session(), current_actor(), body["id_number"], body["name"])
 
 
 @bp.get("/patients/<int:patient_id>")
@@ -33,7 +34,7 @@ def get_patient(patient_id):
 @bp.arguments(schemas.RevealIn)
 @bp.response(200, schemas.RevealOut)
 def reveal_id_number(body, patient_id):
-    """The full ID number, for an admin or bureau giving a reason; recorded (who, when, why, what)."""
+    """The full ID number, for an admin or bureau giving a reason; recorded (who, when, why, what). Rate limited."""
     return services.reveal_id_number(db.session(), current_actor(), patient_id, **body)
 
 

@@ -197,8 +197,9 @@ def issue(session: Session, actor: Actor, *, patient_id: int, diagnosis: str, va
     if physician is None or not physician.responsible:
         raise Forbidden("Only a responsible physician (医保责任医师) issues dual-channel prescriptions.",
                         code="physician_not_responsible")
-    patient = session.get(Patient, patient_id)
-    if patient is None:
+    try:  # only a patient in care at the physician's institution
+        patient = patients.get_patient(session, actor, patient_id)
+    except NotFound:
         raise Invalid(f"No patient {patient_id}.", {"patient_id": ["Unknown patient."]}, code="patient_unknown")
     if not 1 <= valid_days <= current_app.config["MAX_VALID_DAYS"]:
         raise Invalid("A prescription is valid 1 to 3 days.", {"valid_days": ["1 to 3."]}, code="validity_too_long")

@@ -21,7 +21,7 @@ def world(as_role):
 def build_world(as_role):
     """The world: institution H370811001 with a responsible physician (D370811001) and an
     ordinary one, dual-channel drugs, pharmacies in Jining (two active, one applied) and Tai'an,
-    a patient of Jining; `as_role(role, subject)` makes the clients."""
+    a patient of Jining in the institution's care; `as_role(role, subject)` makes the clients."""
     admin = as_role("admin")
     bureau = as_role("bureau", "370800")
     created(admin.post("/api/v1/institutions", {"code": "H370811001", "name": "济宁市第一人民医院", "adcode": "370811"}))
@@ -61,6 +61,9 @@ def build_world(as_role):
     patient = created(admin.post("/api/v1/patients", {"id_number": patient_id, "name": "张三",
                                                       "insurance": "employee", "region": "370800"}))
     physician = as_role("physician", "D370811001")
+    # The patient comes to the hospital: found by number and name, in its care from now on.
+    found = physician.post("/api/v1/patients/search", {"id_number": patient_id, "name": "张三"})
+    assert found.status_code == 200, found.get_json()
     return SimpleNamespace(
         admin=admin, bureau=bureau, physician=physician,
         ordinary_physician=as_role("physician", "D370811002"),

@@ -97,6 +97,8 @@ class Objects:
             patient = ok(admin.post("/api/v1/patients", {"id_number": number, "name": "患者",
                                                          "insurance": "resident", "region": CITY[scope]}))
             self.patients[scope] = (patient, number)
+            # In care at the scope's hospital only: its physician found them by number and name.
+            ok(self.physicians[scope].post("/api/v1/patients/search", {"id_number": number, "name": "患者"}))
 
     def static(self, kind, scope):
         key = (kind, scope)
@@ -152,6 +154,13 @@ class Objects:
                 rx = ok(pharmacy.post(f"/api/v1/prescriptions/{rx['id']}/dispense",
                                       {"items": [{"drug_code": "SAC", "trace_codes": trace_codes(1)}]}))
         return rx["id"] if status != "dispensed" else rx
+
+    def _patient(self, scope):
+        """A patient of the scope's city whom no institution has in care yet: (id, number, name)."""
+        number = resident_id(COUNTY[scope], "19660606")
+        patient = ok(self.admin.post("/api/v1/patients", {"id_number": number, "name": "待查患者",
+                                                          "insurance": "resident", "region": CITY[scope]}))
+        return patient["id"], number, "待查患者"
 
     def _trace(self, scope):
         return self._prescription(scope, "dispensed")["items"][0]["trace_codes"][0]
@@ -408,28 +417,31 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/pharmacies/<code>/stock"): Case(
         args=pharmacy_static,
         expect=dict(admin="ooo", bureau="oo4", physician="ooo", pharmacy="o44", institution="444")),
-    # -- patients: physicians find and register any insured patient ----------------------------
+    # -- patients: physicians find (by number AND name) and register any insured patient, and
+    # read only those in care at their institution: the `own` patient is in the care of the own
+    # physician's hospital, the `peer` and `foreign` ones of their own physicians' hospitals.
+    # A search finds a fresh patient (it would put the static ones in care).
     ("POST", "/api/v1/patients"): Case(
         body=lambda o, s: {"id_number": resident_id(COUNTY[s], "19800808"), "name": "新患者",
                            "insurance": "employee", "region": CITY[s]},
         expect=dict(admin="ooo", bureau="oo3", physician="ooo", pharmacy="333", institution="333")),
     ("POST", "/api/v1/patients/search"): Case(
-        body=lambda o, s: {"id_number": o.patients[s][1]},
-        expect=dict(admin="ooo", bureau="oo4", physician="ooo", pharmacy="444", institution="444")),
+        body=lambda o, s: dict(zip(("id_number", "name"), o.fresh("patient", s)[1:])),
+        expect=dict(admin="ooo", bureau="oo4", physician="ooo", pharmacy="333", institution="333")),
     ("GET", "/api/v1/patients/<int:patient_id>"): Case(
         args=patient_static,
-        expect=dict(admin="ooo", bureau="oo4", physician="ooo", pharmacy="444", institution="444")),
+        expect=dict(admin="ooo", bureau="oo4", physician="o44", pharmacy="444", institution="444")),
     ("POST", "/api/v1/patients/<int:patient_id>/eligibility"): Case(
         args=patient_static, body=lambda o, s: {"drug_code": "OSI"},
-        expect=dict(admin="333", bureau="333", physician="ooo", pharmacy="333", institution="333")),
+        expect=dict(admin="333", bureau="333", physician="o44", pharmacy="333", institution="333")),
     ("GET", "/api/v1/patients/<int:patient_id>/eligibility"): Case(
         args=patient_static,
-        expect=dict(admin="ooo", bureau="oo4", physician="ooo", pharmacy="444", institution="444")),
-    # -- prescriptions ---------------------------------------------------------------------------
+        expect=dict(admin="ooo", bureau="oo4", physician="o44", pharmacy="444", institution="444")),
+    # -- prescriptions: for a patient in care at the physician's hospital (else the id is unknown)
     ("POST", "/api/v1/prescriptions"): Case(
         body=lambda o, s: {"patient_id": o.patients[s][0]["id"], "diagnosis": "诊断", "valid_days": 1,
                            "items": [{"drug_code": "SAC", "quantity": 1, "days_supply": 7, "dosage": "每日一次"}]},
-        expect=dict(admin="333", bureau="333", physician="ooo", pharmacy="333", institution="333")),
+        expect=dict(admin="333", bureau="333", physician="oii", pharmacy="333", institution="333")),
     ("GET", "/api/v1/prescriptions"): Case(
         query=lambda o, s: {"status": "routed", "limit": 500}, listed=lambda o, s: o.static("prescription", s),
         expect=dict(admin="ooo", bureau="oo-", physician="o--", pharmacy="o--", institution="---")),

@@ -32,7 +32,7 @@ def test_request_id_is_echoed_or_made(client):
 def test_one_json_line_per_request_without_query_or_body(world, caplog):
     caplog.set_level(logging.INFO, logger="dualchannel.request")
     secret = resident_id("370811", "19700101")
-    response = world.admin.post("/api/v1/patients/search?note=confidential", {"id_number": secret},
+    response = world.admin.post("/api/v1/patients/search?note=confidential", {"id_number": secret, "name": "张三"},
                                 headers={"X-Request-ID": "req-1"})
     assert response.status_code == 404
     (line,) = request_lines(caplog)

@@ -43,8 +43,9 @@ def test_database_dump_holds_no_id_number(app, world, issue):
     assert response.status_code == 200
     assert world.pharmacy.post(f"/api/v1/trace/{codes[0]}/undo", {"reason": "未拆封退回"}).status_code == 200
     assert world.pharmacy.get(f"/api/v1/trace/{codes[1]}").status_code == 200
-    assert world.bureau.post("/api/v1/patients/search", {"id_number": world.patient_id_number}).status_code == 200
-    assert world.bureau.post("/api/v1/patients/search", {"id_number": GB_EXAMPLE}).status_code == 404
+    assert world.bureau.post("/api/v1/patients/search", {"id_number": world.patient_id_number,
+                                                         "name": "张三"}).status_code == 200
+    assert world.bureau.post("/api/v1/patients/search", {"id_number": GB_EXAMPLE, "name": "张三"}).status_code == 404
     assert world.bureau.post(f"/api/v1/patients/{world.patient['id']}/reveal", {"reason": "稽核"}).status_code == 200
     assert world.bureau.post(f"/api/v1/prescriptions/{rx['id']}/pickup/reveal", {"reason": "稽核"}).status_code == 200
     problem(world.admin.post("/api/v1/patients", {"id_number": world.patient_id_number, "name": "重复",
@@ -122,8 +123,8 @@ def test_every_read_is_attributable(world, issue):
     world.pharmacy.get(f"/api/v1/trace/{codes[0]}")
     world.physician.get(f"/api/v1/patients/{patient}")
     world.physician.get(f"/api/v1/patients/{patient}/eligibility")
-    world.physician.post("/api/v1/patients/search", {"id_number": world.patient_id_number})
-    world.physician.post("/api/v1/patients/search", {"id_number": GB_EXAMPLE})
+    world.physician.post("/api/v1/patients/search", {"id_number": world.patient_id_number, "name": "张三"})
+    world.physician.post("/api/v1/patients/search", {"id_number": GB_EXAMPLE, "name": "张三"})
     waiting = issue().get_json()
     world.physician.post(f"/api/v1/prescriptions/{waiting['id']}/route", {"pharmacy_code": "P370811001"})
     world.pharmacy.get("/api/v1/pharmacy/inbox")
@@ -143,6 +144,7 @@ def test_every_read_is_attributable(world, issue):
         ("physician:D370811001", "search", None),
         ("physician:D370811001", "read", "eligibility"),
         ("physician:D370811001", "read", None),
+        ("physician:D370811001", "search", None),  # the world's: the patient came to the hospital
         ("admin:-", "create", None),
     ]
     lists = world.admin.get("/api/v1/access-log?action=list").get_json()["items"]
@@ -159,8 +161,8 @@ def test_every_read_is_attributable(world, issue):
 
 def test_request_log_is_structured_and_has_no_body(client, world, caplog):
     caplog.set_level(logging.INFO, logger="dualchannel.request")
-    response = world.physician.post("/api/v1/patients/search", {"id_number": world.patient_id_number},
-                                    headers={"X-Request-Id": "req-42"})
+    response = world.physician.post("/api/v1/patients/search", {"id_number": world.patient_id_number,
+                                                                "name": "张三"}, headers={"X-Request-Id": "req-42"})
     assert response.status_code == 200 and response.headers["X-Request-Id"] == "req-42"
     records = [r for r in caplog.records if r.name == "dualchannel.request"]
     assert len(records) == 1

@@ -16,6 +16,12 @@ def eligibility(physician, patient_id, days, drug="OSI"):
                                   {"drug_code": drug, "valid_until": until}))
 
 
+def came_to(physician, patient_id_number, name):
+    """The patient came to the physician's hospital: found by number and name, now in its care."""
+    found = physician.post("/api/v1/patients/search", {"id_number": patient_id_number, "name": name})
+    assert found.status_code == 200, found.get_json()
+
+
 def listed(physician, query=""):
     response = physician.get(f"{URL}?within_days=30{query}")
     assert response.status_code == 200, response.get_json()
@@ -30,9 +36,13 @@ def test_re_examination_flow(world, issue):
     created(admin.post("/api/v1/physicians", {"code": "D370881001", "name": "孔医生",
                                               "institution_code": "H370881001", "responsible": True}))
     colleague, elsewhere = world.as_role("physician", "D370811003"), world.as_role("physician", "D370881001")
+    numbers = {name: resident_id("370881", born)
+               for name, born in (("李四", "19700101"), ("王五", "19750505"), ("赵六", "19800808"))}
     patients = {name: created(admin.post("/api/v1/patients", {
-        "id_number": resident_id("370881", born), "name": name, "insurance": "resident", "region": "370800"}))["id"]
-        for name, born in (("李四", "19700101"), ("王五", "19750505"), ("赵六", "19800808"))}
+        "id_number": number, "name": name, "insurance": "resident", "region": "370800"}))["id"]
+        for name, number in numbers.items()}
+    for physician, name in ((colleague, "李四"), (elsewhere, "王五"), (world.physician, "赵六"), (elsewhere, "李四")):
+        came_to(physician, numbers[name], name)
     zhang = world.patient["id"]
     eligibility(world.physician, zhang, 10)
     eligibility(colleague, patients["李四"], 20)  # a colleague's patient: same hospital, listed
@@ -61,8 +71,10 @@ def test_re_examination_flow(world, issue):
 
 def test_re_examinations_page_and_refuse_others(world):
     for born in ("19600101", "19610101", "19620101"):
+        number = resident_id("370811", born)
         patient = created(world.admin.post("/api/v1/patients", {
-            "id_number": resident_id("370811", born), "name": "患者", "insurance": "employee", "region": "370800"}))
+            "id_number": number, "name": "患者", "insurance": "employee", "region": "370800"}))
+        came_to(world.physician, number, "患者")
         eligibility(world.physician, patient["id"], 3)
     first = world.physician.get(f"{URL}?limit=2").get_json()
     assert len(first["items"]) == 2 and first["next_cursor"]

@@ -53,6 +53,9 @@ def desk(world):
         body = created(world.admin.post("/api/v1/patients", {
             "id_number": number, "name": "患者", "insurance": insurance, "region": region,
             "filed_region": filed_region, "assistance_category": assistance}))
+        # The patient comes to the physician's hospital: in its care from now on.
+        found = world.physician.post("/api/v1/patients/search", {"id_number": number, "name": "患者"})
+        assert found.status_code == 200, found.get_json()
         return SimpleNamespace(id=body["id"], id_number=number)
 
     def dispensed(who, items, pharmacy_code="P370811001"):

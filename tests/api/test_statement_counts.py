@@ -15,7 +15,9 @@ from dualchannel import db, demo
 from dualchannel.demo import TRACE_PREFIXES
 from tests.support import counting_statements, trace_codes
 
-STATEMENTS = {"issue": 6, "route": 4, "verify": 3, "dispense": 6, "settle": 13}
+# Each step's own statements, plus one every request makes: the token revocation epoch read
+# (issue 17: a revoked token fails on its next request in every worker).
+STATEMENTS = {"issue": 7, "route": 5, "verify": 4, "dispense": 7, "settle": 14}
 
 DRUG = "XC09DX04"  # 诺欣妥 in the demo data: no eligibility needed, in stock everywhere
 PATIENT_ID_NUMBER = demo._resident_id("370811", "19770630", 106)  # 孟庆华, the demo's sixth patient
@@ -23,7 +25,7 @@ PATIENT_ID_NUMBER = demo._resident_id("370811", "19770630", 106)  # 孟庆华, t
 
 def test_statements_per_write_step(app, demo):
     engine = app.extensions[db._ENGINE]
-    patient = demo.admin.post("/api/v1/patients/search", {"id_number": PATIENT_ID_NUMBER}).get_json()
+    patient = demo.admin.post("/api/v1/patients/search", {"id_number": PATIENT_ID_NUMBER, "name": "孟庆华"}).get_json()
     body = {"patient_id": patient["id"], "diagnosis": "慢性心力衰竭", "valid_days": 3,
             "items": [{"drug_code": DRUG, "quantity": 1, "days_supply": 14, "dosage": "每日两次，每次1片"}]}
 

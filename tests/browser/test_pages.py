@@ -52,6 +52,11 @@ def test_prescription_from_desk_to_counter(pages, live):
     doctor.get_by_role("button", name="查找").click()
     expect(doctor.locator("#patient-id-number-error")).to_contain_text("不是有效的 18 位居民身份证号")
     doctor.get_by_label("患者身份证号").fill(MENG)
+    doctor.get_by_label("患者姓名").fill("孟庆")  # the person, not just a number: a wrong name is not found
+    doctor.get_by_role("button", name="查找").click()
+    expect(doctor.locator("#patient-error")).to_contain_text("没有找到身份证号与姓名相符的参保人")
+    expect(doctor.locator("#register-patient")).to_be_visible()
+    doctor.get_by_label("患者姓名").fill(" 孟庆华 ")
     doctor.get_by_role("button", name="查找").click()
     expect(doctor.locator("#patient-facts")).to_contain_text("孟庆华")
     expect(doctor.locator("#patient-facts")).to_contain_text("370811********")

@@ -64,7 +64,9 @@ async function findPatient(event) {
     clearProblem($("#patient-error"));
     show($("#register-patient"), false);
     try {
-      const patient = await api("/patients/search", { method: "POST", body: { id_number: $("#patient-id-number").value.trim() } });
+      // The person, not just a number: a wrong name is answered as an unknown number.
+      const patient = await api("/patients/search", { method: "POST", body: {
+        id_number: $("#patient-id-number").value.trim(), name: $("#patient-name").value.trim() } });
       await choosePatient(patient);
     } catch (error) {
       choosePatient(null);
@@ -85,13 +87,20 @@ async function registerPatient(event) {
     clearProblem($("#register-error"));
     try {
       const patient = await api("/patients", { method: "POST", body: {
-        id_number: $("#patient-id-number").value.trim(), name: $("#register-name").value.trim(),
+        id_number: $("#patient-id-number").value.trim(), name: $("#patient-name").value.trim(),
         insurance: $("#register-insurance").value, region: $("#register-region").value.trim() } });
       notify(`已登记参保人 ${patient.name}。`);
       show($("#register-patient"), false);
       clearProblem($("#patient-error"));
       await choosePatient(patient);
     } catch (error) {
+      if (error.status === 409 && error.problem && error.problem.patient_id) {
+        // Already registered, and found by this number and name: the patient is in our care now.
+        show($("#register-patient"), false);
+        clearProblem($("#patient-error"));
+        await choosePatient(await api(`/patients/${error.problem.patient_id}`));
+        return;
+      }
       showProblem($("#register-error"), error, "登记失败");
     }
   });
