@@ -38,7 +38,15 @@ from dualchannel.flags import services as flags
 from dualchannel.flags.models import Flag, FlagStatus
 from dualchannel.procurement import rules, supply
 from dualchannel.procurement.models import MONTHS, Batch, Line, Product, Purchase, SupplyProblem, month_column
-from dualchannel.procurement.services import institution_names, setting, view_region, visible_lines, within
+from dualchannel.procurement.services import (
+    institution_names,
+    setting,
+    view_region,
+    visible_lines,
+    within,
+    year_containing,
+    years_of,
+)
 
 BEHIND = "procurement_behind_schedule"
 NON_SELECTED_HIGH = "non_selected_share_high"
@@ -83,13 +91,13 @@ def year_in_view(batch: Batch, as_of: date, today: date) -> YearInView | None:
     if as_of < batch.cycle_start:
         return None
     if as_of > batch.cycle_end:
-        start, end = rules.agreement_years(batch.cycle_start, batch.cycle_end)[-1]
+        start, end = years_of(batch)[-1]
     else:
-        start, end = rules.agreement_year(batch.cycle_start, batch.cycle_end, as_of)
+        start, end = year_containing(batch, as_of)
     months = tuple(rules.agreement_months(start, end))
     month, forward, over = None, True, as_of >= end - timedelta(days=1)
     if not over:
-        month = rules.month_of_year(start, as_of)
+        month = rules.month_of_year(start, end, as_of)
         month_start, month_end = months[month]
         forward = (as_of - month_start) <= (month_end - timedelta(days=1) - as_of)
     return YearInView(batch, start, end, rules.schedule_share(start, end, as_of), months, month, forward,

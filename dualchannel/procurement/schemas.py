@@ -19,12 +19,25 @@ class Share(ma.fields.Float):
 
 # ---------------------------------------------------------------- batches and products
 
+class Strict:
+    """Meta of request bodies that refuse unknown fields (422) instead of dropping them: a
+    misspelt policy field (`first_year_end`, `consistency_evaluated`) must not pass unseen."""
+
+    unknown = ma.RAISE
+
+
 class BatchIn(RequestSchema):
+    Meta = Strict
+
     code = ma.fields.String(required=True, validate=CODE)
     name = ma.fields.String(required=True, validate=TEXT)
     kind = ma.fields.String(required=True, validate=ma.validate.OneOf([k.value for k in ProcurementKind]))
     cycle_start = ma.fields.Date(required=True)
     cycle_end = ma.fields.Date(required=True, metadata={"description": "Last day of the cycle (inclusive)."})
+    first_year_end = ma.fields.Date(load_default=None, metadata={
+        "description": "Last day of an irregular first agreement year (seed 004: 2025-05-31 for a cycle from "
+                       "2024-05-27); later years run a year each from the day after. Default: anniversaries "
+                       "of cycle_start."})
     effective_date = ma.fields.Date(load_default=None, metadata={"description": "Default: cycle_start."})
     region = ma.fields.String(load_default=None, validate=ADCODE)
     direct_settlement = ma.fields.Boolean(load_default=True)
@@ -42,6 +55,7 @@ class BatchOut(ma.Schema):
     kind = ma.fields.String()
     cycle_start = ma.fields.Date()
     cycle_end = ma.fields.Date()
+    first_year_end = ma.fields.Date(allow_none=True)
     effective_date = ma.fields.Date()
     region = ma.fields.String(allow_none=True)
     direct_settlement = ma.fields.Boolean()

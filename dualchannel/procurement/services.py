@@ -58,14 +58,13 @@ def setting(name: str) -> Decimal:
 def step_down_schedule() -> rules.StepDownSchedule:
     """The payment-standard step-down: `PROCUREMENT_STEP_DOWN` or the rules' default.
 
-    Configured as ``{"far_above_multiple": "2", "years": [["0.7", "0"], ["0.35", "0.5"], ["0", "1"]]}``
-    (each year: own-price factor, selected-price factor).
+    Configured as ``{"years": [["0.7", "0"], ["0.35", "0.5"], ["0", "1"]]}`` (each year:
+    own-price factor, selected-price factor; the standard is kept within [selected, own price]).
     """
     configured = current_app.config.get("PROCUREMENT_STEP_DOWN")
     if not configured:
         return rules.DEFAULT_STEP_DOWN
     return rules.StepDownSchedule(
-        far_above_multiple=Decimal(str(configured["far_above_multiple"])),
         years=tuple(rules.StepDownYear(Decimal(str(own)), Decimal(str(sel))) for own, sel in configured["years"]))
 
 
@@ -177,17 +176,32 @@ def batch_status(batch: Batch, today: date) -> str:
     return "ended" if today > batch.cycle_end else "in_effect"
 
 
+def years_of(batch: Batch) -> list[tuple[date, date]]:
+    """The batch's agreement years ``(start, end_exclusive)`` (rules.agreement_years)."""
+    return rules.agreement_years(batch.cycle_start, batch.cycle_end, batch.first_year_end)
+
+
+def year_containing(batch: Batch, on: date) -> tuple[date, date]:
+    """The batch's agreement year containing `on` (rules.agreement_year)."""
+    return rules.agreement_year(batch.cycle_start, batch.cycle_end, on, batch.first_year_end)
+
+
 def describe_batch(batch: Batch) -> dict:
     """A batch with its agreement years and status, for the API."""
-    years = rules.agreement_years(batch.cycle_start, batch.cycle_end)
+    years = years_of(batch)
     return {**batch.model_dump(), "status": batch_status(batch, clock.today()),
             "agreement_years": [{"start": s, "end": e} for s, e in years]}
 
 
 def create_batch(session: Session, actor: Actor, *, code: str, name: str, kind: str, cycle_start: date,
                  cycle_end: date, effective_date: date | None = None, region: str | None = None,
-                 direct_settlement: bool = True, first_self_pay_base: Decimal | None = None) -> dict:
-    """Publish a batch's result: an admin (national when no region) or a bureau (its region)."""
+                 direct_settlement: bool = True, first_self_pay_base: Decimal | None = None,
+                 first_year_end: date | None = None) -> dict:
+    """Publish a batch's result: an admin (national when no region) or a bureau (its region).
+
+    `first_year_end` states the last day of an irregular first agreement year (seed 004 一:
+    "首年协议期为2024年5月27日—2025年5月31日"); later years run a year each from the day after.
+    """
     actor.require(Role.admin, Role.bureau)
     if actor.role is Role.bureau:
         region = region or actor.subject
@@ -195,13 +209,16 @@ def create_batch(session: Session, actor: Actor, *, code: str, name: str, kind: 
             raise Forbidden("A bureau publishes batches only for its own region.")
     if cycle_end < cycle_start:
         raise Invalid("The cycle ends before it starts.", {"cycle_end": ["Before cycle_start."]})
+    if first_year_end is not None and (problem := rules.first_year_problem(cycle_start, cycle_end, first_year_end)):
+        raise Invalid(f"The first agreement year cannot end on {first_year_end}: {problem}.",
+                      {"first_year_end": [problem[0].upper() + problem[1:] + "."]}, code="first_year_end_invalid")
     effective_date = effective_date or cycle_start
     if not cycle_start <= effective_date <= cycle_end:
         raise Invalid("The effective date is outside the cycle.", {"effective_date": ["Outside the cycle."]})
     if session.exec(select(Batch.id).where(Batch.code == code)).first() is not None:
         raise Conflict(f"Batch {code} already exists.")
     batch = Batch(code=code, name=name, kind=kind, cycle_start=cycle_start, cycle_end=cycle_end,
-                  effective_date=effective_date, region=region, direct_settlement=direct_settlement,
+                  first_year_end=first_year_end, effective_date=effective_date, region=region, direct_settlement=direct_settlement,
                   first_self_pay_base=first_self_pay_base, created_by=actor.label, created_at=clock.now())
     session.add(batch)
     db.commit(session, f"Batch {code} already exists.")
@@ -422,12 +439,13 @@ def refresh_all_payment_standards(session: Session) -> int:
 
 
 def _year_of(batch: Batch, year_start: date, field: str = "year_start") -> tuple[date, date]:
-    for start, end in rules.agreement_years(batch.cycle_start, batch.cycle_end):
+    years = years_of(batch)
+    for start, end in years:
         if start == year_start:
             return start, end
-    starts = ", ".join(s.isoformat() for s, _ in rules.agreement_years(batch.cycle_start, batch.cycle_end))
+    starts = ", ".join(s.isoformat() for s, _ in years)
     raise Invalid(f"{year_start} does not start an agreement year of batch {batch.code}.",
-                  {field: [f"One of {starts}."]})
+                  {field: [f"One of {starts}."]}, code="not_an_agreement_year")
 
 
 def line_for(session: Session, ref: InstitutionRef, product: Product, year: tuple[date, date]) -> Line:
@@ -604,7 +622,7 @@ def _add_purchases(session: Session, actor: Actor,
     now = clock.now()
     purchases, totals = [], defaultdict(lambda: [0, Decimal(0)])
     for ref, product, batch, values in entries:
-        year = rules.agreement_year(batch.cycle_start, batch.cycle_end, values["date"])
+        year = year_containing(batch, values["date"])
         line = line_for(session, ref, product, year)
         purchase = Purchase(line_id=line.id, institution_code=ref.code, product_id=product.id,
                             quantity=values["quantity"], amount=values["amount"], purchased_on=values["date"],
@@ -612,7 +630,7 @@ def _add_purchases(session: Session, actor: Actor,
                             distributor=values.get("distributor"), reference=values.get("reference"),
                             created_by=actor.label, created_at=now)
         purchases.append(purchase)
-        total = totals[(line.id, rules.month_of_year(year[0], purchase.purchased_on))]
+        total = totals[(line.id, rules.month_of_year(*year, purchase.purchased_on))]
         total[0] += purchase.quantity
         total[1] += purchase.amount
     session.add_all(purchases)

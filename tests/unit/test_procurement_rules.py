@@ -29,6 +29,7 @@ from dualchannel.procurement.rules import (
     behind_schedule,
     completed_share,
     first_self_pay_ratio,
+    first_year_problem,
     latest_fix_date,
     month_bounds,
     month_of_year,
@@ -79,6 +80,46 @@ def test_agreement_year_containing_a_date(on: date, expected: tuple[date, date])
 def test_agreement_year_outside_the_cycle_is_an_error(on: date) -> None:
     with pytest.raises(OutsideCycle):
         agreement_year(date(2020, 4, 15), date(2021, 12, 31), on)
+
+
+def test_a_stated_first_year_and_later_years_to_the_stated_year_end() -> None:
+    """Seed 004 一 (004_61ff265ac555f13c.txt): "首年协议期为 2024 年 5 月 27 日—2025 年 5 月 31 日"."""
+    assert agreement_years(date(2024, 5, 27), date(2026, 5, 31), date(2025, 5, 31)) == [
+        (date(2024, 5, 27), date(2025, 6, 1)),
+        (date(2025, 6, 1), date(2026, 6, 1)),
+    ]
+    # Without the stated end the same cycle is cut on anniversaries: a third "year" of 5 days.
+    assert agreement_years(date(2024, 5, 27), date(2026, 5, 31))[-1] == (date(2026, 5, 27), date(2026, 6, 1))
+    # A short first year, then calendar years, the last truncated at the cycle's end.
+    assert agreement_years(date(2024, 9, 15), date(2026, 6, 30), date(2024, 12, 31)) == [
+        (date(2024, 9, 15), date(2025, 1, 1)), (date(2025, 1, 1), date(2026, 1, 1)),
+        (date(2026, 1, 1), date(2026, 7, 1))]
+    assert agreement_years(date(2024, 9, 15), date(2024, 12, 31), date(2024, 12, 31)) == [
+        (date(2024, 9, 15), date(2025, 1, 1))]
+    assert agreement_year(date(2024, 5, 27), date(2026, 5, 31), date(2025, 5, 31), date(2025, 5, 31)) == (
+        date(2024, 5, 27), date(2025, 6, 1))
+
+
+@pytest.mark.parametrize("first_year_end", [date(2024, 5, 26), date(2026, 6, 1), date(2025, 6, 27)])
+def test_a_first_year_end_outside_the_cycle_or_too_late_is_an_error(first_year_end: date) -> None:
+    assert first_year_problem(date(2024, 5, 27), date(2026, 5, 31), first_year_end)
+    with pytest.raises(ValueError):
+        agreement_years(date(2024, 5, 27), date(2026, 5, 31), first_year_end)
+
+
+@given(start=dates, length=st.integers(0, 1500), first=st.integers(0, 400), offset=st.integers(0, 1500))
+def test_years_with_a_stated_first_year_tile_the_cycle(start: date, length: int, first: int, offset: int) -> None:
+    end = start + timedelta(days=length)
+    first_end = start + timedelta(days=min(first, length))
+    if first_year_problem(start, end, first_end):
+        return
+    years = agreement_years(start, end, first_end)
+    assert years[0] == (start, first_end + timedelta(days=1))
+    assert years[-1][1] == end + timedelta(days=1)
+    assert all(a[1] == b[0] for a, b in zip(years, years[1:]))
+    on = start + timedelta(days=min(offset, length))
+    year_start, year_end = agreement_year(start, end, on, first_end)
+    assert year_start <= on < year_end and len(agreement_months(year_start, year_end)) <= 12
 
 
 def test_cycle_ending_before_it_starts_is_an_error() -> None:
@@ -533,16 +574,18 @@ EFFECTIVE = date(2019, 3, 20)
         # At or below the selected price: the actual price is paid.
         (D("8.00"), EFFECTIVE, D("8.00")),
         (D("10.00"), EFFECTIVE, D("10.00")),
-        # Above, but less than twice: the selected price at once.
-        (D("19.99"), EFFECTIVE, D("10.00")),
-        # Twice or more: year 1 the own price less 30 %, year 2 the midpoint, year 3 the selected price.
+        # Up to 1/0.7 × the selected price: 70 % of it is below the selected price, which is paid at once.
+        (D("14.28"), EFFECTIVE, D("10.00")),
+        (D("14.30"), EFFECTIVE, D("10.01")),
+        # No cliff at 2 ×: 19.99 pays 70 % of itself, as 20.00 does.
+        (D("19.99"), EFFECTIVE, D("13.993")),
+        # Above: year 1 the own price less 30 %, year 2 the midpoint, year 3 the selected price.
         (D("50.00"), EFFECTIVE, D("35.00")),
         (D("50.00"), date(2020, 3, 19), D("35.00")),
         (D("50.00"), date(2020, 3, 20), D("22.50")),
         (D("50.00"), date(2021, 3, 19), D("22.50")),
         (D("50.00"), date(2021, 3, 20), D("10.00")),
         (D("50.00"), date(2030, 1, 1), D("10.00")),
-        # Exactly twice: "2倍以上" includes the number; 70 % of 20 is 14.
         (D("20.00"), EFFECTIVE, D("14.00")),
         (D("20.00"), date(2020, 3, 20), D("12.00")),
     ],
@@ -562,21 +605,32 @@ def test_payment_standard_before_the_effective_date_is_an_error() -> None:
 
 
 def test_custom_step_down_schedule() -> None:
-    two_years = StepDownSchedule(
-        far_above_multiple=D("1.5"),
-        years=(StepDownYear(D("0.5"), D("0.5")), StepDownYear(D(0), D(1))),
-    )
+    two_years = StepDownSchedule(years=(StepDownYear(D("0.5"), D("0.5")), StepDownYear(D(0), D(1))))
     assert payment_standard_on(D("10.00"), D("15.00"), EFFECTIVE, EFFECTIVE, two_years) == D("12.50")
     assert payment_standard_on(D("10.00"), D("15.00"), EFFECTIVE, date(2020, 3, 20), two_years) == D("10.00")
 
 
 @pytest.mark.parametrize(
     "years",
-    [(), (StepDownYear(D("0.7"), D(0)),)],
+    [(), (StepDownYear(D("0.7"), D(0)),), (StepDownYear(D("-0.1"), D(1)), StepDownYear(D(0), D(1)))],
 )
 def test_schedule_must_reach_the_selected_price(years: tuple[StepDownYear, ...]) -> None:
     with pytest.raises(ValueError):
-        StepDownSchedule(far_above_multiple=D(2), years=years)
+        StepDownSchedule(years=years)
+
+
+@given(
+    selected=st.integers(1, 10_000).map(lambda c: D(c) / 100),
+    price=st.integers(0, 100_000).map(lambda c: D(c) / 100),
+    days=st.integers(0, 1200),
+)
+def test_the_step_down_has_no_cliff(selected: D, price: D, days: int) -> None:
+    """Item 9 of issue 21: a fen more on the price moves the standard by at most a fen, and
+    never down."""
+    on = EFFECTIVE + timedelta(days=days)
+    here = payment_standard_on(selected, price, EFFECTIVE, on)
+    above = payment_standard_on(selected, price + D("0.01"), EFFECTIVE, on)
+    assert D(0) <= above - here <= D("0.01")
 
 
 @given(
@@ -690,13 +744,31 @@ def test_agreement_months_follow_the_year_start_and_truncate() -> None:
         agreement_months(date(2021, 4, 15), date(2021, 4, 15))
 
 
-@given(dates, st.integers(min_value=0, max_value=400))
-def test_month_of_year_is_the_month_containing_the_date(start: date, offset: int) -> None:
+@given(dates, st.integers(min_value=0, max_value=400), st.integers(min_value=1, max_value=400))
+def test_month_of_year_is_the_month_containing_the_date(start: date, offset: int, length: int) -> None:
+    end = start + timedelta(days=max(length, offset + 1))
+    if end >= add_months(start, 13):
+        end = add_months(start, 13) - timedelta(days=1)
+        offset = min(offset, (end - start).days - 1)
     on = start + timedelta(days=offset)
-    k = month_of_year(start, on)
-    assert add_months(start, k) <= on < add_months(start, k + 1)
+    months = agreement_months(start, end)
+    k = month_of_year(start, end, on)
+    assert len(months) <= 12 and months[0][0] == start and months[-1][1] == end
+    assert all(a[1] == b[0] for a, b in zip(months, months[1:]))
+    assert months[k][0] <= on < months[k][1]
 
 
-def test_month_of_year_rejects_dates_before_the_year() -> None:
+def test_month_of_year_rejects_dates_outside_the_year() -> None:
     with pytest.raises(ValueError):
-        month_of_year(date(2026, 1, 1), date(2025, 12, 31))
+        month_of_year(date(2026, 1, 1), date(2027, 1, 1), date(2025, 12, 31))
+    with pytest.raises(ValueError):
+        month_of_year(date(2026, 1, 1), date(2027, 1, 1), date(2027, 1, 1))
+
+
+def test_an_irregular_first_year_keeps_twelve_months() -> None:
+    # Seed 004: 2024-05-27 to 2025-05-31; the twelfth month runs on to the year's end.
+    months = agreement_months(date(2024, 5, 27), date(2025, 6, 1))
+    assert len(months) == 12
+    assert months[0] == (date(2024, 5, 27), date(2024, 6, 27))
+    assert months[-1] == (date(2025, 4, 27), date(2025, 6, 1))
+    assert month_of_year(date(2024, 5, 27), date(2025, 6, 1), date(2025, 5, 31)) == 11
