@@ -797,6 +797,59 @@ def quarter_bounds(d: date) -> tuple[date, date]:
     return start, add_months(start, 3)
 
 
+# ---------------------------------------------------------------------------
+# 9. Prices paid (不得再次议价; 未过评仿制药)
+# ---------------------------------------------------------------------------
+
+
+class PriceDeviation(StrEnum):
+    """Why a purchase's price departs from the procurement result; each names its flag type."""
+
+    # Seed 001 二(四): "严格执行中选药品的国家集中采购价格，各医疗机构及医联体不得再次议价".
+    RENEGOTIATED = "selected_price_renegotiated"
+    # Seed 000 五: "同一通用名下未通过一致性评价的仿制药，采购价、支付标准不高于中选价格".
+    UNEVALUATED_ABOVE_SELECTED = "unevaluated_generic_above_selected_price"
+
+
+PRICE_CITATIONS: Mapping[PriceDeviation, str] = {
+    PriceDeviation.RENEGOTIATED: "seed 001 二(四): 严格执行中选药品的国家集中采购价格，各医疗机构及医联体不得再次议价",
+    PriceDeviation.UNEVALUATED_ABOVE_SELECTED: (
+        "seed 000 五: 同一通用名下未通过一致性评价的仿制药，采购价、支付标准不高于中选价格"),
+}
+
+
+def purchase_price_deviation(
+    *,
+    quantity: int | Decimal,
+    amount: Decimal,
+    status: ProductStatus | str,
+    price: Decimal,
+    conversion: Decimal = ONE,
+    consistency_evaluated: bool = True,
+    selected_price: Decimal | None = None,
+) -> PriceDeviation | None:
+    """Whether a purchase of ``quantity`` pricing units for ``amount`` yuan breaks a price rule.
+
+    - A SELECTED product is bought at its selected ``price``, no other: an amount that is not
+      ``quantity × price`` to within rounding to the fen (less than 0.01 yuan off, either way)
+      was negotiated again — ``RENEGOTIATED``, whether cheaper or dearer (seed 001 二(四)).
+    - A non-selected generic NOT through consistency evaluation is bought at no more than the
+      ``selected_price`` of its group (per common unit; ``conversion`` common units per pricing
+      unit): more than 0.01 yuan above ``quantity × conversion × selected_price`` is
+      ``UNEVALUATED_ABOVE_SELECTED`` (seed 000 五). Unknown ``selected_price``: nothing to check.
+
+    Backup suppliers (备供) and evaluated non-selected products have their own listing prices.
+    """
+    status = ProductStatus(status)
+    quantity = Decimal(quantity)
+    if status is ProductStatus.SELECTED:
+        return PriceDeviation.RENEGOTIATED if abs(amount - quantity * price) >= FEN else None
+    if status is ProductStatus.NON_SELECTED and not consistency_evaluated and selected_price is not None:
+        if amount - quantity * conversion * selected_price >= FEN:
+            return PriceDeviation.UNEVALUATED_ABOVE_SELECTED
+    return None
+
+
 __all__ = [
     "CITATIONS",
     "DEFAULT_STEP_DOWN",
@@ -807,6 +860,8 @@ __all__ = [
     "OutsideCycle",
     "ProcurementKind",
     "ProductStatus",
+    "PRICE_CITATIONS",
+    "PriceDeviation",
     "PurchaseRecord",
     "StepDownSchedule",
     "StepDownYear",
@@ -828,6 +883,7 @@ __all__ = [
     "month_of_year",
     "payment_standard_on",
     "prepayment_due",
+    "purchase_price_deviation",
     "quarter_bounds",
     "reply_due",
     "schedule_share",

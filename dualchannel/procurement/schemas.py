@@ -72,6 +72,8 @@ class BatchList(ma.Schema):
 
 
 class ProductIn(RequestSchema):
+    Meta = Strict
+
     code = ma.fields.String(required=True, validate=CODE)
     generic_name = ma.fields.String(required=True, validate=TEXT,
                                     metadata={"description": "Generic name, or a consumable's product category."})
@@ -88,6 +90,9 @@ class ProductIn(RequestSchema):
                                    metadata={"description": "Common units of the generic per pricing unit "
                                                             "(default 1; above 0, at most 1,000,000)."})
     equal_quality = ma.fields.Boolean(load_default=False)
+    consistency_evaluated = ma.fields.Boolean(load_default=True, metadata={
+        "description": "False for a generic not through consistency evaluation (未过评): bought at most at the "
+                       "selected price of its generic (seed 000 五); purchases above it are flagged."})
 
     @ma.validates("conversion")
     def _conversion(self, value, **kwargs):
@@ -113,8 +118,9 @@ class ProductRow(ProductIn):
             data = dict(data)
             if data.get("status") in STATUS_ALIASES:
                 data["status"] = STATUS_ALIASES[data["status"]]
-            if isinstance(data.get("equal_quality"), str):
-                data["equal_quality"] = data["equal_quality"].strip().lower() in TRUTHY
+            for flag in ("equal_quality", "consistency_evaluated"):
+                if isinstance(data.get(flag), str):
+                    data[flag] = data[flag].strip().lower() in TRUTHY
         return data
 
 
@@ -132,6 +138,7 @@ class ProductOut(ma.Schema):
     status = ma.fields.String()
     conversion = ma.fields.Decimal(as_string=True)
     equal_quality = ma.fields.Boolean()
+    consistency_evaluated = ma.fields.Boolean()
 
 
 class ProductList(ma.Schema):
@@ -145,6 +152,8 @@ class FileIn(ma.Schema):
 
 class ImportOut(ma.Schema):
     imported = ma.fields.Integer()
+    price_deviations = ma.fields.Integer(metadata={
+        "description": "Purchase imports only: how many were flagged for their price (see PurchaseOut)."})
 
 
 # ---------------------------------------------------------------- agreed volumes
@@ -227,6 +236,10 @@ class PurchaseOut(ma.Schema):
     line_id = ma.fields.Integer()
     created_by = ma.fields.String()
     created_at = Timestamp()
+    price_deviation = ma.fields.String(allow_none=True, metadata={
+        "description": "When recorded: selected_price_renegotiated (a selected product bought at another price, "
+                       "seed 001 二(四) 不得再次议价) or unevaluated_generic_above_selected_price (seed 000 五); "
+                       "the bureau gets a flag of that type. Null: the price follows the result."})
 
 
 PurchasePage = page_schema(PurchaseOut)

@@ -26,6 +26,7 @@ from dualchannel.auth import Actor, Role
 from dualchannel.drugs import services as drugs
 from dualchannel.drugs.models import ALL_DRUGS, Drug
 from dualchannel.errors import Conflict, Forbidden, Invalid, NotFound
+from dualchannel.flags import services as flags
 from dualchannel.institutions.models import Institution
 from dualchannel.pharmacies.models import Pharmacy
 from dualchannel.prescriptions.models import DispensedPack
@@ -323,6 +324,8 @@ PRODUCT_HEADERS = {
     "status": "status", "状态": "status", "中选状态": "status",
     "conversion": "conversion", "转换系数": "conversion",
     "equal_quality": "equal_quality", "同等质量": "equal_quality",
+    "consistency_evaluated": "consistency_evaluated", "通过一致性评价": "consistency_evaluated",
+    "一致性评价": "consistency_evaluated", "过评": "consistency_evaluated",
 }
 
 
@@ -410,7 +413,9 @@ def refresh_payment_standards(session: Session, batch: Batch, generic_name: str)
         previous = None
         for year in range(len(schedule.years)):
             on = rules.add_months(start, 12 * year)
-            value = rules.payment_standard_on(standard, price, start, on, schedule).quantize(UNIT_PRICE, ROUND_HALF_UP)
+            value = rules.payment_standard_on(standard, price, start, on, schedule,
+                                              consistency_evaluated=drug.consistency_evaluated
+                                              ).quantize(UNIT_PRICE, ROUND_HALF_UP)
             if cap is not None:
                 value = min(value, max(cap, standard))
             if value != previous:
@@ -614,11 +619,12 @@ def _purchase_problems(batch: Batch, on: date, today: date) -> dict[str, list[st
     return {}
 
 
-def _add_purchases(session: Session, actor: Actor,
-                   entries: list[tuple[InstitutionRef, Product, Batch, dict]]) -> list[Purchase]:
+def _add_purchases(session: Session, actor: Actor, entries: list[tuple[InstitutionRef, Product, Batch, dict]]
+                   ) -> list[tuple[Purchase, rules.PriceDeviation | None]]:
     """Insert purchases and add them to their lines' running totals, of the year and of the
     month of the agreement year each falls in (one UPDATE per line and month; increments, so
-    concurrent purchases of a line all count)."""
+    concurrent purchases of a line all count). Each comes back with its price deviation, which
+    is flagged for the bureau (`_flag_price_deviations`)."""
     now = clock.now()
     purchases, totals = [], defaultdict(lambda: [0, Decimal(0)])
     for ref, product, batch, values in entries:
@@ -639,12 +645,62 @@ def _add_purchases(session: Session, actor: Actor,
         session.execute(sa.update(Line).where(Line.id == line_id).values({
             Line.purchased: Line.purchased + quantity, Line.purchased_amount: Line.purchased_amount + amount,
             in_month[0]: in_month[0] + quantity, in_month[1]: in_month[1] + amount, Line.updated_at: now}))
-    return purchases
+    session.flush()
+    deviations = _flag_price_deviations(session, [(ref, product, purchase) for (ref, product, _, _), purchase
+                                                  in zip(entries, purchases)])
+    return list(zip(purchases, deviations))
 
 
-def describe_purchase(purchase: Purchase, product_code: str) -> dict:
+def _selected_price(session: Session, product: Product, cache: dict) -> Decimal | None:
+    """The selected price per common unit of a product's group (batch × generic): the highest
+    one, as the payment standard takes it; None when the group has no selected product."""
+    key = (product.batch_id, product.generic_name)
+    if key not in cache:
+        prices = session.exec(select(Product.price, Product.conversion).where(
+            Product.batch_id == product.batch_id, Product.generic_name == product.generic_name,
+            Product.status == rules.ProductStatus.SELECTED.value)).all()
+        cache[key] = max((price / conversion for price, conversion in prices), default=None)
+    return cache[key]
+
+
+def _flag_price_deviations(session: Session, recorded: list[tuple[InstitutionRef, Product, Purchase]]
+                           ) -> list[rules.PriceDeviation | None]:
+    """Flag, for the bureau of the institution, every purchase whose price breaks the result
+    (rules.purchase_price_deviation): the purchase stays recorded (it happened), the flag
+    says which rule it broke. Returns each purchase's deviation."""
+    cache: dict = {}
+    alerts, deviations = [], []
+    for ref, product, purchase in recorded:
+        selected = None
+        if not product.consistency_evaluated and product.status == rules.ProductStatus.NON_SELECTED:
+            selected = _selected_price(session, product, cache)
+        deviation = rules.purchase_price_deviation(
+            quantity=purchase.quantity, amount=purchase.amount, status=product.status, price=product.price,
+            conversion=product.conversion, consistency_evaluated=product.consistency_evaluated,
+            selected_price=selected)
+        deviations.append(deviation)
+        if deviation is None:
+            continue
+        allowed = (product.price if deviation is rules.PriceDeviation.RENEGOTIATED
+                   else selected * product.conversion)
+        alerts.append({"type": deviation.value, "severity": "medium", "subject": f"institution:{ref.code}",
+                       "region": ref.region, "dedup_key": f"{deviation.value}:{purchase.id}",
+                       "evidence": {"purchase_id": purchase.id, "institution_code": ref.code,
+                                    "product_code": product.code, "generic_name": product.generic_name,
+                                    "status": product.status, "date": purchase.purchased_on.isoformat(),
+                                    "quantity": purchase.quantity, "amount": str(purchase.amount),
+                                    "unit_price_paid": str((purchase.amount / purchase.quantity).quantize(UNIT_PRICE)),
+                                    "unit_price_allowed": str(allowed.quantize(UNIT_PRICE)),
+                                    "supplier": purchase.supplier, "reference": purchase.reference,
+                                    "rule": rules.PRICE_CITATIONS[deviation]}})
+    if alerts:
+        flags.raise_flags(session, alerts)
+    return deviations
+
+
+def describe_purchase(purchase: Purchase, product_code: str, **extra) -> dict:
     """A purchase with its product's code, for the API."""
-    return {**purchase.model_dump(), "product_code": product_code}
+    return {**purchase.model_dump(), "product_code": product_code, **extra}
 
 
 def record_purchase(session: Session, actor: Actor, *, institution_code: str, product_code: str, quantity: int,
@@ -662,11 +718,11 @@ def record_purchase(session: Session, actor: Actor, *, institution_code: str, pr
     if reference and session.exec(select(Purchase.id).where(Purchase.institution_code == ref.code,
                                                             Purchase.reference == reference)).first():
         raise Conflict(f"A purchase with reference {reference} is already recorded.")
-    purchase, = _add_purchases(session, actor, [(ref, product, batch, {
+    (purchase, deviation), = _add_purchases(session, actor, [(ref, product, batch, {
         "quantity": quantity, "amount": amount, "date": date, "supplier": supplier, "distributor": distributor,
         "reference": reference})])
     db.commit(session, f"A purchase with reference {reference} is already recorded.")
-    return describe_purchase(purchase, product.code)
+    return describe_purchase(purchase, product.code, price_deviation=deviation.value if deviation else None)
 
 
 PURCHASE_HEADERS = {
@@ -723,9 +779,9 @@ def import_purchases(session: Session, actor: Actor, *, filename: str, data: byt
         else:
             entries.append((refs[code], found[0], found[1], values))
     tables.reject(problems)
-    _add_purchases(session, actor, entries)
+    recorded = _add_purchases(session, actor, entries)
     db.commit(session, "A purchase of the file was recorded meanwhile; nothing was imported.")
-    return {"imported": len(entries)}
+    return {"imported": len(entries), "price_deviations": sum(deviation is not None for _, deviation in recorded)}
 
 
 def list_purchases(session: Session, actor: Actor, *, institution_code: str | None = None,

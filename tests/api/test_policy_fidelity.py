@@ -4,6 +4,7 @@ PostgreSQL (TEST_DATABASE_URL). Item 6 (cross-region manual claims) is the settl
 service's and not tested here yet (README, "Seed rules").
 """
 
+import io
 from datetime import date
 
 from tests.api.procurement_support import API, agree, batch, buy, execution, flags_of, item_of, product, travel_to
@@ -91,3 +92,144 @@ def test_the_payment_standard_steps_down_without_a_cliff(world):
     assert [standard(c, "2026-03-01") for c in ("ROS-C", "ROS-A", "ROS-B")] == ["10.00", "13.993", "14.00"]
     assert [standard(c, "2027-03-01") for c in ("ROS-A", "ROS-B")] == ["11.9965", "12.00"]
     assert [standard(c, "2028-03-01") for c in ("ROS-A", "ROS-B")] == ["10.00", "10.00"]
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. Generics without consistency evaluation (未过评)
+# ---------------------------------------------------------------------------------------------
+
+
+def test_a_generic_without_consistency_evaluation_is_paid_and_bought_at_most_at_the_selected_price(world):
+    """Seed 000 (000_712c45607079be69.txt, 鲁医保发〔2020〕25号 五): "同一通用名下未通过一致性评价的
+    仿制药，采购价、支付标准不高于中选价格". Its payment standard is the selected price at once (no
+    step-down), and buying it above the selected price is flagged for the bureau."""
+    travel_to(date(2026, 3, 10))
+    for code, evaluated in (("ROS-U", False), ("ROS-E", True)):
+        body = {"code": code, "generic_name": "瑞舒伐他汀钙片", "name": code, "unit": "盒", "agreed_price": "28.00",
+                "payment_standard": "28.00",
+                "consistency_evaluated": evaluated}
+        assert world.admin.post("/api/v1/drugs", body).get_json()["consistency_evaluated"] is evaluated
+    assert world.admin.get("/api/v1/drugs/ROS-U").get_json()["consistency_evaluated"] is False
+    misspelt = problem(world.admin.post("/api/v1/drugs", {"code": "ROS-X", "generic_name": "瑞舒伐他汀钙片",
+                                                          "name": "x", "unit": "盒", "consistency_evaluation": False}),
+                       422)
+    assert "consistency_evaluation" in misspelt["errors"]
+
+    batch(world.admin, "B2026", effective="2026-03-01")
+    product(world.admin, "B2026", "ROS-SEL", generic="瑞舒伐他汀钙片", price="10.0000", unit="盒")
+
+    def standard(code, on):
+        return world.pharmacy.get(f"/api/v1/drugs/{code}/payment-standard?on={on}").get_json()["standard"]
+
+    assert standard("ROS-U", "2026-03-01") == "10.00"  # at once, not 70 % of 28.00
+    assert standard("ROS-E", "2026-03-01") == "19.60"  # an evaluated generic steps down
+    assert standard("ROS-U", "2026-02-28") == "28.00"  # before the batch takes effect
+
+    # The procurement product carries it too; bought above the selected price, it is flagged.
+    listed = product(world.admin, "B2026", "ROS-UNEV", generic="瑞舒伐他汀钙片", status="non_selected",
+                     price="12.0000", unit="盒", manufacturer="某药业", consistency_evaluated=False)
+    assert listed["consistency_evaluated"] is False
+    assert world.admin.get(f"{API}/products/ROS-SEL").get_json()["consistency_evaluated"] is True
+    misspelt = problem(world.admin.post(f"{API}/batches/B2026/products", {
+        "code": "ROS-Y", "generic_name": "瑞舒伐他汀钙片", "manufacturer": "某药业", "name": "x", "unit": "盒",
+        "price": "9.0000", "status": "non_selected", "consistency_evaluted": False}), 422)
+    assert "consistency_evaluted" in misspelt["errors"]
+
+    at_selected = buy(world.admin, H1, "ROS-UNEV", 10, "2026-03-09", amount="100.00")
+    assert at_selected["price_deviation"] is None
+    above = buy(world.admin, H1, "ROS-UNEV", 10, "2026-03-10", amount="120.00")
+    assert above["price_deviation"] == "unevaluated_generic_above_selected_price"
+    flag, = flags_of(world.bureau, type="unevaluated_generic_above_selected_price")
+    assert flag["region"] == "370811" and flag["subject"] == f"institution:{H1}"
+    assert flag["evidence"]["purchase_id"] == above["id"]
+    assert (flag["evidence"]["unit_price_paid"], flag["evidence"]["unit_price_allowed"]) == ("12.0000", "10.0000")
+    assert "未通过一致性评价的仿制药" in flag["evidence"]["rule"]
+
+
+# ---------------------------------------------------------------------------------------------
+# 5. No renegotiation of the selected price
+# ---------------------------------------------------------------------------------------------
+
+
+def test_a_selected_product_bought_at_another_price_is_flagged_for_the_bureau(world, as_role):
+    """Seed 001 (001_e288b4fc89ed54f5.txt, 二(四)): "严格执行中选药品的国家集中采购价格，各医疗机构及
+    医联体不得再次议价". A purchase of a selected product at any price but its selected price —
+    cheaper or dearer — is recorded (it happened) and flagged for the bureau of the institution."""
+    travel_to(date(2026, 3, 10))
+    batch(world.admin, "B2026")
+    product(world.admin, "B2026", "AML-SEL", price="10.0000", unit="盒")
+    institution = as_role("institution", H1)
+    assert buy(institution, H1, "AML-SEL", 3, "2026-03-02", amount="30.00")["price_deviation"] is None
+    cheaper = buy(institution, H1, "AML-SEL", 1, "2026-03-03", amount="7.00")
+    assert cheaper["price_deviation"] == "selected_price_renegotiated"
+    dearer = buy(institution, H1, "AML-SEL", 2, "2026-03-04", amount="20.02")
+    assert dearer["price_deviation"] == "selected_price_renegotiated"
+    flags = flags_of(world.bureau, type="selected_price_renegotiated")
+    assert sorted(f["evidence"]["purchase_id"] for f in flags) == [cheaper["id"], dearer["id"]]
+    cheap_flag = next(f for f in flags if f["evidence"]["purchase_id"] == cheaper["id"])
+    assert (cheap_flag["evidence"]["unit_price_paid"], cheap_flag["evidence"]["unit_price_allowed"]) == (
+        "7.0000", "10.0000")
+    assert "不得再次议价" in cheap_flag["evidence"]["rule"] and cheap_flag["status"] == "open"
+    # The purchases count all the same, and the bureau reviews the flag like any other.
+    assert institution.get(f"{API}/purchases").get_json()["items"][0]["id"] == dearer["id"]
+    reviewed = world.bureau.post(f"/api/v1/flags/{cheap_flag['id']}/review",
+                                 {"decision": "confirmed", "note": "约谈医院，责令按中选价格结算"})
+    assert reviewed.status_code == 200 and reviewed.get_json()["status"] == "confirmed"
+    # Imports are checked the same way.
+    csv = "institution_code,product_code,quantity,amount,date\n" \
+          f"{H1},AML-SEL,5,50.00,2026-03-05\n{H1},AML-SEL,5,45.00,2026-03-06\n"
+    imported = institution.post(f"{API}/purchases/import", data={"file": (io.BytesIO(csv.encode()), "p.csv")},
+                                content_type="multipart/form-data")
+    assert imported.status_code == 201 and imported.get_json() == {"imported": 2, "price_deviations": 1}
+    assert len(flags_of(world.bureau, type="selected_price_renegotiated")) == 3
+    # Other institutions' bureaus do not see it.
+    assert flags_of(world.as_role("bureau", "370900"), type="selected_price_renegotiated") == []
+
+
+# ---------------------------------------------------------------------------------------------
+# 8. Negotiated drugs include their same-generic copies
+# ---------------------------------------------------------------------------------------------
+
+
+def test_a_same_generic_copy_of_a_negotiated_drug_follows_it(world, issue):
+    """Seed 003 (003_68cc739e2275b85d.txt, 一): "进一步做好国谈药品（含同通用名仿制药和生物类似药，
+    下同）落地工作". A drug registered under the generic name of a negotiated dual-channel drug is
+    negotiated and dual-channel too, with its original's policy, unless the bureau says otherwise;
+    the catalogue names the original; a physician prescribes and routes it like the original."""
+    bureau = world.bureau
+    copy = bureau.post("/api/v1/drugs", {"code": "SAC-G", "generic_name": "沙库巴曲缬沙坦钠片",
+                                         "name": "沙库巴曲缬沙坦钠片（仿制）100mg×14片", "unit": "盒",
+                                         "agreed_price": "60.00", "payment_standard": "60.00"})
+    assert copy.status_code == 201, copy.get_json()
+    body = copy.get_json()
+    assert (body["negotiated"], body["dual_channel"], body["follows"]) == (True, True, "SAC")
+    biosimilar = bureau.post("/api/v1/drugs", {"code": "ADA-B", "generic_name": "阿达木单抗注射液",
+                                               "name": "阿达木单抗注射液（生物类似药）", "unit": "支"}).get_json()
+    assert (biosimilar["follows"], biosimilar["storage"], biosimilar["dual_channel"]) == ("ADA", "cold_chain", True)
+    # The bureau may say otherwise: not dual-channel (still a negotiated copy), or not negotiated at all.
+    kept_out = bureau.post("/api/v1/drugs", {"code": "SAC-H", "generic_name": "沙库巴曲缬沙坦钠片", "name": "x",
+                                             "unit": "盒", "dual_channel": False}).get_json()
+    assert (kept_out["negotiated"], kept_out["dual_channel"], kept_out["follows"]) == (True, False, "SAC")
+    outside = bureau.post("/api/v1/drugs", {"code": "SAC-I", "generic_name": "沙库巴曲缬沙坦钠片", "name": "y",
+                                            "unit": "盒", "negotiated": False, "dual_channel": False}).get_json()
+    assert (outside["negotiated"], outside["follows"]) == (False, None)
+    # A drug of a generic no negotiated drug has is as stated (defaults: neither).
+    plain = bureau.post("/api/v1/drugs", {"code": "AMX-G", "generic_name": "阿莫西林胶囊", "name": "z",
+                                          "unit": "盒"}).get_json()
+    assert (plain["negotiated"], plain["dual_channel"], plain["follows"]) == (False, False, None)
+    # The catalogue shows it among the dual-channel drugs, naming the original.
+    listed = {d["code"]: d for d in world.physician.get("/api/v1/drugs?dual_channel=true").get_json()["items"]}
+    assert listed["SAC-G"]["follows"] == "SAC" and "SAC-H" not in listed
+
+    # Prescribing it takes the original's route: a dual-channel prescription, routed to a pharmacy.
+    stock = world.pharmacy.put("/api/v1/pharmacies/P370811001/stock", {"SAC-G": 10})
+    assert stock.status_code == 200
+    prescribed = issue("SAC-G")
+    assert prescribed.status_code == 201, prescribed.get_json()
+    rx_id = prescribed.get_json()["id"]
+    options = world.physician.get(f"/api/v1/prescriptions/{rx_id}/pharmacy-options").get_json()["items"]
+    assert "P370811001" in [o["code"] for o in options]
+    routed = world.physician.post(f"/api/v1/prescriptions/{rx_id}/route", {"pharmacy_code": "P370811001"})
+    assert routed.status_code == 200 and routed.get_json()["status"] == "routed"
+    refused = problem(issue("SAC-H"), 422)  # the bureau kept this one out of dual-channel
+    assert "not a dual-channel drug" in refused["errors"]["items.0"][0]
