@@ -550,7 +550,8 @@ def execution_report(session: Session, actor: Actor, *, region: str | None = Non
         report["summary"]["open_alerts"] = dict(session.execute(
             select(Flag.type, sa.func.count()).where(
                 Flag.status == FlagStatus.open.value, region_condition(Flag.region, region),
-                Flag.type.in_([BEHIND, NON_SELECTED_HIGH, supply.SUPPLY_OVERDUE])).group_by(Flag.type)).all())
+                Flag.type.in_([BEHIND, NON_SELECTED_HIGH, supply.SUPPLY_OVERDUE,
+                               *(d.value for d in rules.PriceDeviation)])).group_by(Flag.type)).all())
     if not years:
         return report
     p = progress(years, as_of, condition, setting("BEHIND_TOLERANCE")).subquery("p")

@@ -618,6 +618,37 @@ def supply_problem_status(
     return SupplyProblemStatus(late, due, overdue, overdue >= escalate_after)
 
 
+def level_above(region: str) -> str | None:
+    """The bureau one level up from a region: a county's city, a city's province; None above
+    a province (the seed's top: 省级医保部门)."""
+    if region.endswith("0000"):
+        return None
+    if region.endswith("00"):
+        return region[:2] + "0000"
+    return region[:4] + "00"
+
+
+def escalation_path(region: str, overdue_working_days: int,
+                    escalate_after: int = ESCALATE_AFTER_WORKING_DAYS) -> list[str]:
+    """The bureaus above ``region`` an overdue supply problem has been reported to, nearest
+    first.
+
+    Seed 002 二(八): "突出問題或無法協調解決的，逐級上報至省級醫保部門" — level by level up to the
+    province. Still overdue ``escalate_after`` working days after its deadline, a problem goes
+    one level up (a county's to the city); every further ``escalate_after`` working days one
+    more (the city's to the province), and no higher. The seed gives no period: one promise
+    period (5 working days) per level is the project's default.
+    """
+    if escalate_after < 0 or overdue_working_days < 0:
+        raise ValueError("working days must not be negative")
+    path: list[str] = []
+    above = level_above(region)
+    while above is not None and overdue_working_days >= escalate_after * (len(path) + 1):
+        path.append(above)
+        above = level_above(above)
+    return path
+
+
 # ---------------------------------------------------------------------------
 # 5. Payment-standard step-down
 # ---------------------------------------------------------------------------
@@ -877,8 +908,10 @@ __all__ = [
     "behind_schedule",
     "classify_purchase",
     "completed_share",
+    "escalation_path",
     "first_self_pay_ratio",
     "latest_fix_date",
+    "level_above",
     "month_bounds",
     "month_of_year",
     "payment_standard_on",

@@ -233,3 +233,59 @@ def test_a_same_generic_copy_of_a_negotiated_drug_follows_it(world, issue):
     assert routed.status_code == 200 and routed.get_json()["status"] == "routed"
     refused = problem(issue("SAC-H"), 422)  # the bureau kept this one out of dual-channel
     assert "not a dual-channel drug" in refused["errors"]["items.0"][0]
+
+
+# ---------------------------------------------------------------------------------------------
+# 4. Escalation reaches the province
+# ---------------------------------------------------------------------------------------------
+
+
+def test_an_overdue_supply_problem_is_escalated_level_by_level_to_the_province(world, as_role, runner):
+    """Seed 002 (002_7d4cd5b25c89fc20.txt, 二(八)): "對醫療機構反饋問題未在承諾時間內解決的，要及時
+    通過約談、督導等方式核查處置；突出問題或無法協調解決的，逐級上報至省級醫保部門" (逐级上报至省级).
+    Unanswered past its deadline, a problem goes from the county to the city bureau, then from the
+    city bureau to the province bureau (370000), which sees it in its own queue and acts on it."""
+    batch(world.admin, "B2026")
+    product(world.admin, "B2026", "AML-SEL")
+    travel_to(date(2026, 3, 6))  # a Friday: the reply is due Tuesday 10 March
+    reported = as_role("institution", H1).post(f"{API}/supply-problems", {
+        "product_code": "AML-SEL", "description": "中选产品断供", "company": "国药控股济宁有限公司"})
+    assert reported.status_code == 201, reported.get_json()
+    pid = reported.get_json()["id"]
+    province, city = as_role("bureau", "370000"), world.bureau
+
+    def scan_on(day):
+        travel_to(day)
+        assert runner.invoke(args=["procurement", "scan"]).exit_code == 0
+
+    def escalations(bureau):
+        return sorted((f["region"], f["evidence"]["escalated_from"])
+                      for f in flags_of(bureau, type="supply_overdue", status="open") if f["severity"] == "high")
+
+    scan_on(date(2026, 3, 17))  # 5 working days overdue: up to the city
+    assert escalations(city) == [("370800", "370811")]
+    scan_on(date(2026, 3, 23))  # 9: still the city's
+    assert escalations(province) == [("370800", "370811")]
+    scan_on(date(2026, 3, 24))  # 10: on to the province
+    assert escalations(province) == [("370000", "370800"), ("370800", "370811")]
+    assert escalations(city) == [("370800", "370811")]  # the province's own alert is not the city's
+    assert escalations(as_role("bureau", "370900")) == []
+
+    seen = province.get(f"{API}/supply-problems/{pid}")
+    assert seen.status_code == 200 and seen.get_json()["escalated_to"] == "370000"
+    provincial, = [f for f in flags_of(province, type="supply_overdue", region="370000", status="open")
+                   if f["region"] == "370000"]
+    assert "逐级上报至省级医保部门" in provincial["evidence"]["escalation_rule"]
+    # The province acts: it confirms the problem (non-selected purchases meanwhile are exempt)
+    # and reviews its alert.
+    confirmed = province.post(f"{API}/supply-problems/{pid}/confirm", {})
+    assert confirmed.status_code == 200 and confirmed.get_json()["confirmed_by"] == "bureau:370000"
+    reviewed = province.post(f"/api/v1/flags/{provincial['id']}/review",
+                             {"decision": "confirmed", "note": "省局约谈中选企业"})
+    assert reviewed.status_code == 200 and reviewed.get_json()["reviewed_by"] == "bureau:370000"
+    # Once answered, every level's open alert is resolved; the reviewed one stays as reviewed.
+    answered = as_role("institution", H1).post(f"{API}/supply-problems/{pid}/reply",
+                                               {"reply": "已调货", "promised_fix": "2026-03-25"})
+    assert answered.status_code == 200
+    assert escalations(province) == []
+    assert world.admin.get(f"/api/v1/flags/{provincial['id']}").get_json()["status"] == "confirmed"

@@ -28,6 +28,7 @@ from dualchannel.procurement.rules import (
     assess_selection_compliance,
     behind_schedule,
     completed_share,
+    escalation_path,
     first_self_pay_ratio,
     first_year_problem,
     latest_fix_date,
@@ -521,6 +522,16 @@ def test_escalation_after_n_more_working_days(today: date, escalate: bool) -> No
     # Reply due Tuesday 23 September; with escalate_after=6, the sixth working day after is 1 October.
     status = supply_problem_status(date(2025, 9, 19), None, None, None, today, calendar=PLAIN, escalate_after=6)
     assert status.state is SupplyState.REPLY_OVERDUE and status.escalate is escalate
+
+
+@pytest.mark.parametrize(("region", "overdue", "path"), [
+    ("370811", 4, []), ("370811", 5, ["370800"]), ("370811", 9, ["370800"]),
+    ("370811", 10, ["370800", "370000"]), ("370811", 50, ["370800", "370000"]),
+    ("370800", 5, ["370000"]), ("370000", 50, []),
+])
+def test_escalation_goes_level_by_level_up_to_the_province(region: str, overdue: int, path: list[str]) -> None:
+    """Seed 002 二(八): "逐級上報至省級醫保部門"."""
+    assert escalation_path(region, overdue) == path
 
 
 def test_default_escalation_is_five_working_days() -> None:

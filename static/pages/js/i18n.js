@@ -28,6 +28,8 @@ export const FLAG_TYPE = {
   procurement_behind_schedule: "集采进度落后",
   non_selected_share_high: "非中选产品占比过高",
   supply_overdue: "集采供应逾期",
+  selected_price_renegotiated: "中选产品未按中选价格采购（再次议价）",
+  unevaluated_generic_above_selected_price: "未过评仿制药采购价高于中选价格",
 };
 export const STAGE = { reported: "待企业答复", replied: "企业已答复", resolved: "已解决" };
 export const SUPPLY_STATE = {
@@ -35,7 +37,8 @@ export const SUPPLY_STATE = {
 };
 export const DECLARATION_STATUS = { submitted: "待医保局审核", returned: "已退回（需重新申报）", accepted: "已确认" };
 export const PRODUCT_STATUS = { selected: "中选", non_selected: "非中选", backup: "备供" };
-export const PROCUREMENT_ALERTS = ["procurement_behind_schedule", "non_selected_share_high", "supply_overdue"];
+export const PROCUREMENT_ALERTS = ["procurement_behind_schedule", "non_selected_share_high", "supply_overdue",
+  "selected_price_renegotiated", "unevaluated_generic_above_selected_price"];
 export const SEVERITY = { high: "高", medium: "中", low: "低" };
 export const FLAG_STATUS = { open: "待审核", confirmed: "已确认", dismissed: "已排除" };
 export const SETTLEMENT_MODE = { direct: "直接结算", manual: "手工报销（异地备案）" };
@@ -57,7 +60,9 @@ export const EVIDENCE = {
   selected_quantity: "中选产品采购量", non_selected_quantity: "非中选产品采购量", compliant: "是否合规",
   reasons: "说明", supply_problem_id: "供应问题编号", company: "企业", stage: "处理阶段", due: "期限",
   overdue_working_days: "逾期工作日", escalated_from: "原所属地区", escalated_to: "上报至", line_id: "执行记录编号",
-  batch_id: "批次编号",
+  batch_id: "批次编号", escalation_rule: "上报依据", purchase_id: "采购记录编号", date: "采购日期",
+  quantity: "数量", amount: "金额", unit_price_paid: "实际采购单价", unit_price_allowed: "应执行单价",
+  supplier: "供应企业", reference: "订单/发票号", status: "产品状态",
 };
 
 const FIELD = {
