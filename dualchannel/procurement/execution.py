@@ -169,14 +169,11 @@ def _sign(years: list[YearInView]):
     return _per_batch({y.batch.id: 0 if y.complete else (1 if y.forward else -1) for y in years})
 
 
-def progress(years: list[YearInView], as_of: date, condition, tolerance: Decimal):
+def line_progress(years: list[YearInView], as_of: date, condition, tolerance: Decimal = Decimal(0)):
     """One row per line of the years in view satisfying `condition`: purchases and amount (in
-    fen) as of `as_of`, and `behind` (1/0) exactly as `rules.behind_schedule` decides it.
-
-    behind ⇔ round_half_even(10^6·p/a) < K with K = 10^6·(schedule − tolerance), which in
-    integers is 2·10^6·p < (2K−1)·a, or equality with K odd (the tie rounds to the even K−1).
-    A line without an agreed volume, or with 0, is never behind.
-    """
+    fen) as of `as_of`, with its product's group columns (`generic_name`, `manufacturer`,
+    `status`, `conversion` scaled by 10^4) and the line's schedule in integers (`schedule`
+    = 10^6·share, `k` = 10^6·(share − tolerance), see `progress`)."""
     purchased = _counted(years, "q", Line.purchased)
     amount = _counted(years, "a", Line.purchased_amount)
     partial = _partial_purchases(years, condition, Purchase.line_id)
@@ -185,22 +182,62 @@ def progress(years: list[YearInView], as_of: date, condition, tolerance: Decimal
         sign = _sign(years)
         purchased = purchased + sign * sa.func.coalesce(partial.c.q, 0)
         amount = amount + sign * sa.func.coalesce(partial.c.a, 0)
-    agreed = sa.cast(Line.agreed, sa.BigInteger)
     k = _per_batch({y.batch.id: int((y.schedule - tolerance).quantize(rules.SHARE_QUANTUM) * SCALE) for y in years})
     schedule = _per_batch({y.batch.id: int(y.schedule * SCALE) for y in years})
-    twice = 2 * SCALE * purchased
-    behind = sa.and_(agreed > 0, sa.or_(twice < (2 * k - 1) * agreed,
-                                        sa.and_(twice == (2 * k - 1) * agreed, k % 2 == 1)))
-    gap = sa.case((agreed > 0, sa.cast(schedule, sa.Float) - sa.cast(purchased * SCALE, sa.Float)
-                   / sa.cast(agreed, sa.Float)), else_=None)
     statement = (select(Line.id.label("line_id"), Line.institution_code, Line.region, Line.product_id,
                         Line.batch_id, Line.year_start, Line.year_end, Line.agreed, purchased.label("purchased"),
-                        amount.label("amount_fen"), sa.case((behind, 1), else_=0).label("behind"),
-                        gap.label("gap"))
-                 .select_from(Line).where(in_view(years), condition))
+                        amount.label("amount_fen"), Product.generic_name, Product.manufacturer, Product.status,
+                        _raw(Product.conversion).label("conversion"), k.label("k"), schedule.label("schedule"))
+                 .select_from(Line).join(Product, Product.id == Line.product_id).where(in_view(years), condition))
     if partial is not None:
         statement = statement.outerjoin(partial, partial.c.line_id == Line.id)
     return statement
+
+
+def progress(years: list[YearInView], as_of: date, condition, tolerance: Decimal, group_condition=None):
+    """`line_progress` with, per line, the progress of what it is assessed with and `behind`
+    (1/0) exactly as `rules.behind_schedule` decides it on that combined progress.
+
+    Seed 002 二(四): "屬于中選結果供應清單內的同品種同企業中選產品,按照同一采購目錄進行合并考核" —
+    a company's selected products of one generic in a batch (its specifications) are assessed
+    together (rules.assessment_group): `group_agreed` and `group_purchased` sum the agreed
+    volumes and purchases of the institution's lines of those products in the year, in the
+    generic's common units (× 10^4, `conversion` is scaled), as rules.combined_progress does;
+    any other line is assessed alone. `group_condition` selects the lines that may join a
+    group when `condition` is narrower (a report filtered by product); default `condition`.
+
+    behind ⇔ round_half_even(10^6·p/a) < K with K = 10^6·(schedule − tolerance), which in
+    integers is 2·10^6·p < (2K−1)·a, or equality with K odd (the tie rounds to the even K−1),
+    with p and a the combined purchases and agreed volume. A line without an agreed volume of
+    its own, or with 0, is never behind.
+    """
+    lines = line_progress(years, as_of, condition, tolerance).cte("lines")
+    source = lines if group_condition is None else line_progress(years, as_of, group_condition).cte("group_lines")
+    keys = ("institution_code", "batch_id", "year_start", "generic_name", "manufacturer")
+    selected = rules.ProductStatus.SELECTED.value
+
+    def units(table, column):
+        return sa.cast(column, sa.Numeric) * table.c.conversion
+
+    groups = (select(*(source.c[key] for key in keys),
+                     sa.func.sum(units(source, sa.func.coalesce(source.c.agreed, 0))).label("agreed_units"),
+                     sa.func.sum(units(source, source.c.purchased)).label("purchased_units"))
+              .where(source.c.status == selected).group_by(*(source.c[key] for key in keys)).subquery("groups"))
+    joined = sa.and_(lines.c.status == selected, *(groups.c[key] == lines.c[key] for key in keys))
+    group_agreed = sa.func.coalesce(groups.c.agreed_units, units(lines, sa.func.coalesce(lines.c.agreed, 0)))
+    group_purchased = sa.func.coalesce(groups.c.purchased_units, units(lines, lines.c.purchased))
+    k, twice = lines.c.k, 2 * SCALE * group_purchased
+    behind = sa.and_(lines.c.agreed > 0, group_agreed > 0,
+                     sa.or_(twice < (2 * k - 1) * group_agreed,
+                            sa.and_(twice == (2 * k - 1) * group_agreed, k % 2 == 1)))
+    gap = sa.case((sa.and_(lines.c.agreed > 0, group_agreed > 0),
+                   sa.cast(lines.c.schedule, sa.Float)
+                   - sa.cast(group_purchased * SCALE, sa.Float) / sa.cast(group_agreed, sa.Float)), else_=None)
+    return (select(lines.c.line_id, lines.c.institution_code, lines.c.region, lines.c.product_id, lines.c.batch_id,
+                   lines.c.year_start, lines.c.year_end, lines.c.agreed, lines.c.purchased, lines.c.amount_fen,
+                   group_agreed.label("group_agreed"), group_purchased.label("group_purchased"),
+                   sa.case((behind, 1), else_=0).label("behind"), gap.label("gap"))
+            .select_from(lines).outerjoin(groups, joined))
 
 
 def monthly_totals(session: Session, years: list[YearInView], condition, *keys) -> dict[tuple, list[tuple[int, int]]]:
@@ -296,7 +333,7 @@ def assess_groups(session: Session, years: list[YearInView], as_of: date, line_f
     for product in products.values():
         members[(product.batch_id, product.generic_name)].append(product)
     grouped = defaultdict(list)
-    for row in session.execute(progress(years, as_of, line_filter, Decimal(0))):
+    for row in session.execute(line_progress(years, as_of, line_filter)):
         key = (row.institution_code, row.batch_id, products[row.product_id].generic_name, row.year_start)
         if keys is None or key in keys:
             grouped[key].append(row)
@@ -368,14 +405,13 @@ def _non_selected_candidates(years: list[YearInView], as_of: date, condition, th
     Exemptions only move purchases off the non-selected side or onto the selected side, so the
     assessed share never exceeds the raw one: every group the rules would alert on is here.
     """
-    p = progress(years, as_of, condition, Decimal(0)).subquery("p")
-    units = p.c.purchased * _raw(Product.conversion)
-    selected = sa.func.sum(sa.case((Product.status == rules.ProductStatus.SELECTED.value, units), else_=0))
-    non_selected = sa.func.sum(sa.case((Product.status == rules.ProductStatus.NON_SELECTED.value, units), else_=0))
+    p = line_progress(years, as_of, condition).subquery("p")
+    units = p.c.purchased * p.c.conversion
+    selected = sa.func.sum(sa.case((p.c.status == rules.ProductStatus.SELECTED.value, units), else_=0))
+    non_selected = sa.func.sum(sa.case((p.c.status == rules.ProductStatus.NON_SELECTED.value, units), else_=0))
     numerator, denominator = Fraction(threshold).as_integer_ratio()
-    return (select(p.c.institution_code, p.c.batch_id, Product.generic_name, p.c.year_start)
-            .join(Product, Product.id == p.c.product_id)
-            .group_by(p.c.institution_code, p.c.batch_id, Product.generic_name, p.c.year_start)
+    return (select(p.c.institution_code, p.c.batch_id, p.c.generic_name, p.c.year_start)
+            .group_by(p.c.institution_code, p.c.batch_id, p.c.generic_name, p.c.year_start)
             .having(non_selected * denominator > numerator * (selected + non_selected)))
 
 
@@ -537,7 +573,9 @@ def execution_report(session: Session, actor: Actor, *, region: str | None = Non
     condition = sa.and_(visible_lines(actor), region_condition(Line.region, region))
     if institution_code:
         condition = sa.and_(condition, Line.institution_code == institution_code)
+    group_condition = None  # the lines a shown line may be assessed with: any product
     if product_code:
+        group_condition = condition
         condition = sa.and_(condition, Line.product_id == select(Product.id).where(Product.code == product_code)
                             .scalar_subquery())
     report = {"region": region, "as_of": as_of, "alerts_synced": synced, "alerts_raised": raised,
@@ -554,7 +592,7 @@ def execution_report(session: Session, actor: Actor, *, region: str | None = Non
                                *(d.value for d in rules.PriceDeviation)])).group_by(Flag.type)).all())
     if not years:
         return report
-    p = progress(years, as_of, condition, setting("BEHIND_TOLERANCE")).subquery("p")
+    p = progress(years, as_of, condition, setting("BEHIND_TOLERANCE"), group_condition).subquery("p")
     totals = session.execute(select(sa.func.count(), sa.func.count(p.c.agreed), sa.func.sum(p.c.behind))).one()
     report["summary"].update(lines=totals[0], with_agreement=totals[1], behind=int(totals[2] or 0))
     statement = select(p)
@@ -583,11 +621,17 @@ def _items(session: Session, rows, years: list[YearInView], as_of: date) -> list
     open_keys = set(session.exec(select(Flag.dedup_key).where(Flag.dedup_key.in_(alert_keys),
                                                               Flag.status == FlagStatus.open.value)))
     tolerance = setting("BEHIND_TOLERANCE")
+    together = _assessed_together(session, products.values())
     items = []
     for row in rows:
         year, product = by_batch[row.batch_id], products[row.product_id]
         key = (row.institution_code, row.batch_id, product.generic_name, row.year_start)
         completed = None if row.agreed is None else rules.completed_share(row.agreed, row.purchased)
+        group_agreed, group_purchased = Decimal(str(row.group_agreed)), Decimal(str(row.group_purchased))
+        combined = None
+        if len(together[product.id]) > 1 and group_agreed > 0:
+            combined = rules.completed_share(group_agreed, group_purchased)
+        assessed = combined if combined is not None else completed
         result = compliance.get(key)
         items.append({
             "line_id": row.line_id, "institution_code": row.institution_code,
@@ -597,7 +641,10 @@ def _items(session: Session, rows, years: list[YearInView], as_of: date) -> list
             "year_start": row.year_start, "year_end": row.year_end, "agreed": row.agreed,
             "purchased": row.purchased, "purchased_amount": _fen(row.amount_fen),
             "completed_share": completed, "schedule_share": year.schedule,
-            "behind": completed is not None and rules.behind_schedule(completed, year.schedule, tolerance),
+            "assessed_with": together[product.id] if len(together[product.id]) > 1 else [],
+            "combined_completed_share": combined,
+            "behind": bool(row.agreed) and assessed is not None
+                      and rules.behind_schedule(assessed, year.schedule, tolerance),
             "non_selected_share": result.non_selected_share if result else None,
             "compliant": result.compliant if result else None,
             "compliance": None if result is None else {
@@ -608,6 +655,22 @@ def _items(session: Session, rows, years: list[YearInView], as_of: date) -> list
                              if k in open_keys),
         })
     return items
+
+
+def _assessed_together(session: Session, products) -> dict[int, list[str]]:
+    """For each product: the codes of its batch's products assessed with it (itself
+    included; rules.assessment_group), in code order."""
+    groups = {p.id: (p.batch_id, rules.assessment_group(p.status, p.generic_name, p.manufacturer)) for p in products}
+    wanted = {group for group in groups.values() if group[1] is not None}
+    members: dict[tuple, list[str]] = defaultdict(list)
+    if wanted:
+        for other in session.exec(select(Product).where(
+                Product.batch_id.in_({batch_id for batch_id, _ in wanted}),
+                Product.generic_name.in_({group[0] for _, group in wanted}),
+                Product.status == rules.ProductStatus.SELECTED.value).order_by(Product.code)):
+            members[(other.batch_id, rules.assessment_group(other.status, other.generic_name, other.manufacturer))
+                    ].append(other.code)
+    return {p.id: members.get(groups[p.id]) or [p.code] for p in products}
 
 
 # ---------------------------------------------------------------------------

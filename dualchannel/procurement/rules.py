@@ -247,6 +247,32 @@ def behind_schedule(completed: Decimal, schedule: Decimal, tolerance: Decimal = 
     return completed + tolerance < schedule
 
 
+def assessment_group(status: ProductStatus | str, generic_name: str, manufacturer: str) -> tuple[str, str] | None:
+    """Key of the products whose lines are assessed together against the schedule, or None
+    for a product assessed alone.
+
+    Seed 002 二(四): "屬于中選結果供應清單內的同品種同企業中選產品,按照同一采購目錄進行合并考核" —
+    a company's SELECTED products of one generic name in a batch (its several specifications or
+    packages) form one assessment: purchases of any count towards the agreed volumes of all.
+    Non-selected and backup products are assessed alone.
+    """
+    return (generic_name, manufacturer) if ProductStatus(status) is ProductStatus.SELECTED else None
+
+
+def combined_progress(lines: Iterable[tuple[int | None, int, Decimal]]) -> tuple[Decimal, Decimal]:
+    """Agreed volume and purchases of lines assessed together, in the generic's common units.
+
+    Each line is ``(agreed or None, purchased, conversion)`` in its product's pricing unit
+    (``conversion`` common units per pricing unit, seed 001 二(二) "按比例关系折算"); a line
+    without an agreement adds its purchases only. Compare the two with :func:`completed_share`.
+    """
+    agreed = purchased = ZERO
+    for line_agreed, line_purchased, conversion in lines:
+        agreed += (line_agreed or 0) * conversion
+        purchased += line_purchased * conversion
+    return agreed, purchased
+
+
 # ---------------------------------------------------------------------------
 # 3. Selected vs non-selected compliance
 # ---------------------------------------------------------------------------
@@ -905,8 +931,10 @@ __all__ = [
     "agreement_years",
     "first_year_problem",
     "assess_selection_compliance",
+    "assessment_group",
     "behind_schedule",
     "classify_purchase",
+    "combined_progress",
     "completed_share",
     "escalation_path",
     "first_self_pay_ratio",

@@ -340,6 +340,12 @@ class ExecutionItem(ma.Schema):
     purchased_amount = MoneyField()
     completed_share = Share(allow_none=True)
     schedule_share = Share()
+    assessed_with = ma.fields.List(ma.fields.String(), metadata={
+        "description": "Codes of the company's selected products of this generic in the batch, assessed together "
+                       "(seed 002 二(四) 同品种同企业中选产品合并考核); empty when assessed alone."})
+    combined_completed_share = Share(allow_none=True, metadata={
+        "description": "Completion of the products assessed together, in common units; `behind` compares it "
+                       "with the schedule."})
     behind = ma.fields.Boolean()
     non_selected_share = Share(allow_none=True)
     compliant = ma.fields.Boolean(allow_none=True)

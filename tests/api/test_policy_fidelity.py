@@ -289,3 +289,47 @@ def test_an_overdue_supply_problem_is_escalated_level_by_level_to_the_province(w
     assert answered.status_code == 200
     assert escalations(province) == []
     assert world.admin.get(f"/api/v1/flags/{provincial['id']}").get_json()["status"] == "confirmed"
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. Same company, same generic: assessed together
+# ---------------------------------------------------------------------------------------------
+
+
+def test_a_companys_selected_specifications_of_a_generic_are_assessed_together(world):
+    """Seed 002 (002_7d4cd5b25c89fc20.txt, 二(四)): "屬于中選結果供應清單內的同品種同企業中選產品,
+    按照同一采購目錄進行合并考核" (同品种同企业合并考核). Purchases of one selected specification
+    count towards the company's other selected specifications of that generic, after unit
+    conversion (seed 001 二(二) "按比例关系折算"); another company's product is not helped."""
+    travel_to(date(2026, 7, 1))
+    batch(world.admin, "B2026")
+    product(world.admin, "B2026", "AML-28", unit="盒", price="4.2000", conversion="28", specification="5mg×28片")
+    product(world.admin, "B2026", "AML-7", unit="盒", price="1.0500", conversion="7", specification="5mg×7片")
+    product(world.admin, "B2026", "AML-SY", unit="片", price="0.1500", manufacturer="石药集团")
+    for code, boxes in (("AML-28", 100), ("AML-7", 100), ("AML-SY", 1000)):
+        agree(world.bureau, H1, code, boxes)  # 2,800 + 700 tablets of 华海's; 1,000 of 石药's
+
+    # 100 boxes of 7 = 700 tablets of 3,500: 20 %, behind the half-year schedule — though 100 of
+    # 200 boxes would have looked on schedule without the conversion.
+    buy(world.admin, H1, "AML-7", 100, "2026-03-01")
+    report = execution(world.bureau, as_of="2026-07-01")
+    first, second = item_of(report, H1, "AML-28"), item_of(report, H1, "AML-7")
+    assert first["assessed_with"] == second["assessed_with"] == ["AML-28", "AML-7"]
+    assert first["combined_completed_share"] == second["combined_completed_share"] == 0.2
+    assert first["behind"] and second["behind"]
+
+    # 400 boxes more: 3,500 tablets, the whole combined volume. The 28-tablet specification,
+    # never bought, is not behind; 石药's product is.
+    buy(world.admin, H1, "AML-7", 400, "2026-05-01")
+    report = execution(world.bureau, as_of="2026-07-01")
+    first, second, other = (item_of(report, H1, code) for code in ("AML-28", "AML-7", "AML-SY"))
+    assert (first["purchased"], first["completed_share"], first["combined_completed_share"]) == (0, 0.0, 1.0)
+    assert first["behind"] is False and second["behind"] is False
+    assert other["assessed_with"] == [] and other["combined_completed_share"] is None and other["behind"] is True
+    assert report["summary"]["behind"] == 1
+    behind_alerts = flags_of(world.bureau, type="procurement_behind_schedule", status="open")
+    assert [f["evidence"]["product_code"] for f in behind_alerts] == ["AML-SY"]
+    # Asked for one product, the report still assesses it with the company's other specification.
+    only = execution(world.bureau, as_of="2026-07-01", product_code="AML-28")
+    assert [(i["product_code"], i["behind"], i["combined_completed_share"]) for i in only["items"]] == [
+        ("AML-28", False, 1.0)]
