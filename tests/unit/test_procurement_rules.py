@@ -13,6 +13,7 @@ from dualchannel.procurement.rules import (
     DEFAULT_STEP_DOWN,
     Insurance,
     OutsideCycle,
+    PriceDeviation,
     ProcurementKind,
     ProductStatus,
     PurchaseRecord,
@@ -26,7 +27,9 @@ from dualchannel.procurement.rules import (
     agreement_year,
     agreement_years,
     assess_selection_compliance,
+    assessment_group,
     behind_schedule,
+    combined_progress,
     completed_share,
     escalation_path,
     first_self_pay_ratio,
@@ -36,6 +39,7 @@ from dualchannel.procurement.rules import (
     month_of_year,
     payment_standard_on,
     prepayment_due,
+    purchase_price_deviation,
     quarter_bounds,
     reply_due,
     schedule_share,
@@ -783,3 +787,44 @@ def test_an_irregular_first_year_keeps_twelve_months() -> None:
     assert months[0] == (date(2024, 5, 27), date(2024, 6, 27))
     assert months[-1] == (date(2025, 4, 27), date(2025, 6, 1))
     assert month_of_year(date(2024, 5, 27), date(2025, 6, 1), date(2025, 5, 31)) == 11
+
+
+# ---------------------------------------------------------------------------
+# Issue 21: combined assessment, prices paid
+# ---------------------------------------------------------------------------
+
+
+def test_only_a_companys_selected_products_are_assessed_together() -> None:
+    """Seed 002 二(四): "同品種同企業中選產品,按照同一采購目錄進行合并考核"."""
+    assert assessment_group("selected", "苯磺酸氨氯地平片", "浙江华海药业") == ("苯磺酸氨氯地平片", "浙江华海药业")
+    assert assessment_group("non_selected", "苯磺酸氨氯地平片", "浙江华海药业") is None
+    assert assessment_group("backup", "苯磺酸氨氯地平片", "浙江华海药业") is None
+
+
+def test_combined_progress_is_in_common_units() -> None:
+    agreed, purchased = combined_progress([(100, 0, D(28)), (100, 500, D(7)), (None, 10, D(7))])
+    assert (agreed, purchased) == (D(3500), D(3570))
+    assert completed_share(agreed, purchased) == D("1.02")
+
+
+@pytest.mark.parametrize(("quantity", "amount", "expected"), [
+    (3, D("30.00"), None), (3, D("30.009"), None), (3, D("29.991"), None),
+    (1, D("7.00"), PriceDeviation.RENEGOTIATED), (2, D("20.01"), PriceDeviation.RENEGOTIATED),
+    (3, D("0.00"), PriceDeviation.RENEGOTIATED),
+])
+def test_a_selected_product_is_bought_at_its_selected_price(quantity: int, amount: D, expected) -> None:
+    """Seed 001 二(四): "不得再次议价"."""
+    assert purchase_price_deviation(quantity=quantity, amount=amount, status="selected", price=D("10")) == expected
+
+
+def test_an_unevaluated_generic_is_bought_at_most_at_the_selected_price() -> None:
+    """Seed 000 五: "未通过一致性评价的仿制药，采购价……不高于中选价格" (per common unit)."""
+    common = dict(status="non_selected", price=D("2.80"), conversion=D(28), consistency_evaluated=False)
+    assert purchase_price_deviation(quantity=10, amount=D("28.00"), selected_price=D("0.10"), **common) is None
+    assert purchase_price_deviation(quantity=10, amount=D("28.01"), selected_price=D("0.10"),
+                                    **common) is PriceDeviation.UNEVALUATED_ABOVE_SELECTED
+    assert purchase_price_deviation(quantity=10, amount=D("90.00"), selected_price=None, **common) is None
+    assert purchase_price_deviation(quantity=10, amount=D("90.00"), selected_price=D("0.10"),
+                                    **{**common, "consistency_evaluated": True}) is None
+    assert purchase_price_deviation(quantity=10, amount=D("90.00"), selected_price=D("0.10"),
+                                    **{**common, "status": "backup"}) is None
