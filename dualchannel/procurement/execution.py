@@ -454,8 +454,12 @@ def _sync_behind(session: Session, years: list[YearInView], region: str | None, 
     # Plain scans and set differences: no join on computed keys, whose plan would depend on
     # the statistics of a flag table that a scan may just have filled.
     tolerance = setting("BEHIND_TOLERANCE")
-    p = progress(years, as_of, region_condition(Line.region, region), tolerance).subquery("p")
-    rows = session.execute(select(p).where(p.c.behind == 1)).all()
+    from_month = int(current_app.config["PROCUREMENT_BEHIND_ALERTS_FROM_MONTH"])
+    due = [y for y in years if rules.behind_alert_due(y.month, from_month)]
+    rows = []
+    if due:
+        p = progress(due, as_of, region_condition(Line.region, region), tolerance).subquery("p")
+        rows = session.execute(select(p).where(p.c.behind == 1)).all()
     known = dict(session.execute(select(Flag.dedup_key, Flag.status).where(
         Flag.type == BEHIND, region_condition(Flag.region, region))).all())
     products, by_batch = {p_.id: p_ for p_ in session.exec(select(Product))}, {y.batch.id: y for y in years}
@@ -473,6 +477,10 @@ def _sync_behind(session: Session, years: list[YearInView], region: str | None, 
                          "year_start": row.year_start.isoformat(), "year_end": row.year_end.isoformat(),
                          "agreed": row.agreed, "purchased": row.purchased,
                          "completed_share": str(rules.completed_share(row.agreed, row.purchased)),
+                         # What `behind` compared: with the company's other selected specifications
+                         # of the generic (seed 002 二(四) 合并考核), in common units.
+                         "assessed_completed_share": str(rules.completed_share(
+                             Decimal(str(row.group_agreed)), Decimal(str(row.group_purchased)))),
                          "schedule_share": str(year.schedule), "tolerance": str(tolerance),
                          "as_of": as_of.isoformat(), "rule": "seed 002 二(九): 中选产品采购进度低于序时进度"}})
     raised = flags.raise_flags(session, alerts)

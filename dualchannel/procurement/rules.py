@@ -273,6 +273,22 @@ def combined_progress(lines: Iterable[tuple[int | None, int, Decimal]]) -> tuple
     return agreed, purchased
 
 
+BEHIND_ALERTS_FROM_MONTH = 1
+
+
+def behind_alert_due(month_index: int | None, from_month: int = BEHIND_ALERTS_FROM_MONTH) -> bool:
+    """Whether a line behind schedule is alerted yet, in month ``month_index`` (from 0; None
+    once the year is over) of its agreement year.
+
+    Seed 002 二(九) wants progress below the 序时进度 alerted automatically but names no start;
+    the project's default alerts from month 1 (as soon as a line falls behind). A bureau that
+    first checks 进院 "執行第3個月起" (seed 002 二(二)) may start at month 3.
+    """
+    if from_month < 1:
+        raise ValueError("alerts start at month 1 or later")
+    return month_index is None or month_index + 1 >= from_month
+
+
 # ---------------------------------------------------------------------------
 # 3. Selected vs non-selected compliance
 # ---------------------------------------------------------------------------
@@ -932,6 +948,7 @@ __all__ = [
     "first_year_problem",
     "assess_selection_compliance",
     "assessment_group",
+    "behind_alert_due",
     "behind_schedule",
     "classify_purchase",
     "combined_progress",

@@ -7,8 +7,11 @@ service's and not tested here yet (README, "Seed rules").
 import io
 from datetime import date
 
+import pytest
+
 from tests.api.procurement_support import API, agree, batch, buy, execution, flags_of, item_of, product, travel_to
 from tests.api.test_prescription_flow import problem
+from tests.support import PLACES
 
 H1 = "H370811001"
 
@@ -333,3 +336,69 @@ def test_a_companys_selected_specifications_of_a_generic_are_assessed_together(w
     only = execution(world.bureau, as_of="2026-07-01", product_code="AML-28")
     assert [(i["product_code"], i["behind"], i["combined_completed_share"]) for i in only["items"]] == [
         ("AML-28", False, 1.0)]
+
+
+@pytest.mark.app_config(PROCUREMENT_BEHIND_ALERTS_FROM_MONTH=3)
+def test_behind_schedule_alerts_may_start_later_in_the_year(world):
+    """Seed 002 (002_7d4cd5b25c89fc20.txt, 二(九)): "對中選產品采購進度低于序時進度……通過信息系統
+    自動示警" names no start; the service alerts from month 1 unless
+    `PROCUREMENT_BEHIND_ALERTS_FROM_MONTH` says otherwise (here 3, as seed 002 二(二) checks 进院
+    "執行第3個月起"). The report still shows the line behind from the start."""
+    batch(world.admin, "B2026")
+    product(world.admin, "B2026", "AML-SEL")
+    agree(world.bureau, H1, "AML-SEL", 1200)
+    travel_to(date(2026, 3, 15))
+    february = execution(world.bureau, as_of="2026-02-15")
+    assert item_of(february, H1, "AML-SEL")["behind"] is True and february["alerts_raised"] == 0
+    march = execution(world.bureau, as_of="2026-03-01")
+    assert march["alerts_raised"] == 1
+    assert [f["evidence"]["as_of"] for f in flags_of(world.bureau, type="procurement_behind_schedule")] == [
+        "2026-03-01"]
+
+
+# ---------------------------------------------------------------------------------------------
+# 7. The pharmacy list is published
+# ---------------------------------------------------------------------------------------------
+
+
+def test_the_dual_channel_pharmacy_list_is_published_without_a_token(world, client):
+    """Seed 003 (003_68cc739e2275b85d.txt, 三(二)): "将……定点零售药店纳入“双通道”管理，并及时向社会
+    公布" (及时向社会公布). Anyone, without a token, reads the admitted pharmacies: address, county,
+    cold chain and whether open, by region, nearest to a point first; nothing else."""
+    admin = world.admin
+    assert admin.post("/api/v1/pharmacies/P370881001/suspend", {"reason": "整改", "force": True}).status_code == 200
+    everyone = client.get("/api/v1/public/pharmacies")
+    assert everyone.status_code == 200 and everyone.headers["Cache-Control"] == "public, max-age=60"
+    items = everyone.get_json()["items"]
+    # Admitted ones only (the applied P370811009 is not), by county then code.
+    assert [(p["code"], p["opening_state"]) for p in items] == [
+        ("P370811001", "open"), ("P370881001", "suspended"), ("P370902001", "open")]
+    first = items[0]
+    assert set(first) == {"code", "name", "address", "county_adcode", "county_name", "city_adcode", "city_name",
+                          "lat", "lon", "crs", "cold_chain", "opening_state", "distance_km"}
+    assert (first["county_adcode"], first["county_name"], first["city_name"], first["cold_chain"]) == (
+        "370811", "任城区", "济宁市", True)
+    assert first["address"] == "测试地址" and first["crs"] == "gcj02" and first["distance_km"] is None
+
+    jining = client.get("/api/v1/public/pharmacies?region=370800").get_json()["items"]
+    assert [p["code"] for p in jining] == ["P370811001", "P370881001"]
+    assert client.get("/api/v1/public/pharmacies?region=370881").get_json()["items"][0]["code"] == "P370881001"
+
+    lat, lon = PLACES["370902"]  # standing in Tai'an: its pharmacy first, then Qufu's, then Jining's
+    near = client.get(f"/api/v1/public/pharmacies?lat={lat}&lon={lon}&crs=wgs84").get_json()["items"]
+    assert [p["code"] for p in near] == ["P370902001", "P370881001", "P370811001"]
+    assert near[0]["distance_km"] == 0.0 and 60 < near[1]["distance_km"] < 80
+    assert (near[0]["lat"], near[0]["lon"], near[0]["crs"]) == (lat, lon, "wgs84")
+    paged = client.get(f"/api/v1/public/pharmacies?lat={lat}&lon={lon}&crs=wgs84&limit=2").get_json()
+    rest = client.get(f"/api/v1/public/pharmacies?lat={lat}&lon={lon}&crs=wgs84&limit=2"
+                      f"&cursor={paged['next_cursor']}").get_json()
+    assert [p["code"] for p in paged["items"] + rest["items"]] == [p["code"] for p in near]
+    assert rest["next_cursor"] is None
+
+    # An exited pharmacy leaves the list.
+    assert admin.post("/api/v1/pharmacies/P370881001/exit", {"reason": "退出", "force": True}).status_code == 200
+    assert "P370881001" not in [p["code"] for p in client.get("/api/v1/public/pharmacies").get_json()["items"]]
+    # Bad input is a 422 that names the field.
+    for query, field in (("lat=35.4", "lon"), ("region=37", "region"), ("regoin=370800", "regoin"),
+                         ("lat=48.85&lon=2.35&crs=wgs84", "lat"), ("limit=501", "limit"), ("cursor=%%%", "cursor")):
+        assert field in problem(client.get(f"/api/v1/public/pharmacies?{query}"), 422)["errors"], query

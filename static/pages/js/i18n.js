@@ -60,7 +60,7 @@ export const EVIDENCE = {
   selected_quantity: "中选产品采购量", non_selected_quantity: "非中选产品采购量", compliant: "是否合规",
   reasons: "说明", supply_problem_id: "供应问题编号", company: "企业", stage: "处理阶段", due: "期限",
   overdue_working_days: "逾期工作日", escalated_from: "原所属地区", escalated_to: "上报至", line_id: "执行记录编号",
-  batch_id: "批次编号", escalation_rule: "上报依据", purchase_id: "采购记录编号", date: "采购日期",
+  batch_id: "批次编号", assessed_completed_share: "合并考核完成比例", escalation_rule: "上报依据", purchase_id: "采购记录编号", date: "采购日期",
   quantity: "数量", amount: "金额", unit_price_paid: "实际采购单价", unit_price_allowed: "应执行单价",
   supplier: "供应企业", reference: "订单/发票号", status: "产品状态",
 };
@@ -137,6 +137,8 @@ const MESSAGES = [
   [/^(.+) does not require eligibility\.$/, (m) => `${m[1]}无需认定待遇资格。`],
   [/^valid_until is in the past\.$/, () => "有效期不能早于今天。"],
   [/^The location is not in China\.$/, () => "该位置不在中国境内，请检查经纬度。"],
+  [/^The point is not in China\.$/, () => "该位置不在中国境内，请检查经纬度和坐标来源。"],
+  [/^Give lat and lon together\.$/, () => "请同时填写纬度和经度。"],
   [/^The location is in no county of China\.$/, () => "该位置不在任何县级区划内，请检查经纬度。"],
   [/^A bureau registers only (inside its own region|patients of its own region)\.$/, () => "医保局只能在本辖区内登记。"],
   [/^A bearer token is required\.$/, () => "请先登录。"],
