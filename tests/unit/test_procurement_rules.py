@@ -28,6 +28,7 @@ from dualchannel.procurement.rules import (
     agreement_years,
     assess_selection_compliance,
     assessment_group,
+    behind_alert_due,
     behind_schedule,
     combined_progress,
     completed_share,
@@ -828,3 +829,14 @@ def test_an_unevaluated_generic_is_bought_at_most_at_the_selected_price() -> Non
                                     **{**common, "consistency_evaluated": True}) is None
     assert purchase_price_deviation(quantity=10, amount=D("90.00"), selected_price=D("0.10"),
                                     **{**common, "status": "backup"}) is None
+
+
+@pytest.mark.parametrize(("month", "from_month", "due"), [
+    (0, 1, True), (1, 3, False), (2, 3, True), (None, 12, True)])
+def test_behind_alerts_start_at_the_configured_month(month, from_month: int, due: bool) -> None:
+    assert behind_alert_due(month, from_month) is due
+
+
+def test_behind_alerts_cannot_start_before_month_one() -> None:
+    with pytest.raises(ValueError):
+        behind_alert_due(0, 0)
