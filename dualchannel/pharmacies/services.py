@@ -131,6 +131,10 @@ def change_status(session: Session, actor: Actor, code: str, action: str, *, rea
     # Suspensions and exits always need one, so a forced one always says why.
     if needs_reason and not reason:
         raise Invalid(f"A reason is required to {action}.", {"reason": ["Missing."]})
+    if problem := rules.admission_problem(action, pharmacy.traceability):
+        raise Invalid(f"{pharmacy.name} cannot be admitted: {problem}.",
+                      {"traceability": ["Electronic traceability of the drugs sold is required."]},
+                      code="traceability_required")
     forced = False
     if target is not PharmacyStatus.active:
         # Lock every active pharmacy of the county, this one included: of two racing exits,

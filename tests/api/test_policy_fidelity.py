@@ -402,3 +402,15 @@ def test_the_dual_channel_pharmacy_list_is_published_without_a_token(world, clie
     for query, field in (("lat=35.4", "lon"), ("region=37", "region"), ("regoin=370800", "regoin"),
                          ("lat=48.85&lon=2.35&crs=wgs84", "lat"), ("limit=501", "limit"), ("cursor=%%%", "cursor")):
         assert field in problem(client.get(f"/api/v1/public/pharmacies?{query}"), 422)["errors"], query
+
+
+def test_a_pharmacy_without_electronic_traceability_is_not_admitted(world):
+    """Seed 003 (003_68cc739e2275b85d.txt, 三(二)): "将资质合规、管理规范、信誉良好、布局合理，并且满足
+    对所售药品已实现电子追溯等条件的定点零售药店纳入“双通道”管理" (已实现电子追溯)."""
+    lat, lon = PLACES["370883"]
+    body = {"code": "P370883009", "name": "邹城市无追溯药房", "address": "邹城市", "adcode": "370883",
+            "lat": lat, "lon": lon, "crs": "wgs84"}
+    assert world.admin.post("/api/v1/pharmacies", body).get_json()["traceability"] is False
+    refused = problem(world.bureau.post("/api/v1/pharmacies/P370883009/admit", {}), 422)
+    assert refused["code"] == "traceability_required" and "traceability" in refused["errors"]
+    assert world.bureau.get("/api/v1/pharmacies/P370883009").get_json()["status"] == "applied"
