@@ -53,7 +53,7 @@ def published_pharmacies(session: Session, *, region: str | None = None, lat: fl
     code; with a point (`lat`, `lon` in `crs`) nearest first, with the geodesic `distance_km`.
     Locations are given back in `crs`. Pages are offsets into that order (`cursor`)."""
     limit = limit or 50
-    offset = decode_cursor(cursor) or 0
+    offset = max(decode_cursor(cursor) or 0, 0)
     found = pharmacies.admitted(session, region=region)
     if lat is None or lon is None:
         ordered = [(pharmacy, None) for pharmacy in found[offset:offset + limit]]
