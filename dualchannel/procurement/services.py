@@ -212,15 +212,17 @@ def create_batch(session: Session, actor: Actor, *, code: str, name: str, kind: 
         raise Invalid("The cycle ends before it starts.", {"cycle_end": ["Before cycle_start."]})
     if first_year_end is not None and (problem := rules.first_year_problem(cycle_start, cycle_end, first_year_end)):
         raise Invalid(f"The first agreement year cannot end on {first_year_end}: {problem}.",
-                      {"first_year_end": [problem[0].upper() + problem[1:] + "."]}, code="first_year_end_invalid")
+                      {"first_year_end": [f"Within the cycle, less than {rules.MAX_FIRST_YEAR_MONTHS} months "
+                                          "after cycle_start."]}, code="first_year_end_invalid")
     effective_date = effective_date or cycle_start
     if not cycle_start <= effective_date <= cycle_end:
         raise Invalid("The effective date is outside the cycle.", {"effective_date": ["Outside the cycle."]})
     if session.exec(select(Batch.id).where(Batch.code == code)).first() is not None:
         raise Conflict(f"Batch {code} already exists.")
     batch = Batch(code=code, name=name, kind=kind, cycle_start=cycle_start, cycle_end=cycle_end,
-                  first_year_end=first_year_end, effective_date=effective_date, region=region, direct_settlement=direct_settlement,
-                  first_self_pay_base=first_self_pay_base, created_by=actor.label, created_at=clock.now())
+                  first_year_end=first_year_end, effective_date=effective_date, region=region,
+                  direct_settlement=direct_settlement, first_self_pay_base=first_self_pay_base,
+                  created_by=actor.label, created_at=clock.now())
     session.add(batch)
     db.commit(session, f"Batch {code} already exists.")
     return describe_batch(batch)

@@ -35,6 +35,7 @@ from dualchannel.procurement.services import (
 )
 
 SUPPLY_OVERDUE = "supply_overdue"
+ESCALATION_RULE = "seed 002 二(八): 突出问题或无法协调解决的，逐级上报至省级医保部门"
 OVERDUE_STATES = (rules.SupplyState.REPLY_OVERDUE, rules.SupplyState.FIX_OVERDUE)
 
 
@@ -225,9 +226,6 @@ def _wanted(problem: SupplyProblem, product_code: str, status: rules.SupplyProbl
                                     "escalation_rule": ESCALATION_RULE}})
         below = above
     return wanted
-
-
-ESCALATION_RULE = "seed 002 二(八): 突出问题或无法协调解决的，逐级上报至省级医保部门"
 
 
 def _escalate(session: Session, problem: SupplyProblem, wanted: list[dict]) -> None:

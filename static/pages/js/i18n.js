@@ -175,6 +175,7 @@ const MESSAGES = [
   [/^The product is invalid\.$/, () => "产品信息有误："],
   [/^Product (\S+) already exists\.$/, (m) => `集采产品 ${m[1]} 已经存在。`],
   [/^The first agreement year cannot end on (\S+): .+\.$/, (m) => `首个协议年度不能在 ${m[1]} 结束：须在采购周期内结束，且短于 13 个月。`],
+  [/^Within the cycle, less than (\d+) months after cycle_start\.$/, (m) => `须在采购周期内，且距周期开始不足 ${m[1]} 个月。`],
   [/^(\S+) does not start an agreement year of batch (\S+)\.$/, (m) => `${m[1]} 不是集采批次 ${m[2]} 的协议年度起始日。`],
   [/^The ratio must be within (\S+)–(\S+)\.$/, (m) => `约定比例须在 ${m[1]} 至 ${m[2]} 之间。`],
   [/^The base period is empty\.$/, () => "基期为空：开始日期须早于结束日期。"],
