@@ -21,7 +21,8 @@ import functools
 import hashlib
 import operator
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
@@ -63,7 +64,9 @@ class YearInView:
     or `as_of` is today or later (no purchase is dated after the day it is recorded). Otherwise
     the purchases of that month up to `as_of` are read from the purchases themselves, `forward`
     (from the month's start) or backwards (the month's total less those after `as_of`),
-    whichever covers fewer days; `partial` is that range (inclusive).
+    whichever covers fewer days; `partial` is that range (inclusive). `together` maps each
+    selected product of the batch assessed with another (rules.assessment_group: one company's
+    products of one generic) to its group, the smallest product id of the group.
     """
 
     batch: Batch
@@ -75,6 +78,7 @@ class YearInView:
     forward: bool
     complete: bool
     as_of: date
+    together: Mapping[int, int] = field(default_factory=dict)
 
     @property
     def partial(self) -> tuple[date, date] | None:
@@ -114,7 +118,19 @@ def years_in_view(session: Session, as_of: date, batch_code: str | None = None) 
     if batch_code and not batches:
         raise NotFound(f"No batch {batch_code}.")
     today = clock.today()
-    return [y for y in (year_in_view(b, as_of, today) for b in batches) if y is not None]
+    years = [y for y in (year_in_view(b, as_of, today) for b in batches) if y is not None]
+    groups: dict[tuple, list[int]] = defaultdict(list)
+    if years:
+        for product_id, batch_id, status, generic_name, manufacturer in session.execute(
+                select(Product.id, Product.batch_id, Product.status, Product.generic_name, Product.manufacturer)
+                .where(Product.batch_id.in_([y.batch.id for y in years]),
+                       Product.status == rules.ProductStatus.SELECTED.value)):
+            groups[(batch_id, rules.assessment_group(status, generic_name, manufacturer))].append(product_id)
+    together: dict[int, dict[int, int]] = defaultdict(dict)
+    for (batch_id, _), members in groups.items():
+        if len(members) > 1:
+            together[batch_id].update(dict.fromkeys(members, min(members)))
+    return [replace(y, together=together[y.batch.id]) for y in years]
 
 
 def _per_batch(values: dict[int, object]):
@@ -169,11 +185,9 @@ def _sign(years: list[YearInView]):
     return _per_batch({y.batch.id: 0 if y.complete else (1 if y.forward else -1) for y in years})
 
 
-def line_progress(years: list[YearInView], as_of: date, condition, tolerance: Decimal = Decimal(0)):
-    """One row per line of the years in view satisfying `condition`: purchases and amount (in
-    fen) as of `as_of`, with its product's group columns (`generic_name`, `manufacturer`,
-    `status`, `conversion` scaled by 10^4) and the line's schedule in integers (`schedule`
-    = 10^6·share, `k` = 10^6·(share − tolerance), see `progress`)."""
+def _purchases_as_of(years: list[YearInView], condition):
+    """Per line satisfying `condition`: expressions of its purchases and amount (in fen) as of
+    `as_of`, and the subquery of partial-month purchases they need joined on `line_id` (or None)."""
     purchased = _counted(years, "q", Line.purchased)
     amount = _counted(years, "a", Line.purchased_amount)
     partial = _partial_purchases(years, condition, Purchase.line_id)
@@ -182,62 +196,93 @@ def line_progress(years: list[YearInView], as_of: date, condition, tolerance: De
         sign = _sign(years)
         purchased = purchased + sign * sa.func.coalesce(partial.c.q, 0)
         amount = amount + sign * sa.func.coalesce(partial.c.a, 0)
-    k = _per_batch({y.batch.id: int((y.schedule - tolerance).quantize(rules.SHARE_QUANTUM) * SCALE) for y in years})
-    schedule = _per_batch({y.batch.id: int(y.schedule * SCALE) for y in years})
+    return purchased, amount, partial
+
+
+def line_progress(years: list[YearInView], as_of: date, condition):
+    """One row per line of the years in view satisfying `condition`: purchases and amount (in
+    fen) as of `as_of`."""
+    purchased, amount, partial = _purchases_as_of(years, condition)
     statement = (select(Line.id.label("line_id"), Line.institution_code, Line.region, Line.product_id,
                         Line.batch_id, Line.year_start, Line.year_end, Line.agreed, purchased.label("purchased"),
-                        amount.label("amount_fen"), Product.generic_name, Product.manufacturer, Product.status,
-                        _raw(Product.conversion).label("conversion"), k.label("k"), schedule.label("schedule"))
-                 .select_from(Line).join(Product, Product.id == Line.product_id).where(in_view(years), condition))
+                        amount.label("amount_fen"))
+                 .select_from(Line).where(in_view(years), condition))
     if partial is not None:
         statement = statement.outerjoin(partial, partial.c.line_id == Line.id)
     return statement
 
 
 def progress(years: list[YearInView], as_of: date, condition, tolerance: Decimal, group_condition=None):
-    """`line_progress` with, per line, the progress of what it is assessed with and `behind`
-    (1/0) exactly as `rules.behind_schedule` decides it on that combined progress.
+    """`line_progress` with `behind` (1/0) decided exactly as `rules.behind_schedule` does on
+    what the line is assessed with, and `gap` (schedule − completion, for ordering).
 
     Seed 002 二(四): "屬于中選結果供應清單內的同品種同企業中選產品,按照同一采購目錄進行合并考核" —
-    a company's selected products of one generic in a batch (its specifications) are assessed
-    together (rules.assessment_group): `group_agreed` and `group_purchased` sum the agreed
-    volumes and purchases of the institution's lines of those products in the year, in the
-    generic's common units (× 10^4, `conversion` is scaled), as rules.combined_progress does;
-    any other line is assessed alone. `group_condition` selects the lines that may join a
-    group when `condition` is narrower (a report filtered by product); default `condition`.
+    the lines of a company's selected products of one generic (`YearInView.together`) are
+    assessed as one: `group_agreed` and `group_purchased` sum the institution's agreed volumes
+    and purchases of them in the year in common units (× 10^4), as rules.combined_progress
+    does. Any other line is assessed alone: they are its own, in its own unit (only their
+    ratio matters). `group_condition` selects the lines that may join a group when `condition`
+    is narrower (a report filtered by product); default `condition`. Without products assessed
+    together in view, the statement reads the lines alone, without a join.
 
     behind ⇔ round_half_even(10^6·p/a) < K with K = 10^6·(schedule − tolerance), which in
     integers is 2·10^6·p < (2K−1)·a, or equality with K odd (the tie rounds to the even K−1),
-    with p and a the combined purchases and agreed volume. A line without an agreed volume of
+    with p and a the assessed purchases and agreed volume. A line without an agreed volume of
     its own, or with 0, is never behind.
     """
-    lines = line_progress(years, as_of, condition, tolerance).cte("lines")
-    source = lines if group_condition is None else line_progress(years, as_of, group_condition).cte("group_lines")
-    keys = ("institution_code", "batch_id", "year_start", "generic_name", "manufacturer")
-    selected = rules.ProductStatus.SELECTED.value
+    purchased, amount, partial = _purchases_as_of(years, condition)
+    agreed = sa.cast(Line.agreed, sa.BigInteger)
+    k = _per_batch({y.batch.id: int((y.schedule - tolerance).quantize(rules.SHARE_QUANTUM) * SCALE) for y in years})
+    schedule = _per_batch({y.batch.id: int(y.schedule * SCALE) for y in years})
 
-    def units(table, column):
-        return sa.cast(column, sa.Numeric) * table.c.conversion
+    def behind_on(p, a):
+        twice = 2 * SCALE * p
+        return sa.and_(a > 0, sa.or_(twice < (2 * k - 1) * a, sa.and_(twice == (2 * k - 1) * a, k % 2 == 1)))
 
-    groups = (select(*(source.c[key] for key in keys),
-                     sa.func.sum(units(source, sa.func.coalesce(source.c.agreed, 0))).label("agreed_units"),
-                     sa.func.sum(units(source, source.c.purchased)).label("purchased_units"))
-              .where(source.c.status == selected).group_by(*(source.c[key] for key in keys)).subquery("groups"))
-    joined = sa.and_(lines.c.status == selected, *(groups.c[key] == lines.c[key] for key in keys))
-    group_agreed = sa.func.coalesce(groups.c.agreed_units, units(lines, sa.func.coalesce(lines.c.agreed, 0)))
-    group_purchased = sa.func.coalesce(groups.c.purchased_units, units(lines, lines.c.purchased))
-    k, twice = lines.c.k, 2 * SCALE * group_purchased
-    behind = sa.and_(lines.c.agreed > 0, group_agreed > 0,
-                     sa.or_(twice < (2 * k - 1) * group_agreed,
-                            sa.and_(twice == (2 * k - 1) * group_agreed, k % 2 == 1)))
-    gap = sa.case((sa.and_(lines.c.agreed > 0, group_agreed > 0),
-                   sa.cast(lines.c.schedule, sa.Float)
-                   - sa.cast(group_purchased * SCALE, sa.Float) / sa.cast(group_agreed, sa.Float)), else_=None)
-    return (select(lines.c.line_id, lines.c.institution_code, lines.c.region, lines.c.product_id, lines.c.batch_id,
-                   lines.c.year_start, lines.c.year_end, lines.c.agreed, lines.c.purchased, lines.c.amount_fen,
-                   group_agreed.label("group_agreed"), group_purchased.label("group_purchased"),
-                   sa.case((behind, 1), else_=0).label("behind"), gap.label("gap"))
-            .select_from(lines).outerjoin(groups, joined))
+    def gap_of(p, a):
+        return sa.case((a > 0, sa.cast(schedule, sa.Float) - sa.cast(p * SCALE, sa.Float) / sa.cast(a, sa.Float)),
+                       else_=None)
+
+    together = {product_id: group for y in years for product_id, group in y.together.items()}
+    group_agreed, group_purchased = sa.func.coalesce(Line.agreed, 0), purchased
+    behind, gap = behind_on(purchased, agreed), gap_of(purchased, agreed)
+    if together:
+        # The groups as literal rows (portable, and a hash lookup per line rather than a CASE
+        # of every product): (product_id, group_id).
+        mapping = sa.union_all(*(select(sa.literal(product_id, sa.Integer).label("product_id"),
+                                        sa.literal(group, sa.Integer).label("group_id"))
+                                 for product_id, group in sorted(together.items()))).subquery("together")
+        mine = mapping.alias("mine")
+        members = line_progress(years, as_of, sa.and_(condition if group_condition is None else group_condition,
+                                                      Line.product_id.in_(together))).subquery("members")
+        conversion = _raw(Product.conversion)
+        groups = (select(members.c.institution_code, members.c.year_start, mine.c.group_id,
+                         sa.func.sum(sa.cast(sa.func.coalesce(members.c.agreed, 0), sa.Numeric) * conversion
+                                     ).label("agreed"),
+                         sa.func.sum(sa.cast(members.c.purchased, sa.Numeric) * conversion).label("purchased"))
+                  .join(mine, mine.c.product_id == members.c.product_id)
+                  .join(Product, Product.id == members.c.product_id)
+                  .group_by(members.c.institution_code, members.c.year_start, mine.c.group_id)).subquery("groups")
+        alone = groups.c.agreed.is_(None)
+        group_agreed = sa.func.coalesce(groups.c.agreed, group_agreed)
+        group_purchased = sa.func.coalesce(groups.c.purchased, purchased)
+        behind = sa.case((alone, behind), else_=sa.and_(agreed > 0, behind_on(groups.c.purchased, groups.c.agreed)))
+        gap = sa.case((alone, gap), else_=sa.case((agreed > 0, gap_of(groups.c.purchased, groups.c.agreed)),
+                                                  else_=None))
+    statement = (select(Line.id.label("line_id"), Line.institution_code, Line.region, Line.product_id,
+                        Line.batch_id, Line.year_start, Line.year_end, Line.agreed, purchased.label("purchased"),
+                        amount.label("amount_fen"), group_agreed.label("group_agreed"),
+                        group_purchased.label("group_purchased"), sa.case((behind, 1), else_=0).label("behind"),
+                        gap.label("gap"))
+                 .select_from(Line).where(in_view(years), condition))
+    if partial is not None:
+        statement = statement.outerjoin(partial, partial.c.line_id == Line.id)
+    if together:
+        statement = (statement.outerjoin(mapping, mapping.c.product_id == Line.product_id)
+                     .outerjoin(groups, sa.and_(groups.c.institution_code == Line.institution_code,
+                                                groups.c.year_start == Line.year_start,
+                                                groups.c.group_id == mapping.c.group_id)))
+    return statement
 
 
 def monthly_totals(session: Session, years: list[YearInView], condition, *keys) -> dict[tuple, list[tuple[int, int]]]:
@@ -406,12 +451,13 @@ def _non_selected_candidates(years: list[YearInView], as_of: date, condition, th
     assessed share never exceeds the raw one: every group the rules would alert on is here.
     """
     p = line_progress(years, as_of, condition).subquery("p")
-    units = p.c.purchased * p.c.conversion
-    selected = sa.func.sum(sa.case((p.c.status == rules.ProductStatus.SELECTED.value, units), else_=0))
-    non_selected = sa.func.sum(sa.case((p.c.status == rules.ProductStatus.NON_SELECTED.value, units), else_=0))
+    units = p.c.purchased * _raw(Product.conversion)
+    selected = sa.func.sum(sa.case((Product.status == rules.ProductStatus.SELECTED.value, units), else_=0))
+    non_selected = sa.func.sum(sa.case((Product.status == rules.ProductStatus.NON_SELECTED.value, units), else_=0))
     numerator, denominator = Fraction(threshold).as_integer_ratio()
-    return (select(p.c.institution_code, p.c.batch_id, p.c.generic_name, p.c.year_start)
-            .group_by(p.c.institution_code, p.c.batch_id, p.c.generic_name, p.c.year_start)
+    return (select(p.c.institution_code, p.c.batch_id, Product.generic_name, p.c.year_start)
+            .join(Product, Product.id == p.c.product_id)
+            .group_by(p.c.institution_code, p.c.batch_id, Product.generic_name, p.c.year_start)
             .having(non_selected * denominator > numerator * (selected + non_selected)))
 
 
@@ -629,16 +675,20 @@ def _items(session: Session, rows, years: list[YearInView], as_of: date) -> list
     open_keys = set(session.exec(select(Flag.dedup_key).where(Flag.dedup_key.in_(alert_keys),
                                                               Flag.status == FlagStatus.open.value)))
     tolerance = setting("BEHIND_TOLERANCE")
-    together = _assessed_together(session, products.values())
+    together = {product_id: group for y in years for product_id, group in y.together.items()}
+    assessed_with: dict[int, list[str]] = defaultdict(list)  # group -> product codes
+    if together:
+        for product_id, code in session.execute(select(Product.id, Product.code).where(Product.id.in_(together))
+                                                .order_by(Product.code)):
+            assessed_with[together[product_id]].append(code)
     items = []
     for row in rows:
         year, product = by_batch[row.batch_id], products[row.product_id]
         key = (row.institution_code, row.batch_id, product.generic_name, row.year_start)
         completed = None if row.agreed is None else rules.completed_share(row.agreed, row.purchased)
         group_agreed, group_purchased = Decimal(str(row.group_agreed)), Decimal(str(row.group_purchased))
-        combined = None
-        if len(together[product.id]) > 1 and group_agreed > 0:
-            combined = rules.completed_share(group_agreed, group_purchased)
+        group = assessed_with[together[product.id]] if product.id in together else []
+        combined = rules.completed_share(group_agreed, group_purchased) if group and group_agreed > 0 else None
         assessed = combined if combined is not None else completed
         result = compliance.get(key)
         items.append({
@@ -649,7 +699,7 @@ def _items(session: Session, rows, years: list[YearInView], as_of: date) -> list
             "year_start": row.year_start, "year_end": row.year_end, "agreed": row.agreed,
             "purchased": row.purchased, "purchased_amount": _fen(row.amount_fen),
             "completed_share": completed, "schedule_share": year.schedule,
-            "assessed_with": together[product.id] if len(together[product.id]) > 1 else [],
+            "assessed_with": group,
             "combined_completed_share": combined,
             "behind": bool(row.agreed) and assessed is not None
                       and rules.behind_schedule(assessed, year.schedule, tolerance),
@@ -663,22 +713,6 @@ def _items(session: Session, rows, years: list[YearInView], as_of: date) -> list
                              if k in open_keys),
         })
     return items
-
-
-def _assessed_together(session: Session, products) -> dict[int, list[str]]:
-    """For each product: the codes of its batch's products assessed with it (itself
-    included; rules.assessment_group), in code order."""
-    groups = {p.id: (p.batch_id, rules.assessment_group(p.status, p.generic_name, p.manufacturer)) for p in products}
-    wanted = {group for group in groups.values() if group[1] is not None}
-    members: dict[tuple, list[str]] = defaultdict(list)
-    if wanted:
-        for other in session.exec(select(Product).where(
-                Product.batch_id.in_({batch_id for batch_id, _ in wanted}),
-                Product.generic_name.in_({group[0] for _, group in wanted}),
-                Product.status == rules.ProductStatus.SELECTED.value).order_by(Product.code)):
-            members[(other.batch_id, rules.assessment_group(other.status, other.generic_name, other.manufacturer))
-                    ].append(other.code)
-    return {p.id: members.get(groups[p.id]) or [p.code] for p in products}
 
 
 # ---------------------------------------------------------------------------
