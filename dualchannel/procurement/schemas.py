@@ -19,15 +19,9 @@ class Share(ma.fields.Float):
 
 # ---------------------------------------------------------------- batches and products
 
-class Strict:
-    """Meta of request bodies that refuse unknown fields (422) instead of dropping them: a
-    misspelt policy field (`first_year_end`, `consistency_evaluated`) must not pass unseen."""
-
-    unknown = ma.RAISE
-
-
 class BatchIn(RequestSchema):
-    Meta = Strict
+    class Meta:
+        unknown = ma.RAISE  # a misspelt policy field (`first_year_end`) must not pass unseen
 
     code = ma.fields.String(required=True, validate=CODE)
     name = ma.fields.String(required=True, validate=TEXT)
@@ -72,7 +66,8 @@ class BatchList(ma.Schema):
 
 
 class ProductIn(RequestSchema):
-    Meta = Strict
+    class Meta:
+        unknown = ma.RAISE  # a misspelt policy field (`consistency_evaluated`) must not pass unseen
 
     code = ma.fields.String(required=True, validate=CODE)
     generic_name = ma.fields.String(required=True, validate=TEXT,
