@@ -23,6 +23,7 @@ FEATURES = (
     "settlements",
     "audit",
     "procurement",
+    "public",  # published lists: no token (public/views.py)
 )
 
 

@@ -46,6 +46,8 @@ PROCUREMENT_AGREED_RATIO_MAX = "0.7"
 # below the 序时进度). Non-selected share of a generic above the threshold: 0.5 is exactly the
 # seeds' rule "selected purchases at least the non-selected ones".
 PROCUREMENT_BEHIND_TOLERANCE = "0"
+# Behind-schedule alerts from this month of the agreement year (1 = as soon as a line is behind).
+PROCUREMENT_BEHIND_ALERTS_FROM_MONTH = 1
 PROCUREMENT_NON_SELECTED_SHARE_THRESHOLD = "0.5"
 # The execution endpoint raises due alerts itself for regions up to this many lines
 # (institution x product x year; a city); larger ones rely on `dualchannel procurement scan`.

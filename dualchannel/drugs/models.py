@@ -33,6 +33,12 @@ class Drug(SQLModel, table=True):
     # Dispensed in parts (拆零): `unit` is then the part (片), and one pack holds this many.
     # None: each unit is one pack with its own code.
     units_per_pack: int | None = None
+    # False for a generic not (yet) through consistency evaluation (未过评仿制药): its payment
+    # standard is at most the selected price of its generic at once (seed 000 五).
+    consistency_evaluated: bool = True
+    # The negotiated original whose policy a same-generic copy (仿制药, 生物类似药) follows
+    # (seed 003 一: 国谈药品（含同通用名仿制药和生物类似药）).
+    follows: str | None = Field(default=None, max_length=32, foreign_key="drug.code")
     created_at: datetime = Field(sa_type=UTCDateTime)
 
 

@@ -8,6 +8,7 @@ from sqlmodel import Session, select
 
 from dualchannel import clock, db
 from dualchannel.auth import Actor, Role
+from dualchannel.drugs import rules
 from dualchannel.drugs.models import ALL_DRUGS, Drug, DrugPaymentStandard
 from dualchannel.errors import Conflict, Invalid, NotFound
 
@@ -15,20 +16,27 @@ INSURANCE_TYPES = ("employee", "resident")
 
 
 def create_drug(session: Session, actor: Actor, *, code: str, generic_name: str, name: str, unit: str,
-                negotiated: bool = False, dual_channel: bool = False, separate_payment: bool = False,
-                requires_eligibility: bool = False, storage: str = "normal",
-                payment_standard: Decimal | None = None, agreed_price: Decimal | None = None,
+                negotiated: bool | None = None, dual_channel: bool | None = None,
+                separate_payment: bool | None = None, requires_eligibility: bool | None = None,
+                storage: str | None = None, payment_standard: Decimal | None = None,
+                agreed_price: Decimal | None = None, consistency_evaluated: bool = True,
                 trace_prefixes: list[str] = (), units_per_pack: int | None = None) -> Drug:
-    """Add a drug to the catalogue (admin or a bureau)."""
+    """Add a drug to the catalogue (admin or a bureau).
+
+    A drug of the generic name of a negotiated dual-channel drug follows it (seed 003 一:
+    国谈药品（含同通用名仿制药和生物类似药）): the policy fields it does not state (None) are the
+    original's, and `follows` names the original (rules.policy_of_new_drug).
+    """
     actor.require(Role.admin, Role.bureau)
     if session.get(Drug, code):
         raise Conflict(f"Drug {code} already exists.", code="drug_exists")
     prefixes = _free_prefixes(session, code, trace_prefixes)
-    drug = Drug(code=code, generic_name=generic_name, name=name, unit=unit, negotiated=negotiated,
-                dual_channel=dual_channel, separate_payment=separate_payment,
-                requires_eligibility=requires_eligibility, storage=storage,
-                payment_standard=payment_standard, agreed_price=agreed_price, trace_prefixes=prefixes,
-                units_per_pack=units_per_pack, created_at=clock.now())
+    stated = {"negotiated": negotiated, "dual_channel": dual_channel, "separate_payment": separate_payment,
+              "requires_eligibility": requires_eligibility, "storage": storage}
+    policy, follows = rules.policy_of_new_drug(stated, original_of(session, generic_name))
+    drug = Drug(code=code, generic_name=generic_name, name=name, unit=unit, payment_standard=payment_standard,
+                agreed_price=agreed_price, consistency_evaluated=consistency_evaluated, follows=follows,
+                trace_prefixes=prefixes, units_per_pack=units_per_pack, created_at=clock.now(), **policy)
     session.add(drug)
     db.commit(session, f"Drug {code} already exists.", code="drug_exists")
     return drug
@@ -65,6 +73,15 @@ def owners_of_prefixes(session: Session, prefixes: set[str]) -> dict[str, Drug]:
     """The drug each of `prefixes` (product identification codes) belongs to, where known."""
     return {prefix: drug for drug in session.exec(select(Drug)) for prefix in drug.trace_prefixes
             if prefix in prefixes}
+
+
+def original_of(session: Session, generic_name: str) -> dict | None:
+    """The drug new drugs of `generic_name` follow, as plain values: the first registered one
+    that is negotiated and dual-channel and follows none itself (a copy is never an original)."""
+    original = session.exec(select(Drug).where(Drug.generic_name == generic_name, Drug.negotiated.is_(True),
+                                               Drug.dual_channel.is_(True), Drug.follows.is_(None))
+                            .order_by(Drug.created_at, Drug.code)).first()
+    return None if original is None else original.model_dump()
 
 
 def get_drug(session: Session, code: str) -> Drug:

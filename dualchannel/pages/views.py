@@ -32,6 +32,12 @@ def index():
     return redirect(url_for("pages.login"))
 
 
+@bp.get("/pharmacies")
+def pharmacies():
+    """The public list of dual-channel pharmacies (seed 003: 及时向社会公布); no sign-in."""
+    return _render("pharmacies", "双通道药店名单")
+
+
 @bp.get("/login")
 def login():
     """Sign in with a bearer token; the page then goes to the role's own page."""

@@ -54,7 +54,7 @@ def ensure_admitted(pharmacy: Pharmacy) -> None:
                    pharmacy_code=pharmacy.code, pharmacy_status=pharmacy.status)
 
 
-def admitted(code) -> sa.ColumnElement[bool]:
+def is_active(code) -> sa.ColumnElement[bool]:
     """SQL: the pharmacy `code` (a value or a column) is admitted now. Put in the WHERE of the
     conditional UPDATE that records a pharmacy's act, so a suspension committed a moment
     before refuses it inside the same transaction."""
@@ -307,6 +307,18 @@ def active_network(session: Session) -> list[Pharmacy]:
     """
     return list(session.exec(select(Pharmacy).where(Pharmacy.status == PharmacyStatus.active.value)
                              .order_by(Pharmacy.code)))
+
+
+def admitted(session: Session, *, region: str | None = None) -> list[Pharmacy]:
+    """The admitted dual-channel pharmacies — active, or suspended for now — whose computed
+    county lies in `region` (None: everywhere), in county, then code order. This is the list
+    the bureau publishes (seed 003 三(二): 纳入"双通道"管理，并及时向社会公布)."""
+    statement = (select(Pharmacy).where(Pharmacy.status.in_([PharmacyStatus.active.value,
+                                                              PharmacyStatus.suspended.value]))
+                 .order_by(Pharmacy.county_adcode, Pharmacy.code))
+    if region:
+        statement = statement.where(Pharmacy.county_adcode.startswith(adcodes.prefix(region)))
+    return list(session.exec(statement))
 
 
 def dual_channel_drugs_in_stock(session: Session, codes: Collection[str]) -> dict[str, int]:

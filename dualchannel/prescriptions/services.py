@@ -127,7 +127,7 @@ def _move(session: Session, prescription: Prescription, action: Action, actor_la
     statement = sa.update(Prescription).where(Prescription.id == prescription.id,
                                               Prescription.status == source.value)
     if by_admitted_pharmacy:
-        statement = statement.where(pharmacies.admitted(Prescription.pharmacy_code))
+        statement = statement.where(pharmacies.is_active(Prescription.pharmacy_code))
     touched = session.execute(statement.values(**changed).execution_options(synchronize_session=False)).rowcount
     if touched != 1:
         _lost_race(session, prescription)
@@ -601,7 +601,7 @@ def undo_pack(session: Session, actor: Actor, code: str, *, reason: str) -> str:
     # settlement racing this undo either moved it first (then this touches nothing) or waits.
     held = session.execute(sa.update(Prescription)
                            .where(Prescription.id == prescription.id, Prescription.status == Status.dispensed.value,
-                                  pharmacies.admitted(Prescription.pharmacy_code))
+                                  pharmacies.is_active(Prescription.pharmacy_code))
                            .values(updated_at=now).execution_options(synchronize_session=False)).rowcount
     if held != 1:
         _refuse_undo_unless_dispensed(session.scalar(select(Prescription.status)

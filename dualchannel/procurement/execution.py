@@ -21,7 +21,8 @@ import functools
 import hashlib
 import operator
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
@@ -38,7 +39,15 @@ from dualchannel.flags import services as flags
 from dualchannel.flags.models import Flag, FlagStatus
 from dualchannel.procurement import rules, supply
 from dualchannel.procurement.models import MONTHS, Batch, Line, Product, Purchase, SupplyProblem, month_column
-from dualchannel.procurement.services import institution_names, setting, view_region, visible_lines, within
+from dualchannel.procurement.services import (
+    institution_names,
+    setting,
+    view_region,
+    visible_lines,
+    within,
+    year_containing,
+    years_of,
+)
 
 BEHIND = "procurement_behind_schedule"
 NON_SELECTED_HIGH = "non_selected_share_high"
@@ -55,7 +64,9 @@ class YearInView:
     or `as_of` is today or later (no purchase is dated after the day it is recorded). Otherwise
     the purchases of that month up to `as_of` are read from the purchases themselves, `forward`
     (from the month's start) or backwards (the month's total less those after `as_of`),
-    whichever covers fewer days; `partial` is that range (inclusive).
+    whichever covers fewer days; `partial` is that range (inclusive). `together` maps each
+    selected product of the batch assessed with another (rules.assessment_group: one company's
+    products of one generic) to its group, the smallest product id of the group.
     """
 
     batch: Batch
@@ -67,6 +78,7 @@ class YearInView:
     forward: bool
     complete: bool
     as_of: date
+    together: Mapping[int, int] = field(default_factory=dict)
 
     @property
     def partial(self) -> tuple[date, date] | None:
@@ -83,13 +95,13 @@ def year_in_view(batch: Batch, as_of: date, today: date) -> YearInView | None:
     if as_of < batch.cycle_start:
         return None
     if as_of > batch.cycle_end:
-        start, end = rules.agreement_years(batch.cycle_start, batch.cycle_end)[-1]
+        start, end = years_of(batch)[-1]
     else:
-        start, end = rules.agreement_year(batch.cycle_start, batch.cycle_end, as_of)
+        start, end = year_containing(batch, as_of)
     months = tuple(rules.agreement_months(start, end))
     month, forward, over = None, True, as_of >= end - timedelta(days=1)
     if not over:
-        month = rules.month_of_year(start, as_of)
+        month = rules.month_of_year(start, end, as_of)
         month_start, month_end = months[month]
         forward = (as_of - month_start) <= (month_end - timedelta(days=1) - as_of)
     return YearInView(batch, start, end, rules.schedule_share(start, end, as_of), months, month, forward,
@@ -106,7 +118,19 @@ def years_in_view(session: Session, as_of: date, batch_code: str | None = None) 
     if batch_code and not batches:
         raise NotFound(f"No batch {batch_code}.")
     today = clock.today()
-    return [y for y in (year_in_view(b, as_of, today) for b in batches) if y is not None]
+    years = [y for y in (year_in_view(b, as_of, today) for b in batches) if y is not None]
+    groups: dict[tuple, list[int]] = defaultdict(list)
+    if years:
+        for product_id, batch_id, status, generic_name, manufacturer in session.execute(
+                select(Product.id, Product.batch_id, Product.status, Product.generic_name, Product.manufacturer)
+                .where(Product.batch_id.in_([y.batch.id for y in years]),
+                       Product.status == rules.ProductStatus.SELECTED.value)):
+            groups[(batch_id, rules.assessment_group(status, generic_name, manufacturer))].append(product_id)
+    together: dict[int, dict[int, int]] = defaultdict(dict)
+    for (batch_id, _), members in groups.items():
+        if len(members) > 1:
+            together[batch_id].update(dict.fromkeys(members, min(members)))
+    return [replace(y, together=together[y.batch.id]) for y in years]
 
 
 def _per_batch(values: dict[int, object]):
@@ -161,14 +185,9 @@ def _sign(years: list[YearInView]):
     return _per_batch({y.batch.id: 0 if y.complete else (1 if y.forward else -1) for y in years})
 
 
-def progress(years: list[YearInView], as_of: date, condition, tolerance: Decimal):
-    """One row per line of the years in view satisfying `condition`: purchases and amount (in
-    fen) as of `as_of`, and `behind` (1/0) exactly as `rules.behind_schedule` decides it.
-
-    behind ⇔ round_half_even(10^6·p/a) < K with K = 10^6·(schedule − tolerance), which in
-    integers is 2·10^6·p < (2K−1)·a, or equality with K odd (the tie rounds to the even K−1).
-    A line without an agreed volume, or with 0, is never behind.
-    """
+def _purchases_as_of(years: list[YearInView], condition):
+    """Per line satisfying `condition`: expressions of its purchases and amount (in fen) as of
+    `as_of`, and the subquery of partial-month purchases they need joined on `line_id` (or None)."""
     purchased = _counted(years, "q", Line.purchased)
     amount = _counted(years, "a", Line.purchased_amount)
     partial = _partial_purchases(years, condition, Purchase.line_id)
@@ -177,21 +196,92 @@ def progress(years: list[YearInView], as_of: date, condition, tolerance: Decimal
         sign = _sign(years)
         purchased = purchased + sign * sa.func.coalesce(partial.c.q, 0)
         amount = amount + sign * sa.func.coalesce(partial.c.a, 0)
+    return purchased, amount, partial
+
+
+def line_progress(years: list[YearInView], as_of: date, condition):
+    """One row per line of the years in view satisfying `condition`: purchases and amount (in
+    fen) as of `as_of`."""
+    purchased, amount, partial = _purchases_as_of(years, condition)
+    statement = (select(Line.id.label("line_id"), Line.institution_code, Line.region, Line.product_id,
+                        Line.batch_id, Line.year_start, Line.year_end, Line.agreed, purchased.label("purchased"),
+                        amount.label("amount_fen"))
+                 .select_from(Line).where(in_view(years), condition))
+    if partial is not None:
+        statement = statement.outerjoin(partial, partial.c.line_id == Line.id)
+    return statement
+
+
+def progress(years: list[YearInView], as_of: date, condition, tolerance: Decimal, group_condition=None):
+    """`line_progress` with `behind` (1/0) decided exactly as `rules.behind_schedule` does on
+    what the line is assessed with, and `gap` (schedule − completion, for ordering).
+
+    Seed 002 二(四): "屬于中選結果供應清單內的同品種同企業中選產品,按照同一采購目錄進行合并考核" —
+    the lines of a company's selected products of one generic (`YearInView.together`) are
+    assessed as one: `group_agreed` and `group_purchased` sum the institution's agreed volumes
+    and purchases of them in the year in common units (× 10^4), as rules.combined_progress
+    does. Any other line is assessed alone: they are its own, in its own unit (only their
+    ratio matters). `group_condition` selects the lines that may join a group when `condition`
+    is narrower (a report filtered by product); default `condition`. Without products assessed
+    together in view, the statement reads the lines alone, without a join.
+
+    behind ⇔ round_half_even(10^6·p/a) < K with K = 10^6·(schedule − tolerance), which in
+    integers is 2·10^6·p < (2K−1)·a, or equality with K odd (the tie rounds to the even K−1),
+    with p and a the assessed purchases and agreed volume. A line without an agreed volume of
+    its own, or with 0, is never behind.
+    """
+    purchased, amount, partial = _purchases_as_of(years, condition)
     agreed = sa.cast(Line.agreed, sa.BigInteger)
     k = _per_batch({y.batch.id: int((y.schedule - tolerance).quantize(rules.SHARE_QUANTUM) * SCALE) for y in years})
     schedule = _per_batch({y.batch.id: int(y.schedule * SCALE) for y in years})
-    twice = 2 * SCALE * purchased
-    behind = sa.and_(agreed > 0, sa.or_(twice < (2 * k - 1) * agreed,
-                                        sa.and_(twice == (2 * k - 1) * agreed, k % 2 == 1)))
-    gap = sa.case((agreed > 0, sa.cast(schedule, sa.Float) - sa.cast(purchased * SCALE, sa.Float)
-                   / sa.cast(agreed, sa.Float)), else_=None)
+
+    def behind_on(p, a):
+        twice = 2 * SCALE * p
+        return sa.and_(a > 0, sa.or_(twice < (2 * k - 1) * a, sa.and_(twice == (2 * k - 1) * a, k % 2 == 1)))
+
+    def gap_of(p, a):
+        return sa.case((a > 0, sa.cast(schedule, sa.Float) - sa.cast(p * SCALE, sa.Float) / sa.cast(a, sa.Float)),
+                       else_=None)
+
+    together = {product_id: group for y in years for product_id, group in y.together.items()}
+    group_agreed, group_purchased = sa.func.coalesce(Line.agreed, 0), purchased
+    behind, gap = behind_on(purchased, agreed), gap_of(purchased, agreed)
+    if together:
+        # The groups as literal rows (portable, and a hash lookup per line rather than a CASE
+        # of every product): (product_id, group_id).
+        mapping = sa.union_all(*(select(sa.literal(product_id, sa.Integer).label("product_id"),
+                                        sa.literal(group, sa.Integer).label("group_id"))
+                                 for product_id, group in sorted(together.items()))).subquery("together")
+        mine = mapping.alias("mine")
+        members = line_progress(years, as_of, sa.and_(condition if group_condition is None else group_condition,
+                                                      Line.product_id.in_(together))).subquery("members")
+        conversion = _raw(Product.conversion)
+        groups = (select(members.c.institution_code, members.c.year_start, mine.c.group_id,
+                         sa.func.sum(sa.cast(sa.func.coalesce(members.c.agreed, 0), sa.Numeric) * conversion
+                                     ).label("agreed"),
+                         sa.func.sum(sa.cast(members.c.purchased, sa.Numeric) * conversion).label("purchased"))
+                  .join(mine, mine.c.product_id == members.c.product_id)
+                  .join(Product, Product.id == members.c.product_id)
+                  .group_by(members.c.institution_code, members.c.year_start, mine.c.group_id)).subquery("groups")
+        alone = groups.c.agreed.is_(None)
+        group_agreed = sa.func.coalesce(groups.c.agreed, group_agreed)
+        group_purchased = sa.func.coalesce(groups.c.purchased, purchased)
+        behind = sa.case((alone, behind), else_=sa.and_(agreed > 0, behind_on(groups.c.purchased, groups.c.agreed)))
+        gap = sa.case((alone, gap), else_=sa.case((agreed > 0, gap_of(groups.c.purchased, groups.c.agreed)),
+                                                  else_=None))
     statement = (select(Line.id.label("line_id"), Line.institution_code, Line.region, Line.product_id,
                         Line.batch_id, Line.year_start, Line.year_end, Line.agreed, purchased.label("purchased"),
-                        amount.label("amount_fen"), sa.case((behind, 1), else_=0).label("behind"),
+                        amount.label("amount_fen"), group_agreed.label("group_agreed"),
+                        group_purchased.label("group_purchased"), sa.case((behind, 1), else_=0).label("behind"),
                         gap.label("gap"))
                  .select_from(Line).where(in_view(years), condition))
     if partial is not None:
         statement = statement.outerjoin(partial, partial.c.line_id == Line.id)
+    if together:
+        statement = (statement.outerjoin(mapping, mapping.c.product_id == Line.product_id)
+                     .outerjoin(groups, sa.and_(groups.c.institution_code == Line.institution_code,
+                                                groups.c.year_start == Line.year_start,
+                                                groups.c.group_id == mapping.c.group_id)))
     return statement
 
 
@@ -288,7 +378,7 @@ def assess_groups(session: Session, years: list[YearInView], as_of: date, line_f
     for product in products.values():
         members[(product.batch_id, product.generic_name)].append(product)
     grouped = defaultdict(list)
-    for row in session.execute(progress(years, as_of, line_filter, Decimal(0))):
+    for row in session.execute(line_progress(years, as_of, line_filter)):
         key = (row.institution_code, row.batch_id, products[row.product_id].generic_name, row.year_start)
         if keys is None or key in keys:
             grouped[key].append(row)
@@ -360,7 +450,7 @@ def _non_selected_candidates(years: list[YearInView], as_of: date, condition, th
     Exemptions only move purchases off the non-selected side or onto the selected side, so the
     assessed share never exceeds the raw one: every group the rules would alert on is here.
     """
-    p = progress(years, as_of, condition, Decimal(0)).subquery("p")
+    p = line_progress(years, as_of, condition).subquery("p")
     units = p.c.purchased * _raw(Product.conversion)
     selected = sa.func.sum(sa.case((Product.status == rules.ProductStatus.SELECTED.value, units), else_=0))
     non_selected = sa.func.sum(sa.case((Product.status == rules.ProductStatus.NON_SELECTED.value, units), else_=0))
@@ -410,8 +500,12 @@ def _sync_behind(session: Session, years: list[YearInView], region: str | None, 
     # Plain scans and set differences: no join on computed keys, whose plan would depend on
     # the statistics of a flag table that a scan may just have filled.
     tolerance = setting("BEHIND_TOLERANCE")
-    p = progress(years, as_of, region_condition(Line.region, region), tolerance).subquery("p")
-    rows = session.execute(select(p).where(p.c.behind == 1)).all()
+    from_month = int(current_app.config["PROCUREMENT_BEHIND_ALERTS_FROM_MONTH"])
+    due = [y for y in years if rules.behind_alert_due(y.month, from_month)]
+    rows = []
+    if due:
+        p = progress(due, as_of, region_condition(Line.region, region), tolerance).subquery("p")
+        rows = session.execute(select(p).where(p.c.behind == 1)).all()
     known = dict(session.execute(select(Flag.dedup_key, Flag.status).where(
         Flag.type == BEHIND, region_condition(Flag.region, region))).all())
     products, by_batch = {p_.id: p_ for p_ in session.exec(select(Product))}, {y.batch.id: y for y in years}
@@ -429,6 +523,10 @@ def _sync_behind(session: Session, years: list[YearInView], region: str | None, 
                          "year_start": row.year_start.isoformat(), "year_end": row.year_end.isoformat(),
                          "agreed": row.agreed, "purchased": row.purchased,
                          "completed_share": str(rules.completed_share(row.agreed, row.purchased)),
+                         # What `behind` compared: with the company's other selected specifications
+                         # of the generic (seed 002 二(四) 合并考核), in common units.
+                         "assessed_completed_share": str(rules.completed_share(
+                             Decimal(str(row.group_agreed)), Decimal(str(row.group_purchased)))),
                          "schedule_share": str(year.schedule), "tolerance": str(tolerance),
                          "as_of": as_of.isoformat(), "rule": "seed 002 二(九): 中选产品采购进度低于序时进度"}})
     raised = flags.raise_flags(session, alerts)
@@ -529,7 +627,9 @@ def execution_report(session: Session, actor: Actor, *, region: str | None = Non
     condition = sa.and_(visible_lines(actor), region_condition(Line.region, region))
     if institution_code:
         condition = sa.and_(condition, Line.institution_code == institution_code)
+    group_condition = None  # the lines a shown line may be assessed with: any product
     if product_code:
+        group_condition = condition
         condition = sa.and_(condition, Line.product_id == select(Product.id).where(Product.code == product_code)
                             .scalar_subquery())
     report = {"region": region, "as_of": as_of, "alerts_synced": synced, "alerts_raised": raised,
@@ -542,10 +642,11 @@ def execution_report(session: Session, actor: Actor, *, region: str | None = Non
         report["summary"]["open_alerts"] = dict(session.execute(
             select(Flag.type, sa.func.count()).where(
                 Flag.status == FlagStatus.open.value, region_condition(Flag.region, region),
-                Flag.type.in_([BEHIND, NON_SELECTED_HIGH, supply.SUPPLY_OVERDUE])).group_by(Flag.type)).all())
+                Flag.type.in_([BEHIND, NON_SELECTED_HIGH, supply.SUPPLY_OVERDUE,
+                               *(d.value for d in rules.PriceDeviation)])).group_by(Flag.type)).all())
     if not years:
         return report
-    p = progress(years, as_of, condition, setting("BEHIND_TOLERANCE")).subquery("p")
+    p = progress(years, as_of, condition, setting("BEHIND_TOLERANCE"), group_condition).subquery("p")
     totals = session.execute(select(sa.func.count(), sa.func.count(p.c.agreed), sa.func.sum(p.c.behind))).one()
     report["summary"].update(lines=totals[0], with_agreement=totals[1], behind=int(totals[2] or 0))
     statement = select(p)
@@ -574,11 +675,21 @@ def _items(session: Session, rows, years: list[YearInView], as_of: date) -> list
     open_keys = set(session.exec(select(Flag.dedup_key).where(Flag.dedup_key.in_(alert_keys),
                                                               Flag.status == FlagStatus.open.value)))
     tolerance = setting("BEHIND_TOLERANCE")
+    together = {product_id: group for y in years for product_id, group in y.together.items()}
+    assessed_with: dict[int, list[str]] = defaultdict(list)  # group -> product codes
+    if together:
+        for product_id, code in session.execute(select(Product.id, Product.code).where(Product.id.in_(together))
+                                                .order_by(Product.code)):
+            assessed_with[together[product_id]].append(code)
     items = []
     for row in rows:
         year, product = by_batch[row.batch_id], products[row.product_id]
         key = (row.institution_code, row.batch_id, product.generic_name, row.year_start)
         completed = None if row.agreed is None else rules.completed_share(row.agreed, row.purchased)
+        group_agreed, group_purchased = Decimal(str(row.group_agreed)), Decimal(str(row.group_purchased))
+        group = assessed_with[together[product.id]] if product.id in together else []
+        combined = rules.completed_share(group_agreed, group_purchased) if group and group_agreed > 0 else None
+        assessed = combined if combined is not None else completed
         result = compliance.get(key)
         items.append({
             "line_id": row.line_id, "institution_code": row.institution_code,
@@ -588,7 +699,10 @@ def _items(session: Session, rows, years: list[YearInView], as_of: date) -> list
             "year_start": row.year_start, "year_end": row.year_end, "agreed": row.agreed,
             "purchased": row.purchased, "purchased_amount": _fen(row.amount_fen),
             "completed_share": completed, "schedule_share": year.schedule,
-            "behind": completed is not None and rules.behind_schedule(completed, year.schedule, tolerance),
+            "assessed_with": group,
+            "combined_completed_share": combined,
+            "behind": bool(row.agreed) and assessed is not None
+                      and rules.behind_schedule(assessed, year.schedule, tolerance),
             "non_selected_share": result.non_selected_share if result else None,
             "compliant": result.compliant if result else None,
             "compliance": None if result is None else {

@@ -18,8 +18,10 @@ from dualchannel.db import Money, ScaledDecimal, UnitPrice, UTCDateTime
 class Batch(SQLModel, table=True):
     """A procurement batch's published result (中选结果): its cycle and when it takes effect.
 
-    `cycle_end` is the cycle's last day (inclusive); agreement years start at `cycle_start`
-    and repeat on its anniversaries (rules.agreement_years).
+    `cycle_end` is the cycle's last day (inclusive). Agreement years start at `cycle_start`;
+    the first ends on `first_year_end` when the batch states one (seed 004: 2024-05-27 to
+    2025-05-31) and later years run a year each from the day after it, else they repeat on
+    the anniversaries of `cycle_start` (rules.agreement_years).
     """
 
     __tablename__ = "procurement_batch"
@@ -30,6 +32,7 @@ class Batch(SQLModel, table=True):
     kind: str = Field(max_length=12)  # drug | consumable
     cycle_start: date
     cycle_end: date
+    first_year_end: date | None = None  # last day of an irregular first agreement year
     effective_date: date
     # The bureau that published it (a province, a city); None for a national batch (admin).
     region: str | None = Field(default=None, max_length=6)
@@ -69,6 +72,9 @@ class Product(SQLModel, table=True):
     conversion: Decimal = Field(default=Decimal(1), sa_type=ScaledDecimal(4))
     # 达到同等质量疗效 (seed 002 二(四)): priced below the selected price, it is not assessed.
     equal_quality: bool = False
+    # False for a generic not through consistency evaluation (未过评): bought at most at the
+    # selected price of its group (seed 000 五: 采购价……不高于中选价格).
+    consistency_evaluated: bool = True
     created_at: datetime = Field(sa_type=UTCDateTime)
 
 

@@ -98,54 +98,87 @@ class OutsideCycle(ValueError):
     """A date outside the procurement cycle."""
 
 
-def agreement_years(cycle_start: date, cycle_end: date) -> list[tuple[date, date]]:
+MONTHS_PER_YEAR = 12  # the months an agreement year is monitored in (seed 001 (八) 按月监测)
+MAX_FIRST_YEAR_MONTHS = 13  # the project's bound on an irregular first year (see agreement_years)
+
+
+def agreement_years(cycle_start: date, cycle_end: date,
+                    first_year_end: date | None = None) -> list[tuple[date, date]]:
     """All agreement years of a cycle, as ``(year_start, year_end_exclusive)``.
 
-    Seed 004 一: "采购周期为2年，购销协议每年一签" — the cycle is split into yearly
-    agreements. Years start at ``cycle_start`` and repeat on its anniversaries (a 29 February
-    start falls on 28 February in common years); the last one is truncated at the cycle's end.
+    Seed 004 一: "采购周期为2年，购销协议每年一签，……首年协议期为2024年5月27日—2025年5月31日" —
+    the cycle is split into yearly agreements, and a batch may state where its FIRST year
+    ends. ``cycle_end`` and ``first_year_end`` are LAST DAYS (inclusive), as the notices write
+    periods.
 
-    ``cycle_end`` is the cycle's LAST DAY (inclusive), as the notices write periods
-    ("首年协议期为2024年5月27日—2025年5月31日"). A two-year cycle from 2024-05-31 therefore
-    ends on 2026-05-30.
+    - Without ``first_year_end``: years start at ``cycle_start`` and repeat on its
+      anniversaries (a 29 February start falls on 28 February in common years); a two-year
+      cycle from 2024-05-31 ends on 2026-05-30.
+    - With it: the first year runs from ``cycle_start`` to ``first_year_end`` (irregular:
+      seed 004's runs 12 months and 5 days); the later years start on the day after it and
+      repeat on that day's anniversaries (2025-06-01, 2026-06-01, ...).
+
+    Either way the last year is truncated at the cycle's end. A first year must end inside
+    the cycle and last less than ``MAX_FIRST_YEAR_MONTHS`` months (the seeds' irregular year
+    is a few days over twelve; a longer one is a data entry error): ``ValueError`` otherwise,
+    see :func:`first_year_problem`.
     """
     if cycle_end < cycle_start:
         raise ValueError(f"cycle ends ({cycle_end}) before it starts ({cycle_start})")
+    if first_year_end is not None and (problem := first_year_problem(cycle_start, cycle_end, first_year_end)):
+        raise ValueError(problem)
     end_exclusive = cycle_end + timedelta(days=1)
     years: list[tuple[date, date]] = []
+    anchor = cycle_start
+    if first_year_end is not None:
+        anchor = first_year_end + timedelta(days=1)
+        years.append((cycle_start, min(anchor, end_exclusive)))
     k = 0
-    while (start := add_months(cycle_start, 12 * k)) < end_exclusive:
-        years.append((start, min(add_months(cycle_start, 12 * (k + 1)), end_exclusive)))
+    while (start := add_months(anchor, 12 * k)) < end_exclusive:
+        years.append((start, min(add_months(anchor, 12 * (k + 1)), end_exclusive)))
         k += 1
     return years
 
 
-def agreement_year(cycle_start: date, cycle_end: date, on: date) -> tuple[date, date]:
+def first_year_problem(cycle_start: date, cycle_end: date, first_year_end: date) -> str | None:
+    """Why ``first_year_end`` cannot end the first agreement year of a cycle, or None."""
+    if not cycle_start <= first_year_end <= cycle_end:
+        return f"the first agreement year must end within the cycle {cycle_start}..{cycle_end}"
+    if first_year_end >= add_months(cycle_start, MAX_FIRST_YEAR_MONTHS):
+        return f"the first agreement year must last less than {MAX_FIRST_YEAR_MONTHS} months"
+    return None
+
+
+def agreement_year(cycle_start: date, cycle_end: date, on: date,
+                   first_year_end: date | None = None) -> tuple[date, date]:
     """The agreement year containing ``on``: ``(year_start, year_end_exclusive)``.
 
-    Same conventions as :func:`agreement_years` (``cycle_end`` inclusive). Raises
-    :class:`OutsideCycle` for a date before ``cycle_start`` or after ``cycle_end``.
+    Same conventions as :func:`agreement_years`. Raises :class:`OutsideCycle` for a date
+    before ``cycle_start`` or after ``cycle_end``.
     """
-    years = agreement_years(cycle_start, cycle_end)
+    years = agreement_years(cycle_start, cycle_end, first_year_end)
     if not cycle_start <= on <= cycle_end:
         raise OutsideCycle(f"{on} is outside the cycle {cycle_start}..{cycle_end}")
     return next((start, end) for start, end in years if start <= on < end)
 
 
-def month_of_year(year_start: date, on: date) -> int:
-    """Index (from 0) of the month of an agreement year containing ``on``.
-
-    Month ``k`` runs from ``add_months(year_start, k)`` (inclusive) to
-    ``add_months(year_start, k + 1)``, the months :func:`schedule_share` counts in.
-    """
-    if on < year_start:
-        raise ValueError(f"{on} is before the year's start {year_start}")
-    return _whole_months_between(year_start, on)
+def month_of_year(year_start: date, year_end: date, on: date) -> int:
+    """Index (from 0) of the month of an agreement year containing ``on``: the month of
+    :func:`agreement_months` holding it."""
+    if not year_start <= on < year_end:
+        raise ValueError(f"{on} is outside the agreement year {year_start}..{year_end}")
+    return min(_whole_months_between(year_start, on), MONTHS_PER_YEAR - 1)
 
 
 def agreement_months(year_start: date, year_end: date) -> list[tuple[date, date]]:
-    """The months of an agreement year as ``(start, end_exclusive)``, the last one truncated
-    at ``year_end`` (exclusive) when the year is."""
+    """The months of an agreement year as ``(start, end_exclusive)``.
+
+    Month ``k`` runs from ``add_months(year_start, k)`` to the next monthly anniversary, the
+    months :func:`schedule_share` counts in; the last one is truncated at ``year_end``
+    (exclusive) when the year is short. An irregular first year longer than twelve months
+    (seed 004's ends 5 days after its anniversary) keeps ``MONTHS_PER_YEAR`` months: the
+    twelfth runs on to the year's end.
+    """
     if year_end <= year_start:
         raise ValueError(f"empty agreement year {year_start}..{year_end}")
     months: list[tuple[date, date]] = []
@@ -153,6 +186,8 @@ def agreement_months(year_start: date, year_end: date) -> list[tuple[date, date]
     while (start := add_months(year_start, k)) < year_end:
         months.append((start, min(add_months(year_start, k + 1), year_end)))
         k += 1
+    if len(months) > MONTHS_PER_YEAR:
+        months[MONTHS_PER_YEAR - 1:] = [(months[MONTHS_PER_YEAR - 1][0], year_end)]
     return months
 
 
@@ -210,6 +245,48 @@ def behind_schedule(completed: Decimal, schedule: Decimal, tolerance: Decimal = 
     if tolerance < 0:
         raise ValueError("tolerance must not be negative")
     return completed + tolerance < schedule
+
+
+def assessment_group(status: ProductStatus | str, generic_name: str, manufacturer: str) -> tuple[str, str] | None:
+    """Key of the products whose lines are assessed together against the schedule, or None
+    for a product assessed alone.
+
+    Seed 002 二(四): "屬于中選結果供應清單內的同品種同企業中選產品,按照同一采購目錄進行合并考核" —
+    a company's SELECTED products of one generic name in a batch (its several specifications or
+    packages) form one assessment: purchases of any count towards the agreed volumes of all.
+    Non-selected and backup products are assessed alone.
+    """
+    return (generic_name, manufacturer) if ProductStatus(status) is ProductStatus.SELECTED else None
+
+
+def combined_progress(lines: Iterable[tuple[int | None, int, Decimal]]) -> tuple[Decimal, Decimal]:
+    """Agreed volume and purchases of lines assessed together, in the generic's common units.
+
+    Each line is ``(agreed or None, purchased, conversion)`` in its product's pricing unit
+    (``conversion`` common units per pricing unit, seed 001 二(二) "按比例关系折算"); a line
+    without an agreement adds its purchases only. Compare the two with :func:`completed_share`.
+    """
+    agreed = purchased = ZERO
+    for line_agreed, line_purchased, conversion in lines:
+        agreed += (line_agreed or 0) * conversion
+        purchased += line_purchased * conversion
+    return agreed, purchased
+
+
+BEHIND_ALERTS_FROM_MONTH = 1
+
+
+def behind_alert_due(month_index: int | None, from_month: int = BEHIND_ALERTS_FROM_MONTH) -> bool:
+    """Whether a line behind schedule is alerted yet, in month ``month_index`` (from 0; None
+    once the year is over) of its agreement year.
+
+    Seed 002 二(九) wants progress below the 序时进度 alerted automatically but names no start;
+    the project's default alerts from month 1 (as soon as a line falls behind). A bureau that
+    first checks 进院 "執行第3個月起" (seed 002 二(二)) may start at month 3.
+    """
+    if from_month < 1:
+        raise ValueError("alerts start at month 1 or later")
+    return month_index is None or month_index + 1 >= from_month
 
 
 # ---------------------------------------------------------------------------
@@ -583,6 +660,37 @@ def supply_problem_status(
     return SupplyProblemStatus(late, due, overdue, overdue >= escalate_after)
 
 
+def level_above(region: str) -> str | None:
+    """The bureau one level up from a region: a county's city, a city's province; None above
+    a province (the seed's top: 省级医保部门)."""
+    if region.endswith("0000"):
+        return None
+    if region.endswith("00"):
+        return region[:2] + "0000"
+    return region[:4] + "00"
+
+
+def escalation_path(region: str, overdue_working_days: int,
+                    escalate_after: int = ESCALATE_AFTER_WORKING_DAYS) -> list[str]:
+    """The bureaus above ``region`` an overdue supply problem has been reported to, nearest
+    first.
+
+    Seed 002 二(八): "突出問題或無法協調解決的，逐級上報至省級醫保部門" — level by level up to the
+    province. Still overdue ``escalate_after`` working days after its deadline, a problem goes
+    one level up (a county's to the city); every further ``escalate_after`` working days one
+    more (the city's to the province), and no higher. The seed gives no period: one promise
+    period (5 working days) per level is the project's default.
+    """
+    if escalate_after < 0 or overdue_working_days < 0:
+        raise ValueError("working days must not be negative")
+    path: list[str] = []
+    above = level_above(region)
+    while above is not None and overdue_working_days >= escalate_after * (len(path) + 1):
+        path.append(above)
+        above = level_above(above)
+    return path
+
+
 # ---------------------------------------------------------------------------
 # 5. Payment-standard step-down
 # ---------------------------------------------------------------------------
@@ -605,20 +713,22 @@ class StepDownYear:
 class StepDownSchedule:
     """Gradual adjustment of a non-selected product's payment standard (渐进调整支付标准).
 
-    ``far_above_multiple``: a product priced at or above this multiple of the selected price
-    differs greatly (差异较大) and steps down over ``years`` (year 1 from the effective date,
-    year 2 from its first anniversary, ...; the last entry continues). Products below the
-    multiple take the selected price at once. The last year must reach the selected price.
+    ``years``: year 1 from the effective date, year 2 from its first anniversary, ...; the
+    last entry continues and must be the selected price. Each year's standard is a linear
+    formula of the product's and the selected price kept within [selected, product price], so
+    it is CONTINUOUS in the product's price: no multiple of the selected price is a cliff
+    (the service once took the selected price at once below 2 × and 70 % of the price from
+    2 ×, so 19.99 paid 10.00 and 20.00 paid 14.00). A product close to the selected price
+    reaches it at once because the formula falls below it there.
     """
 
-    far_above_multiple: Decimal
     years: tuple[StepDownYear, ...]
 
     def __post_init__(self) -> None:
-        if self.far_above_multiple < 1:
-            raise ValueError("far_above_multiple must be at least 1")
         if not self.years:
             raise ValueError("a step-down needs at least one year")
+        if any(y.own_price_factor < 0 or y.selected_factor < 0 for y in self.years):
+            raise ValueError("step-down factors must not be negative")
         if self.years[-1] != StepDownYear(ZERO, ONE):
             raise ValueError("the last step-down year must be the selected price (0 × own + 1 × selected)")
 
@@ -626,12 +736,13 @@ class StepDownSchedule:
 # Seed 001 二(四) fixes only the end point: "患者使用药品价格与中选药品集中采购价格差异较大的，
 # 通过另行制定配套措施，渐进调整支付标准，3年内调整到位". It gives no multiples or percentages,
 # and seed 000 五 refers them to a document not in the seeds (鲁医保发〔2019〕93号). The defaults
-# follow the national pilot measures (医保发〔2019〕18号) as publicly summarised — "2 times or more
-# above the selected price: the original price cut by 30 %; within 2 times: the selected price;
-# in place within 2–3 years" — with year 2 the midpoint between year 1 and the selected price
-# (the project's interpolation), and the selected price from year 3 (seed 001: within 3 years).
+# are the project's: year 1 the product's own price less 30 % (as the national pilot measures,
+# 医保发〔2019〕18号, are publicly summarised), year 2 the midpoint between that and the selected
+# price, the selected price from year 3 (seed 001: within 3 years) — each never below the
+# selected price. The pilot's "within 2 times: the selected price at once" is NOT applied as a
+# threshold: max(selected, 70 % of the price) already gives the selected price up to 1/0.7 ≈
+# 1.43 × and rises smoothly from there (19.99 → 13.99, 20.00 → 14.00 against 10.00).
 DEFAULT_STEP_DOWN = StepDownSchedule(
-    far_above_multiple=Decimal(2),
     years=(
         StepDownYear(own_price_factor=Decimal("0.70"), selected_factor=ZERO),
         StepDownYear(own_price_factor=Decimal("0.35"), selected_factor=Decimal("0.5")),
@@ -658,10 +769,10 @@ def payment_standard_on(
     - priced at or below the selected price → its own price (the actual price is paid);
     - a generic NOT consistency-evaluated → the selected price at once (seed 000 五: "未通过
       一致性评价的仿制药，采购价、支付标准不高于中选价格"; no transition);
-    - priced below ``far_above_multiple`` × selected → the selected price;
     - otherwise the ``schedule`` year containing ``on`` (years counted from
       ``effective_date``'s anniversaries). The standard never goes up from one year to the
-      next and always lies within [selected price, product price].
+      next, always lies within [selected price, product price], and is continuous and
+      non-decreasing in the product's price (no threshold where it jumps).
 
     Not rounded: a per-unit standard may be finer than a fen; round the settled amount.
     Raises ``ValueError`` before ``effective_date`` (no procurement standard applies yet).
@@ -672,7 +783,7 @@ def payment_standard_on(
         raise ValueError(f"{on} is before the effective date {effective_date}")
     if product_price <= selected_price:
         return product_price
-    if not consistency_evaluated or product_price < schedule.far_above_multiple * selected_price:
+    if not consistency_evaluated:
         return selected_price
     year_index = _whole_months_between(effective_date, on) // 12
     standard = product_price
@@ -759,6 +870,59 @@ def quarter_bounds(d: date) -> tuple[date, date]:
     return start, add_months(start, 3)
 
 
+# ---------------------------------------------------------------------------
+# 9. Prices paid (不得再次议价; 未过评仿制药)
+# ---------------------------------------------------------------------------
+
+
+class PriceDeviation(StrEnum):
+    """Why a purchase's price departs from the procurement result; each names its flag type."""
+
+    # Seed 001 二(四): "严格执行中选药品的国家集中采购价格，各医疗机构及医联体不得再次议价".
+    RENEGOTIATED = "selected_price_renegotiated"
+    # Seed 000 五: "同一通用名下未通过一致性评价的仿制药，采购价、支付标准不高于中选价格".
+    UNEVALUATED_ABOVE_SELECTED = "unevaluated_generic_above_selected_price"
+
+
+PRICE_CITATIONS: Mapping[PriceDeviation, str] = {
+    PriceDeviation.RENEGOTIATED: "seed 001 二(四): 严格执行中选药品的国家集中采购价格，各医疗机构及医联体不得再次议价",
+    PriceDeviation.UNEVALUATED_ABOVE_SELECTED: (
+        "seed 000 五: 同一通用名下未通过一致性评价的仿制药，采购价、支付标准不高于中选价格"),
+}
+
+
+def purchase_price_deviation(
+    *,
+    quantity: int | Decimal,
+    amount: Decimal,
+    status: ProductStatus | str,
+    price: Decimal,
+    conversion: Decimal = ONE,
+    consistency_evaluated: bool = True,
+    selected_price: Decimal | None = None,
+) -> PriceDeviation | None:
+    """Whether a purchase of ``quantity`` pricing units for ``amount`` yuan breaks a price rule.
+
+    - A SELECTED product is bought at its selected ``price``, no other: an amount that is not
+      ``quantity × price`` to within rounding to the fen (less than 0.01 yuan off, either way)
+      was negotiated again — ``RENEGOTIATED``, whether cheaper or dearer (seed 001 二(四)).
+    - A non-selected generic NOT through consistency evaluation is bought at no more than the
+      ``selected_price`` of its group (per common unit; ``conversion`` common units per pricing
+      unit): more than 0.01 yuan above ``quantity × conversion × selected_price`` is
+      ``UNEVALUATED_ABOVE_SELECTED`` (seed 000 五). Unknown ``selected_price``: nothing to check.
+
+    Backup suppliers (备供) and evaluated non-selected products have their own listing prices.
+    """
+    status = ProductStatus(status)
+    quantity = Decimal(quantity)
+    if status is ProductStatus.SELECTED:
+        return PriceDeviation.RENEGOTIATED if abs(amount - quantity * price) >= FEN else None
+    if status is ProductStatus.NON_SELECTED and not consistency_evaluated and selected_price is not None:
+        if amount - quantity * conversion * selected_price >= FEN:
+            return PriceDeviation.UNEVALUATED_ABOVE_SELECTED
+    return None
+
+
 __all__ = [
     "CITATIONS",
     "DEFAULT_STEP_DOWN",
@@ -769,6 +933,8 @@ __all__ = [
     "OutsideCycle",
     "ProcurementKind",
     "ProductStatus",
+    "PRICE_CITATIONS",
+    "PriceDeviation",
     "PurchaseRecord",
     "StepDownSchedule",
     "StepDownYear",
@@ -779,16 +945,23 @@ __all__ = [
     "agreement_months",
     "agreement_year",
     "agreement_years",
+    "first_year_problem",
     "assess_selection_compliance",
+    "assessment_group",
+    "behind_alert_due",
     "behind_schedule",
     "classify_purchase",
+    "combined_progress",
     "completed_share",
+    "escalation_path",
     "first_self_pay_ratio",
     "latest_fix_date",
+    "level_above",
     "month_bounds",
     "month_of_year",
     "payment_standard_on",
     "prepayment_due",
+    "purchase_price_deviation",
     "quarter_bounds",
     "reply_due",
     "schedule_share",

@@ -20,11 +20,18 @@ class Share(ma.fields.Float):
 # ---------------------------------------------------------------- batches and products
 
 class BatchIn(RequestSchema):
+    class Meta:
+        unknown = ma.RAISE  # a misspelt policy field (`first_year_end`) must not pass unseen
+
     code = ma.fields.String(required=True, validate=CODE)
     name = ma.fields.String(required=True, validate=TEXT)
     kind = ma.fields.String(required=True, validate=ma.validate.OneOf([k.value for k in ProcurementKind]))
     cycle_start = ma.fields.Date(required=True)
     cycle_end = ma.fields.Date(required=True, metadata={"description": "Last day of the cycle (inclusive)."})
+    first_year_end = ma.fields.Date(load_default=None, metadata={
+        "description": "Last day of an irregular first agreement year (seed 004: 2025-05-31 for a cycle from "
+                       "2024-05-27); later years run a year each from the day after. Default: anniversaries "
+                       "of cycle_start."})
     effective_date = ma.fields.Date(load_default=None, metadata={"description": "Default: cycle_start."})
     region = ma.fields.String(load_default=None, validate=ADCODE)
     direct_settlement = ma.fields.Boolean(load_default=True)
@@ -42,6 +49,7 @@ class BatchOut(ma.Schema):
     kind = ma.fields.String()
     cycle_start = ma.fields.Date()
     cycle_end = ma.fields.Date()
+    first_year_end = ma.fields.Date(allow_none=True)
     effective_date = ma.fields.Date()
     region = ma.fields.String(allow_none=True)
     direct_settlement = ma.fields.Boolean()
@@ -58,6 +66,9 @@ class BatchList(ma.Schema):
 
 
 class ProductIn(RequestSchema):
+    class Meta:
+        unknown = ma.RAISE  # a misspelt policy field (`consistency_evaluated`) must not pass unseen
+
     code = ma.fields.String(required=True, validate=CODE)
     generic_name = ma.fields.String(required=True, validate=TEXT,
                                     metadata={"description": "Generic name, or a consumable's product category."})
@@ -74,6 +85,9 @@ class ProductIn(RequestSchema):
                                    metadata={"description": "Common units of the generic per pricing unit "
                                                             "(default 1; above 0, at most 1,000,000)."})
     equal_quality = ma.fields.Boolean(load_default=False)
+    consistency_evaluated = ma.fields.Boolean(load_default=True, metadata={
+        "description": "False for a generic not through consistency evaluation (未过评): bought at most at the "
+                       "selected price of its generic (seed 000 五); purchases above it are flagged."})
 
     @ma.validates("conversion")
     def _conversion(self, value, **kwargs):
@@ -99,8 +113,9 @@ class ProductRow(ProductIn):
             data = dict(data)
             if data.get("status") in STATUS_ALIASES:
                 data["status"] = STATUS_ALIASES[data["status"]]
-            if isinstance(data.get("equal_quality"), str):
-                data["equal_quality"] = data["equal_quality"].strip().lower() in TRUTHY
+            for flag in ("equal_quality", "consistency_evaluated"):
+                if isinstance(data.get(flag), str):
+                    data[flag] = data[flag].strip().lower() in TRUTHY
         return data
 
 
@@ -118,6 +133,7 @@ class ProductOut(ma.Schema):
     status = ma.fields.String()
     conversion = ma.fields.Decimal(as_string=True)
     equal_quality = ma.fields.Boolean()
+    consistency_evaluated = ma.fields.Boolean()
 
 
 class ProductList(ma.Schema):
@@ -131,6 +147,8 @@ class FileIn(ma.Schema):
 
 class ImportOut(ma.Schema):
     imported = ma.fields.Integer()
+    price_deviations = ma.fields.Integer(metadata={
+        "description": "Purchase imports only: how many were flagged for their price (see PurchaseOut)."})
 
 
 # ---------------------------------------------------------------- agreed volumes
@@ -213,6 +231,10 @@ class PurchaseOut(ma.Schema):
     line_id = ma.fields.Integer()
     created_by = ma.fields.String()
     created_at = Timestamp()
+    price_deviation = ma.fields.String(allow_none=True, metadata={
+        "description": "When recorded: selected_price_renegotiated (a selected product bought at another price, "
+                       "seed 001 二(四) 不得再次议价) or unevaluated_generic_above_selected_price (seed 000 五); "
+                       "the bureau gets a flag of that type. Null: the price follows the result."})
 
 
 PurchasePage = page_schema(PurchaseOut)
@@ -313,6 +335,12 @@ class ExecutionItem(ma.Schema):
     purchased_amount = MoneyField()
     completed_share = Share(allow_none=True)
     schedule_share = Share()
+    assessed_with = ma.fields.List(ma.fields.String(), metadata={
+        "description": "Codes of the company's selected products of this generic in the batch, assessed together "
+                       "(seed 002 二(四) 同品种同企业中选产品合并考核); empty when assessed alone."})
+    combined_completed_share = Share(allow_none=True, metadata={
+        "description": "Completion of the products assessed together, in common units; `behind` compares it "
+                       "with the schedule."})
     behind = ma.fields.Boolean()
     non_selected_share = Share(allow_none=True)
     compliant = ma.fields.Boolean(allow_none=True)

@@ -26,6 +26,7 @@ from dualchannel.auth import Actor, Role
 from dualchannel.drugs import services as drugs
 from dualchannel.drugs.models import ALL_DRUGS, Drug
 from dualchannel.errors import Conflict, Forbidden, Invalid, NotFound
+from dualchannel.flags import services as flags
 from dualchannel.institutions.models import Institution
 from dualchannel.packs.models import DispensedPack
 from dualchannel.pharmacies.models import Pharmacy
@@ -58,14 +59,13 @@ def setting(name: str) -> Decimal:
 def step_down_schedule() -> rules.StepDownSchedule:
     """The payment-standard step-down: `PROCUREMENT_STEP_DOWN` or the rules' default.
 
-    Configured as ``{"far_above_multiple": "2", "years": [["0.7", "0"], ["0.35", "0.5"], ["0", "1"]]}``
-    (each year: own-price factor, selected-price factor).
+    Configured as ``{"years": [["0.7", "0"], ["0.35", "0.5"], ["0", "1"]]}`` (each year:
+    own-price factor, selected-price factor; the standard is kept within [selected, own price]).
     """
     configured = current_app.config.get("PROCUREMENT_STEP_DOWN")
     if not configured:
         return rules.DEFAULT_STEP_DOWN
     return rules.StepDownSchedule(
-        far_above_multiple=Decimal(str(configured["far_above_multiple"])),
         years=tuple(rules.StepDownYear(Decimal(str(own)), Decimal(str(sel))) for own, sel in configured["years"]))
 
 
@@ -177,17 +177,32 @@ def batch_status(batch: Batch, today: date) -> str:
     return "ended" if today > batch.cycle_end else "in_effect"
 
 
+def years_of(batch: Batch) -> list[tuple[date, date]]:
+    """The batch's agreement years ``(start, end_exclusive)`` (rules.agreement_years)."""
+    return rules.agreement_years(batch.cycle_start, batch.cycle_end, batch.first_year_end)
+
+
+def year_containing(batch: Batch, on: date) -> tuple[date, date]:
+    """The batch's agreement year containing `on` (rules.agreement_year)."""
+    return rules.agreement_year(batch.cycle_start, batch.cycle_end, on, batch.first_year_end)
+
+
 def describe_batch(batch: Batch) -> dict:
     """A batch with its agreement years and status, for the API."""
-    years = rules.agreement_years(batch.cycle_start, batch.cycle_end)
+    years = years_of(batch)
     return {**batch.model_dump(), "status": batch_status(batch, clock.today()),
             "agreement_years": [{"start": s, "end": e} for s, e in years]}
 
 
 def create_batch(session: Session, actor: Actor, *, code: str, name: str, kind: str, cycle_start: date,
                  cycle_end: date, effective_date: date | None = None, region: str | None = None,
-                 direct_settlement: bool = True, first_self_pay_base: Decimal | None = None) -> dict:
-    """Publish a batch's result: an admin (national when no region) or a bureau (its region)."""
+                 direct_settlement: bool = True, first_self_pay_base: Decimal | None = None,
+                 first_year_end: date | None = None) -> dict:
+    """Publish a batch's result: an admin (national when no region) or a bureau (its region).
+
+    `first_year_end` states the last day of an irregular first agreement year (seed 004 一:
+    "首年协议期为2024年5月27日—2025年5月31日"); later years run a year each from the day after.
+    """
     actor.require(Role.admin, Role.bureau)
     if actor.role is Role.bureau:
         region = region or actor.subject
@@ -195,14 +210,19 @@ def create_batch(session: Session, actor: Actor, *, code: str, name: str, kind: 
             raise Forbidden("A bureau publishes batches only for its own region.")
     if cycle_end < cycle_start:
         raise Invalid("The cycle ends before it starts.", {"cycle_end": ["Before cycle_start."]})
+    if first_year_end is not None and (problem := rules.first_year_problem(cycle_start, cycle_end, first_year_end)):
+        raise Invalid(f"The first agreement year cannot end on {first_year_end}: {problem}.",
+                      {"first_year_end": [f"Within the cycle, less than {rules.MAX_FIRST_YEAR_MONTHS} months "
+                                          "after cycle_start."]}, code="first_year_end_invalid")
     effective_date = effective_date or cycle_start
     if not cycle_start <= effective_date <= cycle_end:
         raise Invalid("The effective date is outside the cycle.", {"effective_date": ["Outside the cycle."]})
     if session.exec(select(Batch.id).where(Batch.code == code)).first() is not None:
         raise Conflict(f"Batch {code} already exists.")
     batch = Batch(code=code, name=name, kind=kind, cycle_start=cycle_start, cycle_end=cycle_end,
-                  effective_date=effective_date, region=region, direct_settlement=direct_settlement,
-                  first_self_pay_base=first_self_pay_base, created_by=actor.label, created_at=clock.now())
+                  first_year_end=first_year_end, effective_date=effective_date, region=region,
+                  direct_settlement=direct_settlement, first_self_pay_base=first_self_pay_base,
+                  created_by=actor.label, created_at=clock.now())
     session.add(batch)
     db.commit(session, f"Batch {code} already exists.")
     return describe_batch(batch)
@@ -306,6 +326,8 @@ PRODUCT_HEADERS = {
     "status": "status", "状态": "status", "中选状态": "status",
     "conversion": "conversion", "转换系数": "conversion",
     "equal_quality": "equal_quality", "同等质量": "equal_quality",
+    "consistency_evaluated": "consistency_evaluated", "通过一致性评价": "consistency_evaluated",
+    "一致性评价": "consistency_evaluated", "过评": "consistency_evaluated",
 }
 
 
@@ -393,7 +415,9 @@ def refresh_payment_standards(session: Session, batch: Batch, generic_name: str)
         previous = None
         for year in range(len(schedule.years)):
             on = rules.add_months(start, 12 * year)
-            value = rules.payment_standard_on(standard, price, start, on, schedule).quantize(UNIT_PRICE, ROUND_HALF_UP)
+            value = rules.payment_standard_on(standard, price, start, on, schedule,
+                                              consistency_evaluated=drug.consistency_evaluated
+                                              ).quantize(UNIT_PRICE, ROUND_HALF_UP)
             if cap is not None:
                 value = min(value, max(cap, standard))
             if value != previous:
@@ -422,12 +446,13 @@ def refresh_all_payment_standards(session: Session) -> int:
 
 
 def _year_of(batch: Batch, year_start: date, field: str = "year_start") -> tuple[date, date]:
-    for start, end in rules.agreement_years(batch.cycle_start, batch.cycle_end):
+    years = years_of(batch)
+    for start, end in years:
         if start == year_start:
             return start, end
-    starts = ", ".join(s.isoformat() for s, _ in rules.agreement_years(batch.cycle_start, batch.cycle_end))
+    starts = ", ".join(s.isoformat() for s, _ in years)
     raise Invalid(f"{year_start} does not start an agreement year of batch {batch.code}.",
-                  {field: [f"One of {starts}."]})
+                  {field: [f"One of {starts}."]}, code="not_an_agreement_year")
 
 
 def line_for(session: Session, ref: InstitutionRef, product: Product, year: tuple[date, date]) -> Line:
@@ -596,15 +621,16 @@ def _purchase_problems(batch: Batch, on: date, today: date) -> dict[str, list[st
     return {}
 
 
-def _add_purchases(session: Session, actor: Actor,
-                   entries: list[tuple[InstitutionRef, Product, Batch, dict]]) -> list[Purchase]:
+def _add_purchases(session: Session, actor: Actor, entries: list[tuple[InstitutionRef, Product, Batch, dict]]
+                   ) -> list[tuple[Purchase, rules.PriceDeviation | None]]:
     """Insert purchases and add them to their lines' running totals, of the year and of the
     month of the agreement year each falls in (one UPDATE per line and month; increments, so
-    concurrent purchases of a line all count)."""
+    concurrent purchases of a line all count). Each comes back with its price deviation, which
+    is flagged for the bureau (`_flag_price_deviations`)."""
     now = clock.now()
     purchases, totals = [], defaultdict(lambda: [0, Decimal(0)])
     for ref, product, batch, values in entries:
-        year = rules.agreement_year(batch.cycle_start, batch.cycle_end, values["date"])
+        year = year_containing(batch, values["date"])
         line = line_for(session, ref, product, year)
         purchase = Purchase(line_id=line.id, institution_code=ref.code, product_id=product.id,
                             quantity=values["quantity"], amount=values["amount"], purchased_on=values["date"],
@@ -612,7 +638,7 @@ def _add_purchases(session: Session, actor: Actor,
                             distributor=values.get("distributor"), reference=values.get("reference"),
                             created_by=actor.label, created_at=now)
         purchases.append(purchase)
-        total = totals[(line.id, rules.month_of_year(year[0], purchase.purchased_on))]
+        total = totals[(line.id, rules.month_of_year(*year, purchase.purchased_on))]
         total[0] += purchase.quantity
         total[1] += purchase.amount
     session.add_all(purchases)
@@ -621,12 +647,62 @@ def _add_purchases(session: Session, actor: Actor,
         session.execute(sa.update(Line).where(Line.id == line_id).values({
             Line.purchased: Line.purchased + quantity, Line.purchased_amount: Line.purchased_amount + amount,
             in_month[0]: in_month[0] + quantity, in_month[1]: in_month[1] + amount, Line.updated_at: now}))
-    return purchases
+    session.flush()
+    deviations = _flag_price_deviations(session, [(ref, product, purchase) for (ref, product, _, _), purchase
+                                                  in zip(entries, purchases)])
+    return list(zip(purchases, deviations))
 
 
-def describe_purchase(purchase: Purchase, product_code: str) -> dict:
+def _selected_price(session: Session, product: Product, cache: dict) -> Decimal | None:
+    """The selected price per common unit of a product's group (batch × generic): the highest
+    one, as the payment standard takes it; None when the group has no selected product."""
+    key = (product.batch_id, product.generic_name)
+    if key not in cache:
+        prices = session.exec(select(Product.price, Product.conversion).where(
+            Product.batch_id == product.batch_id, Product.generic_name == product.generic_name,
+            Product.status == rules.ProductStatus.SELECTED.value)).all()
+        cache[key] = max((price / conversion for price, conversion in prices), default=None)
+    return cache[key]
+
+
+def _flag_price_deviations(session: Session, recorded: list[tuple[InstitutionRef, Product, Purchase]]
+                           ) -> list[rules.PriceDeviation | None]:
+    """Flag, for the bureau of the institution, every purchase whose price breaks the result
+    (rules.purchase_price_deviation): the purchase stays recorded (it happened), the flag
+    says which rule it broke. Returns each purchase's deviation."""
+    cache: dict = {}
+    alerts, deviations = [], []
+    for ref, product, purchase in recorded:
+        selected = None
+        if not product.consistency_evaluated and product.status == rules.ProductStatus.NON_SELECTED:
+            selected = _selected_price(session, product, cache)
+        deviation = rules.purchase_price_deviation(
+            quantity=purchase.quantity, amount=purchase.amount, status=product.status, price=product.price,
+            conversion=product.conversion, consistency_evaluated=product.consistency_evaluated,
+            selected_price=selected)
+        deviations.append(deviation)
+        if deviation is None:
+            continue
+        allowed = (product.price if deviation is rules.PriceDeviation.RENEGOTIATED
+                   else selected * product.conversion)
+        alerts.append({"type": deviation.value, "severity": "medium", "subject": f"institution:{ref.code}",
+                       "region": ref.region, "dedup_key": f"{deviation.value}:{purchase.id}",
+                       "evidence": {"purchase_id": purchase.id, "institution_code": ref.code,
+                                    "product_code": product.code, "generic_name": product.generic_name,
+                                    "status": product.status, "date": purchase.purchased_on.isoformat(),
+                                    "quantity": purchase.quantity, "amount": str(purchase.amount),
+                                    "unit_price_paid": str((purchase.amount / purchase.quantity).quantize(UNIT_PRICE)),
+                                    "unit_price_allowed": str(allowed.quantize(UNIT_PRICE)),
+                                    "supplier": purchase.supplier, "reference": purchase.reference,
+                                    "rule": rules.PRICE_CITATIONS[deviation]}})
+    if alerts:
+        flags.raise_flags(session, alerts)
+    return deviations
+
+
+def describe_purchase(purchase: Purchase, product_code: str, **extra) -> dict:
     """A purchase with its product's code, for the API."""
-    return {**purchase.model_dump(), "product_code": product_code}
+    return {**purchase.model_dump(), "product_code": product_code, **extra}
 
 
 def record_purchase(session: Session, actor: Actor, *, institution_code: str, product_code: str, quantity: int,
@@ -644,11 +720,11 @@ def record_purchase(session: Session, actor: Actor, *, institution_code: str, pr
     if reference and session.exec(select(Purchase.id).where(Purchase.institution_code == ref.code,
                                                             Purchase.reference == reference)).first():
         raise Conflict(f"A purchase with reference {reference} is already recorded.")
-    purchase, = _add_purchases(session, actor, [(ref, product, batch, {
+    (purchase, deviation), = _add_purchases(session, actor, [(ref, product, batch, {
         "quantity": quantity, "amount": amount, "date": date, "supplier": supplier, "distributor": distributor,
         "reference": reference})])
     db.commit(session, f"A purchase with reference {reference} is already recorded.")
-    return describe_purchase(purchase, product.code)
+    return describe_purchase(purchase, product.code, price_deviation=deviation.value if deviation else None)
 
 
 PURCHASE_HEADERS = {
@@ -705,9 +781,9 @@ def import_purchases(session: Session, actor: Actor, *, filename: str, data: byt
         else:
             entries.append((refs[code], found[0], found[1], values))
     tables.reject(problems)
-    _add_purchases(session, actor, entries)
+    recorded = _add_purchases(session, actor, entries)
     db.commit(session, "A purchase of the file was recorded meanwhile; nothing was imported.")
-    return {"imported": len(entries)}
+    return {"imported": len(entries), "price_deviations": sum(deviation is not None for _, deviation in recorded)}
 
 
 def list_purchases(session: Session, actor: Actor, *, institution_code: str | None = None,

@@ -2,7 +2,9 @@
 company and the bureau; the company answers within 2 working days with a promised fix at most
 5 working days later; overdue ones are flagged to the bureau (`supply_overdue`) and, still
 overdue `PROCUREMENT_ESCALATE_AFTER_WORKING_DAYS` working days later, escalated to the level
-above (county → city → province: "逐级上报至省级医保部门").
+above, then every as many working days one level further, up to the province (county → city
+→ province: "逐级上报至省级医保部门", rules.escalation_path). Each level gets its own alert in
+its own region, and reads and acts on the problem like the bureau of the institution.
 
 A bureau confirms (核实) a problem: while it lasts, the institution's non-selected purchases of
 the same generic are not assessed (seed 002 二(四)). Deadlines follow the working calendar
@@ -33,21 +35,13 @@ from dualchannel.procurement.services import (
 )
 
 SUPPLY_OVERDUE = "supply_overdue"
+ESCALATION_RULE = "seed 002 二(八): 突出问题或无法协调解决的，逐级上报至省级医保部门"
 OVERDUE_STATES = (rules.SupplyState.REPLY_OVERDUE, rules.SupplyState.FIX_OVERDUE)
 
 
 def visible_problems(actor: Actor):
     """The supply problems an actor may read."""
     return scope(actor, SupplyProblem.region, SupplyProblem.institution_code)
-
-
-def level_above(adcode: str) -> str:
-    """The bureau one level up: a county's city, a city's province; a province stays."""
-    if adcode.endswith("0000"):
-        return adcode
-    if adcode.endswith("00"):
-        return adcode[:2] + "0000"
-    return adcodes.city_of(adcode)
 
 
 def _escalate_after() -> int:
@@ -223,20 +217,30 @@ def _wanted(problem: SupplyProblem, product_code: str, status: rules.SupplyProbl
     base = f"{SUPPLY_OVERDUE}:{problem.id}:{status.state.value}"
     wanted = [{"type": SUPPLY_OVERDUE, "severity": "medium", "subject": f"supply_problem:{problem.id}",
                "region": problem.region, "dedup_key": base, "evidence": evidence}]
-    if status.escalate:
-        above = level_above(problem.region)
+    below = problem.region
+    for above in rules.escalation_path(problem.region, status.overdue_working_days, _escalate_after()):
+        # One alert per level reached, in that level's own region (逐级上报至省级医保部门).
         wanted.append({"type": SUPPLY_OVERDUE, "severity": "high", "subject": f"supply_problem:{problem.id}",
-                       "region": above, "dedup_key": f"{base}:escalated",
-                       "evidence": {**evidence, "escalated_from": problem.region, "escalated_to": above}})
+                       "region": above, "dedup_key": f"{base}:escalated:{above}",
+                       "evidence": {**evidence, "escalated_from": below, "escalated_to": above,
+                                    "escalation_rule": ESCALATION_RULE}})
+        below = above
     return wanted
 
 
 def _escalate(session: Session, problem: SupplyProblem, wanted: list[dict]) -> None:
-    for alert in wanted:
-        if alert["dedup_key"].endswith(":escalated"):
-            session.execute(sa.update(SupplyProblem).where(SupplyProblem.id == problem.id,
-                                                           SupplyProblem.escalated_at.is_(None))
-                            .values(escalated_to=alert["region"], escalated_at=clock.now()))
+    """Record the highest level the problem has reached (`escalated_to`, when it first got
+    there). A conditional UPDATE on the level read: a concurrent scan writes it once."""
+    reached = [alert["region"] for alert in wanted if ":escalated:" in alert["dedup_key"]]
+    if not reached or problem.escalated_to == reached[-1]:
+        return
+    if problem.escalated_to is not None and problem.escalated_to not in reached:
+        return  # the problem stood higher before (an earlier, longer overdue stage): keep it
+    session.execute(sa.update(SupplyProblem).where(
+        SupplyProblem.id == problem.id,
+        SupplyProblem.escalated_to.is_(None) if problem.escalated_to is None
+        else SupplyProblem.escalated_to == problem.escalated_to)
+        .values(escalated_to=reached[-1], escalated_at=clock.now()))
 
 
 def _sync_one(session: Session, problem: SupplyProblem, today: date, calendar: rules.WorkingCalendar) -> None:

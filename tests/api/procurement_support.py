@@ -1,6 +1,7 @@
 """Helpers for the procurement tests: a batch with products, purchases, moving the clock."""
 
 from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 
 from dualchannel import clock
 from tests.api.conftest import created
@@ -34,8 +35,13 @@ def agree(actor, institution, product_code, quantity, year_start="2026-01-01"):
 
 
 def buy(actor, institution, product_code, quantity, on, amount=None, **extra):
+    """A purchase; without `amount`, at the product's own price (a selected product bought at
+    any other price is flagged: 不得再次议价)."""
+    if amount is None:
+        price = Decimal(actor.get(f"{API}/products/{product_code}").get_json()["price"])
+        amount = str((price * quantity).quantize(Decimal("0.01"), ROUND_HALF_UP))
     body = {"institution_code": institution, "product_code": product_code, "quantity": quantity,
-            "amount": amount or "0.00", "date": on, **extra}
+            "amount": amount, "date": on, **extra}
     return created(actor.post(f"{API}/purchases", body))
 
 

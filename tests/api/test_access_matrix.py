@@ -670,7 +670,14 @@ MATRIX: dict[tuple[str, str], Case] = {
         expect=dict(admin="o", bureau="3", physician="3", pharmacy="3", institution="3")),
     # -- the calling account ----------------------------------------------------------------------
     ("GET", "/api/v1/me"): Case(expect=dict(admin="o", bureau="o", physician="o", pharmacy="o", institution="o")),
+    # -- published to everyone, token or not (PUBLIC) ----------------------------------------------
+    ("GET", "/api/v1/public/pharmacies"): Case(
+        query=lambda o, s: {"region": "370000", "limit": 500}, listed=lambda o, s: PHARMACY[s], key="code",
+        expect=dict(admin="ooo", bureau="ooo", physician="ooo", pharmacy="ooo", institution="ooo")),
 }
+
+# Routes that need no token at all (seed 003: the pharmacy list is 向社会公布); every other one does.
+PUBLIC = {("GET", "/api/v1/public/pharmacies")}
 
 
 def api_routes(app):
@@ -726,12 +733,26 @@ def test_every_role_is_in_the_matrix():
 def test_every_route_needs_a_valid_token(shared):
     app, client = shared.app, shared.client
     for method, rule, endpoint in api_routes(app):
+        if (method, rule) in PUBLIC:
+            continue
         url = build_url(app, endpoint, dummy_values(app, rule), method)
         for headers in ({}, {"Authorization": "Bearer dc_not-a-token"}, {"Authorization": "Basic YTpi"},
                         {"Authorization": f"Bearer {shared.admin.token}x"}):
             response = client.open(url, method=method, json={} if method != "GET" else None, headers=headers)
             assert response.status_code == 401, (method, url, headers, response.status_code)
             assert response.mimetype == PROBLEM and response.headers["WWW-Authenticate"] == "Bearer"
+
+
+def test_public_routes_answer_without_a_token(shared):
+    app, client = shared.app, shared.client
+    served = {(m, r): e for m, r, e in api_routes(app)}
+    assert PUBLIC <= set(served)
+    for method, rule in sorted(PUBLIC):
+        url = build_url(app, served[(method, rule)], dummy_values(app, rule), method)
+        for headers in ({}, {"Authorization": "Bearer dc_not-a-token"}):
+            response = client.open(url, method=method, headers=headers)
+            assert response.status_code == 200, (method, url, headers, response.get_json())
+            assert "WWW-Authenticate" not in response.headers
 
 
 def call(app, client_as, method, rule, case, objects, scope):

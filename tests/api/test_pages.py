@@ -9,7 +9,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 ASSETS = ROOT / "static" / "pages"
 TEMPLATES = ROOT / "dualchannel" / "pages" / "templates"
-PAGES = ["login", "physician", "pharmacy", "bureau", "institution"]
+PAGES = ["login", "physician", "pharmacy", "bureau", "institution", "pharmacies"]
 SVG_NAMESPACE = "http://www.w3.org/2000/svg"
 
 

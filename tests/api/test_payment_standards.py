@@ -70,7 +70,11 @@ def test_selected_price_is_the_standard_of_every_drug_of_the_generic_from_the_ef
     procurement.add_product(session, ADMIN, "B9", code="AML-RENEW", generic_name=GENERIC, manufacturer="浙江华海药业",
                             name="苯磺酸氨氯地平片", specification="5mg×28片", unit="片", price=D("0.12"), status="selected")
     assert standard(session, "AML-G", date(2027, 8, 31)) == (D("0.18"), D(0))
-    assert standard(session, "AML-G", date(2027, 9, 1)) == (D("0.12"), D(0))
+    # 0.20 is 1.67 × the new selected price: no cliff at 2 × (issue 21), it steps down too,
+    # from max(0.12, 70 % of 0.20).
+    assert standard(session, "AML-G", date(2027, 9, 1)) == (D("0.14"), D(0))
+    assert standard(session, "AML-G", date(2028, 9, 1)) == (D("0.13"), D(0))  # 0.35 × 0.20 + 0.5 × 0.12
+    assert standard(session, "AML-G", date(2029, 9, 1)) == (D("0.12"), D(0))
     assert standard(session, "NORVASC", date(2027, 9, 1))[0] == D("1.665")
     assert standard(session, "NORVASC", date(2028, 3, 1))[0] == D("1.665")  # B3's third year no longer applies
     assert standard(session, "NORVASC", date(2028, 9, 1))[0] == D("1.635")  # 0.35 × 4.50 + 0.5 × 0.12
@@ -94,15 +98,15 @@ def test_first_self_pay_ratios_of_selected_consumables(app, session):
 
 def test_the_payment_standard_endpoint(world):
     batch(world.admin, "B2026", effective="2026-03-01")
-    product(world.admin, "B2026", "SAC-SEL", generic="沙库巴曲缬沙坦钠片", price="60.0000")
+    product(world.admin, "B2026", "SAC-SEL", generic="沙库巴曲缬沙坦钠片", price="70.0000")
     before = world.pharmacy.get("/api/v1/drugs/SAC/payment-standard?on=2026-02-28&insurance=resident").get_json()
     assert before["standard"] == "91.00" and before["source_batch"] is None
     after = world.pharmacy.get("/api/v1/drugs/SAC/payment-standard?on=2026-03-01").get_json()
-    assert after["standard"] == "60.00" and after["source_batch"] == "B2026" and after["effective_from"] == "2026-03-01"
+    assert after["standard"] == "70.00" and after["source_batch"] == "B2026" and after["effective_from"] == "2026-03-01"
     assert world.pharmacy.get("/api/v1/drugs/SAC/payment-standard?on=x").status_code == 422
     assert world.pharmacy.get("/api/v1/drugs/SAC/payment-standard?on=2026-03-01&insurance=x").status_code == 422
     assert world.pharmacy.get("/api/v1/drugs/NOPE/payment-standard?on=2026-03-01").status_code == 404
-    assert world.admin.get(f"{API}/products/SAC-SEL").get_json()["price"] == "60.00"
+    assert world.admin.get(f"{API}/products/SAC-SEL").get_json()["price"] == "70.00"
 
 
 def test_a_drug_added_later_gets_its_step_down_at_the_next_scan(app, session, runner):

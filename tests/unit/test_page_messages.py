@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 I18N = ROOT / "static" / "pages" / "js" / "i18n.js"
 CHECKED = ["auth.py", "api.py", "patients/services.py", "pharmacies/services.py", "prescriptions/services.py",
            "flags/services.py", "drugs/services.py",
-           "accounts/services.py", "procurement/services.py", "procurement/supply.py", "procurement/execution.py"]
+           "accounts/services.py", "procurement/services.py", "procurement/supply.py", "procurement/execution.py", "public/services.py"]
 ERRORS = {"Invalid", "Conflict", "NotFound", "Forbidden", "Unauthorized"}
 
 

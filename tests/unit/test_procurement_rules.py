@@ -13,6 +13,7 @@ from dualchannel.procurement.rules import (
     DEFAULT_STEP_DOWN,
     Insurance,
     OutsideCycle,
+    PriceDeviation,
     ProcurementKind,
     ProductStatus,
     PurchaseRecord,
@@ -26,14 +27,20 @@ from dualchannel.procurement.rules import (
     agreement_year,
     agreement_years,
     assess_selection_compliance,
+    assessment_group,
+    behind_alert_due,
     behind_schedule,
+    combined_progress,
     completed_share,
+    escalation_path,
     first_self_pay_ratio,
+    first_year_problem,
     latest_fix_date,
     month_bounds,
     month_of_year,
     payment_standard_on,
     prepayment_due,
+    purchase_price_deviation,
     quarter_bounds,
     reply_due,
     schedule_share,
@@ -79,6 +86,46 @@ def test_agreement_year_containing_a_date(on: date, expected: tuple[date, date])
 def test_agreement_year_outside_the_cycle_is_an_error(on: date) -> None:
     with pytest.raises(OutsideCycle):
         agreement_year(date(2020, 4, 15), date(2021, 12, 31), on)
+
+
+def test_a_stated_first_year_and_later_years_to_the_stated_year_end() -> None:
+    """Seed 004 一 (004_61ff265ac555f13c.txt): "首年协议期为 2024 年 5 月 27 日—2025 年 5 月 31 日"."""
+    assert agreement_years(date(2024, 5, 27), date(2026, 5, 31), date(2025, 5, 31)) == [
+        (date(2024, 5, 27), date(2025, 6, 1)),
+        (date(2025, 6, 1), date(2026, 6, 1)),
+    ]
+    # Without the stated end the same cycle is cut on anniversaries: a third "year" of 5 days.
+    assert agreement_years(date(2024, 5, 27), date(2026, 5, 31))[-1] == (date(2026, 5, 27), date(2026, 6, 1))
+    # A short first year, then calendar years, the last truncated at the cycle's end.
+    assert agreement_years(date(2024, 9, 15), date(2026, 6, 30), date(2024, 12, 31)) == [
+        (date(2024, 9, 15), date(2025, 1, 1)), (date(2025, 1, 1), date(2026, 1, 1)),
+        (date(2026, 1, 1), date(2026, 7, 1))]
+    assert agreement_years(date(2024, 9, 15), date(2024, 12, 31), date(2024, 12, 31)) == [
+        (date(2024, 9, 15), date(2025, 1, 1))]
+    assert agreement_year(date(2024, 5, 27), date(2026, 5, 31), date(2025, 5, 31), date(2025, 5, 31)) == (
+        date(2024, 5, 27), date(2025, 6, 1))
+
+
+@pytest.mark.parametrize("first_year_end", [date(2024, 5, 26), date(2026, 6, 1), date(2025, 6, 27)])
+def test_a_first_year_end_outside_the_cycle_or_too_late_is_an_error(first_year_end: date) -> None:
+    assert first_year_problem(date(2024, 5, 27), date(2026, 5, 31), first_year_end)
+    with pytest.raises(ValueError):
+        agreement_years(date(2024, 5, 27), date(2026, 5, 31), first_year_end)
+
+
+@given(start=dates, length=st.integers(0, 1500), first=st.integers(0, 400), offset=st.integers(0, 1500))
+def test_years_with_a_stated_first_year_tile_the_cycle(start: date, length: int, first: int, offset: int) -> None:
+    end = start + timedelta(days=length)
+    first_end = start + timedelta(days=min(first, length))
+    if first_year_problem(start, end, first_end):
+        return
+    years = agreement_years(start, end, first_end)
+    assert years[0] == (start, first_end + timedelta(days=1))
+    assert years[-1][1] == end + timedelta(days=1)
+    assert all(a[1] == b[0] for a, b in zip(years, years[1:]))
+    on = start + timedelta(days=min(offset, length))
+    year_start, year_end = agreement_year(start, end, on, first_end)
+    assert year_start <= on < year_end and len(agreement_months(year_start, year_end)) <= 12
 
 
 def test_cycle_ending_before_it_starts_is_an_error() -> None:
@@ -482,6 +529,16 @@ def test_escalation_after_n_more_working_days(today: date, escalate: bool) -> No
     assert status.state is SupplyState.REPLY_OVERDUE and status.escalate is escalate
 
 
+@pytest.mark.parametrize(("region", "overdue", "path"), [
+    ("370811", 4, []), ("370811", 5, ["370800"]), ("370811", 9, ["370800"]),
+    ("370811", 10, ["370800", "370000"]), ("370811", 50, ["370800", "370000"]),
+    ("370800", 5, ["370000"]), ("370000", 50, []),
+])
+def test_escalation_goes_level_by_level_up_to_the_province(region: str, overdue: int, path: list[str]) -> None:
+    """Seed 002 二(八): "逐級上報至省級醫保部門"."""
+    assert escalation_path(region, overdue) == path
+
+
 def test_default_escalation_is_five_working_days() -> None:
     assert supply_problem_status(date(2025, 9, 19), None, None, None, date(2025, 9, 30), calendar=PLAIN).escalate
 
@@ -533,16 +590,18 @@ EFFECTIVE = date(2019, 3, 20)
         # At or below the selected price: the actual price is paid.
         (D("8.00"), EFFECTIVE, D("8.00")),
         (D("10.00"), EFFECTIVE, D("10.00")),
-        # Above, but less than twice: the selected price at once.
-        (D("19.99"), EFFECTIVE, D("10.00")),
-        # Twice or more: year 1 the own price less 30 %, year 2 the midpoint, year 3 the selected price.
+        # Up to 1/0.7 × the selected price: 70 % of it is below the selected price, which is paid at once.
+        (D("14.28"), EFFECTIVE, D("10.00")),
+        (D("14.30"), EFFECTIVE, D("10.01")),
+        # No cliff at 2 ×: 19.99 pays 70 % of itself, as 20.00 does.
+        (D("19.99"), EFFECTIVE, D("13.993")),
+        # Above: year 1 the own price less 30 %, year 2 the midpoint, year 3 the selected price.
         (D("50.00"), EFFECTIVE, D("35.00")),
         (D("50.00"), date(2020, 3, 19), D("35.00")),
         (D("50.00"), date(2020, 3, 20), D("22.50")),
         (D("50.00"), date(2021, 3, 19), D("22.50")),
         (D("50.00"), date(2021, 3, 20), D("10.00")),
         (D("50.00"), date(2030, 1, 1), D("10.00")),
-        # Exactly twice: "2倍以上" includes the number; 70 % of 20 is 14.
         (D("20.00"), EFFECTIVE, D("14.00")),
         (D("20.00"), date(2020, 3, 20), D("12.00")),
     ],
@@ -562,21 +621,32 @@ def test_payment_standard_before_the_effective_date_is_an_error() -> None:
 
 
 def test_custom_step_down_schedule() -> None:
-    two_years = StepDownSchedule(
-        far_above_multiple=D("1.5"),
-        years=(StepDownYear(D("0.5"), D("0.5")), StepDownYear(D(0), D(1))),
-    )
+    two_years = StepDownSchedule(years=(StepDownYear(D("0.5"), D("0.5")), StepDownYear(D(0), D(1))))
     assert payment_standard_on(D("10.00"), D("15.00"), EFFECTIVE, EFFECTIVE, two_years) == D("12.50")
     assert payment_standard_on(D("10.00"), D("15.00"), EFFECTIVE, date(2020, 3, 20), two_years) == D("10.00")
 
 
 @pytest.mark.parametrize(
     "years",
-    [(), (StepDownYear(D("0.7"), D(0)),)],
+    [(), (StepDownYear(D("0.7"), D(0)),), (StepDownYear(D("-0.1"), D(1)), StepDownYear(D(0), D(1)))],
 )
 def test_schedule_must_reach_the_selected_price(years: tuple[StepDownYear, ...]) -> None:
     with pytest.raises(ValueError):
-        StepDownSchedule(far_above_multiple=D(2), years=years)
+        StepDownSchedule(years=years)
+
+
+@given(
+    selected=st.integers(1, 10_000).map(lambda c: D(c) / 100),
+    price=st.integers(0, 100_000).map(lambda c: D(c) / 100),
+    days=st.integers(0, 1200),
+)
+def test_the_step_down_has_no_cliff(selected: D, price: D, days: int) -> None:
+    """Item 9 of issue 21: a fen more on the price moves the standard by at most a fen, and
+    never down."""
+    on = EFFECTIVE + timedelta(days=days)
+    here = payment_standard_on(selected, price, EFFECTIVE, on)
+    above = payment_standard_on(selected, price + D("0.01"), EFFECTIVE, on)
+    assert D(0) <= above - here <= D("0.01")
 
 
 @given(
@@ -690,13 +760,83 @@ def test_agreement_months_follow_the_year_start_and_truncate() -> None:
         agreement_months(date(2021, 4, 15), date(2021, 4, 15))
 
 
-@given(dates, st.integers(min_value=0, max_value=400))
-def test_month_of_year_is_the_month_containing_the_date(start: date, offset: int) -> None:
+@given(dates, st.integers(min_value=0, max_value=400), st.integers(min_value=1, max_value=400))
+def test_month_of_year_is_the_month_containing_the_date(start: date, offset: int, length: int) -> None:
+    end = start + timedelta(days=max(length, offset + 1))
+    if end >= add_months(start, 13):
+        end = add_months(start, 13) - timedelta(days=1)
+        offset = min(offset, (end - start).days - 1)
     on = start + timedelta(days=offset)
-    k = month_of_year(start, on)
-    assert add_months(start, k) <= on < add_months(start, k + 1)
+    months = agreement_months(start, end)
+    k = month_of_year(start, end, on)
+    assert len(months) <= 12 and months[0][0] == start and months[-1][1] == end
+    assert all(a[1] == b[0] for a, b in zip(months, months[1:]))
+    assert months[k][0] <= on < months[k][1]
 
 
-def test_month_of_year_rejects_dates_before_the_year() -> None:
+def test_month_of_year_rejects_dates_outside_the_year() -> None:
     with pytest.raises(ValueError):
-        month_of_year(date(2026, 1, 1), date(2025, 12, 31))
+        month_of_year(date(2026, 1, 1), date(2027, 1, 1), date(2025, 12, 31))
+    with pytest.raises(ValueError):
+        month_of_year(date(2026, 1, 1), date(2027, 1, 1), date(2027, 1, 1))
+
+
+def test_an_irregular_first_year_keeps_twelve_months() -> None:
+    # Seed 004: 2024-05-27 to 2025-05-31; the twelfth month runs on to the year's end.
+    months = agreement_months(date(2024, 5, 27), date(2025, 6, 1))
+    assert len(months) == 12
+    assert months[0] == (date(2024, 5, 27), date(2024, 6, 27))
+    assert months[-1] == (date(2025, 4, 27), date(2025, 6, 1))
+    assert month_of_year(date(2024, 5, 27), date(2025, 6, 1), date(2025, 5, 31)) == 11
+
+
+# ---------------------------------------------------------------------------
+# Issue 21: combined assessment, prices paid
+# ---------------------------------------------------------------------------
+
+
+def test_only_a_companys_selected_products_are_assessed_together() -> None:
+    """Seed 002 二(四): "同品種同企業中選產品,按照同一采購目錄進行合并考核"."""
+    assert assessment_group("selected", "苯磺酸氨氯地平片", "浙江华海药业") == ("苯磺酸氨氯地平片", "浙江华海药业")
+    assert assessment_group("non_selected", "苯磺酸氨氯地平片", "浙江华海药业") is None
+    assert assessment_group("backup", "苯磺酸氨氯地平片", "浙江华海药业") is None
+
+
+def test_combined_progress_is_in_common_units() -> None:
+    agreed, purchased = combined_progress([(100, 0, D(28)), (100, 500, D(7)), (None, 10, D(7))])
+    assert (agreed, purchased) == (D(3500), D(3570))
+    assert completed_share(agreed, purchased) == D("1.02")
+
+
+@pytest.mark.parametrize(("quantity", "amount", "expected"), [
+    (3, D("30.00"), None), (3, D("30.009"), None), (3, D("29.991"), None),
+    (1, D("7.00"), PriceDeviation.RENEGOTIATED), (2, D("20.01"), PriceDeviation.RENEGOTIATED),
+    (3, D("0.00"), PriceDeviation.RENEGOTIATED),
+])
+def test_a_selected_product_is_bought_at_its_selected_price(quantity: int, amount: D, expected) -> None:
+    """Seed 001 二(四): "不得再次议价"."""
+    assert purchase_price_deviation(quantity=quantity, amount=amount, status="selected", price=D("10")) == expected
+
+
+def test_an_unevaluated_generic_is_bought_at_most_at_the_selected_price() -> None:
+    """Seed 000 五: "未通过一致性评价的仿制药，采购价……不高于中选价格" (per common unit)."""
+    common = dict(status="non_selected", price=D("2.80"), conversion=D(28), consistency_evaluated=False)
+    assert purchase_price_deviation(quantity=10, amount=D("28.00"), selected_price=D("0.10"), **common) is None
+    assert purchase_price_deviation(quantity=10, amount=D("28.01"), selected_price=D("0.10"),
+                                    **common) is PriceDeviation.UNEVALUATED_ABOVE_SELECTED
+    assert purchase_price_deviation(quantity=10, amount=D("90.00"), selected_price=None, **common) is None
+    assert purchase_price_deviation(quantity=10, amount=D("90.00"), selected_price=D("0.10"),
+                                    **{**common, "consistency_evaluated": True}) is None
+    assert purchase_price_deviation(quantity=10, amount=D("90.00"), selected_price=D("0.10"),
+                                    **{**common, "status": "backup"}) is None
+
+
+@pytest.mark.parametrize(("month", "from_month", "due"), [
+    (0, 1, True), (1, 3, False), (2, 3, True), (None, 12, True)])
+def test_behind_alerts_start_at_the_configured_month(month, from_month: int, due: bool) -> None:
+    assert behind_alert_due(month, from_month) is due
+
+
+def test_behind_alerts_cannot_start_before_month_one() -> None:
+    with pytest.raises(ValueError):
+        behind_alert_due(0, 0)

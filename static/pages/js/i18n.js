@@ -28,6 +28,8 @@ export const FLAG_TYPE = {
   procurement_behind_schedule: "集采进度落后",
   non_selected_share_high: "非中选产品占比过高",
   supply_overdue: "集采供应逾期",
+  selected_price_renegotiated: "中选产品未按中选价格采购（再次议价）",
+  unevaluated_generic_above_selected_price: "未过评仿制药采购价高于中选价格",
 };
 export const STAGE = { reported: "待企业答复", replied: "企业已答复", resolved: "已解决" };
 export const SUPPLY_STATE = {
@@ -35,7 +37,8 @@ export const SUPPLY_STATE = {
 };
 export const DECLARATION_STATUS = { submitted: "待医保局审核", returned: "已退回（需重新申报）", accepted: "已确认" };
 export const PRODUCT_STATUS = { selected: "中选", non_selected: "非中选", backup: "备供" };
-export const PROCUREMENT_ALERTS = ["procurement_behind_schedule", "non_selected_share_high", "supply_overdue"];
+export const PROCUREMENT_ALERTS = ["procurement_behind_schedule", "non_selected_share_high", "supply_overdue",
+  "selected_price_renegotiated", "unevaluated_generic_above_selected_price"];
 export const SEVERITY = { high: "高", medium: "中", low: "低" };
 export const FLAG_STATUS = { open: "待审核", confirmed: "已确认", dismissed: "已排除" };
 export const SETTLEMENT_MODE = { direct: "直接结算", manual: "手工报销（异地备案）" };
@@ -57,7 +60,9 @@ export const EVIDENCE = {
   selected_quantity: "中选产品采购量", non_selected_quantity: "非中选产品采购量", compliant: "是否合规",
   reasons: "说明", supply_problem_id: "供应问题编号", company: "企业", stage: "处理阶段", due: "期限",
   overdue_working_days: "逾期工作日", escalated_from: "原所属地区", escalated_to: "上报至", line_id: "执行记录编号",
-  batch_id: "批次编号",
+  batch_id: "批次编号", assessed_completed_share: "合并考核完成比例", escalation_rule: "上报依据", purchase_id: "采购记录编号", date: "采购日期",
+  quantity: "数量", amount: "金额", unit_price_paid: "实际采购单价", unit_price_allowed: "应执行单价",
+  supplier: "供应企业", reference: "订单/发票号", status: "产品状态",
 };
 
 const FIELD = {
@@ -138,6 +143,8 @@ const MESSAGES = [
   [/^(.+) does not require eligibility\.$/, (m) => `${m[1]}无需认定待遇资格。`],
   [/^valid_until is in the past\.$/, () => "有效期不能早于今天。"],
   [/^The location is not in China\.$/, () => "该位置不在中国境内，请检查经纬度。"],
+  [/^The point is not in China\.$/, () => "该位置不在中国境内，请检查经纬度和坐标来源。"],
+  [/^Give lat and lon together\.$/, () => "请同时填写纬度和经度。"],
   [/^The location is in no county of China\.$/, () => "该位置不在任何县级区划内，请检查经纬度。"],
   [/^A bureau registers only (inside its own region|patients of its own region)\.$/, () => "医保局只能在本辖区内登记。"],
   [/^A bearer token is required\.$/, () => "请先登录。"],
@@ -171,6 +178,8 @@ const MESSAGES = [
   [/^No procurement product (\S+)\.$/, (m) => `没有找到集采产品 ${m[1]}。`],
   [/^The product is invalid\.$/, () => "产品信息有误："],
   [/^Product (\S+) already exists\.$/, (m) => `集采产品 ${m[1]} 已经存在。`],
+  [/^The first agreement year cannot end on (\S+): .+\.$/, (m) => `首个协议年度不能在 ${m[1]} 结束：须在采购周期内结束，且短于 13 个月。`],
+  [/^Within the cycle, less than (\d+) months after cycle_start\.$/, (m) => `须在采购周期内，且距周期开始不足 ${m[1]} 个月。`],
   [/^(\S+) does not start an agreement year of batch (\S+)\.$/, (m) => `${m[1]} 不是集采批次 ${m[2]} 的协议年度起始日。`],
   [/^The ratio must be within (\S+)–(\S+)\.$/, (m) => `约定比例须在 ${m[1]} 至 ${m[2]} 之间。`],
   [/^The base period is empty\.$/, () => "基期为空：开始日期须早于结束日期。"],

@@ -47,7 +47,10 @@ export function executionRow(item, placeName = (code) => code) {
     h("td", { class: "num" }, item.agreed === null ? "未约定" : item.agreed),
     h("td", { class: "num" }, item.purchased),
     h("td", {}, item.agreed === null ? h("span", { class: "hint" }, "无约定采购量")
-      : progressBar(item.completed_share, item.schedule_share, item.behind)),
+      : progressBar(item.completed_share, item.schedule_share, item.behind),
+      (item.assessed_with || []).length > 1
+        ? h("span", { class: "sub" }, `同品种同企业合并考核（${item.assessed_with.join("、")}）：完成 ${percent(item.combined_completed_share)}`)
+        : null),
     h("td", {}, alerts.length ? alerts : badge("正常", "ok")));
 }
 
@@ -56,9 +59,10 @@ export function openAlertItem(flag, subject) {
   const e = flag.evidence || {};
   const what = [e.generic_name || e.product_code, e.batch_code, e.company].filter(Boolean).join(" · ");
   const detail = flag.type === "procurement_behind_schedule"
-    ? `完成 ${percent(Number(e.completed_share))}，时间进度 ${percent(Number(e.schedule_share))}`
+    ? `完成 ${percent(Number(e.assessed_completed_share ?? e.completed_share))}，时间进度 ${percent(Number(e.schedule_share))}`
     : flag.type === "non_selected_share_high" ? `非中选产品占比 ${percent(Number(e.non_selected_share))}`
-      : e.overdue_working_days ? `逾期 ${e.overdue_working_days} 个工作日` : "";
+      : e.unit_price_paid ? `实际采购单价 ${e.unit_price_paid}，应执行单价 ${e.unit_price_allowed}`
+        : e.overdue_working_days ? `逾期 ${e.overdue_working_days} 个工作日` : "";
   return h("li", {}, `#${flag.id} ${FLAG_TYPE[flag.type] || flag.type}（风险：${SEVERITY[flag.severity] || flag.severity}）：`,
     subject, what ? `，${what}` : "", detail ? `，${detail}` : "",
     h("span", { class: "sub" }, formatInstant(flag.created_at)));
