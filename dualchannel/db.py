@@ -1,10 +1,29 @@
-"""The database's life cycle: engine per app, one session per request, column types.
+"""The database's life cycle: engine per app, one session per request, column types, timeouts.
 
 SQLite is the embedded default and PostgreSQL the production database; the same code runs on
 both. On SQLite every transaction starts with `BEGIN IMMEDIATE`, so two writers queue on the
 database lock instead of failing when a read transaction tries to upgrade to a write.
+
+Nothing waits on the database without a bound (settings in `config.py`):
+
+- connecting, and checking a pooled connection before use: `DATABASE_CONNECT_TIMEOUT`;
+- one statement of an API request: `DATABASE_STATEMENT_TIMEOUT` (PostgreSQL cancels it);
+- all the database work of one API request: `DATABASE_REQUEST_TIMEOUT`, enforced by the client,
+  so a server that accepts connections and never answers still costs a request no more;
+- a free pooled connection: `DATABASE_POOL_TIMEOUT`; SQLite's lock: `DATABASE_BUSY_TIMEOUT`.
+
+A database that does not answer is 503 with `Retry-After` (`errors.handle_database_error`).
+When a connection cannot be made or a pooled one does not answer its check, the database is
+marked unavailable for `DATABASE_RETRY_AFTER` seconds: requests answer 503 at once instead of
+each waiting for its own timeout, which keeps threads free (`/healthz` never touches the
+database). The first request after that tries again, so the service recovers by itself.
 """
 
+import math
+import threading
+import time
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import timezone
 from decimal import Decimal
 from pathlib import Path
@@ -88,14 +107,79 @@ def database_url(app: Flask) -> str:
     return f"sqlite:///{Path(app.instance_path) / 'dualchannel.sqlite'}"
 
 
-def create_engine(url: str) -> sa.Engine:
-    """An engine configured for concurrency on either database.
+class DatabaseUnavailable(Exception):
+    """The database failed to answer moments ago, or the request's time for it is spent: the
+    request answers 503 without waiting (`errors.handle_database_error`)."""
+
+
+# The monotonic time by which the current request's database work must be done (None: no bound).
+_deadline: ContextVar[float | None] = ContextVar("dualchannel_database_deadline", default=None)
+
+
+def _remaining() -> float | None:
+    end = _deadline.get()
+    return None if end is None else end - time.monotonic()
+
+
+@contextmanager
+def deadline(seconds: float):
+    """Bound every wait on the database inside the block to `seconds` in all (or less, within
+    an outer deadline)."""
+    remaining = _remaining()
+    token = _deadline.set(time.monotonic() + (seconds if remaining is None else min(seconds, remaining)))
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
+
+class _Outage:
+    """Marks the database unavailable for `seconds` after it failed to answer, shared by the
+    threads of a process."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self._until = 0.0
+        self._lock = threading.Lock()
+
+    def trip(self) -> None:
+        with self._lock:
+            self._until = time.monotonic() + self.seconds
+
+    def check(self) -> None:
+        if self.seconds and time.monotonic() < self._until:
+            raise DatabaseUnavailable("The database did not answer moments ago.")
+
+
+def _timed_connection_class():
+    """psycopg's Connection whose every wait ends by the request's deadline: past it the
+    connection is closed (its state is unknown) and the wait fails as a lost connection."""
+    import psycopg
+
+    class TimedConnection(psycopg.Connection):
+        def wait(self, gen, interval=0.1, timeout=None):
+            remaining = _remaining()
+            if remaining is None or (timeout is not None and timeout <= remaining):
+                return super().wait(gen, interval, timeout)
+            try:
+                return super().wait(gen, interval, max(remaining, 0.001))
+            except psycopg.errors._WaitTimeout:
+                self.pgconn.finish()
+                raise psycopg.OperationalError("The database did not answer in time; the connection was closed.")
+
+    return TimedConnection
+
+
+def create_engine(url: str, *, connect_timeout: float = 3, pool_timeout: float = 5, busy_timeout: float = 10,
+                  retry_after: float = 0) -> sa.Engine:
+    """An engine configured for concurrency and bounded waits on either database (see the
+    module's docstring; `retry_after` 0 never marks the database unavailable).
 
     `hide_parameters`: statement parameters stay out of SQL echo logs and of database error
     messages, since a parameter may be whatever a caller typed (an ID number in a code field).
     """
     if url.startswith("sqlite"):
-        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": busy_timeout},
                                   hide_parameters=True)
 
         @sa.event.listens_for(engine, "connect")
@@ -105,7 +189,7 @@ def create_engine(url: str) -> sa.Engine:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
             cursor.close()
 
         @sa.event.listens_for(engine, "begin")
@@ -113,7 +197,44 @@ def create_engine(url: str) -> sa.Engine:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, hide_parameters=True)
+
+    import psycopg
+
+    connection_class = _timed_connection_class()
+    outage = _Outage(retry_after)
+    engine = sa.create_engine(url, pool_size=10, max_overflow=20, pool_timeout=pool_timeout, hide_parameters=True)
+    engine.dualchannel_outage = outage
+
+    @sa.event.listens_for(engine, "do_connect")
+    def _connect(_dialect, _record, cargs, cparams):
+        outage.check()
+        remaining = _remaining()
+        if remaining is not None and remaining <= 0:
+            raise DatabaseUnavailable("The request's time for the database is spent.")
+        # psycopg counts whole seconds, at least 2.
+        cparams["connect_timeout"] = max(2, math.ceil(min(connect_timeout, remaining or connect_timeout)))
+        try:
+            return connection_class.connect(*cargs, **cparams)
+        except psycopg.OperationalError:
+            outage.trip()
+            raise
+
+    @sa.event.listens_for(engine, "checkout")
+    def _check(dbapi_connection, _record, _proxy):
+        # A pooled connection may be dead (server restarted) or hang (server stuck): try it
+        # first, within the connect timeout. A dead one is replaced (DisconnectionError makes
+        # the pool connect anew); a hanging one also marks the database unavailable.
+        outage.check()
+        started = time.monotonic()
+        try:
+            with deadline(connect_timeout):
+                engine.dialect.do_ping(dbapi_connection)
+        except psycopg.Error as error:
+            if time.monotonic() - started >= min(connect_timeout, 1.0) and dbapi_connection.closed:
+                outage.trip()
+            raise sa.exc.DisconnectionError(str(error)) from error
+
+    return engine
 
 
 def engine() -> sa.Engine:
@@ -137,6 +258,15 @@ class RequestSession(Session):
     def commit_request(self) -> None:
         """The real COMMIT, at the end of the request."""
         super().commit()
+
+
+@sa.event.listens_for(RequestSession, "after_begin")
+def _limit_statements(_session, _transaction, connection) -> None:
+    """Each statement of an API request runs at most DATABASE_STATEMENT_TIMEOUT on PostgreSQL
+    (the CLI's long scans and imports are not bound by it)."""
+    if connection.dialect.name == "postgresql":
+        milliseconds = int(current_app.config["DATABASE_STATEMENT_TIMEOUT"] * 1000)
+        connection.exec_driver_sql(f"SET LOCAL statement_timeout = {milliseconds}")
 
 
 def session() -> Session:
@@ -191,8 +321,16 @@ def discard_session() -> None:
 
 def _close_session(_exc=None):
     s = g.pop("db_session", None)
-    if s is not None:
-        s.close()
+    try:
+        if s is not None:
+            s.close()
+    finally:
+        _deadline.set(None)
+
+
+def _start_request() -> None:
+    """Bound the request's database work to DATABASE_REQUEST_TIMEOUT from now."""
+    _deadline.set(time.monotonic() + current_app.config["DATABASE_REQUEST_TIMEOUT"])
 
 
 def new_session(bind: sa.Engine | None = None) -> Session:
@@ -201,15 +339,21 @@ def new_session(bind: sa.Engine | None = None) -> Session:
 
 
 def ping() -> None:
-    """Round-trip `SELECT 1` to the database; raises when it does not answer."""
-    with engine().connect() as connection:
+    """Round-trip `SELECT 1` to the database within DATABASE_CONNECT_TIMEOUT; raises when it
+    does not answer."""
+    with deadline(current_app.config["DATABASE_CONNECT_TIMEOUT"]), engine().connect() as connection:
         connection.exec_driver_sql("SELECT 1")
 
 
 def init_app(app: Flask) -> None:
-    """Create the engine lazily-configured from the app; commit or roll back each request's
-    transaction as it answers, and close its session at teardown."""
-    app.extensions[_ENGINE] = create_engine(database_url(app))
+    """Create the engine from the app's settings; bound each request's database work; commit
+    or roll back each request's transaction as it answers, and close its session at teardown."""
+    config = app.config
+    app.extensions[_ENGINE] = create_engine(
+        database_url(app), connect_timeout=config["DATABASE_CONNECT_TIMEOUT"],
+        pool_timeout=config["DATABASE_POOL_TIMEOUT"], busy_timeout=config["DATABASE_BUSY_TIMEOUT"],
+        retry_after=config["DATABASE_RETRY_AFTER"])
+    app.before_request(_start_request)
     app.after_request(_finish_request)
     app.teardown_appcontext(_close_session)
 
