@@ -91,11 +91,12 @@ MAX_JSON_BODY = 1024 * 1024
 MAX_CONTENT_LENGTH = 16 * 1024 * 1024
 
 # Database waits, in seconds (dualchannel/db.py). Connecting, and checking a pooled connection
-# before use; one statement of an API request (PostgreSQL statement_timeout); all the database
-# work of one API request, after which it answers 503; a free pooled connection; SQLite's lock.
+# before use; one statement of an API request (PostgreSQL statement_timeout); any one answer an
+# API request waits for, after which the connection is dropped and it answers 503 (enforced by
+# the client, for a server that never answers); a free pooled connection; SQLite's lock.
 DATABASE_CONNECT_TIMEOUT = 3
 DATABASE_STATEMENT_TIMEOUT = 10
-DATABASE_REQUEST_TIMEOUT = 12
+DATABASE_READ_TIMEOUT = 12
 DATABASE_POOL_TIMEOUT = 5
 DATABASE_BUSY_TIMEOUT = 10
 # After a failed connection or check, requests answer 503 at once (with this Retry-After) for
@@ -205,7 +206,7 @@ def validate(config) -> None:
         number(key, 0, 600, low_open=True, expected="a number of seconds above 0, at most 600")
     statement = number("DATABASE_STATEMENT_TIMEOUT", 0, 3600, low_open=True,
                        expected="a number of seconds above 0, at most 3600")
-    number("DATABASE_REQUEST_TIMEOUT", statement or 0, 3600, low_open=statement is None,
+    number("DATABASE_READ_TIMEOUT", statement or 0, 3600, low_open=statement is None,
            expected="a number of seconds, at least DUALCHANNEL_DATABASE_STATEMENT_TIMEOUT, at most 3600")
     number("DATABASE_RETRY_AFTER", 0, 600, expected="a number of seconds from 0 to 600")
     if config.get("DATABASE_URL"):

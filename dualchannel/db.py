@@ -8,8 +8,9 @@ Nothing waits on the database without a bound (settings in `config.py`):
 
 - connecting, and checking a pooled connection before use: `DATABASE_CONNECT_TIMEOUT`;
 - one statement of an API request: `DATABASE_STATEMENT_TIMEOUT` (PostgreSQL cancels it);
-- all the database work of one API request: `DATABASE_REQUEST_TIMEOUT`, enforced by the client,
-  so a server that accepts connections and never answers still costs a request no more;
+- any one answer an API request waits for: `DATABASE_READ_TIMEOUT`, enforced by the client, so
+  a server that accepts connections and never answers (and so cancels nothing) still costs a
+  request no more; time the request spends computing does not count;
 - a free pooled connection: `DATABASE_POOL_TIMEOUT`; SQLite's lock: `DATABASE_BUSY_TIMEOUT`.
 
 A database that does not answer is 503 with `Retry-After` (`errors.handle_database_error`).
@@ -28,6 +29,7 @@ from datetime import timezone
 from decimal import Decimal
 from pathlib import Path
 
+import psycopg
 import sqlalchemy as sa
 from flask import Flask, current_app, g
 from sqlmodel import Session, SQLModel
@@ -108,29 +110,34 @@ def database_url(app: Flask) -> str:
 
 
 class DatabaseUnavailable(Exception):
-    """The database failed to answer moments ago, or the request's time for it is spent: the
-    request answers 503 without waiting (`errors.handle_database_error`)."""
+    """The database failed to answer moments ago, or the time to reach it is spent: the request
+    answers 503 without waiting (`errors.handle_database_error`)."""
 
 
-# The monotonic time by which the current request's database work must be done (None: no bound).
-_deadline: ContextVar[float | None] = ContextVar("dualchannel_database_deadline", default=None)
+# Bounds on waiting for the database in this context: (seconds per wait, monotonic time by which
+# all waits must end); None is no bound. Requests set the first, `deadline` the second.
+_bounds: ContextVar[tuple[float | None, float | None]] = ContextVar("dualchannel_database_bounds",
+                                                                  default=(None, None))
 
 
-def _remaining() -> float | None:
-    end = _deadline.get()
-    return None if end is None else end - time.monotonic()
+def _wait_timeout() -> float | None:
+    """How long the next wait on the database may last here (None: unbounded)."""
+    per_wait, until = _bounds.get()
+    left = None if until is None else until - time.monotonic()
+    bounds = [b for b in (per_wait, left) if b is not None]
+    return min(bounds) if bounds else None
 
 
 @contextmanager
 def deadline(seconds: float):
-    """Bound every wait on the database inside the block to `seconds` in all (or less, within
-    an outer deadline)."""
-    remaining = _remaining()
-    token = _deadline.set(time.monotonic() + (seconds if remaining is None else min(seconds, remaining)))
+    """Every wait on the database inside the block ends within `seconds` from now in all."""
+    per_wait, until = _bounds.get()
+    end = time.monotonic() + seconds
+    token = _bounds.set((per_wait, end if until is None else min(until, end)))
     try:
         yield
     finally:
-        _deadline.reset(token)
+        _bounds.reset(token)
 
 
 class _Outage:
@@ -151,23 +158,26 @@ class _Outage:
             raise DatabaseUnavailable("The database did not answer moments ago.")
 
 
-def _timed_connection_class():
-    """psycopg's Connection whose every wait ends by the request's deadline: past it the
-    connection is closed (its state is unknown) and the wait fails as a lost connection."""
-    import psycopg
+class DeadlineExceeded(psycopg.OperationalError):
+    """The database did not answer in time; the connection was closed (SQLAlchemy sees a lost
+    connection and replaces it)."""
 
-    class TimedConnection(psycopg.Connection):
-        def wait(self, gen, interval=0.1, timeout=None):
-            remaining = _remaining()
-            if remaining is None or (timeout is not None and timeout <= remaining):
-                return super().wait(gen, interval, timeout)
-            try:
-                return super().wait(gen, interval, max(remaining, 0.001))
-            except psycopg.errors._WaitTimeout:
-                self.pgconn.finish()
-                raise psycopg.OperationalError("The database did not answer in time; the connection was closed.")
 
-    return TimedConnection
+class TimedConnection(psycopg.Connection):
+    """psycopg's connection whose every wait on the server ends within the context's bounds
+    (`_wait_timeout`): past them the connection is closed, since its state is unknown, and
+    DeadlineExceeded raised. A server that accepts connections and never answers cannot cancel
+    a statement itself."""
+
+    def wait(self, gen, interval=0.1, timeout=None):
+        limit = _wait_timeout()
+        if limit is None or (timeout is not None and timeout <= limit):
+            return super().wait(gen, interval, timeout)
+        try:
+            return super().wait(gen, interval, max(limit, 0.001))
+        except psycopg.errors._WaitTimeout:
+            self.pgconn.finish()
+            raise DeadlineExceeded("The database did not answer in time; the connection was closed.") from None
 
 
 def create_engine(url: str, *, connect_timeout: float = 3, pool_timeout: float = 5, busy_timeout: float = 10,
@@ -198,23 +208,19 @@ def create_engine(url: str, *, connect_timeout: float = 3, pool_timeout: float =
 
         return engine
 
-    import psycopg
-
-    connection_class = _timed_connection_class()
     outage = _Outage(retry_after)
     engine = sa.create_engine(url, pool_size=10, max_overflow=20, pool_timeout=pool_timeout, hide_parameters=True)
-    engine.dualchannel_outage = outage
 
     @sa.event.listens_for(engine, "do_connect")
     def _connect(_dialect, _record, cargs, cparams):
         outage.check()
-        remaining = _remaining()
-        if remaining is not None and remaining <= 0:
-            raise DatabaseUnavailable("The request's time for the database is spent.")
+        limit = _wait_timeout()
+        if limit is not None and limit <= 0:
+            raise DatabaseUnavailable("The time to reach the database is spent.")
         # psycopg counts whole seconds, at least 2.
-        cparams["connect_timeout"] = max(2, math.ceil(min(connect_timeout, remaining or connect_timeout)))
+        cparams["connect_timeout"] = max(2, math.ceil(min(connect_timeout, limit or connect_timeout)))
         try:
-            return connection_class.connect(*cargs, **cparams)
+            return TimedConnection.connect(*cargs, **cparams)
         except psycopg.OperationalError:
             outage.trip()
             raise
@@ -225,12 +231,11 @@ def create_engine(url: str, *, connect_timeout: float = 3, pool_timeout: float =
         # first, within the connect timeout. A dead one is replaced (DisconnectionError makes
         # the pool connect anew); a hanging one also marks the database unavailable.
         outage.check()
-        started = time.monotonic()
         try:
             with deadline(connect_timeout):
                 engine.dialect.do_ping(dbapi_connection)
         except psycopg.Error as error:
-            if time.monotonic() - started >= min(connect_timeout, 1.0) and dbapi_connection.closed:
+            if isinstance(error, DeadlineExceeded):
                 outage.trip()
             raise sa.exc.DisconnectionError(str(error)) from error
 
@@ -321,16 +326,17 @@ def discard_session() -> None:
 
 def _close_session(_exc=None):
     s = g.pop("db_session", None)
-    try:
-        if s is not None:
-            s.close()
-    finally:
-        _deadline.set(None)
+    if s is not None:
+        s.close()
 
 
 def _start_request() -> None:
-    """Bound the request's database work to DATABASE_REQUEST_TIMEOUT from now."""
-    _deadline.set(time.monotonic() + current_app.config["DATABASE_REQUEST_TIMEOUT"])
+    """Bound each of the request's waits on the database to DATABASE_READ_TIMEOUT."""
+    _bounds.set((current_app.config["DATABASE_READ_TIMEOUT"], None))
+
+
+def _end_request(_exc=None) -> None:
+    _bounds.set((None, None))
 
 
 def new_session(bind: sa.Engine | None = None) -> Session:
@@ -355,6 +361,7 @@ def init_app(app: Flask) -> None:
         retry_after=config["DATABASE_RETRY_AFTER"])
     app.before_request(_start_request)
     app.after_request(_finish_request)
+    app.teardown_request(_end_request)
     app.teardown_appcontext(_close_session)
 
 

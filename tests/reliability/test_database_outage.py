@@ -208,10 +208,10 @@ def test_a_hanging_or_lost_database_gives_503_in_time_and_the_service_recovers(w
         proxy.close()
 
 
-def test_a_statement_past_the_request_deadline_is_abandoned(database_url):
-    """The client's own bound, for a server that answers nothing (no statement timeout
-    can fire there): past the deadline the connection is closed and the error is a lost
-    connection, which SQLAlchemy invalidates and the API answers as 503."""
+def test_a_wait_past_its_bound_is_abandoned(database_url):
+    """The client's own bound, for a server that answers nothing (no statement timeout can fire
+    there): past it the connection is closed and the error is a lost connection, which
+    SQLAlchemy invalidates and the API answers as 503."""
     from dualchannel import db
 
     engine = db.create_engine(database_url)
@@ -226,3 +226,19 @@ def test_a_statement_past_the_request_deadline_is_abandoned(database_url):
             assert connection.exec_driver_sql("SELECT 1").scalar() == 1
     finally:
         engine.dispose()
+
+
+@pytest.mark.app_config(DATABASE_STATEMENT_TIMEOUT=1, DATABASE_READ_TIMEOUT=1)
+def test_time_a_request_spends_computing_does_not_count(world, issue, monkeypatch):
+    """The bound is on each wait for the database, not on the request: a request that computes
+    longer than it (a large import, a cold cache) still commits."""
+    from dualchannel.prescriptions import services
+
+    issue_now = services.issue
+
+    def slow_issue(*args, **kwargs):
+        time.sleep(1.5)
+        return issue_now(*args, **kwargs)
+
+    monkeypatch.setattr(services, "issue", slow_issue)
+    assert issue().status_code == 201

@@ -300,7 +300,7 @@ def test_a_lock_held_elsewhere_is_503_within_the_timeout(shared, tmp_path):
     ("MAX_VALID_DAYS", 0),
     ("MAX_DAYS_SUPPLY", 365),
     ("DATABASE_STATEMENT_TIMEOUT", 0),
-    ("DATABASE_REQUEST_TIMEOUT", 5),  # below the statement timeout
+    ("DATABASE_READ_TIMEOUT", 5),  # below the statement timeout
     ("MAX_JSON_BODY", "big"),
     ("LOG_LEVEL", "LOUD"),
     ("ID_ENCRYPTION_KEY", "not-a-fernet-key"),
@@ -322,3 +322,13 @@ def test_settings_from_the_environment_are_checked_too(tmp_path, monkeypatch):
     app = create_app()
     assert app.config["PROCUREMENT_PREPAYMENT_RATIO"] == 0.6
     app.extensions[db._ENGINE].dispose()
+
+
+def test_a_log_line_stays_small_whatever_it_reports():
+    import logging
+
+    from dualchannel.logs import MAX_FIELD, JsonFormatter
+
+    record = logging.LogRecord("dualchannel", logging.ERROR, __file__, 1, "IN (%s)", ("?, " * 1_000_000,), None)
+    line = JsonFormatter().format(record)
+    assert len(line) < 2 * MAX_FIELD and "characters cut" in line
