@@ -220,6 +220,25 @@ def test_hostile_input_is_refused_quickly_and_changes_nothing(shared, name):
     assert snapshot(shared.app) == before
 
 
+def test_a_spreadsheet_that_unpacks_too_large_is_refused_before_it_is_read(shared, monkeypatch):
+    import io
+
+    from openpyxl import Workbook
+
+    from dualchannel.procurement import tables
+
+    workbook, buffer = Workbook(), io.BytesIO()
+    workbook.active.append(["institution_code", "product_code", "quantity", "amount", "date"])
+    workbook.save(buffer)
+    monkeypatch.setattr(tables, "MAX_XLSX_UNPACKED", 1000)  # instead of building a 256 MB bomb
+    before = snapshot(shared.app)
+    response = shared.world.bureau.client.post(
+        "/api/v1/procurement/purchases/import", data={"file": (io.BytesIO(buffer.getvalue()), "bomb.xlsx")},
+        content_type="multipart/form-data", headers={"Authorization": f"Bearer {shared.world.bureau.token}"})
+    assert response.status_code == 422 and response.get_json()["code"] == "file_too_large"
+    assert snapshot(shared.app) == before
+
+
 def test_an_unknown_field_is_named_in_the_detail(shared):
     body = shared.world.admin.get("/api/v1/prescriptions?statuz=issued&limitt=5").get_json()
     assert body["detail"] == "The request has fields this route does not take: limitt, statuz."
