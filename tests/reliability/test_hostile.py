@@ -245,6 +245,23 @@ def test_a_spreadsheet_that_unpacks_too_large_is_refused_before_it_is_read(share
     assert snapshot(shared.app) == before
 
 
+def test_a_value_the_database_refuses_is_422_and_an_error_in_the_log(shared, monkeypatch, caplog):
+    """The safety net behind the schemas' bounds: a value a column cannot hold (a bound some
+    schema lacks) is the caller's 422, not a 500, and the log says a bound is missing."""
+    from dualchannel.drugs import services
+
+    def refuse(*args, **kwargs):
+        raise sa.exc.DataError("INSERT INTO drug ...", {}, Exception("value too long for type character varying(32)"))
+
+    monkeypatch.setattr(services, "create_drug", refuse)
+    before = snapshot(shared.app)
+    response = shared.world.admin.post("/api/v1/drugs", drug())
+    assert response.status_code == 422 and response.mimetype == PROBLEM
+    assert response.get_json()["code"] == "value_out_of_range"
+    assert any(r.levelname == "ERROR" and "refused a value" in r.getMessage() for r in caplog.records)
+    assert snapshot(shared.app) == before
+
+
 def test_an_unknown_field_is_named_in_the_detail(shared):
     body = shared.world.admin.get("/api/v1/prescriptions?statuz=issued&limitt=5").get_json()
     assert body["detail"] == "The request has fields this route does not take: limitt, statuz."
