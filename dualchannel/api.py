@@ -326,7 +326,7 @@ class MoneyField(ma.fields.Decimal):
 
     def __init__(self, places: int = 2, **kwargs):
         self.max_places = places
-        metadata = {"pattern": rf"^[0-9]{{1,11}}(\.[0-9]{{1,{max(places, 2)}}})?$", "example": "123.40",
+        metadata = {"pattern": rf"^[0-9]+(\.[0-9]{{1,{max(places, 2)}}})?$", "example": "123.40",
                     **kwargs.pop("metadata", {})}
         super().__init__(as_string=True, allow_nan=False, validate=ma.validate.Range(min=0, max=MAX_MONEY),
                          metadata=metadata, **kwargs)

@@ -2,8 +2,9 @@
 
 import json
 import logging
+import math
 
-from flask import Flask, jsonify
+from flask import Flask, current_app, jsonify
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 log = logging.getLogger(__name__)
@@ -167,10 +168,6 @@ def handle_domain_error(error: DomainError):
 def unavailable(detail: str = "The database is not answering; try again shortly."):
     """503 with `Retry-After` (DATABASE_RETRY_AFTER, at least 1 s): the service is up but cannot
     reach its database."""
-    import math
-
-    from flask import current_app
-
     response = problem(503, "Service unavailable", detail, code="unavailable")
     response.headers["Retry-After"] = str(max(1, math.ceil(current_app.config["DATABASE_RETRY_AFTER"])))
     return response
