@@ -28,7 +28,8 @@ FEATURES = (
 
 
 def create_app(test_config: dict | None = None) -> Flask:
-    """Build the app: defaults, then the environment (or `test_config`), then features."""
+    """Build the app: defaults, then the environment (or `test_config`), checked
+    (`config.validate` raises ConfigurationError naming each wrong variable), then features."""
     app = Flask(__name__, instance_relative_config=True,
                 static_folder=str(Path(__file__).resolve().parent.parent / "static"))
     app.config.from_object("dualchannel.config")
@@ -39,6 +40,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     else:
         app.config.from_mapping(test_config)
     _ensure_secrets(app)
+    from dualchannel.config import validate
+
+    validate(app.config)
 
     from dualchannel import api, cli, db, errors, logs, metrics, ratelimit
 
@@ -69,12 +73,13 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     @app.get("/readyz")
     def readyz():
-        """Readiness: the database answers `SELECT 1`; otherwise 503 so a balancer skips us."""
+        """Readiness: the database answers `SELECT 1` within DATABASE_CONNECT_TIMEOUT; otherwise
+        503 so a balancer skips us."""
         try:
             db.ping()
         except Exception as error:  # noqa: BLE001 - any failure means "not ready"
             app.logger.warning("not ready: %s", type(error).__name__)
-            return errors.problem(503, "Service unavailable", "The database is not reachable.")
+            return errors.unavailable("The database is not reachable.")
         return jsonify(status="ready")
 
     return app

@@ -5,9 +5,13 @@ is every code sharing its significant prefix. Municipalities (`110000`) contain 
 (`110101`) the same way.
 """
 
+import functools
 import re
 
-ADCODE = re.compile(r"^\d{6}$")
+# Six ASCII digits: `\d` would also take full-width and other Unicode digits.
+ADCODE = re.compile(r"[0-9]{6}")
+# The whole country (a region of the coverage reports, not one a person or a pharmacy is in).
+NATIONAL = "100000"
 
 
 def prefix(region: str) -> str:
@@ -30,4 +34,21 @@ def city_of(adcode: str) -> str:
 
 
 def is_valid(adcode: str) -> bool:
-    return bool(ADCODE.match(adcode or "")) and adcode != "000000"
+    """Six ASCII digits, not all zero (the form of a code, not whether it exists)."""
+    return bool(ADCODE.fullmatch(adcode or "")) and adcode != "000000"
+
+
+def is_known(adcode: str) -> bool:
+    """True when `adcode` is the code of a province, city or county-level division in the
+    county boundary file (GB/T 2260, as the file carries them)."""
+    if not is_valid(adcode):
+        return False
+    from dualchannel.geo import boundaries
+
+    return adcode in _codes_of(boundaries.current())
+
+
+@functools.lru_cache(maxsize=4)
+def _codes_of(found) -> frozenset[str]:
+    return frozenset(code for county in found.counties
+                     for code in (county.adcode, county.city_adcode, county.province_adcode))

@@ -1,19 +1,24 @@
-"""flask-smorest wiring: the Api with problem+json errors, API blueprints, list pagination."""
+"""flask-smorest wiring: the Api with problem+json errors, API blueprints, list pagination, and
+the fields every request schema shares. Input is bounded here, at the edge: body size and JSON
+depth, unknown fields and query parameters, codes, dates, money and cursors."""
 
 import base64
-from decimal import Decimal
 import binascii
+import re
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
+import flask_smorest
 import marshmallow as ma
-from flask import request
+from flask import current_app, request
 from flask_smorest import Api as _Api
-from flask_smorest import Blueprint
 from sqlmodel import Session
+from webargs.flaskparser import FlaskParser
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.routing import IntegerConverter
 
-from dualchannel import auth, clock, errors
+from dualchannel import adcodes, auth, clock, errors
 from dualchannel.errors import Invalid, NotFound
 
 # Integer primary keys are 32-bit on PostgreSQL (`integer`); a larger id in a URL or body is an
@@ -74,11 +79,22 @@ class Api(_Api):
             self.DEFAULT_RESPONSE_CONTENT_TYPE = default
 
 
+class Parser(FlaskParser):
+    """webargs' parser: query parameters a route does not know are refused like unknown body
+    fields (the schema's `unknown`, RAISE for every RequestSchema) instead of being dropped."""
+
+    DEFAULT_UNKNOWN_BY_LOCATION = {**FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION, "query": None, "querystring": None}
+
+
+class Blueprint(flask_smorest.Blueprint):
+    ARGUMENTS_PARSER = Parser()
+
+
 def blueprint(name: str, import_name: str, description: str) -> Blueprint:
     """An API blueprint under `/api/v1` whose every route requires a bearer token."""
     bp = Blueprint(name, import_name, url_prefix="/api/v1", description=description)
     bp.before_request(auth.load_actor)
-    bp.before_request(refuse_unstorable_input)
+    bp.before_request(refuse_unreadable_input)
     bp.after_request(_no_store)
     return bp
 
@@ -122,34 +138,129 @@ def _find_unstorable(value, where: str, errors: dict) -> None:
             _find_unstorable(item, f"{where}.{index}" if where else str(index), errors)
 
 
-def refuse_unstorable_input() -> None:
-    """`before_request` of the API: refuse what no database column can hold (PostgreSQL text
-    has no NUL, UTF-8 no lone surrogate, SQLite no integer past 64 bits) with a 422 naming the
-    field, before it reaches a query and fails there as a server error."""
+# JSON nested deeper than any request schema goes is refused before anything walks it.
+MAX_JSON_DEPTH = 16
+
+
+def _json_depth(value) -> int:
+    """Nesting depth of a parsed JSON value (a scalar is 0), without recursion."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            item = item.values()
+        elif not isinstance(item, list):
+            continue
+        deepest = max(deepest, depth + 1)
+        if deepest > MAX_JSON_DEPTH:
+            break
+        stack.extend((inner, depth + 1) for inner in item)
+    return deepest
+
+
+def _too_deep() -> Invalid:
+    return Invalid(f"The JSON body is nested more than {MAX_JSON_DEPTH} levels deep.",
+                   {"body": [f"At most {MAX_JSON_DEPTH} levels of nesting."]}, code="json_too_deep")
+
+
+def _declares_query() -> bool:
+    view = current_app.view_functions.get(request.endpoint)
+    parameters = getattr(view, "_apidoc", {}).get("arguments", {}).get("parameters", [])
+    return any(p.get("in") in ("query", "querystring") for p in parameters)
+
+
+def refuse_unreadable_input() -> None:
+    """`before_request` of the API: refuse, before any query runs, a body larger than
+    `MAX_JSON_BODY` (`MAX_CONTENT_LENGTH` for file uploads) with 413; JSON nested deeper than
+    MAX_JSON_DEPTH; query parameters on a route that takes none; and what no database column
+    can hold (PostgreSQL text has no NUL, UTF-8 no lone surrogate, SQLite no integer past 64
+    bits), with a 422 naming the field."""
     if request.method == "OPTIONS":
         return
     if not _storable_text(request.path):
         raise NotFound("No such resource.")
+    if request.mimetype != "multipart/form-data":
+        request.max_content_length = current_app.config["MAX_JSON_BODY"]
+    if request.content_length is not None and request.content_length > request.max_content_length:
+        raise RequestEntityTooLarge()
+    if request.args and not _declares_query():
+        raise Invalid(f"The request has fields this route does not take: {', '.join(sorted(request.args))}.",
+                      {key: ["Unknown field."] for key in request.args}, code="unknown_fields")
     errors: dict[str, list[str]] = {}
     for key, values in request.args.lists():
         for value in values:
             _find_unstorable(value, key, errors)
     if request.is_json:
-        _find_unstorable(request.get_json(silent=True), "", errors)
+        try:
+            body = request.get_json(silent=True)
+        except RecursionError:  # the decoder's own limit, far above MAX_JSON_DEPTH
+            raise _too_deep()
+        if _json_depth(body) > MAX_JSON_DEPTH:
+            raise _too_deep()
+        _find_unstorable(body, "", errors)
     if errors:
-        raise Invalid("The request has values no record can hold.", errors)
+        raise Invalid("The request has values no record can hold.", errors, code="unstorable_value")
 
 
 class RequestSchema(ma.Schema):
-    """Request bodies: unknown fields are ignored (integrators may send extra ones)."""
+    """Request bodies and query strings: an unknown field is a 422 naming it (a typo such as
+    `valid_dayz` must not pass silently)."""
 
     class Meta:
-        unknown = ma.EXCLUDE
+        unknown = ma.RAISE
+
+
+class FullMatch(ma.validate.Regexp):
+    """A pattern the whole value must match: `$` alone also matches before a final newline."""
+
+    def __call__(self, value):
+        if self.regex.fullmatch(value) is None:
+            raise ma.ValidationError(self._format_error(value))
+        return value
+
+
+CODE = FullMatch(r"^[A-Za-z0-9_-]{1,32}$", error="1-32 letters, digits, - or _.")
+
+
+class KnownRegion(FullMatch):
+    """A GB/T 2260 code (6 ASCII digits) of a province, city or county in the boundary file;
+    `national` also accepts 100000, the whole country."""
+
+    def __init__(self, *, national: bool = False):
+        super().__init__(r"^[0-9]{6}$", error="A 6-digit administrative division code.")
+        self.national = national
+
+    def __call__(self, value):
+        super().__call__(value)
+        if not (adcodes.is_known(value) or (self.national and value == adcodes.NATIONAL)):
+            raise ma.ValidationError("No such administrative division.")
+        return value
+
+
+ADCODE = KnownRegion()
+
+
+class Date(ma.fields.Date):
+    """A calendar date from 2000-01-01 to 2100-12-31 (`clock.MIN_DATE`..`MAX_DATE`): every date
+    a request gives is stored or computed with, and must stay far from the calendar's end."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        day = super()._deserialize(value, attr, data, **kwargs)
+        if not clock.in_range(day):
+            raise ma.ValidationError(f"A date from {clock.MIN_DATE} to {clock.MAX_DATE}.")
+        return day
+
+
+class Cursor(ma.fields.String):
+    """A list cursor: opaque to clients, checked when decoded (`decode_cursor`)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(load_default=None, validate=ma.validate.Length(1, 32), **kwargs)
 
 
 class ListArgs(RequestSchema):
     limit = ma.fields.Integer(load_default=50, validate=ma.validate.Range(min=1, max=500))
-    cursor = ma.fields.String(load_default=None)
+    cursor = Cursor()
 
 
 def page_schema(item_schema: type[ma.Schema]) -> type[ma.Schema]:
@@ -171,13 +282,21 @@ def encode_cursor(key: int) -> str:
     return base64.urlsafe_b64encode(str(key).encode()).decode().rstrip("=")
 
 
+_CURSOR_VALUE = re.compile(r"[0-9]{1,10}")
+
+
 def decode_cursor(cursor: str | None) -> int | None:
+    """The key or offset a cursor carries: 0 to MAX_ID, else 422 (`invalid_cursor`)."""
     if not cursor:
         return None
     try:
-        return int(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise Invalid("The cursor is not one this service issued.", {"cursor": ["Invalid cursor."]})
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+    except (ValueError, binascii.Error):
+        text = ""
+    if not _CURSOR_VALUE.fullmatch(text) or int(text) > MAX_ID:
+        raise Invalid("The cursor is not one this service issued.", {"cursor": ["Invalid cursor."]},
+                      code="invalid_cursor")
+    return int(text)
 
 
 def paginate(session: Session, statement, key_column, *, limit: int | None, cursor: str | None) -> Page:
@@ -195,20 +314,28 @@ def paginate(session: Session, statement, key_column, *, limit: int | None, curs
     return Page(rows, encode_cursor(getattr(rows[-1], key_column.key)) if more and rows else None)
 
 
+# The largest amount or price a request may give, in yuan: far above any real one, and far
+# enough below the BIGINT columns' range (9.2e18 fen) that totals of quantity x price and sums
+# over years of purchases still fit.
+MAX_MONEY = Decimal(10) ** 10
+
+
 class MoneyField(ma.fields.Decimal):
-    """Yuan as a decimal string: loaded exactly (at most `places` decimals, not negative),
+    """Yuan as a decimal string: loaded exactly (at most `places` decimals, 0 to MAX_MONEY),
     dumped with 2 places, or more only when a unit price really has them."""
 
     def __init__(self, places: int = 2, **kwargs):
         self.max_places = places
-        metadata = {"pattern": rf"^\d+(\.\d{{1,{max(places, 2)}}})?$", "example": "123.40",
+        metadata = {"pattern": rf"^[0-9]+(\.[0-9]{{1,{max(places, 2)}}})?$", "example": "123.40",
                     **kwargs.pop("metadata", {})}
-        super().__init__(as_string=True, allow_nan=False, validate=ma.validate.Range(min=0), metadata=metadata,
-                         **kwargs)
+        super().__init__(as_string=True, allow_nan=False, validate=ma.validate.Range(min=0, max=MAX_MONEY),
+                         metadata=metadata, **kwargs)
 
     def _validated(self, value):
         if isinstance(value, float):
             value = repr(value)  # 12.3 must mean 12.3, not its binary neighbour
+        if isinstance(value, str) and len(value) > 40:
+            raise ma.ValidationError("Not a decimal amount.")  # before Decimal parses a megabyte
         number = super()._validated(value)
         if number is not None and number.as_tuple().exponent < -self.max_places:
             raise ma.ValidationError(f"At most {self.max_places} decimal places.")

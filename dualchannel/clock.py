@@ -9,6 +9,16 @@ from datetime import date, datetime, timedelta, timezone
 CHINA = timezone(timedelta(hours=8), "CST")
 _offset = timedelta(0)
 
+# Every date the service stores or computes with lies in this window: agreement years, validity
+# and deadlines add days and years to dates, and 9999-12-31 plus one day is an overflow.
+MIN_DATE = date(2000, 1, 1)
+MAX_DATE = date(2100, 12, 31)
+
+
+def in_range(day: date) -> bool:
+    """Whether `day` lies within MIN_DATE..MAX_DATE."""
+    return MIN_DATE <= day <= MAX_DATE
+
 
 def now() -> datetime:
     """The current instant, timezone-aware UTC."""

@@ -1,10 +1,17 @@
 """Default configuration; every key can be overridden from the environment.
 
 `DATABASE_URL` is read as is (the name integrators know); everything else uses the
-`DUALCHANNEL_` prefix, e.g. `DUALCHANNEL_TRACE_UNDO_DAYS`.
+`DUALCHANNEL_` prefix, e.g. `DUALCHANNEL_TRACE_UNDO_DAYS`. `validate` checks the result when
+the app is built: a value outside the seeds' bounds stops the service from starting, with a
+message naming the variable, instead of failing requests later.
 """
 
+import logging
 import os
+from datetime import date
+from decimal import Decimal, InvalidOperation
+
+from dualchannel import clock
 
 API_TITLE = "dualchannel"
 API_VERSION = "v1"
@@ -100,8 +107,24 @@ TRUSTED_PROXIES = 0
 ID_ENUMERATION_MISSES = 20
 ID_ENUMERATION_WINDOW_MINUTES = 60
 
-LIST_DEFAULT_LIMIT = 50
-LIST_MAX_LIMIT = 500
+
+# Request bodies: JSON up to MAX_JSON_BODY bytes; file uploads (CSV/XLSX imports) up to
+# MAX_CONTENT_LENGTH. Larger ones are 413.
+MAX_JSON_BODY = 1024 * 1024
+MAX_CONTENT_LENGTH = 16 * 1024 * 1024
+
+# Database waits, in seconds (dualchannel/db.py). Connecting, and checking a pooled connection
+# before use; one statement of an API request (PostgreSQL statement_timeout); any one answer an
+# API request waits for, after which the connection is dropped and it answers 503 (enforced by
+# the client, for a server that never answers); a free pooled connection; SQLite's lock.
+DATABASE_CONNECT_TIMEOUT = 3
+DATABASE_STATEMENT_TIMEOUT = 10
+DATABASE_READ_TIMEOUT = 12
+DATABASE_POOL_TIMEOUT = 5
+DATABASE_BUSY_TIMEOUT = 10
+# After a failed connection or check, requests answer 503 at once (with this Retry-After) for
+# this long instead of each waiting for a timeout; 0 turns this off.
+DATABASE_RETRY_AFTER = 5
 
 
 def from_environment(config):
@@ -109,3 +132,115 @@ def from_environment(config):
     config.from_prefixed_env("DUALCHANNEL")
     if os.environ.get("DATABASE_URL"):
         config["DATABASE_URL"] = os.environ["DATABASE_URL"]
+
+
+class ConfigurationError(ValueError):
+    """Settings the service must not start with; the message names each variable."""
+
+
+def variable(key: str) -> str:
+    """The environment variable that sets `key`."""
+    return key if key == "DATABASE_URL" else f"DUALCHANNEL_{key}"
+
+
+def validate(config) -> None:
+    """Check every setting against its bounds (the seeds' where they set one); raise
+    ConfigurationError naming every variable that is wrong."""
+    problems: list[str] = []
+
+    def fail(key: str, expected: str) -> None:
+        problems.append(f"{variable(key)} must be {expected}; got {config.get(key)!r}.")
+
+    def number(key: str, low=None, high=None, *, integer=False, low_open=False, expected=None):
+        value = config.get(key)
+        try:
+            if isinstance(value, bool) or (integer and not isinstance(value, int)):
+                raise InvalidOperation
+            found = Decimal(str(value))
+            if not found.is_finite():
+                raise InvalidOperation
+        except (InvalidOperation, ValueError, TypeError):
+            fail(key, expected or ("a whole number" if integer else "a number"))
+            return None
+        if (low is not None and (found <= low if low_open else found < low)) or (high is not None and found > high):
+            fail(key, expected or f"{'above' if low_open else 'at least'} {low} and at most {high}")
+            return None
+        return found
+
+    # Procurement (seed 001 二(二): agreed volume 60 %-70 % of usage; 二(七): prepayment >= 50 %).
+    low = number("PROCUREMENT_AGREED_RATIO_MIN", Decimal("0.6"), Decimal("0.7"),
+                 expected="between 0.6 and 0.7 (seed 001: 60%-70% of the previous year's use)")
+    high = number("PROCUREMENT_AGREED_RATIO_MAX", Decimal("0.6"), Decimal("0.7"),
+                  expected="between 0.6 and 0.7 (seed 001: 60%-70% of the previous year's use)")
+    if low is not None and high is not None:
+        if low > high:
+            fail("PROCUREMENT_AGREED_RATIO_MAX", f"at least DUALCHANNEL_PROCUREMENT_AGREED_RATIO_MIN ({low})")
+        else:
+            number("PROCUREMENT_AGREED_RATIO", low, high,
+                   expected=f"between DUALCHANNEL_PROCUREMENT_AGREED_RATIO_MIN and _MAX ({low}-{high})")
+    number("PROCUREMENT_PREPAYMENT_RATIO", Decimal("0.5"), Decimal(1),
+           expected="between 0.5 and 1 (seed 001: at least 50% of the agreed amount)")
+    number("PROCUREMENT_BEHIND_TOLERANCE", Decimal(0), Decimal("0.99"))
+    number("PROCUREMENT_NON_SELECTED_SHARE_THRESHOLD", Decimal(0), Decimal("0.5"), low_open=True,
+           expected="above 0 and at most 0.5 (the seeds: selected purchases at least the non-selected ones)")
+    number("PROCUREMENT_ALERTS_ON_READ_MAX_LINES", 0, 100_000_000, integer=True)
+    number("PROCUREMENT_ESCALATE_AFTER_WORKING_DAYS", 1, 365, integer=True)
+    bases = config.get("PROCUREMENT_FIRST_SELF_PAY_BASE")
+    try:
+        if not isinstance(bases, dict) or set(bases) != {"drug", "consumable"} or not all(
+                0 <= Decimal(str(v)) <= 1 for v in bases.values()):
+            raise ValueError
+    except (InvalidOperation, ValueError):
+        fail("PROCUREMENT_FIRST_SELF_PAY_BASE", 'a JSON object {"drug": ratio, "consumable": ratio}, ratios 0 to 1')
+    for key in ("PROCUREMENT_HOLIDAYS", "PROCUREMENT_MAKEUP_WORKDAYS"):
+        days = config.get(key)
+        try:
+            if not isinstance(days, list) or not all(clock.in_range(date.fromisoformat(d)) for d in days):
+                raise ValueError
+        except (TypeError, ValueError):
+            fail(key, f"a JSON list of dates (YYYY-MM-DD) from {clock.MIN_DATE} to {clock.MAX_DATE}")
+    if config.get("PROCUREMENT_STEP_DOWN"):
+        from dualchannel.procurement import rules
+
+        step = config["PROCUREMENT_STEP_DOWN"]
+        try:
+            rules.StepDownSchedule(far_above_multiple=Decimal(str(step["far_above_multiple"])),
+                                   years=tuple(rules.StepDownYear(Decimal(str(own)), Decimal(str(sel)))
+                                               for own, sel in step["years"]))
+        except (InvalidOperation, ValueError, TypeError, KeyError) as error:
+            fail("PROCUREMENT_STEP_DOWN", f"a valid step-down schedule ({error})")
+
+    # Prescriptions and traceability (处方管理办法: valid at most 3 days; long prescriptions 12 weeks).
+    number("MAX_VALID_DAYS", 1, 3, integer=True)
+    number("MAX_DAYS_SUPPLY", 1, 84, integer=True)
+    number("TRACE_UNDO_DAYS", 0, 30, integer=True)
+
+    # Operations.
+    if str(config.get("LOG_LEVEL", "INFO")).upper() not in logging.getLevelNamesMapping():
+        fail("LOG_LEVEL", "DEBUG, INFO, WARNING, ERROR or CRITICAL")
+    body = number("MAX_JSON_BODY", 1024, 1024**3, integer=True)
+    number("MAX_CONTENT_LENGTH", body or 1024, 1024**3, integer=True,
+           expected="a whole number of bytes, at least DUALCHANNEL_MAX_JSON_BODY")
+    for key in ("DATABASE_CONNECT_TIMEOUT", "DATABASE_POOL_TIMEOUT", "DATABASE_BUSY_TIMEOUT"):
+        number(key, 0, 600, low_open=True, expected="a number of seconds above 0, at most 600")
+    statement = number("DATABASE_STATEMENT_TIMEOUT", 0, 3600, low_open=True,
+                       expected="a number of seconds above 0, at most 3600")
+    number("DATABASE_READ_TIMEOUT", statement or 0, 3600, low_open=statement is None,
+           expected="a number of seconds, at least DUALCHANNEL_DATABASE_STATEMENT_TIMEOUT, at most 3600")
+    number("DATABASE_RETRY_AFTER", 0, 600, expected="a number of seconds from 0 to 600")
+    if config.get("DATABASE_URL"):
+        import sqlalchemy as sa
+
+        try:
+            sa.engine.make_url(config["DATABASE_URL"])
+        except (sa.exc.ArgumentError, ValueError):
+            fail("DATABASE_URL", "an SQLAlchemy URL such as postgresql+psycopg://user@host/db")
+    if config.get("ID_ENCRYPTION_KEY"):
+        from cryptography.fernet import Fernet
+
+        try:
+            Fernet(config["ID_ENCRYPTION_KEY"])
+        except (ValueError, TypeError):
+            fail("ID_ENCRYPTION_KEY", "a Fernet key (32 url-safe base64-encoded bytes)")
+    if problems:
+        raise ConfigurationError("Invalid configuration:\n  " + "\n  ".join(problems))

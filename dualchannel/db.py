@@ -1,14 +1,35 @@
-"""The database's life cycle: engine per app, one session per request, column types.
+"""The database's life cycle: engine per app, one session per request, column types, timeouts.
 
 SQLite is the embedded default and PostgreSQL the production database; the same code runs on
 both. On SQLite every transaction starts with `BEGIN IMMEDIATE`, so two writers queue on the
 database lock instead of failing when a read transaction tries to upgrade to a write.
+
+Nothing waits on the database without a bound (settings in `config.py`):
+
+- connecting, and checking a pooled connection before use: `DATABASE_CONNECT_TIMEOUT`;
+- one statement of an API request: `DATABASE_STATEMENT_TIMEOUT` (PostgreSQL cancels it);
+- any one answer an API request waits for: `DATABASE_READ_TIMEOUT`, enforced by the client, so
+  a server that accepts connections and never answers (and so cancels nothing) still costs a
+  request no more; time the request spends computing does not count;
+- a free pooled connection: `DATABASE_POOL_TIMEOUT`; SQLite's lock: `DATABASE_BUSY_TIMEOUT`.
+
+A database that does not answer is 503 with `Retry-After` (`errors.handle_database_error`).
+When a connection cannot be made or a pooled one does not answer its check, the database is
+marked unavailable for `DATABASE_RETRY_AFTER` seconds: requests answer 503 at once instead of
+each waiting for its own timeout, which keeps threads free (`/healthz` never touches the
+database). The first request after that tries again, so the service recovers by itself.
 """
 
+import math
+import threading
+import time
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import timezone
 from decimal import Decimal
 from pathlib import Path
 
+import psycopg
 import sqlalchemy as sa
 from flask import Flask, current_app, g
 from sqlmodel import Session, SQLModel
@@ -97,14 +118,87 @@ def database_url(app: Flask) -> str:
     return f"sqlite:///{Path(app.instance_path) / 'dualchannel.sqlite'}"
 
 
-def create_engine(url: str) -> sa.Engine:
-    """An engine configured for concurrency on either database.
+class DatabaseUnavailable(Exception):
+    """The database failed to answer moments ago, or the time to reach it is spent: the request
+    answers 503 without waiting (`errors.handle_database_error`)."""
+
+
+# Bounds on waiting for the database in this context: (seconds per wait, monotonic time by which
+# all waits must end); None is no bound. Requests set the first, `deadline` the second.
+_bounds: ContextVar[tuple[float | None, float | None]] = ContextVar("dualchannel_database_bounds",
+                                                                  default=(None, None))
+
+
+def _wait_timeout() -> float | None:
+    """How long the next wait on the database may last here (None: unbounded)."""
+    per_wait, until = _bounds.get()
+    left = None if until is None else until - time.monotonic()
+    bounds = [b for b in (per_wait, left) if b is not None]
+    return min(bounds) if bounds else None
+
+
+@contextmanager
+def deadline(seconds: float):
+    """Every wait on the database inside the block ends within `seconds` from now in all."""
+    per_wait, until = _bounds.get()
+    end = time.monotonic() + seconds
+    token = _bounds.set((per_wait, end if until is None else min(until, end)))
+    try:
+        yield
+    finally:
+        _bounds.reset(token)
+
+
+class _Outage:
+    """Marks the database unavailable for `seconds` after it failed to answer, shared by the
+    threads of a process."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self._until = 0.0
+        self._lock = threading.Lock()
+
+    def trip(self) -> None:
+        with self._lock:
+            self._until = time.monotonic() + self.seconds
+
+    def check(self) -> None:
+        if self.seconds and time.monotonic() < self._until:
+            raise DatabaseUnavailable("The database did not answer moments ago.")
+
+
+class DeadlineExceeded(psycopg.OperationalError):
+    """The database did not answer in time; the connection was closed (SQLAlchemy sees a lost
+    connection and replaces it)."""
+
+
+class TimedConnection(psycopg.Connection):
+    """psycopg's connection whose every wait on the server ends within the context's bounds
+    (`_wait_timeout`): past them the connection is closed, since its state is unknown, and
+    DeadlineExceeded raised. A server that accepts connections and never answers cannot cancel
+    a statement itself."""
+
+    def wait(self, gen, interval=0.1, timeout=None):
+        limit = _wait_timeout()
+        if limit is None or (timeout is not None and timeout <= limit):
+            return super().wait(gen, interval, timeout)
+        try:
+            return super().wait(gen, interval, max(limit, 0.001))
+        except psycopg.errors._WaitTimeout:
+            self.pgconn.finish()
+            raise DeadlineExceeded("The database did not answer in time; the connection was closed.") from None
+
+
+def create_engine(url: str, *, connect_timeout: float = 3, pool_timeout: float = 5, busy_timeout: float = 10,
+                  retry_after: float = 0) -> sa.Engine:
+    """An engine configured for concurrency and bounded waits on either database (see the
+    module's docstring; `retry_after` 0 never marks the database unavailable).
 
     `hide_parameters`: statement parameters stay out of SQL echo logs and of database error
     messages, since a parameter may be whatever a caller typed (an ID number in a code field).
     """
     if url.startswith("sqlite"):
-        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": busy_timeout},
                                   hide_parameters=True)
 
         @sa.event.listens_for(engine, "connect")
@@ -114,7 +208,7 @@ def create_engine(url: str) -> sa.Engine:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
             cursor.close()
 
         @sa.event.listens_for(engine, "begin")
@@ -122,7 +216,39 @@ def create_engine(url: str) -> sa.Engine:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, hide_parameters=True)
+
+    outage = _Outage(retry_after)
+    engine = sa.create_engine(url, pool_size=10, max_overflow=20, pool_timeout=pool_timeout, hide_parameters=True)
+
+    @sa.event.listens_for(engine, "do_connect")
+    def _connect(_dialect, _record, cargs, cparams):
+        outage.check()
+        limit = _wait_timeout()
+        if limit is not None and limit <= 0:
+            raise DatabaseUnavailable("The time to reach the database is spent.")
+        # psycopg counts whole seconds, at least 2.
+        cparams["connect_timeout"] = max(2, math.ceil(min(connect_timeout, limit or connect_timeout)))
+        try:
+            return TimedConnection.connect(*cargs, **cparams)
+        except psycopg.OperationalError:
+            outage.trip()
+            raise
+
+    @sa.event.listens_for(engine, "checkout")
+    def _check(dbapi_connection, _record, _proxy):
+        # A pooled connection may be dead (server restarted) or hang (server stuck): try it
+        # first, within the connect timeout. A dead one is replaced (DisconnectionError makes
+        # the pool connect anew); a hanging one also marks the database unavailable.
+        outage.check()
+        try:
+            with deadline(connect_timeout):
+                engine.dialect.do_ping(dbapi_connection)
+        except psycopg.Error as error:
+            if isinstance(error, DeadlineExceeded):
+                outage.trip()
+            raise sa.exc.DisconnectionError(str(error)) from error
+
+    return engine
 
 
 def engine() -> sa.Engine:
@@ -146,6 +272,15 @@ class RequestSession(Session):
     def commit_request(self) -> None:
         """The real COMMIT, at the end of the request."""
         super().commit()
+
+
+@sa.event.listens_for(RequestSession, "after_begin")
+def _limit_statements(_session, _transaction, connection) -> None:
+    """Each statement of an API request runs at most DATABASE_STATEMENT_TIMEOUT on PostgreSQL
+    (the CLI's long scans and imports are not bound by it)."""
+    if connection.dialect.name == "postgresql":
+        milliseconds = int(current_app.config["DATABASE_STATEMENT_TIMEOUT"] * 1000)
+        connection.exec_driver_sql(f"SET LOCAL statement_timeout = {milliseconds}")
 
 
 def session() -> Session:
@@ -204,22 +339,38 @@ def _close_session(_exc=None):
         s.close()
 
 
+def _start_request() -> None:
+    """Bound each of the request's waits on the database to DATABASE_READ_TIMEOUT."""
+    _bounds.set((current_app.config["DATABASE_READ_TIMEOUT"], None))
+
+
+def _end_request(_exc=None) -> None:
+    _bounds.set((None, None))
+
+
 def new_session(bind: sa.Engine | None = None) -> Session:
     """A session outside a request (CLI, background work); the caller closes it."""
     return Session(bind or engine(), expire_on_commit=False)
 
 
 def ping() -> None:
-    """Round-trip `SELECT 1` to the database; raises when it does not answer."""
-    with engine().connect() as connection:
+    """Round-trip `SELECT 1` to the database within DATABASE_CONNECT_TIMEOUT; raises when it
+    does not answer."""
+    with deadline(current_app.config["DATABASE_CONNECT_TIMEOUT"]), engine().connect() as connection:
         connection.exec_driver_sql("SELECT 1")
 
 
 def init_app(app: Flask) -> None:
-    """Create the engine lazily-configured from the app; commit or roll back each request's
-    transaction as it answers, and close its session at teardown."""
-    app.extensions[_ENGINE] = create_engine(database_url(app))
+    """Create the engine from the app's settings; bound each request's database work; commit
+    or roll back each request's transaction as it answers, and close its session at teardown."""
+    config = app.config
+    app.extensions[_ENGINE] = create_engine(
+        database_url(app), connect_timeout=config["DATABASE_CONNECT_TIMEOUT"],
+        pool_timeout=config["DATABASE_POOL_TIMEOUT"], busy_timeout=config["DATABASE_BUSY_TIMEOUT"],
+        retry_after=config["DATABASE_RETRY_AFTER"])
+    app.before_request(_start_request)
     app.after_request(_finish_request)
+    app.teardown_request(_end_request)
     app.teardown_appcontext(_close_session)
 
 

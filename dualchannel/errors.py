@@ -2,8 +2,9 @@
 
 import json
 import logging
+import math
 
-from flask import Flask, jsonify
+from flask import Flask, current_app, jsonify
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 log = logging.getLogger(__name__)
@@ -113,6 +114,11 @@ def _http_problem(error: HTTPException):
     code = None
     if errors and error.code == 422:
         detail = "The request has invalid fields."
+        unknown = sorted(_unknown_fields(errors))
+        if unknown:
+            detail = f"The request has fields this route does not take: {', '.join(unknown)}."
+            if len(unknown) == len(_leaves(errors)):
+                code = "unknown_fields"
     if error.code == 400 and "json" in (data.get("messages") or {}):
         detail, code = "The request body is not valid JSON.", "malformed_json"
     response = problem(error.code or 500, error.name, detail, errors, code=code)
@@ -123,6 +129,21 @@ def _http_problem(error: HTTPException):
     if error.code == 401:
         response.headers["WWW-Authenticate"] = "Bearer"
     return response
+
+
+def _leaves(errors, where: str = "") -> dict[str, list]:
+    """Field path -> messages of a (nested) marshmallow error dict."""
+    if not isinstance(errors, dict):
+        return {where: errors}
+    found = {}
+    for key, inner in errors.items():
+        found.update(_leaves(inner, f"{where}.{key}" if where else str(key)))
+    return found
+
+
+def _unknown_fields(errors) -> list[str]:
+    return [field for field, messages in _leaves(errors).items()
+            if isinstance(messages, list) and "Unknown field." in messages]
 
 
 def handle_http_exception(error: HTTPException):
@@ -144,10 +165,11 @@ def handle_domain_error(error: DomainError):
     return response
 
 
-def unavailable(detail: str = "The database is not answering; try again shortly.", retry_after: int = 5):
-    """503 with `Retry-After`: the service is up but cannot reach its database."""
+def unavailable(detail: str = "The database is not answering; try again shortly."):
+    """503 with `Retry-After` (DATABASE_RETRY_AFTER, at least 1 s): the service is up but cannot
+    reach its database."""
     response = problem(503, "Service unavailable", detail, code="unavailable")
-    response.headers["Retry-After"] = str(retry_after)
+    response.headers["Retry-After"] = str(max(1, math.ceil(current_app.config["DATABASE_RETRY_AFTER"])))
     return response
 
 
@@ -164,7 +186,8 @@ def commit_failed(error: Exception):
 
 
 def handle_database_error(error: Exception):
-    """A database that is down, unreachable or too slow is 503 (retry later), not a 500."""
+    """A database that is down, unreachable or too slow (or was so moments ago,
+    `db.DatabaseUnavailable`) is 503 (retry later), not a 500."""
     log.warning("database unavailable: %s", type(error).__name__)
     from dualchannel import db
 
@@ -172,11 +195,27 @@ def handle_database_error(error: Exception):
     return unavailable()
 
 
+def handle_data_error(error: Exception):
+    """The database refused a value (too long, out of range): input the edge should have
+    bounded. The request changed nothing; the caller gets a 422, and the log an error so the
+    missing bound gets fixed."""
+    log.error("the database refused a value: %s", type(getattr(error, "orig", error)).__name__)
+    from dualchannel import db
+
+    db.discard_session()
+    return problem(422, "Unprocessable content", "A value is too large or too long to be stored.",
+                   code="value_out_of_range")
+
+
 def init_app(app: Flask) -> None:
     """Register the handlers. flask-smorest's own handler is replaced in `api.Api`."""
     import sqlalchemy as sa
 
+    from dualchannel.db import DatabaseUnavailable
+
     app.register_error_handler(DomainError, handle_domain_error)
     app.register_error_handler(HTTPException, handle_http_exception)
-    for unavailable_error in (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError):
+    app.register_error_handler(sa.exc.DataError, handle_data_error)
+    for unavailable_error in (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError,
+                              DatabaseUnavailable):
         app.register_error_handler(unavailable_error, handle_database_error)

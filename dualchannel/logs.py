@@ -27,6 +27,18 @@ _INCOMING_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 request_log = logging.getLogger("dualchannel.request")
 
+# A message or traceback longer than this is cut in the middle: a statement or an error naming
+# a huge input must not turn into a multi-megabyte line.
+MAX_FIELD = 16_384
+
+
+def _capped(text: str) -> str:
+    if len(text) <= MAX_FIELD:
+        return text
+    half = MAX_FIELD // 2
+    return f"{text[:half]} ...[{len(text) - MAX_FIELD} characters cut]... {text[-half:]}"
+
+
 # Attributes every LogRecord has; anything else was passed with `extra=` and belongs in the line.
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime", "request_id"}
 
@@ -39,7 +51,7 @@ class JsonFormatter(logging.Formatter):
             "ts": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "msg": redact(record.getMessage()),
+            "msg": redact(_capped(record.getMessage())),
             "pid": record.process,  # which worker wrote it
         }
         request_id = getattr(record, "request_id", None)
@@ -49,7 +61,7 @@ class JsonFormatter(logging.Formatter):
             if key not in _STANDARD and not key.startswith("_"):
                 line[key] = value
         if record.exc_info:
-            line["exc"] = redact(self.formatException(record.exc_info))
+            line["exc"] = redact(_capped(self.formatException(record.exc_info)))
         return json.dumps(line, ensure_ascii=False, default=str)
 
 

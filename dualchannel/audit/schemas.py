@@ -1,14 +1,13 @@
 import marshmallow as ma
 
-from dualchannel.api import MoneyField, RequestSchema
-from dualchannel.institutions.schemas import ADCODE
+from dualchannel.api import ADCODE, Date, MoneyField, RequestSchema
 
 
 class SpendingQuery(RequestSchema):
     by = ma.fields.String(load_default="drug", validate=ma.validate.OneOf(["drug", "pharmacy", "county"]))
     region = ma.fields.String(load_default=None, validate=ADCODE)
-    start = ma.fields.Date(load_default=None, data_key="from")
-    end = ma.fields.Date(load_default=None, data_key="to")
+    start = Date(load_default=None, data_key="from")
+    end = Date(load_default=None, data_key="to")
 
 
 class SpendingRowOut(ma.Schema):
@@ -33,7 +32,7 @@ class SpendingOut(ma.Schema):
 
 
 class ScanIn(RequestSchema):
-    since = ma.fields.Date(load_default=None)
+    since = Date(load_default=None)
 
 
 class ScanOut(ma.Schema):

@@ -1,6 +1,6 @@
 import marshmallow as ma
 
-from dualchannel.api import ListArgs, Timestamp, page_schema
+from dualchannel.api import ListArgs, MAX_ID, page_schema, Timestamp
 from dualchannel.audit_trail.models import AccessAction
 
 
@@ -27,5 +27,5 @@ class AccessQuery(ListArgs):
     resource_type = ma.fields.String(load_default=None, validate=ma.validate.OneOf(
         ["patient", "prescription", "trace_code"]))
     resource_id = ma.fields.String(load_default=None, validate=ma.validate.Length(1, 40))
-    patient_id = ma.fields.Integer(load_default=None)
+    patient_id = ma.fields.Integer(load_default=None, validate=ma.validate.Range(1, MAX_ID))
     actor_label = ma.fields.String(load_default=None, data_key="actor", validate=ma.validate.Length(1, 64))

@@ -3,16 +3,15 @@
 import marshmallow as ma
 from webargs.fields import DelimitedList
 
-from dualchannel.api import RequestSchema
+from dualchannel.api import CODE, KnownRegion, RequestSchema
 from dualchannel.coverage.rules import CountyCoverage, Report
-from dualchannel.institutions.schemas import ADCODE, CODE
 from dualchannel.pharmacies.schemas import CRS, PharmacyOut
 
 REGION_HELP = "adcode of a province, city or county; 100000 for the whole country (admin)"
 
 
 class RegionQuery(RequestSchema):
-    region = ma.fields.String(required=True, validate=ADCODE, metadata={"description": REGION_HELP})
+    region = ma.fields.String(required=True, validate=KnownRegion(national=True), metadata={"description": REGION_HELP})
 
 
 class MapQuery(RegionQuery):

@@ -1,8 +1,7 @@
 import marshmallow as ma
 
-from dualchannel.api import MoneyField, RequestSchema
+from dualchannel.api import CODE, Date, MoneyField, RequestSchema
 from dualchannel.drugs.models import Storage
-from dualchannel.institutions.schemas import CODE
 
 TRACE_PREFIX = ma.fields.String(validate=ma.validate.Regexp(r"[0-9]{7}\Z", error="7 ASCII digits (药品标识码)."))
 
@@ -77,7 +76,7 @@ class DrugList(ma.Schema):
 
 
 class PaymentStandardQuery(RequestSchema):
-    on = ma.fields.Date(required=True)
+    on = Date(required=True)
     insurance = ma.fields.String(load_default=None, validate=ma.validate.OneOf(["employee", "resident"]))
 
 

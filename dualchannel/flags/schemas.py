@@ -1,8 +1,7 @@
 import marshmallow as ma
 
-from dualchannel.api import ListArgs, page_schema, RequestSchema, Text, Timestamp
+from dualchannel.api import ADCODE, ListArgs, page_schema, RequestSchema, Text, Timestamp
 from dualchannel.flags.models import FlagStatus
-from dualchannel.institutions.schemas import ADCODE
 
 
 class FlagOut(ma.Schema):
@@ -25,8 +24,8 @@ FlagPage = page_schema(FlagOut)
 class FlagFilter(RequestSchema):
     region = ma.fields.String(load_default=None, validate=ADCODE)
     status = ma.fields.String(load_default=None, validate=ma.validate.OneOf([s.value for s in FlagStatus]))
-    type = ma.fields.String(load_default=None)
-    subject = ma.fields.String(load_default=None)
+    type = ma.fields.String(load_default=None, validate=ma.validate.Length(1, 40))
+    subject = ma.fields.String(load_default=None, validate=ma.validate.Length(1, 64))
 
 
 class FlagQuery(FlagFilter, ListArgs):

@@ -1,9 +1,6 @@
 import marshmallow as ma
 
-from dualchannel.api import Timestamp, RequestSchema
-
-CODE = ma.validate.Regexp(r"^[A-Za-z0-9_-]{1,32}$", error="1-32 letters, digits, - or _.")
-ADCODE = ma.validate.Regexp(r"^\d{6}$", error="A 6-digit administrative division code.")
+from dualchannel.api import ADCODE, CODE, RequestSchema, Timestamp
 
 
 class InstitutionIn(RequestSchema):

@@ -1,7 +1,6 @@
 import marshmallow as ma
 
-from dualchannel.api import ListArgs, page_schema, RequestSchema, Text, Timestamp
-from dualchannel.institutions.schemas import ADCODE, CODE
+from dualchannel.api import ADCODE, CODE, Date, ListArgs, page_schema, RequestSchema, Text, Timestamp
 from dualchannel.patients.models import Insurance
 
 ASSISTANCE = ("none", "low_income", "extreme_poverty")
@@ -36,7 +35,7 @@ class PatientSearch(RequestSchema):
 
 class EligibilityIn(RequestSchema):
     drug_code = ma.fields.String(required=True, validate=CODE)
-    valid_until = ma.fields.Date(load_default=None, allow_none=True)
+    valid_until = Date(load_default=None, allow_none=True)
 
 
 class EligibilityOut(ma.Schema):

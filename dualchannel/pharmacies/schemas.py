@@ -1,7 +1,6 @@
 import marshmallow as ma
 
-from dualchannel.api import RequestSchema, Text, Timestamp
-from dualchannel.institutions.schemas import ADCODE, CODE
+from dualchannel.api import ADCODE, CODE, RequestSchema, Text, Timestamp
 
 CRS = ma.validate.OneOf(["gcj02", "wgs84", "bd09"])
 
@@ -73,8 +72,12 @@ class PharmacyHistory(ma.Schema):
     next_cursor = ma.fields.String(allow_none=True, dump_default=None)
 
 
+# Drugs in one stock update: far more than the dual-channel list holds.
+MAX_STOCK_LINES = 1000
+
+
 class StockSchema(ma.Schema):
-    """`{"<drug_code>": quantity, ...}`."""
+    """`{"<drug_code>": quantity, ...}`, at most MAX_STOCK_LINES drugs."""
 
     class Meta:
         unknown = ma.INCLUDE
@@ -83,8 +86,12 @@ class StockSchema(ma.Schema):
     def _quantities(self, data, original, **kwargs):
         if not isinstance(original, dict) or not original:
             raise ma.ValidationError("An object of drug code to quantity.", "body")
-        bad = {k: ["A whole number of units, 0 or more."] for k, v in original.items()
-               if isinstance(v, bool) or not isinstance(v, int) or v < 0 or v > 10_000_000}
+        if len(original) > MAX_STOCK_LINES:
+            raise ma.ValidationError(f"At most {MAX_STOCK_LINES} drugs per update.", "body")
+        bad = {k: ["A drug code (1-32 letters, digits, - or _) and a whole number of units, 0 or more."]
+               for k, v in original.items()
+               if CODE.regex.fullmatch(k) is None or isinstance(v, bool) or not isinstance(v, int)
+               or v < 0 or v > 10_000_000}
         if bad:
             raise ma.ValidationError(bad)
 

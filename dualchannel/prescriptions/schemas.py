@@ -1,15 +1,20 @@
 import marshmallow as ma
 
-from dualchannel.api import Id, ListArgs, page_schema, RequestSchema, Text, Timestamp  # noqa: F401 (ListArgs used by views)
-from dualchannel.institutions.schemas import CODE
+from dualchannel.api import (CODE, Id, ListArgs, page_schema, RequestSchema, Text,  # noqa: F401 (ListArgs used by views)
+                             Timestamp)
 from dualchannel.pharmacies.schemas import CRS, PharmacyOut
 from dualchannel.prescriptions import rules
 from dualchannel.prescriptions.rules import Status
 
 
+# Packs of one drug on a prescription, hence traceability codes of one dispensed item (one code
+# per pack): a request listing more is refused before any work is done on them.
+MAX_PACKS_PER_ITEM = 500
+
+
 class ItemIn(RequestSchema):
     drug_code = ma.fields.String(required=True, validate=CODE)
-    quantity = ma.fields.Integer(required=True, strict=True, validate=ma.validate.Range(1, 10_000))
+    quantity = ma.fields.Integer(required=True, strict=True, validate=ma.validate.Range(1, MAX_PACKS_PER_ITEM))
     # 84 is the legal maximum; larger values reach the service, which explains the rule (422).
     days_supply = ma.fields.Integer(required=True, strict=True, validate=ma.validate.Range(1, 3650))
     dosage = ma.fields.String(required=True, validate=ma.validate.Length(1, 200))
@@ -48,7 +53,7 @@ class VerifyIn(RequestSchema):
 class DispenseItemIn(RequestSchema):
     drug_code = ma.fields.String(required=True, validate=CODE)
     trace_codes = ma.fields.List(ma.fields.String(validate=ma.validate.Length(1, 40)), required=True,
-                                 validate=ma.validate.Length(1, 10_000))
+                                 validate=ma.validate.Length(1, MAX_PACKS_PER_ITEM))
 
 
 class DispenseIn(RequestSchema):

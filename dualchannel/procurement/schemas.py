@@ -1,8 +1,8 @@
 import marshmallow as ma
 from flask_smorest.fields import Upload
 
-from dualchannel.api import ListArgs, MoneyField, page_schema, RatioField, RequestSchema, Timestamp
-from dualchannel.institutions.schemas import ADCODE, CODE
+from dualchannel.api import (ADCODE, CODE, Date, ListArgs, MoneyField, page_schema, RatioField, RequestSchema,
+                             Timestamp)
 from dualchannel.procurement.rules import ProcurementKind, ProductStatus
 
 TEXT = ma.validate.Length(1, 200)
@@ -26,13 +26,13 @@ class BatchIn(RequestSchema):
     code = ma.fields.String(required=True, validate=CODE)
     name = ma.fields.String(required=True, validate=TEXT)
     kind = ma.fields.String(required=True, validate=ma.validate.OneOf([k.value for k in ProcurementKind]))
-    cycle_start = ma.fields.Date(required=True)
-    cycle_end = ma.fields.Date(required=True, metadata={"description": "Last day of the cycle (inclusive)."})
-    first_year_end = ma.fields.Date(load_default=None, metadata={
+    cycle_start = Date(required=True)
+    cycle_end = Date(required=True, metadata={"description": "Last day of the cycle (inclusive)."})
+    first_year_end = Date(load_default=None, metadata={
         "description": "Last day of an irregular first agreement year (seed 004: 2025-05-31 for a cycle from "
                        "2024-05-27); later years run a year each from the day after. Default: anniversaries "
                        "of cycle_start."})
-    effective_date = ma.fields.Date(load_default=None, metadata={"description": "Default: cycle_start."})
+    effective_date = Date(load_default=None, metadata={"description": "Default: cycle_start."})
     region = ma.fields.String(load_default=None, validate=ADCODE)
     direct_settlement = ma.fields.Boolean(load_default=True)
     first_self_pay_base = RatioField(load_default=None, allow_none=True)
@@ -157,17 +157,17 @@ class AgreedVolumeIn(RequestSchema):
     institution_code = ma.fields.String(required=True, validate=CODE,
                                         metadata={"description": "An institution's or a pharmacy's code."})
     product_code = ma.fields.String(required=True, validate=CODE)
-    year_start = ma.fields.Date(required=True)
+    year_start = Date(required=True)
     quantity = ma.fields.Integer(required=True, strict=True, validate=QUANTITY)
 
 
 class ComputeIn(RequestSchema):
     product_code = ma.fields.String(required=True, validate=CODE)
-    year_start = ma.fields.Date(required=True)
+    year_start = Date(required=True)
     ratio = RatioField(load_default=None, allow_none=True)
     region = ma.fields.String(load_default=None, validate=ADCODE)
-    base_start = ma.fields.Date(load_default=None)
-    base_end = ma.fields.Date(load_default=None, metadata={"description": "Exclusive; default year_start."})
+    base_start = Date(load_default=None)
+    base_end = Date(load_default=None, metadata={"description": "Exclusive; default year_start."})
 
 
 class LineOut(ma.Schema):
@@ -200,7 +200,7 @@ class ComputeOut(ma.Schema):
 class LineQuery(ListArgs):
     institution_code = ma.fields.String(load_default=None, validate=CODE)
     product_code = ma.fields.String(load_default=None, validate=CODE)
-    year_start = ma.fields.Date(load_default=None)
+    year_start = Date(load_default=None)
 
 
 # ---------------------------------------------------------------- purchases
@@ -210,7 +210,7 @@ class PurchaseIn(RequestSchema):
     product_code = ma.fields.String(required=True, validate=CODE)
     quantity = ma.fields.Integer(required=True, validate=ma.validate.Range(min=1, max=1_000_000_000))
     amount = MoneyField(required=True)
-    date = ma.fields.Date(required=True)
+    date = Date(required=True)
     supplier = ma.fields.String(load_default=None, validate=TEXT,
                                 metadata={"description": "Default: the product's manufacturer."})
     distributor = ma.fields.String(load_default=None, validate=TEXT)
@@ -243,15 +243,15 @@ PurchasePage = page_schema(PurchaseOut)
 class PurchaseQuery(ListArgs):
     institution_code = ma.fields.String(load_default=None, validate=CODE)
     product_code = ma.fields.String(load_default=None, validate=CODE)
-    date_from = ma.fields.Date(load_default=None, data_key="from")
-    date_to = ma.fields.Date(load_default=None, data_key="to")
+    date_from = Date(load_default=None, data_key="from")
+    date_to = Date(load_default=None, data_key="to")
 
 
 # ---------------------------------------------------------------- declarations
 
 class DeclarationIn(RequestSchema):
     product_code = ma.fields.String(required=True, validate=CODE)
-    year_start = ma.fields.Date(required=True)
+    year_start = Date(required=True)
     quantity = ma.fields.Integer(required=True, strict=True, validate=QUANTITY,
                                  metadata={"description": "0 is a valid (\"零\"报量) declaration."})
     explanation = ma.fields.String(load_default=None, validate=NOTE,
@@ -300,7 +300,7 @@ class DeclarationQuery(ListArgs):
 
 class ExecutionQuery(ListArgs):
     region = ma.fields.String(load_default=None, validate=ADCODE)
-    as_of = ma.fields.Date(load_default=None, metadata={"description": "Default: today."})
+    as_of = Date(load_default=None, metadata={"description": "Default: today."})
     institution_code = ma.fields.String(load_default=None, validate=CODE)
     product_code = ma.fields.String(load_default=None, validate=CODE)
     batch = ma.fields.String(load_default=None, validate=CODE)
@@ -376,7 +376,7 @@ class ExecutionOut(ma.Schema):
 
 class ReportQuery(RequestSchema):
     region = ma.fields.String(load_default=None, validate=ADCODE)
-    as_of = ma.fields.Date(load_default=None)
+    as_of = Date(load_default=None)
     period = ma.fields.String(load_default="month", validate=ma.validate.OneOf(["month", "quarter"]))
     batch = ma.fields.String(load_default=None, validate=CODE)
 
@@ -410,7 +410,7 @@ class ReportOut(ma.Schema):
 
 class MoneyQuery(RequestSchema):
     region = ma.fields.String(load_default=None, validate=ADCODE)
-    as_of = ma.fields.Date(load_default=None)
+    as_of = Date(load_default=None)
     batch = ma.fields.String(load_default=None, validate=CODE)
 
 
@@ -478,24 +478,24 @@ class SupplyProblemIn(RequestSchema):
     description = ma.fields.String(required=True, validate=NOTE)
     company = ma.fields.String(load_default=None, validate=TEXT,
                                metadata={"description": "Default: the product's manufacturer."})
-    reported_on = ma.fields.Date(load_default=None, metadata={"description": "Default: today."})
+    reported_on = Date(load_default=None, metadata={"description": "Default: today."})
     institution_code = ma.fields.String(load_default=None, validate=CODE,
                                         metadata={"description": "Only an admin reports for an institution."})
 
 
 class ReplyIn(RequestSchema):
     reply = ma.fields.String(required=True, validate=NOTE)
-    promised_fix = ma.fields.Date(required=True)
-    replied_on = ma.fields.Date(load_default=None)
+    promised_fix = Date(required=True)
+    replied_on = Date(load_default=None)
 
 
 class ResolveIn(RequestSchema):
     resolution = ma.fields.String(required=True, validate=NOTE)
-    resolved_on = ma.fields.Date(load_default=None)
+    resolved_on = Date(load_default=None)
 
 
 class ConfirmIn(RequestSchema):
-    confirmed_on = ma.fields.Date(load_default=None)
+    confirmed_on = Date(load_default=None)
 
 
 class SupplyProblemOut(ma.Schema):

@@ -963,7 +963,9 @@ def set_calendar_day(session: Session, actor: Actor, day: str, *, kind: str, nam
     try:
         when = date.fromisoformat(day)
     except ValueError:
-        raise NotFound(f"No date {day}.")
+        when = None
+    if when is None or not clock.in_range(when):
+        raise NotFound(f"No date {day}.", code="no_such_date")
     row = session.get(CalendarDay, when)
     if row is None:
         row = CalendarDay(day=when, kind=kind, name=name, updated_by=actor.label, updated_at=clock.now())

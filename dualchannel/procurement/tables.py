@@ -9,6 +9,7 @@ bad row can be named.
 
 import csv
 import io
+import itertools
 import zipfile
 from collections.abc import Mapping
 from datetime import date, datetime
@@ -18,6 +19,9 @@ import marshmallow as ma
 from dualchannel.errors import Invalid
 
 MAX_ROWS = 100_000
+# An XLSX file is a zip archive: what it unpacks to is bounded before it is read, so a small
+# upload cannot expand into gigabytes (a spreadsheet of MAX_ROWS real rows is far below this).
+MAX_XLSX_UNPACKED = 256 * 1024 * 1024
 
 
 def _normalise(header: object) -> str:
@@ -59,12 +63,19 @@ def _xlsx_rows(data: bytes) -> list[list[object]]:
     from openpyxl import load_workbook
 
     try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unpacked = sum(member.file_size for member in archive.infolist())
+        if unpacked > MAX_XLSX_UNPACKED:
+            raise Invalid("The XLSX file unpacks to more than 256 MB.", {"file": ["Too large once unpacked."]},
+                          code="file_too_large")
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, ValueError, OSError) as error:
-        raise Invalid(f"The XLSX file cannot be read ({type(error).__name__}).", {"file": ["Malformed XLSX."]})
+        raise Invalid(f"The XLSX file cannot be read ({type(error).__name__}).", {"file": ["Malformed XLSX."]},
+                      code="malformed_file")
     try:
         sheet = workbook.worksheets[0]
-        return [list(row) for row in sheet.iter_rows(values_only=True)]
+        # One row past the header and MAX_ROWS is enough to refuse a longer file.
+        return [list(row) for row in itertools.islice(sheet.iter_rows(values_only=True), MAX_ROWS + 2)]
     finally:
         workbook.close()
 

@@ -2,12 +2,12 @@ import marshmallow as ma
 from flask_smorest import Blueprint
 
 from dualchannel import db
-from dualchannel.api import refuse_unstorable_input
+from dualchannel.api import refuse_unreadable_input
 from dualchannel.public import schemas, services
 
 # Not `api.blueprint`: that one requires a bearer token on every route. This one requires none.
 bp = Blueprint("public", __name__, url_prefix="/api/v1", description="Published lists, without a token")
-bp.before_request(refuse_unstorable_input)
+bp.before_request(refuse_unreadable_input)
 
 
 @bp.after_request

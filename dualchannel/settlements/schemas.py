@@ -3,8 +3,8 @@ import io
 
 import marshmallow as ma
 
-from dualchannel.api import ListArgs, MoneyField, page_schema, RatioField, RequestSchema, Text, Timestamp
-from dualchannel.institutions.schemas import ADCODE, CODE
+from dualchannel.api import (ADCODE, CODE, Date, ListArgs, MoneyField, page_schema, RatioField, RequestSchema, Text,
+                             Timestamp)
 from dualchannel.patients.models import Insurance
 from dualchannel.settlements.models import Mode
 from dualchannel.settlements.rules import Status
@@ -20,7 +20,7 @@ class CriticalIllnessTierIn(RequestSchema):
 class SettlementPolicyIn(RequestSchema):
     region = ma.fields.String(required=True, validate=ADCODE)
     insurance = ma.fields.String(required=True, validate=ma.validate.OneOf([i.value for i in Insurance]))
-    effective_from = ma.fields.Date(required=True)
+    effective_from = Date(required=True)
     deductible = MoneyField(required=True)
     fund_ratio = RatioField(required=True)
     fund_cap = MoneyField(required=True)
@@ -76,7 +76,9 @@ class SettleIn(RequestSchema):
 
 
 class SettlementReasonIn(RequestSchema):
-    reason = Text(required=True)
+    # The prescription's history keeps it as "settlement <id> reversed: <reason>" (or "claim <id>
+    # rejected: ...") in a 500-character column: room for the prefix with a 10-digit id.
+    reason = Text(460, required=True)
 
 
 class ClaimDecisionIn(RequestSchema):
@@ -185,7 +187,7 @@ class AccumulatorsOut(ma.Schema):
 class ReconciliationQuery(RequestSchema):
     pharmacy = ma.fields.String(load_default=None, validate=CODE)
     period = ma.fields.String(load_default="day", validate=ma.validate.OneOf(["day", "month"]))
-    date = ma.fields.Date(load_default=None, data_key="date", attribute="on")
+    date = Date(load_default=None, data_key="date", attribute="on")
 
 
 class ReconciliationRow(ma.Schema):

@@ -85,7 +85,9 @@ def test_access_to_a_region(demo, as_role, path):
     problem(demo.physician.get(f"{path}?region=370800"), 403)
     problem(demo.pharmacy.get(f"{path}?region=370800"), 403)
     problem(demo.bureau.client.get(f"{path}?region=370800"), 401)
-    problem(demo.admin.get(f"{path}?region=370899"), 404)  # well-formed, not a region of the data
+    # Well-formed, but no region of the boundary data (or not ASCII digits): the input is wrong.
+    for region in ("370899", "３７０８００"):
+        assert "region" in problem(demo.admin.get(f"{path}?region={region}"), 422)["errors"]
     assert "region" in problem(demo.admin.get(f"{path}?region=3708"), 422)["errors"]
     assert "region" in problem(demo.admin.get(path), 422)["errors"]
     assert demo.bureau.get(f"{path}?region=370831").status_code == 200

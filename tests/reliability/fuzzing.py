@@ -4,9 +4,10 @@ Shared by the short run in the test suite (`test_fuzz.py`) and the long one (`be
 The app is called in-process (WSGI). Every API operation in the document (so every endpoint
 merged later too) gets generated valid and invalid requests, each sent as one of the given
 roles; a response fails when it is a server error, has a status or content type the document
-does not list, or a body that does not match its documented schema. Path parameters are drawn
-at random, and in a second pass point at real objects so that valid requests reach the code
-behind the lookups.
+does not list, a body that does not match its documented schema, or is the 422 a database's
+refusal of a value turns into (`value_out_of_range`: a bound the request schema lacks). Path
+parameters are drawn at random, and in a second pass point at real objects so that valid
+requests reach the code behind the lookups.
 """
 
 import re
@@ -19,6 +20,7 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
+from schemathesis.core import NOT_SET
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -89,8 +91,20 @@ def _exercise(operation, strategy, tokens, *, max_examples, seed, label, report)
             case.validate_response(response, checks=CHECKS, headers=headers)
         except (Exception, BaseExceptionGroup) as failure:  # noqa: BLE001 - schemathesis raises groups
             report.failures.append(f"{role} {label} {operation.label} -> {response.status_code}: {failure}")
+            return
+        if response.status_code == 422 and _code(response) == "value_out_of_range":
+            # The database refused a value the request schema let through: a missing bound.
+            report.failures.append(f"{role} {label} {operation.label} -> 422 value_out_of_range: "
+                                   f"{str(case.body if case.body is not NOT_SET else case.query)[:300]}")
 
     exercise()
+
+
+def _code(response) -> str | None:
+    try:
+        return response.json().get("code")
+    except (ValueError, AttributeError):
+        return None
 
 
 def run(app, tokens: dict[str, str], *, max_examples: int, seed: int, known: dict | None = None,

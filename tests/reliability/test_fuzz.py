@@ -9,7 +9,7 @@ EXAMPLES = 3  # per operation and kind of data: a few seconds in all
 
 
 def fuzz_targets(world, issue):
-    """Tokens for four roles and real objects for the known-parameter pass."""
+    """Tokens for every role and real objects for the known-parameter pass."""
     rx = routed_and_verified(world, issue, "SAC", 1)
     code = trace_codes(1)[0]
     dispensed = world.pharmacy.post(f"/api/v1/prescriptions/{rx['id']}/dispense",
@@ -17,7 +17,8 @@ def fuzz_targets(world, issue):
     assert dispensed.status_code == 200
     flags = world.admin.get("/api/v1/flags").get_json()["items"]
     tokens = {"admin": world.admin.token, "bureau": world.bureau.token,
-              "physician": world.physician.token, "pharmacy": world.pharmacy.token}
+              "physician": world.physician.token, "pharmacy": world.pharmacy.token,
+              "institution": world.as_role("institution", "H370811001").token}
     known = {"ids": {"prescription_id": issue().get_json()["id"], "patient_id": world.patient["id"],
                      "flag_id": flags[0]["id"] if flags else 1},
              "codes": {"pharmacies": "P370811001", "drugs": "SAC", "institutions": "H370811001", "trace": code}}
