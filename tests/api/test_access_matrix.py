@@ -435,13 +435,15 @@ MATRIX: dict[tuple[str, str], Case] = {
         expect=dict(admin="ooo", bureau="oo-", physician="o--", pharmacy="o--", institution="---")),
     ("GET", "/api/v1/prescriptions/<int:prescription_id>"): Case(
         args=rx_static, expect=dict(admin="ooo", bureau="oo4", physician="o44", pharmacy="o44", institution="444")),
+    ("GET", "/api/v1/prescriptions/<int:prescription_id>/tracker"): Case(
+        args=rx_static, expect=dict(admin="ooo", bureau="oo4", physician="o44", pharmacy="o44", institution="444")),
     ("GET", "/api/v1/prescriptions/<int:prescription_id>/pharmacy-options"): Case(
         args=rx_static, expect=dict(admin="ooo", bureau="oo4", physician="o44", pharmacy="o44", institution="444")),
     ("POST", "/api/v1/prescriptions/<int:prescription_id>/route"): Case(
         args=rx("issued"), body=lambda o, s: {"pharmacy_code": PHARMACY[s]},
         expect=dict(admin="333", bureau="334", physician="o44", pharmacy="444", institution="444")),
     ("POST", "/api/v1/prescriptions/<int:prescription_id>/return"): Case(
-        args=rx("routed"), body=lambda o, s: {"reason": "缺货"},
+        args=rx("routed"), body=lambda o, s: {"reason_code": "out_of_stock"},
         expect=dict(admin="333", bureau="334", physician="344", pharmacy="o44", institution="444")),
     ("POST", "/api/v1/prescriptions/<int:prescription_id>/verify"): Case(
         args=rx("routed"), body=lambda o, s: {"id_number": o.patients[s][1]},
@@ -450,8 +452,12 @@ MATRIX: dict[tuple[str, str], Case] = {
         args=rx("verified"), body=lambda o, s: {"items": [{"drug_code": "SAC", "trace_codes": trace_codes(1)}]},
         expect=dict(admin="333", bureau="334", physician="344", pharmacy="o44", institution="444")),
     ("POST", "/api/v1/prescriptions/<int:prescription_id>/cancel"): Case(
-        args=rx("issued"), body=lambda o, s: {"reason": "患者要求"},
+        args=rx("issued"), body=lambda o, s: {"reason_code": "patient_request"},
         expect=dict(admin="333", bureau="334", physician="o44", pharmacy="444", institution="444")),
+    ("POST", "/api/v1/prescriptions/<int:prescription_id>/not-dispensed"): Case(
+        args=rx("routed"), body=lambda o, s: {"reason_code": "patient_declined", "note": "患者不再需要"},
+        expect=dict(admin="333", bureau="334", physician="344", pharmacy="o44", institution="444")),
+    ("GET", "/api/v1/reason-codes"): Case(expect=dict(admin="o", bureau="o", physician="o", pharmacy="o", institution="o")),
     ("GET", "/api/v1/pharmacy/inbox"): Case(
         query=lambda o, s: {"limit": 500}, listed=lambda o, s: o.static("prescription", s),
         expect=dict(admin="333", bureau="333", physician="333", pharmacy="o--", institution="333")),
