@@ -153,6 +153,13 @@ class Objects:
                                       {"items": [{"drug_code": "SAC", "trace_codes": trace_codes(1)}]}))
         return rx["id"] if status != "dispensed" else rx
 
+    def _refusal(self, scope):
+        """A prescription the scope's pharmacy closed without dispensing (a reason code given)."""
+        rx_id = self._prescription(scope, "routed")
+        ok(self.pharmacies[scope].post(f"/api/v1/prescriptions/{rx_id}/not-dispensed",
+                                       {"reason_code": "patient_declined"}))
+        return rx_id
+
     def _trace(self, scope):
         return self._prescription(scope, "dispensed")["items"][0]["trace_codes"][0]
 
@@ -482,6 +489,9 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/audit/spending"): Case(
         query=lambda o, s: {"by": "pharmacy"}, listed=settled_at,
         key="key", expect=dict(admin="ooo", bureau="oo-", physician="333", pharmacy="333", institution="333")),
+    ("GET", "/api/v1/audit/reasons"): Case(
+        listed=lambda o, s: (o.static("refusal", s), f"pharmacy:{PHARMACY[s]}")[1], key="actor",
+        expect=dict(admin="ooo", bureau="oo-", physician="333", pharmacy="333", institution="333")),
     ("GET", "/api/v1/audit/spending.csv"): Case(
         query=lambda o, s: {"by": "pharmacy"}, listed=settled_at,
         key="key", expect=dict(admin="ooo", bureau="oo-", physician="333", pharmacy="333", institution="333")),

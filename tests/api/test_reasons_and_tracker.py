@@ -189,3 +189,34 @@ def test_the_tracker_answers_only_those_who_may_read_the_prescription(world, bri
     assert tracked(world.bureau, rx_id)["prescription_id"] == rx_id
     log = world.admin.get(f"/api/v1/prescriptions/{rx_id}/access-log").get_json()["items"]
     assert any((entry.get("detail") or {}).get("view") == "tracker" for entry in log)
+
+
+# -- reports and flags group by code ----------------------------------------------------------------
+
+def test_reports_and_flags_group_by_reason_code(world, bring, as_role):
+    for _ in range(5):
+        world.pharmacy.post(URL.format(bring("routed"), "return"), {"reason_code": "out_of_stock"})
+    world.pharmacy.post(URL.format(bring("verified"), "not-dispensed"), {"reason_code": "out_of_stock"})
+    world.pharmacy.post(URL.format(bring("routed"), "not-dispensed"), {"reason_code": "patient_declined"})
+    world.physician.post(URL.format(bring("issued"), "cancel"), {"reason_code": "prescribing_error"})
+
+    report = world.bureau.get("/api/v1/audit/reasons").get_json()
+    totals = {(t["action"], t["reason_code"]): t["count"] for t in report["totals"]}
+    assert totals == {("return", "out_of_stock"): 5, ("not_dispense", "out_of_stock"): 1,
+                      ("not_dispense", "patient_declined"): 1, ("cancel", "prescribing_error"): 1}
+    assert report["totals"][0]["label"] == rules.REASONS["out_of_stock"].label
+    rows = {(r["actor"], r["action"], r["reason_code"]): r for r in report["items"]}
+    assert rows[("pharmacy:P370811001", "return", "out_of_stock")]["name"] == "P370811001大药房"
+    assert rows[("physician:D370811001", "cancel", "prescribing_error")]["name"] == "王医生"
+    assert as_role("bureau", "370900").get("/api/v1/audit/reasons").get_json() == {"totals": [], "items": []}
+    problem(world.pharmacy.get("/api/v1/audit/reasons"), 403)
+    tomorrow = (clock.today() + timedelta(days=1)).isoformat()
+    assert world.bureau.get(f"/api/v1/audit/reasons?from={tomorrow}").get_json()["totals"] == []
+
+    assert world.admin.post("/api/v1/audit/scan", {}).get_json()["new_flags"]["pharmacy_refusals"] == 1
+    assert world.admin.post("/api/v1/audit/scan", {}).get_json()["new_flags"]["pharmacy_refusals"] == 0
+    flags = world.bureau.get("/api/v1/flags?type=pharmacy_refusals").get_json()["items"]
+    assert len(flags) == 1 and flags[0]["subject"] == "pharmacy:P370811001"
+    evidence = flags[0]["evidence"]
+    assert evidence["reason_code"] == "out_of_stock" and evidence["count"] == 6
+    assert evidence["actions"] == {"return": 5, "not_dispense": 1} and len(evidence["prescription_ids"]) == 6

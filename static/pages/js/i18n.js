@@ -29,6 +29,7 @@ export const FLAG_TYPE = {
   procurement_behind_schedule: "集采进度落后",
   non_selected_share_high: "非中选产品占比过高",
   supply_overdue: "集采供应逾期",
+  pharmacy_refusals: "药店频繁退回或未发药（同一原因）",
 };
 export const STAGE = { reported: "待企业答复", replied: "企业已答复", resolved: "已解决" };
 export const SUPPLY_STATE = {
@@ -58,7 +59,8 @@ export const EVIDENCE = {
   selected_quantity: "中选产品采购量", non_selected_quantity: "非中选产品采购量", compliant: "是否合规",
   reasons: "说明", supply_problem_id: "供应问题编号", company: "企业", stage: "处理阶段", due: "期限",
   overdue_working_days: "逾期工作日", escalated_from: "原所属地区", escalated_to: "上报至", line_id: "执行记录编号",
-  batch_id: "批次编号",
+  batch_id: "批次编号", reason_code: "原因代码", reason_label: "原因", actions: "退回 / 未发药次数",
+  prescription_ids: "涉及处方",
 };
 
 const FIELD = {
