@@ -16,7 +16,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
 
 from dualchannel import adcodes, clock
-from dualchannel.api import Page, paginate
+from dualchannel.api import Page, decode_cursor, encode_cursor, paginate
 from dualchannel.audit_trail import services as audit
 from dualchannel.audit_trail.models import AccessAction
 from dualchannel.auth import Actor, Role
@@ -374,6 +374,68 @@ def list_prescriptions(session: Session, actor: Actor, *, status: str | None = N
         statement = statement.where(Prescription.status == status)
     return _record_list(session, actor, paginate(session, statement, Prescription.id, limit=limit, cursor=cursor),
                         "list")
+
+
+def _details(session: Session, prescriptions: list[Prescription]) -> dict[int, PrescriptionDetail]:
+    """Everything readers see of several prescriptions, in a few queries (not one per prescription)."""
+    ids = [p.id for p in prescriptions]
+    if not ids:
+        return {}
+    found = {p.id: PrescriptionDetail(prescription=p, patient=None, items=[], drugs={}) for p in prescriptions}
+    patients = {p.id: p for p in session.exec(select(Patient).where(Patient.id.in_({p.patient_id for p in prescriptions})))}
+    for item, drug in session.execute(select(PrescriptionItem, Drug).join(Drug, Drug.code == PrescriptionItem.drug_code)
+                                      .where(PrescriptionItem.prescription_id.in_(ids)).order_by(PrescriptionItem.id)):
+        found[item.prescription_id].items.append(item)
+        found[item.prescription_id].drugs[drug.code] = drug
+    for event in session.exec(select(PrescriptionEvent).where(PrescriptionEvent.prescription_id.in_(ids))
+                              .order_by(PrescriptionEvent.id)):
+        found[event.prescription_id].events.append(event)
+    for pack in session.exec(select(DispensedPack).where(DispensedPack.prescription_id.in_(ids))
+                             .order_by(DispensedPack.trace_code)):
+        found[pack.prescription_id].packs.append(pack)
+    for loaded in found.values():
+        loaded.patient = patients[loaded.prescription.patient_id]
+    return found
+
+
+def records(session: Session, actor: Actor, *, patient_id: int | None = None, phases: Collection[str] | None = None,
+            updated_from: datetime | None = None, updated_before: datetime | None = None, per_item: bool = False,
+            limit: int | None = None, cursor: str | None = None) -> Page:
+    """Prescriptions the actor may read (the same filter as every read), newest first, each with
+    its patient, items, drugs, history and packs, for a standard export (FHIR): `phases` are
+    statuses or `returned`; `updated_*` bound `updated_at` ([from, before)). `per_item`: a page
+    of items instead, as (detail, index of the item) pairs. The list is recorded like any other."""
+    key = PrescriptionItem.id if per_item else Prescription.id
+    statement = select(Prescription, PrescriptionItem.id) if per_item else select(Prescription, Prescription.id)
+    if per_item:
+        statement = statement.join(PrescriptionItem, PrescriptionItem.prescription_id == Prescription.id)
+    statement = statement.where(visible(actor))
+    if patient_id is not None:
+        statement = statement.where(Prescription.patient_id == patient_id)
+    if phases is not None:
+        statement = statement.where(in_phases(phases))
+    if updated_from is not None:
+        statement = statement.where(Prescription.updated_at >= updated_from)
+    if updated_before is not None:
+        statement = statement.where(Prescription.updated_at < updated_before)
+    limit = limit or 50
+    after = decode_cursor(cursor)
+    if after is not None:
+        statement = statement.where(key < after)
+    rows = session.execute(statement.order_by(key.desc()).limit(limit + 1)).all()
+    more, rows = len(rows) > limit, rows[:limit]
+    loaded = _details(session, list({row[0].id: row[0] for row in rows}.values()))
+    if per_item:
+        items = [(loaded[p.id], next(i for i, item in enumerate(loaded[p.id].items) if item.id == item_id))
+                 for p, item_id in rows]
+    else:
+        items = [loaded[p.id] for p, _ in rows]
+    page = Page(items, encode_cursor(rows[-1][1]) if more and rows else None)
+    if rows:
+        audit.record(session, actor, AccessAction.list, "prescription",
+                     detail={"view": "fhir", "ids": sorted(loaded)})
+        session.commit()
+    return page
 
 
 def inbox(session: Session, actor: Actor, *, limit: int | None = None, cursor: str | None = None) -> Page:
