@@ -287,3 +287,16 @@ def test_a_fhir_client_pages_through_a_search(world, flow, served):
         client.reference("Task", "999999").to_resource()
     stranger = SyncFHIRClient(served, authorization=f"Bearer {world.other_pharmacy.token}")
     assert stranger.resources("MedicationRequest").fetch_all() == []
+
+
+
+def test_an_institution_reads_as_on_api_v1(world, as_role):
+    created(world.admin.post("/api/v1/institutions", {"code": "H370902001", "name": "泰安市中心医院", "adcode": "370902"}))
+    callers = [world.admin, world.bureau, as_role("bureau", "370900"), as_role("bureau", "370811"), world.physician,
+               world.pharmacy, as_role("institution", "H370811001")]
+    for code in ("H370811001", "H370902001"):
+        for caller in callers:
+            ours = caller.get(f"/api/v1/institutions/{code}").status_code
+            theirs = caller.get(f"{BASE}/Organization/institution-{code}")
+            assert theirs.status_code == ours and theirs.mimetype == FHIR, (code, caller.token[:8], ours)
+            valid(theirs.get_json())
