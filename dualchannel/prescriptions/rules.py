@@ -64,7 +64,7 @@ REASONS: dict[str, Reason] = {r.code: r for r in (
     Reason("clinically_unsuitable", "经药师审核临床不适宜"),
     Reason("identity_not_verified", "无法完成实名核验"),
     Reason("already_dispensed_elsewhere", "患者已在其他渠道取得该药品"),
-    Reason("other", "其他原因（须填写说明）", needs_note=True),
+    Reason("other", "其他原因", needs_note=True),
 )}
 
 RETURN_REASONS = ("patient_request_release", "out_of_stock", "storage_unavailable", "prescription_error", "other")
