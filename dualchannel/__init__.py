@@ -62,8 +62,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     rest.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     rest.spec.options["security"] = [{"bearer": []}]
 
+    from dualchannel.fhir.views import bp as fhir_bp
     from dualchannel.pages.views import bp as pages_bp
 
+    app.register_blueprint(fhir_bp)
     app.register_blueprint(pages_bp)
 
     @app.get("/healthz")

@@ -164,8 +164,12 @@ def _too_deep() -> Invalid:
 
 
 def _declares_query() -> bool:
+    """Whether the route takes query parameters: a flask-smorest route says so in its arguments;
+    a route of another kind (FHIR's search) checks its own."""
     view = current_app.view_functions.get(request.endpoint)
-    parameters = getattr(view, "_apidoc", {}).get("arguments", {}).get("parameters", [])
+    if not hasattr(view, "_apidoc"):
+        return True
+    parameters = view._apidoc.get("arguments", {}).get("parameters", [])
     return any(p.get("in") in ("query", "querystring") for p in parameters)
 
 

@@ -1,18 +1,22 @@
 """Routine monitoring of fund spending (基金支出常态化分析): by drug, pharmacy or county, by month."""
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from dualchannel import adcodes
+from dualchannel import adcodes, clock
 from dualchannel.audit.sql import calendar_month
 from dualchannel.auth import Actor, Role
 from dualchannel.drugs.models import Drug
 from dualchannel.geo import boundaries as geo_boundaries
+from dualchannel.institutions.models import Physician
 from dualchannel.pharmacies.models import Pharmacy
+from dualchannel.prescriptions import services as prescriptions
+from dualchannel.prescriptions.models import Prescription, PrescriptionEvent
+from dualchannel.prescriptions.rules import REASONS
 from dualchannel.settlements.models import Settlement, SettlementLine
 from dualchannel.settlements.rules import IN_FORCE
 
@@ -89,3 +93,49 @@ def _names(session: Session, by: str, keys: set[str]) -> dict[str, str]:
     if by == "pharmacy":
         return dict(session.execute(sa.select(Pharmacy.code, Pharmacy.name).where(Pharmacy.code.in_(keys))).all())
     return {k: county.name for k in keys if (county := geo_boundaries.current().get(k))}
+
+
+@dataclass
+class ReasonRow:
+    action: str
+    reason_code: str
+    label: str
+    actor: str  # who gave it: "pharmacy:P370811001", "physician:D370811001"
+    name: str
+    count: int
+
+
+def reasons(session: Session, actor: Actor, *, region: str | None = None, start: date | None = None,
+            end: date | None = None) -> dict:
+    """Returns, cancellations and not-dispensed outcomes counted by reason code, per action and
+    per pharmacy or physician who gave it, most frequent first: the prescriptions the bureau
+    may read (its region's patients), `region` narrowing further, on China dates. Returns
+    `{"totals": [per action and code], "items": [ReasonRow]}`."""
+    actor.require(Role.admin, Role.bureau)
+    statement = (
+        sa.select(PrescriptionEvent.action, PrescriptionEvent.reason_code, PrescriptionEvent.actor,
+                  sa.func.count().label("count"))
+        .join(Prescription, Prescription.id == PrescriptionEvent.prescription_id)
+        .where(PrescriptionEvent.reason_code.is_not(None), prescriptions.visible(actor))
+        .group_by(PrescriptionEvent.action, PrescriptionEvent.reason_code, PrescriptionEvent.actor)
+    )
+    if region:
+        statement = statement.where(Prescription.patient_region.startswith(adcodes.prefix(region)))
+    if start:
+        statement = statement.where(PrescriptionEvent.at >= clock.start_of_day(start))
+    if end:
+        statement = statement.where(PrescriptionEvent.at < clock.start_of_day(end + timedelta(days=1)))
+    rows = session.execute(statement).mappings().all()
+    codes = {r["actor"].partition(":")[2] for r in rows}
+    names = {**dict(session.execute(sa.select(Pharmacy.code, Pharmacy.name).where(Pharmacy.code.in_(codes))).all()),
+             **dict(session.execute(sa.select(Physician.code, Physician.name).where(Physician.code.in_(codes))).all())}
+    out = [ReasonRow(action=r["action"], reason_code=r["reason_code"], actor=r["actor"],
+                     label=REASONS[r["reason_code"]].label if r["reason_code"] in REASONS else r["reason_code"],
+                     name=names.get(r["actor"].partition(":")[2], r["actor"]), count=r["count"]) for r in rows]
+    totals: dict[tuple, dict] = {}
+    for row in out:
+        total = totals.setdefault((row.action, row.reason_code), {"action": row.action, "reason_code": row.reason_code,
+                                                                  "label": row.label, "count": 0})
+        total["count"] += row.count
+    return {"totals": sorted(totals.values(), key=lambda t: (-t["count"], t["action"], t["reason_code"])),
+            "items": sorted(out, key=lambda row: (-row.count, row.action, row.reason_code, row.actor))}

@@ -21,6 +21,10 @@ class Thresholds:
     outlier_factor: float = 3.0
     outlier_min_peers: int = 2
     outlier_min_quantity: int = 20
+    # pharmacy_refusals: a pharmacy handing back or closing without dispensing at least this
+    # many prescriptions with one reason code inside the window (patients turned away, 推诿).
+    refusal_window_days: int = 30
+    refusal_min_count: int = 5
     # How far back a scan looks when no --since is given.
     lookback_days: int = 180
 

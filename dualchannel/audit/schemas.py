@@ -37,3 +37,30 @@ class ScanIn(RequestSchema):
 
 class ScanOut(ma.Schema):
     new_flags = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer())
+
+
+class ReasonsQuery(RequestSchema):
+    region = ma.fields.String(load_default=None, validate=ADCODE)
+    start = ma.fields.Date(load_default=None, data_key="from")
+    end = ma.fields.Date(load_default=None, data_key="to")
+
+
+class ReasonRowOut(ma.Schema):
+    action = ma.fields.String()
+    reason_code = ma.fields.String()
+    label = ma.fields.String()
+    actor = ma.fields.String()
+    name = ma.fields.String()
+    count = ma.fields.Integer()
+
+
+class ReasonTotalOut(ma.Schema):
+    action = ma.fields.String()
+    reason_code = ma.fields.String()
+    label = ma.fields.String()
+    count = ma.fields.Integer()
+
+
+class ReasonsOut(ma.Schema):
+    totals = ma.fields.List(ma.fields.Nested(ReasonTotalOut), metadata={"description": "per action and reason code"})
+    items = ma.fields.List(ma.fields.Nested(ReasonRowOut), metadata={"description": "per pharmacy or physician too"})

@@ -6,6 +6,7 @@ themselves; this scan adds the rules that need a window of history, and re-check
 locations.
 """
 
+import hashlib
 from collections import defaultdict
 from datetime import datetime, timedelta
 
@@ -19,8 +20,11 @@ from dualchannel.audit.sql import china_month, days_between
 from dualchannel.drugs.models import Drug
 from dualchannel.flags.services import raise_flags
 from dualchannel.pharmacies.models import Pharmacy
-from dualchannel.prescriptions.models import Prescription, PrescriptionItem
-from dualchannel.prescriptions.rules import Status
+from dualchannel.prescriptions.models import Prescription, PrescriptionEvent, PrescriptionItem
+from dualchannel.prescriptions.rules import REASONS, Action, Status
+
+# Moves by which a pharmacy sends a patient away without the drug, with a reason code.
+REFUSALS = (Action.hand_back.value, Action.not_dispense.value)
 
 
 def _dispensing_lines(since: datetime, until: datetime, *extra):
@@ -146,6 +150,43 @@ def volume_outlier(session: Session, t: Thresholds, since: datetime, as_of: date
         for r in rows]
 
 
+def pharmacy_refusals(session: Session, t: Thresholds, as_of: datetime) -> list[dict]:
+    """Pharmacies handing back or closing without dispensing many prescriptions with the same
+    reason code inside the window: one flag per pharmacy and reason code (and set of cases)."""
+    since = as_of - timedelta(days=t.refusal_window_days)
+    window = sa.and_(PrescriptionEvent.action.in_(REFUSALS), PrescriptionEvent.reason_code.is_not(None),
+                     PrescriptionEvent.actor.startswith("pharmacy:"),
+                     PrescriptionEvent.at >= since, PrescriptionEvent.at <= as_of)
+    suspects = (sa.select(PrescriptionEvent.actor, PrescriptionEvent.reason_code).where(window)
+                .group_by(PrescriptionEvent.actor, PrescriptionEvent.reason_code)
+                .having(sa.func.count() >= t.refusal_min_count).subquery("suspects"))
+    rows = session.execute(
+        sa.select(PrescriptionEvent.actor, PrescriptionEvent.reason_code, PrescriptionEvent.action,
+                  PrescriptionEvent.prescription_id, PrescriptionEvent.at, Pharmacy.code, Pharmacy.county_adcode)
+        .join(suspects, sa.and_(suspects.c.actor == PrescriptionEvent.actor,
+                                suspects.c.reason_code == PrescriptionEvent.reason_code))
+        .join(Pharmacy, Pharmacy.code == sa.func.substr(PrescriptionEvent.actor, len("pharmacy:") + 1))
+        .where(window).order_by(PrescriptionEvent.actor, PrescriptionEvent.reason_code, PrescriptionEvent.id)
+    ).mappings().all()
+    grouped: dict[tuple, list] = defaultdict(list)
+    for row in rows:
+        grouped[(row["code"], row["reason_code"])].append(row)
+    flags = []
+    for (pharmacy_code, reason_code), group in grouped.items():
+        ids = sorted({r["prescription_id"] for r in group})
+        flags.append(dict(
+            type="pharmacy_refusals", severity="medium", subject=f"pharmacy:{pharmacy_code}",
+            region=group[0]["county_adcode"] or "",
+            dedup_key=f"pharmacy_refusals:{pharmacy_code}:{reason_code}:"
+                      f"{hashlib.sha256(','.join(map(str, ids)).encode()).hexdigest()[:32]}",
+            evidence={"pharmacy_code": pharmacy_code, "reason_code": reason_code,
+                      "reason_label": REASONS[reason_code].label if reason_code in REASONS else reason_code,
+                      "count": len(group), "window_days": t.refusal_window_days, "threshold": t.refusal_min_count,
+                      "prescription_ids": ids,
+                      "actions": {a: sum(1 for r in group if r["action"] == a) for a in REFUSALS}}))
+    return flags
+
+
 def county_mismatch(session: Session) -> list[dict]:
     """Pharmacies whose declared county differs from the one their location lies in."""
     rows = session.execute(
@@ -172,8 +213,10 @@ def scan(session: Session, thresholds: Thresholds, *, since: datetime | None = N
     candidates = (pharmacy_shopping(session, thresholds, as_of)
                   + overlapping_supply(session, thresholds, since, as_of)
                   + volume_outlier(session, thresholds, since, as_of)
+                  + pharmacy_refusals(session, thresholds, as_of)
                   + county_mismatch(session))
     counts = {kind: raise_flags(session, [c for c in candidates if c["type"] == kind])
-              for kind in ("pharmacy_shopping", "overlapping_supply", "volume_outlier", "county_mismatch")}
+              for kind in ("pharmacy_shopping", "overlapping_supply", "volume_outlier", "pharmacy_refusals",
+                           "county_mismatch")}
     session.commit()
     return counts

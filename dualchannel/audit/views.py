@@ -37,3 +37,11 @@ def spending_csv(args):
     """The same spending rows as CSV."""
     rows = schemas.SpendingRowOut(many=True).dump(monitoring.spending(db.session(), current_actor(), **args))
     return csv_response(rows, list(schemas.SpendingRowOut._declared_fields), f"spending-by-{args['by']}.csv")
+
+
+@bp.get("/audit/reasons")
+@bp.arguments(schemas.ReasonsQuery, location="query")
+@bp.response(200, schemas.ReasonsOut)
+def reasons(args):
+    """Returns, cancellations and not-dispensed outcomes grouped by reason code (and by who gave them)."""
+    return monitoring.reasons(db.session(), current_actor(), **args)

@@ -46,3 +46,13 @@ def create_physician(session: Session, actor: Actor, *, code: str, name: str, in
 
 def get_physician(session: Session, code: str) -> Physician | None:
     return session.get(Physician, code)
+
+
+def read_physician(session: Session, actor: Actor, code: str) -> tuple[Physician, Institution]:
+    """A physician and the institution, for whoever may read the institution (`get_institution`'s
+    rule: admin, a bureau of its region); NotFound otherwise."""
+    physician = session.get(Physician, code)
+    institution = physician and session.get(Institution, physician.institution_code)
+    if institution is None or not actor.in_region(institution.adcode):
+        raise NotFound(f"No physician {code}.", code="physician_not_found")
+    return physician, institution

@@ -29,7 +29,7 @@ class Prescription(SQLModel, table=True):
     # Copied from the patient at issue: scopes bureau reads without a join.
     patient_region: str = Field(max_length=6)
     diagnosis: str = Field(max_length=500)
-    status: str = Field(max_length=12, index=True)
+    status: str = Field(max_length=16, index=True)
     issued_at: datetime = Field(sa_type=UTCDateTime)
     valid_until: datetime = Field(sa_type=UTCDateTime)
     pharmacy_code: str | None = Field(default=None, foreign_key="pharmacy.code", max_length=32)
@@ -64,9 +64,12 @@ class PrescriptionEvent(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     prescription_id: int = Field(foreign_key="prescription.id", index=True)
     action: str = Field(max_length=16)  # a transition's action, "issue", or "undo_pack"
-    from_status: str | None = Field(default=None, max_length=12)
-    to_status: str | None = Field(default=None, max_length=12)
+    from_status: str | None = Field(default=None, max_length=16)
+    to_status: str | None = Field(default=None, max_length=16)
     actor: str = Field(max_length=64)
+    # A published reason code (`rules.REASONS`) of a return, cancel or not-dispensed outcome;
+    # reports and flags group by it. `reason` is the free text: a note, or a reversal's reason.
+    reason_code: str | None = Field(default=None, max_length=40, index=True)
     reason: str | None = Field(default=None, max_length=500)
     detail: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
     at: datetime = Field(sa_type=UTCDateTime)

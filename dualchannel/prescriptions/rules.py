@@ -15,6 +15,9 @@ class Status(str, enum.Enum):
     settled = "settled"
     cancelled = "cancelled"
     expired = "expired"
+    # The routed pharmacy closed it without dispensing (patient declined, clinically unsuitable,
+    # out of stock, ...), with a reason code: NHS EPS's "not dispensed".
+    not_dispensed = "not_dispensed"
 
 
 class Action(str, enum.Enum):
@@ -26,6 +29,49 @@ class Action(str, enum.Enum):
     reverse = "reverse"
     cancel = "cancel"
     expire = "expire"
+    not_dispense = "not_dispense"
+
+
+@dataclass(frozen=True)
+class Reason:
+    """A published reason code (after NHS EPS's return, cancellation and not-dispensed reasons):
+    a stable code for systems and reports, a zh-CN label for people. `needs_note`: the code
+    says too little alone ("other"), so a note must explain it."""
+
+    code: str
+    label: str
+    needs_note: bool = False
+
+
+# Every reason code any transition accepts. An action that takes codes (here or added later,
+# e.g. a pharmacist's review refusing a prescription) lists its codes on its transitions below
+# and defines the new ones here: `GET /api/v1/reason-codes` publishes this one list.
+REASONS: dict[str, Reason] = {r.code: r for r in (
+    # Handing back to the physician (退回): the prescription is freed for another pharmacy.
+    Reason("patient_request_release", "患者要求改到其他药店取药"),
+    Reason("out_of_stock", "药品缺货，无法按时供药"),
+    Reason("storage_unavailable", "不具备该药品的贮存条件（如冷链）"),
+    Reason("prescription_error", "处方信息有误，请医师核对"),
+    # Cancelling (作废) by the prescribing physician.
+    Reason("prescribing_error", "开具错误"),
+    Reason("clinical_contraindication", "存在临床禁忌"),
+    Reason("treatment_changed", "治疗方案调整"),
+    Reason("patient_request", "患者要求作废"),
+    Reason("pharmacist_request", "药师建议作废"),
+    Reason("patient_deceased", "患者已死亡"),
+    # Closing without dispensing (未发药结束) at the routed pharmacy.
+    Reason("patient_declined", "患者拒绝取药或不再需要"),
+    Reason("clinically_unsuitable", "经药师审核临床不适宜"),
+    Reason("identity_not_verified", "无法完成实名核验"),
+    Reason("already_dispensed_elsewhere", "患者已在其他渠道取得该药品"),
+    Reason("other", "其他原因", needs_note=True),
+)}
+
+RETURN_REASONS = ("patient_request_release", "out_of_stock", "storage_unavailable", "prescription_error", "other")
+CANCEL_REASONS = ("prescribing_error", "clinical_contraindication", "treatment_changed", "patient_request",
+                  "pharmacist_request", "patient_deceased", "other")
+NOT_DISPENSED_REASONS = ("patient_declined", "clinically_unsuitable", "out_of_stock", "identity_not_verified",
+                         "already_dispensed_elsewhere", "other")
 
 
 @dataclass(frozen=True)
@@ -36,24 +82,35 @@ class Transition:
     by: str  # who may do it: "physician" (its own), "pharmacy" (the routed one), "system"
     needs_reason: bool = False
     label: str = ""  # zh-CN, for the pages' buttons
+    # The reason codes this move takes (one is required when any are listed): codes of REASONS.
+    reasons: tuple[str, ...] = ()
 
 
 # The one table of allowed moves: services' conditional UPDATEs and the pages' buttons read it.
 TRANSITIONS: tuple[Transition, ...] = (
     Transition(Action.route, Status.issued, Status.routed, "physician", label="流转至药店"),
-    Transition(Action.hand_back, Status.routed, Status.issued, "pharmacy", label="退回处方"),
-    Transition(Action.hand_back, Status.verified, Status.issued, "pharmacy", label="退回处方"),
+    *(Transition(Action.hand_back, s, Status.issued, "pharmacy", label="退回处方", reasons=RETURN_REASONS)
+      for s in (Status.routed, Status.verified)),
     Transition(Action.verify, Status.routed, Status.verified, "pharmacy", label="实名核验"),
     Transition(Action.dispense, Status.verified, Status.dispensed, "pharmacy", label="发药"),
     Transition(Action.settle, Status.dispensed, Status.settled, "pharmacy", label="结算"),
     Transition(Action.reverse, Status.settled, Status.dispensed, "pharmacy", needs_reason=True, label="冲正"),
-    *(Transition(Action.cancel, s, Status.cancelled, "physician", needs_reason=True, label="作废")
+    *(Transition(Action.cancel, s, Status.cancelled, "physician", label="作废", reasons=CANCEL_REASONS)
       for s in (Status.issued, Status.routed, Status.verified)),
+    *(Transition(Action.not_dispense, s, Status.not_dispensed, "pharmacy", label="未发药结束",
+                 reasons=NOT_DISPENSED_REASONS)
+      for s in (Status.routed, Status.verified)),
     *(Transition(Action.expire, s, Status.expired, "system")
       for s in (Status.issued, Status.routed, Status.verified)),
 )
 
 LIVE = frozenset({Status.issued, Status.routed, Status.verified})
+# Where a prescription ends: nothing moves it any more (a settlement's reversal moves a settled
+# one back, so settled is not final).
+FINAL = frozenset({Status.cancelled, Status.expired, Status.not_dispensed})
+# "Returned": an issued prescription a pharmacy handed back (the physician routes it again).
+# Not a status of its own: an issued prescription with a `return` event in its history.
+RETURNED = "returned"
 
 
 def sources(action: Action) -> tuple[Status, ...]:
@@ -69,6 +126,63 @@ def transition(action: Action, source: Status) -> Transition | None:
 def actions_from(source: Status) -> list[Transition]:
     """What can be done next from `source` (for the pages' buttons)."""
     return [t for t in TRANSITIONS if t.source is source and t.by != "system"]
+
+
+def reason_codes() -> list[dict]:
+    """The published list: each code with its label and the actions that accept it."""
+    accepted: dict[str, set[str]] = {}
+    for t in TRANSITIONS:
+        for code in t.reasons:
+            accepted.setdefault(code, set()).add(t.action.value)
+    return [{"code": r.code, "label": r.label, "needs_note": r.needs_note, "actions": sorted(accepted[r.code])}
+            for r in REASONS.values() if r.code in accepted]
+
+
+def reasons_of(action: Action) -> tuple[str, ...]:
+    """The reason codes `action` accepts (empty: it takes none)."""
+    return next((t.reasons for t in TRANSITIONS if t.action is action), ())
+
+
+def check_reason(action: Action, reason_code: str | None, note: str | None) -> dict[str, list[str]]:
+    """What is wrong with a reason given for `action`, by field (empty when it is acceptable):
+    a code from the action's list is required, and a code needing a note needs one."""
+    accepted = reasons_of(action)
+    if reason_code is None:
+        return {"reason_code": [f"Required: one of {', '.join(accepted)}."]}
+    if reason_code not in accepted:
+        return {"reason_code": [f"Not a reason code for {action.value}: one of {', '.join(accepted)}."]}
+    if REASONS[reason_code].needs_note and not note:
+        return {"note": [f"Reason {reason_code} needs a note saying what happened."]}
+    return {}
+
+
+def phase(status: str, returned: bool) -> str:
+    """Where a prescription stands for a reader: its status, or RETURNED for an issued one
+    that a pharmacy handed back."""
+    return RETURNED if status == Status.issued.value and returned else status
+
+
+@dataclass(frozen=True)
+class Stage:
+    """Where a prescription is, for its tracker: who holds it and what happens next (zh-CN)."""
+
+    label: str
+    holder: str | None  # "physician", "pharmacy", or None once it has ended
+    next_step: str
+    timed: bool  # the next step must happen before `valid_until`
+
+
+STAGES: dict[str, Stage] = {
+    Status.issued.value: Stage("已开具", "physician", "待医师选择药店流转", True),
+    RETURNED: Stage("药店已退回", "physician", "待医师重新流转至药店或作废", True),
+    Status.routed.value: Stage("已流转", "pharmacy", "待患者到店，药店实名核验后发药", True),
+    Status.verified.value: Stage("已核验", "pharmacy", "待药店扫码发药", True),
+    Status.dispensed.value: Stage("已发药", "pharmacy", "待药店医保结算", False),
+    Status.settled.value: Stage("已结算", "pharmacy", "流程结束（冲正后可重新结算）", False),
+    Status.cancelled.value: Stage("已作废", None, "流程结束", False),
+    Status.expired.value: Stage("已过期", None, "流程结束：须重新开具处方", False),
+    Status.not_dispensed.value: Stage("未发药结束", None, "流程结束：须重新开具处方", False),
+}
 
 
 def valid_until(issued_at: datetime, valid_days: int) -> datetime:

@@ -35,8 +35,24 @@ class ReasonIn(RequestSchema):
     reason = Text(required=True)
 
 
-class OptionalReasonIn(RequestSchema):
-    reason = Text(load_default=None)
+class ReasonCodeIn(RequestSchema):
+    """A published reason code (`GET /api/v1/reason-codes`) and an optional note; the service
+    checks the code against the action's list (free text alone is refused)."""
+
+    reason_code = ma.fields.String(load_default=None, validate=ma.validate.Length(1, 40))
+    note = Text(load_default=None, allow_none=True)
+
+
+class ReasonCodeOut(ma.Schema):
+    code = ma.fields.String()
+    label = ma.fields.String(metadata={"description": "zh-CN"})
+    needs_note = ma.fields.Boolean()
+    actions = ma.fields.List(ma.fields.String(), metadata={"description": "the actions that accept it"})
+
+
+class ReasonCodeList(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(ReasonCodeOut))
+    next_cursor = ma.fields.String(allow_none=True, dump_default=None)
 
 
 class PickupIn(RequestSchema):
@@ -96,7 +112,9 @@ class EventOut(ma.Schema):
     from_status = ma.fields.String(allow_none=True)
     to_status = ma.fields.String(allow_none=True)
     actor = ma.fields.String()
-    reason = ma.fields.String(allow_none=True)
+    reason_code = ma.fields.String(allow_none=True)
+    reason_label = ma.fields.Function(lambda e: reason_label(e.reason_code), allow_none=True)
+    reason = ma.fields.String(allow_none=True, metadata={"description": "the note, or a free-text reason"})
     detail = ma.fields.Dict(allow_none=True)
     at = Timestamp()
 
@@ -116,6 +134,20 @@ class PickupOut(ma.Schema):
     name = ma.fields.String()
     id_number_masked = ma.fields.String()
     relation = ma.fields.String()
+
+
+def reason_label(code: str | None) -> str | None:
+    """The zh-CN label of a reason code (None for none)."""
+    reason = rules.REASONS.get(code) if code else None
+    return reason.label if reason else None
+
+
+def next_actions(status: str) -> list[dict]:
+    """What can be done next, from the transition table (the pages' buttons and selects)."""
+    return [{"action": t.action.value, "by": t.by, "label": t.label, "needs_reason": t.needs_reason or bool(t.reasons),
+             "reason_codes": [{"code": c, "label": rules.REASONS[c].label, "needs_note": rules.REASONS[c].needs_note}
+                              for c in t.reasons]}
+            for t in rules.actions_from(Status(status))]
 
 
 def pickup_of(prescription, patient) -> dict | None:
@@ -186,9 +218,7 @@ class PrescriptionOut(ma.Schema):
             "items": items,
             "returns": detail.returns,
             "history": detail.events,
-            "next_actions": [{"action": t.action.value, "by": t.by, "label": t.label,
-                              "needs_reason": t.needs_reason}
-                             for t in rules.actions_from(Status(p.status))],
+            "next_actions": next_actions(p.status),
         }
 
 
@@ -230,3 +260,70 @@ class PickupRevealOut(ma.Schema):
     id_number = ma.fields.String()
     access_id = ma.fields.Integer()
     reason = ma.fields.String()
+
+
+class HolderOut(ma.Schema):
+    kind = ma.fields.String(metadata={"description": "physician or pharmacy"})
+    code = ma.fields.String()
+    name = ma.fields.String()
+    institution_code = ma.fields.String(allow_none=True)
+    institution_name = ma.fields.String(allow_none=True)
+
+
+class NextOut(ma.Schema):
+    summary = ma.fields.String(metadata={"description": "zh-CN"})
+    by = Timestamp(allow_none=True, metadata={"description": "the end of validity, when the next step is timed"})
+    actions = ma.fields.List(ma.fields.Dict())
+
+
+class ReasonOut(ma.Schema):
+    action = ma.fields.String()
+    code = ma.fields.String()
+    label = ma.fields.String()
+    note = ma.fields.String(allow_none=True)
+    actor = ma.fields.String()
+    at = Timestamp()
+
+
+class TrackerOut(ma.Schema):
+    """Where a prescription is now, who holds it, what happens next and by when, and its timed history."""
+
+    prescription_id = ma.fields.Integer()
+    status = ma.fields.String()
+    phase = ma.fields.String(metadata={"description": "the status, or `returned` for an issued one handed back"})
+    phase_label = ma.fields.String(metadata={"description": "zh-CN"})
+    ended = ma.fields.Boolean()
+    holder = ma.fields.Nested(HolderOut, allow_none=True)
+    next = ma.fields.Nested(NextOut)
+    issued_at = Timestamp()
+    valid_until = Timestamp()
+    patient = ma.fields.Nested(PatientBrief)
+    items = ma.fields.List(ma.fields.Dict())
+    reason = ma.fields.Nested(ReasonOut, allow_none=True, metadata={"description": "the latest reason given"})
+    history = ma.fields.List(ma.fields.Nested(EventOut))
+
+    @ma.pre_dump
+    def flatten(self, tracker, **kwargs):
+        detail, stage = tracker.detail, tracker.stage
+        p = detail.prescription
+        holder = None
+        if stage.holder == "physician":
+            holder = {"kind": "physician", "code": tracker.physician.code, "name": tracker.physician.name,
+                      "institution_code": p.institution_code,
+                      "institution_name": tracker.institution.name if tracker.institution else None}
+        elif stage.holder == "pharmacy" and detail.pharmacy is not None:
+            holder = {"kind": "pharmacy", "code": detail.pharmacy.code, "name": detail.pharmacy.name}
+        coded = [e for e in detail.events if e.reason_code]
+        latest = coded[-1] if coded else None
+        return {
+            "prescription_id": p.id, "status": p.status, "phase": tracker.phase, "phase_label": stage.label,
+            "ended": stage.holder is None, "holder": holder,
+            "next": {"summary": stage.next_step, "by": tracker.deadline, "actions": next_actions(p.status)},
+            "issued_at": p.issued_at, "valid_until": p.valid_until, "patient": detail.patient,
+            "items": [{"drug_code": i.drug_code, "drug_name": detail.drugs[i.drug_code].name, "quantity": i.quantity,
+                       "unit": detail.drugs[i.drug_code].unit} for i in detail.items],
+            "reason": latest and {"action": latest.action, "code": latest.reason_code,
+                                  "label": reason_label(latest.reason_code), "note": latest.reason,
+                                  "actor": latest.actor, "at": latest.at},
+            "history": detail.events,
+        }

@@ -5,6 +5,7 @@ from the transition table in `rules.py`; zero rows touched means someone else mo
 the caller gets a Conflict. The same code is exactly-once on SQLite and PostgreSQL.
 """
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -15,7 +16,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
 
 from dualchannel import adcodes, clock
-from dualchannel.api import Page, paginate
+from dualchannel.api import Page, decode_cursor, encode_cursor, paginate
 from dualchannel.audit_trail import services as audit
 from dualchannel.audit_trail.models import AccessAction
 from dualchannel.auth import Actor, Role
@@ -23,7 +24,7 @@ from dualchannel.drugs.models import Drug, Storage
 from dualchannel.drugs.services import drugs_by_code, owners_of_prefixes
 from dualchannel.errors import Conflict, Forbidden, Invalid, NotFound
 from dualchannel.flags.services import raise_flag
-from dualchannel.institutions.models import Physician
+from dualchannel.institutions.models import Institution, Physician
 from dualchannel.packs import rules as pack_rules
 from dualchannel.packs import services as packs
 from dualchannel.packs.models import DispensedPack, PackReturn
@@ -113,8 +114,8 @@ def _refuse_transition(prescription: Prescription, action: Action) -> Conflict:
 
 
 def _move(session: Session, prescription: Prescription, action: Action, actor_label: str, *,
-          reason: str | None = None, detail: dict | None = None, by_admitted_pharmacy: bool = False,
-          **values) -> PrescriptionEvent:
+          reason: str | None = None, reason_code: str | None = None, detail: dict | None = None,
+          by_admitted_pharmacy: bool = False, **values) -> PrescriptionEvent:
     """Apply one transition in the caller's transaction and record it; Conflict when the
     prescription is not, or no longer, in a state allowing it (or, `by_admitted_pharmacy`, when
     its pharmacy is no longer admitted). The loaded `prescription` shows the new state."""
@@ -134,7 +135,8 @@ def _move(session: Session, prescription: Prescription, action: Action, actor_la
     for name, value in changed.items():
         set_committed_value(prescription, name, value)
     event = PrescriptionEvent(prescription_id=prescription.id, action=action.value, from_status=source.value,
-                              to_status=step.target.value, actor=actor_label, reason=reason, detail=detail, at=now)
+                              to_status=step.target.value, actor=actor_label, reason_code=reason_code, reason=reason,
+                              detail=detail, at=now)
     session.add(event)
     return event
 
@@ -273,13 +275,71 @@ def _record_list(session: Session, actor: Actor, page: Page, view: str) -> Page:
     return page
 
 
-def get(session: Session, actor: Actor, prescription_id: int) -> PrescriptionDetail:
-    """Read a prescription (recorded in the access log); a live one past its validity expires on read."""
+def _read(session: Session, actor: Actor, prescription_id: int, **extra) -> Prescription:
+    """Load a prescription to show it: a live one past its validity expires on read, and the
+    read is recorded in the access log."""
     prescription = _load(session, actor, prescription_id)
     _expire_if_overdue(session, prescription)
-    record_read(session, actor, prescription)
+    record_read(session, actor, prescription, **({"detail": extra} if extra else {}))
     session.commit()
-    return detail(session, prescription)
+    return prescription
+
+
+def get(session: Session, actor: Actor, prescription_id: int) -> PrescriptionDetail:
+    """Read a prescription (recorded in the access log); a live one past its validity expires on read."""
+    return detail(session, _read(session, actor, prescription_id))
+
+
+def returned(detail: PrescriptionDetail) -> bool:
+    """Whether a pharmacy handed it back since it was last routed (an issued one with a return)."""
+    return detail.prescription.status == Status.issued.value and any(
+        e.action == Action.hand_back.value for e in detail.events)
+
+
+def phase_of(detail: PrescriptionDetail) -> str:
+    """Its status, or `returned` (rules.RETURNED) for an issued one a pharmacy handed back."""
+    return rules.phase(detail.prescription.status, returned(detail))
+
+
+def in_phases(phases: Collection[str]):
+    """SQL: prescriptions in any of `phases` (statuses, and `returned` told apart from issued)."""
+    handed_back = sa.exists().where(PrescriptionEvent.prescription_id == Prescription.id,
+                                    PrescriptionEvent.action == Action.hand_back.value)
+    statuses = [p for p in phases if p not in (Status.issued.value, rules.RETURNED)]
+    conditions = [Prescription.status.in_(statuses)] if statuses else []
+    if Status.issued.value in phases and rules.RETURNED in phases:
+        conditions.append(Prescription.status == Status.issued.value)
+    elif Status.issued.value in phases:
+        conditions.append(sa.and_(Prescription.status == Status.issued.value, ~handed_back))
+    elif rules.RETURNED in phases:
+        conditions.append(sa.and_(Prescription.status == Status.issued.value, handed_back))
+    return sa.or_(*conditions) if conditions else sa.false()
+
+
+@dataclass
+class Tracker:
+    """Where a prescription is now, who holds it, what happens next and by when, and how it got
+    there (`detail.events`, timed, with their reason codes)."""
+
+    detail: PrescriptionDetail
+    phase: str
+    stage: rules.Stage
+    physician: Physician
+    institution: Institution | None
+    deadline: datetime | None
+
+
+def tracker(session: Session, actor: Actor, prescription_id: int) -> Tracker:
+    """The tracker of a prescription (a read, recorded like any other; an overdue one expires)."""
+    loaded = detail(session, _read(session, actor, prescription_id, view="tracker"))
+    physician = session.get(Physician, loaded.prescription.physician_code)
+    loaded.pharmacy = session.get(Pharmacy, loaded.prescription.pharmacy_code) \
+        if loaded.prescription.pharmacy_code else None
+    phase = phase_of(loaded)
+    stage = rules.STAGES[phase]
+    return Tracker(detail=loaded, phase=phase, stage=stage, physician=physician,
+                   institution=session.get(Institution, loaded.prescription.institution_code),
+                   deadline=loaded.prescription.valid_until if stage.timed else None)
 
 
 def access_log(session: Session, actor: Actor, prescription_id: int, *, limit: int | None = None,
@@ -315,6 +375,68 @@ def list_prescriptions(session: Session, actor: Actor, *, status: str | None = N
         statement = statement.where(Prescription.status == status)
     return _record_list(session, actor, paginate(session, statement, Prescription.id, limit=limit, cursor=cursor),
                         "list")
+
+
+def _details(session: Session, prescriptions: list[Prescription]) -> dict[int, PrescriptionDetail]:
+    """Everything readers see of several prescriptions, in a few queries (not one per prescription)."""
+    ids = [p.id for p in prescriptions]
+    if not ids:
+        return {}
+    found = {p.id: PrescriptionDetail(prescription=p, patient=None, items=[], drugs={}) for p in prescriptions}
+    patients = {p.id: p for p in session.exec(select(Patient).where(Patient.id.in_({p.patient_id for p in prescriptions})))}
+    for item, drug in session.execute(select(PrescriptionItem, Drug).join(Drug, Drug.code == PrescriptionItem.drug_code)
+                                      .where(PrescriptionItem.prescription_id.in_(ids)).order_by(PrescriptionItem.id)):
+        found[item.prescription_id].items.append(item)
+        found[item.prescription_id].drugs[drug.code] = drug
+    for event in session.exec(select(PrescriptionEvent).where(PrescriptionEvent.prescription_id.in_(ids))
+                              .order_by(PrescriptionEvent.id)):
+        found[event.prescription_id].events.append(event)
+    for pack in session.exec(select(DispensedPack).where(DispensedPack.prescription_id.in_(ids))
+                             .order_by(DispensedPack.trace_code)):
+        found[pack.prescription_id].packs.append(pack)
+    for loaded in found.values():
+        loaded.patient = patients[loaded.prescription.patient_id]
+    return found
+
+
+def records(session: Session, actor: Actor, *, patient_id: int | None = None, phases: Collection[str] | None = None,
+            updated_from: datetime | None = None, updated_before: datetime | None = None, per_item: bool = False,
+            limit: int | None = None, cursor: str | None = None) -> Page:
+    """Prescriptions the actor may read (the same filter as every read), newest first, each with
+    its patient, items, drugs, history and packs, for a standard export (FHIR): `phases` are
+    statuses or `returned`; `updated_*` bound `updated_at` ([from, before)). `per_item`: a page
+    of items instead, as (detail, index of the item) pairs. The list is recorded like any other."""
+    key = PrescriptionItem.id if per_item else Prescription.id
+    statement = select(Prescription, PrescriptionItem.id) if per_item else select(Prescription, Prescription.id)
+    if per_item:
+        statement = statement.join(PrescriptionItem, PrescriptionItem.prescription_id == Prescription.id)
+    statement = statement.where(visible(actor))
+    if patient_id is not None:
+        statement = statement.where(Prescription.patient_id == patient_id)
+    if phases is not None:
+        statement = statement.where(in_phases(phases))
+    if updated_from is not None:
+        statement = statement.where(Prescription.updated_at >= updated_from)
+    if updated_before is not None:
+        statement = statement.where(Prescription.updated_at < updated_before)
+    limit = limit or 50
+    after = decode_cursor(cursor)
+    if after is not None:
+        statement = statement.where(key < after)
+    rows = session.execute(statement.order_by(key.desc()).limit(limit + 1)).all()
+    more, rows = len(rows) > limit, rows[:limit]
+    loaded = _details(session, list({row[0].id: row[0] for row in rows}.values()))
+    if per_item:
+        items = [(loaded[p.id], next(i for i, item in enumerate(loaded[p.id].items) if item.id == item_id))
+                 for p, item_id in rows]
+    else:
+        items = [loaded[p.id] for p, _ in rows]
+    page = Page(items, encode_cursor(rows[-1][1]) if more and rows else None)
+    if rows:
+        audit.record(session, actor, AccessAction.list, "prescription",
+                     detail={"view": "fhir", "ids": sorted(loaded)})
+        session.commit()
+    return page
 
 
 def inbox(session: Session, actor: Actor, *, limit: int | None = None, cursor: str | None = None) -> Page:
@@ -388,14 +510,26 @@ def route(session: Session, actor: Actor, prescription_id: int, *, pharmacy_code
     return _answer(loaded, event, pharmacy=pharmacy)
 
 
-def hand_back(session: Session, actor: Actor, prescription_id: int, *, reason: str | None = None) -> PrescriptionDetail:
-    """The routed pharmacy hands the prescription back; it can then go to another pharmacy. A
-    suspended or exited pharmacy may still hand back (it frees the patient to go elsewhere)."""
+def _require_reason(action: Action, reason_code: str | None, note: str | None) -> None:
+    """Invalid unless `reason_code` is one `action` accepts (with a note when the code needs one)."""
+    errors = rules.check_reason(action, reason_code, note)
+    if errors:
+        raise Invalid(f"A reason code of the published list is required to {action.value}.", errors,
+                      code="reason_code_invalid", accepted=list(rules.reasons_of(action)))
+
+
+def hand_back(session: Session, actor: Actor, prescription_id: int, *, reason_code: str | None = None,
+              note: str | None = None) -> PrescriptionDetail:
+    """The routed pharmacy hands the prescription back with a reason code; it can then go to
+    another pharmacy. A suspended or exited pharmacy may still hand back (it frees the patient
+    to go elsewhere)."""
     loaded = _load_detail(session, actor, prescription_id)
     prescription = loaded.prescription
     _require_party(actor, prescription, Action.hand_back)
+    _require_reason(Action.hand_back, reason_code, note)
     _refuse_if_expired(prescription)
-    event = _move(session, prescription, Action.hand_back, actor.label, reason=reason, pharmacy_code=None,
+    event = _move(session, prescription, Action.hand_back, actor.label, reason_code=reason_code, reason=note,
+                  pharmacy_code=None,
                   verified_at=None, pickup_name=None, pickup_id_masked=None, pickup_id_hash=None,
                   pickup_id_encrypted=None, pickup_relation=None,
                   detail={"pharmacy_code": prescription.pharmacy_code})
@@ -556,11 +690,30 @@ def dispense(session: Session, actor: Actor, prescription_id: int, *, items: lis
     return _answer(loaded, event, packs=dispensed)
 
 
-def cancel(session: Session, actor: Actor, prescription_id: int, *, reason: str) -> PrescriptionDetail:
-    """Its physician cancels a prescription before it is dispensed."""
+def cancel(session: Session, actor: Actor, prescription_id: int, *, reason_code: str | None = None,
+           note: str | None = None) -> PrescriptionDetail:
+    """Its physician cancels a prescription before it is dispensed, with a reason code."""
     loaded = _load_detail(session, actor, prescription_id)
     _require_party(actor, loaded.prescription, Action.cancel)
-    event = _move(session, loaded.prescription, Action.cancel, actor.label, reason=reason)
+    _require_reason(Action.cancel, reason_code, note)
+    event = _move(session, loaded.prescription, Action.cancel, actor.label, reason_code=reason_code, reason=note)
+    session.commit()
+    return _answer(loaded, event)
+
+
+def not_dispense(session: Session, actor: Actor, prescription_id: int, *, reason_code: str | None = None,
+                 note: str | None = None) -> PrescriptionDetail:
+    """The routed (admitted) pharmacy closes the prescription without dispensing, with a reason
+    code (patient declined, clinically unsuitable, out of stock, ...): NHS EPS's "not
+    dispensed". The prescription ends there; it stays with the pharmacy that closed it."""
+    loaded = _load_detail(session, actor, prescription_id)
+    prescription = loaded.prescription
+    _require_party(actor, prescription, Action.not_dispense)
+    _require_reason(Action.not_dispense, reason_code, note)
+    _refuse_if_expired(prescription)
+    pharmacies.ensure_admitted(loaded.pharmacy)
+    event = _move(session, prescription, Action.not_dispense, actor.label, reason_code=reason_code, reason=note,
+                  by_admitted_pharmacy=True)
     session.commit()
     return _answer(loaded, event)
 

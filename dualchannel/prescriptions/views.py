@@ -2,7 +2,9 @@ from dualchannel import db
 from dualchannel.api import blueprint
 from dualchannel.audit_trail.schemas import AccessPage
 from dualchannel.auth import current_actor
-from dualchannel.prescriptions import schemas, services
+from dualchannel.idempotency import PARAMETER as IDEMPOTENCY_KEY
+from dualchannel.idempotency import idempotent
+from dualchannel.prescriptions import rules, schemas, services
 
 bp = blueprint("prescriptions", __name__, "Dual-channel e-prescriptions: issue, route, verify, dispense")
 
@@ -28,6 +30,13 @@ def list_prescriptions(args):
 def get_prescription(prescription_id):
     """A prescription with its items and full history."""
     return services.get(db.session(), current_actor(), prescription_id)
+
+
+@bp.get("/prescriptions/<int:prescription_id>/tracker")
+@bp.response(200, schemas.TrackerOut)
+def tracker(prescription_id):
+    """Where it is now, who holds it, what happens next and by when, with its timed history and reasons."""
+    return services.tracker(db.session(), current_actor(), prescription_id)
 
 
 @bp.get("/prescriptions/<int:prescription_id>/access-log")
@@ -63,10 +72,10 @@ def route(body, prescription_id):
 
 
 @bp.post("/prescriptions/<int:prescription_id>/return")
-@bp.arguments(schemas.OptionalReasonIn)
+@bp.arguments(schemas.ReasonCodeIn)
 @bp.response(200, schemas.PrescriptionOut)
 def hand_back(body, prescription_id):
-    """The routed pharmacy hands the prescription back."""
+    """The routed pharmacy hands the prescription back, with a reason code (and a note)."""
     return services.hand_back(db.session(), current_actor(), prescription_id, **body)
 
 
@@ -87,11 +96,28 @@ def dispense(body, prescription_id):
 
 
 @bp.post("/prescriptions/<int:prescription_id>/cancel")
-@bp.arguments(schemas.ReasonIn)
+@bp.arguments(schemas.ReasonCodeIn)
 @bp.response(200, schemas.PrescriptionOut)
 def cancel(body, prescription_id):
-    """Its physician cancels it before dispensing."""
+    """Its physician cancels it before dispensing, with a reason code (and a note)."""
     return services.cancel(db.session(), current_actor(), prescription_id, **body)
+
+
+@bp.post("/prescriptions/<int:prescription_id>/not-dispensed")
+@bp.doc(parameters=[IDEMPOTENCY_KEY])
+@idempotent
+@bp.arguments(schemas.ReasonCodeIn)
+@bp.response(200, schemas.PrescriptionOut)
+def not_dispensed(body, prescription_id):
+    """The routed pharmacy closes it without dispensing, with a reason code (and a note)."""
+    return services.not_dispense(db.session(), current_actor(), prescription_id, **body)
+
+
+@bp.get("/reason-codes")
+@bp.response(200, schemas.ReasonCodeList)
+def reason_codes():
+    """The published reason codes: code, zh-CN label, the actions that accept each."""
+    return {"items": rules.reason_codes()}
 
 
 @bp.get("/pharmacy/inbox")

@@ -11,7 +11,7 @@ settlement's status taken from `rules.TRANSITIONS`.
 
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
@@ -303,8 +303,11 @@ def get(session: Session, actor: Actor, settlement_id: int) -> SettlementDetail:
 
 def list_settlements(session: Session, actor: Actor, *, pharmacy: str | None = None, status: str | None = None,
                      mode: str | None = None, prescription_id: int | None = None,
-                     patient_id: int | None = None, limit: int | None = None, cursor: str | None = None) -> Page:
-    """Settlements the actor may read, newest first."""
+                     patient_id: int | None = None, statuses: Iterable[str] | None = None,
+                     updated_from: datetime | None = None, updated_before: datetime | None = None,
+                     limit: int | None = None, cursor: str | None = None) -> Page:
+    """Settlements the actor may read, newest first (`statuses`: any of them; `updated_*` bound
+    `updated_at`, [from, before))."""
     actor.require(Role.admin, Role.bureau, Role.pharmacy)
     statement = select(Settlement).where(visible(actor))
     for column, value in ((Settlement.pharmacy_code, pharmacy), (Settlement.status, status),
@@ -312,7 +315,28 @@ def list_settlements(session: Session, actor: Actor, *, pharmacy: str | None = N
                           (Settlement.patient_id, patient_id)):
         if value is not None:
             statement = statement.where(column == value)
+    if statuses is not None:
+        statement = statement.where(Settlement.status.in_(list(statuses)))
+    if updated_from is not None:
+        statement = statement.where(Settlement.updated_at >= updated_from)
+    if updated_before is not None:
+        statement = statement.where(Settlement.updated_at < updated_before)
     return paginate(session, statement, Settlement.id, limit=limit, cursor=cursor)
+
+
+def details(session: Session, settlements: list[Settlement]) -> list[SettlementDetail]:
+    """`detail` of several settlements in three queries."""
+    ids = [s.id for s in settlements]
+    lines: dict[int, list[SettlementLine]] = {i: [] for i in ids}
+    events: dict[int, list[SettlementEvent]] = {i: [] for i in ids}
+    for line in session.exec(select(SettlementLine).where(SettlementLine.settlement_id.in_(ids))
+                             .order_by(SettlementLine.settlement_id, SettlementLine.position)):
+        lines[line.settlement_id].append(line)
+    for event in session.exec(select(SettlementEvent).where(SettlementEvent.settlement_id.in_(ids))
+                              .order_by(SettlementEvent.id)):
+        events[event.settlement_id].append(event)
+    known = drugs.drugs_by_code(session, {line.drug_code for group in lines.values() for line in group})
+    return [SettlementDetail(settlement=s, lines=lines[s.id], drugs=known, events=events[s.id]) for s in settlements]
 
 
 def _in_force(session: Session, prescription_id: int) -> Settlement | None:

@@ -1,4 +1,4 @@
-"""Who may call what, on whose objects: every `/api/v1` route, every role, three scopes.
+"""Who may call what, on whose objects: every `/api/v1` and `/fhir/R4` route, every role, three scopes.
 
 Two cities are built through the API: Jining (370800) and Tai'an (370900). Each route is called
 as each role on an object of each scope:
@@ -34,6 +34,7 @@ import pytest
 from dualchannel import clock, db
 from dualchannel.auth import Role
 from tests.api.conftest import build_world
+from tests.api.test_fhir import FHIR, valid
 from tests.api.test_prescription_flow import PROBLEM
 from tests.api.test_settlement import EMPLOYEE, RESIDENT
 from tests.conftest import As, fresh_database, make_app, token_maker
@@ -161,6 +162,13 @@ class Objects:
         patient = ok(self.admin.post("/api/v1/patients", {"id_number": number, "name": "待查患者",
                                                           "insurance": "resident", "region": CITY[scope]}))
         return patient["id"], number, "待查患者"
+
+    def _refusal(self, scope):
+        """A prescription the scope's pharmacy closed without dispensing (a reason code given)."""
+        rx_id = self._prescription(scope, "routed")
+        ok(self.pharmacies[scope].post(f"/api/v1/prescriptions/{rx_id}/not-dispensed",
+                                       {"reason_code": "patient_declined"}))
+        return rx_id
 
     def _trace(self, scope):
         return self._prescription(scope, "dispensed")["items"][0]["trace_codes"][0]
@@ -447,13 +455,15 @@ MATRIX: dict[tuple[str, str], Case] = {
         expect=dict(admin="ooo", bureau="oo-", physician="o--", pharmacy="o--", institution="---")),
     ("GET", "/api/v1/prescriptions/<int:prescription_id>"): Case(
         args=rx_static, expect=dict(admin="ooo", bureau="oo4", physician="o44", pharmacy="o44", institution="444")),
+    ("GET", "/api/v1/prescriptions/<int:prescription_id>/tracker"): Case(
+        args=rx_static, expect=dict(admin="ooo", bureau="oo4", physician="o44", pharmacy="o44", institution="444")),
     ("GET", "/api/v1/prescriptions/<int:prescription_id>/pharmacy-options"): Case(
         args=rx_static, expect=dict(admin="ooo", bureau="oo4", physician="o44", pharmacy="o44", institution="444")),
     ("POST", "/api/v1/prescriptions/<int:prescription_id>/route"): Case(
         args=rx("issued"), body=lambda o, s: {"pharmacy_code": PHARMACY[s]},
         expect=dict(admin="333", bureau="334", physician="o44", pharmacy="444", institution="444")),
     ("POST", "/api/v1/prescriptions/<int:prescription_id>/return"): Case(
-        args=rx("routed"), body=lambda o, s: {"reason": "缺货"},
+        args=rx("routed"), body=lambda o, s: {"reason_code": "out_of_stock"},
         expect=dict(admin="333", bureau="334", physician="344", pharmacy="o44", institution="444")),
     ("POST", "/api/v1/prescriptions/<int:prescription_id>/verify"): Case(
         args=rx("routed"), body=lambda o, s: {"id_number": o.patients[s][1]},
@@ -462,8 +472,12 @@ MATRIX: dict[tuple[str, str], Case] = {
         args=rx("verified"), body=lambda o, s: {"items": [{"drug_code": "SAC", "trace_codes": trace_codes(1)}]},
         expect=dict(admin="333", bureau="334", physician="344", pharmacy="o44", institution="444")),
     ("POST", "/api/v1/prescriptions/<int:prescription_id>/cancel"): Case(
-        args=rx("issued"), body=lambda o, s: {"reason": "患者要求"},
+        args=rx("issued"), body=lambda o, s: {"reason_code": "patient_request"},
         expect=dict(admin="333", bureau="334", physician="o44", pharmacy="444", institution="444")),
+    ("POST", "/api/v1/prescriptions/<int:prescription_id>/not-dispensed"): Case(
+        args=rx("routed"), body=lambda o, s: {"reason_code": "patient_declined", "note": "患者不再需要"},
+        expect=dict(admin="333", bureau="334", physician="344", pharmacy="o44", institution="444")),
+    ("GET", "/api/v1/reason-codes"): Case(expect=dict(admin="o", bureau="o", physician="o", pharmacy="o", institution="o")),
     ("GET", "/api/v1/pharmacy/inbox"): Case(
         query=lambda o, s: {"limit": 500}, listed=lambda o, s: o.static("prescription", s),
         expect=dict(admin="333", bureau="333", physician="333", pharmacy="o--", institution="333")),
@@ -488,6 +502,9 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/audit/spending"): Case(
         query=lambda o, s: {"by": "pharmacy"}, listed=settled_at,
         key="key", expect=dict(admin="ooo", bureau="oo-", physician="333", pharmacy="333", institution="333")),
+    ("GET", "/api/v1/audit/reasons"): Case(
+        listed=lambda o, s: (o.static("refusal", s), f"pharmacy:{PHARMACY[s]}")[1], key="actor",
+        expect=dict(admin="ooo", bureau="oo-", physician="333", pharmacy="333", institution="333")),
     ("GET", "/api/v1/audit/spending.csv"): Case(
         query=lambda o, s: {"by": "pharmacy"}, listed=settled_at,
         key="key", expect=dict(admin="ooo", bureau="oo-", physician="333", pharmacy="333", institution="333")),
@@ -674,16 +691,85 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/public/pharmacies"): Case(
         query=lambda o, s: {"region": "370000", "limit": 500}, listed=lambda o, s: PHARMACY[s], key="code",
         expect=dict(admin="ooo", bureau="ooo", physician="ooo", pharmacy="ooo", institution="ooo")),
+    # -- FHIR R4: the same scopes as the /api/v1 route each reads through (FHIR_SAME_AS) -------------
+    ("GET", "/fhir/R4/MedicationRequest/<fhir_id>"): Case(
+        args=lambda o, s: {"fhir_id": f"{o.static('prescription', s)}-1"},
+        expect=dict(admin="ooo", bureau="oo4", physician="o44", pharmacy="o44", institution="444")),
+    ("GET", "/fhir/R4/MedicationDispense/<fhir_id>"): Case(
+        args=lambda o, s: {"fhir_id": f"{o.static('settleable', s)}-1"},
+        expect=dict(admin="ooo", bureau="oo4", physician="o44", pharmacy="o44", institution="444")),
+    ("GET", "/fhir/R4/Task/<fhir_id>"): Case(
+        args=lambda o, s: {"fhir_id": str(o.static("prescription", s))},
+        expect=dict(admin="ooo", bureau="oo4", physician="o44", pharmacy="o44", institution="444")),
+    ("GET", "/fhir/R4/Claim/<fhir_id>"): Case(
+        args=lambda o, s: {"fhir_id": str(o.static("settlement", s))},
+        expect=dict(admin="ooo", bureau="oo4", physician="333", pharmacy="o44", institution="333")),
+    ("GET", "/fhir/R4/ClaimResponse/<fhir_id>"): Case(
+        args=lambda o, s: {"fhir_id": str(o.static("settlement", s))},
+        expect=dict(admin="ooo", bureau="oo4", physician="333", pharmacy="o44", institution="333")),
+    ("GET", "/fhir/R4/Patient/<fhir_id>"): Case(
+        args=lambda o, s: {"fhir_id": str(o.patients[s][0]["id"])},
+        expect=dict(admin="ooo", bureau="oo4", physician="o44", pharmacy="444", institution="444")),
+    ("GET", "/fhir/R4/Practitioner/<fhir_id>"): Case(
+        args=lambda o, s: {"fhir_id": PHYSICIAN[s]},
+        expect=dict(admin="ooo", bureau="oo4", physician="444", pharmacy="444", institution="444")),
+    ("GET", "/fhir/R4/Organization/<fhir_id>"): Case(
+        args=lambda o, s: {"fhir_id": f"pharmacy-{PHARMACY[s]}"},
+        expect=dict(admin="ooo", bureau="oo4", physician="ooo", pharmacy="o44", institution="444")),
+    ("GET", "/fhir/R4/Medication/<fhir_id>"): Case(
+        args=lambda o, s: {"fhir_id": "SAC"},
+        expect=dict(admin="o", bureau="o", physician="o", pharmacy="o", institution="o")),
+    ("GET", "/fhir/R4/MedicationRequest"): Case(
+        query=lambda o, s: {"status": "active", "_count": 500}, listed=lambda o, s: f"{o.static('prescription', s)}-1",
+        expect=dict(admin="ooo", bureau="oo-", physician="o--", pharmacy="o--", institution="---")),
+    ("GET", "/fhir/R4/MedicationDispense"): Case(
+        query=lambda o, s: {"_count": 500}, listed=lambda o, s: f"{o.static('settleable', s)}-1",
+        expect=dict(admin="ooo", bureau="oo-", physician="o--", pharmacy="o--", institution="---")),
+    ("GET", "/fhir/R4/Task"): Case(
+        query=lambda o, s: {"status": "requested", "_count": 500}, listed=lambda o, s: str(o.static("prescription", s)),
+        expect=dict(admin="ooo", bureau="oo-", physician="o--", pharmacy="o--", institution="---")),
+    ("GET", "/fhir/R4/Claim"): Case(
+        query=lambda o, s: {"_count": 500}, listed=lambda o, s: str(o.static("settlement", s)),
+        expect=dict(admin="ooo", bureau="oo-", physician="333", pharmacy="o--", institution="333")),
+    ("GET", "/fhir/R4/ClaimResponse"): Case(
+        query=lambda o, s: {"_count": 500}, listed=lambda o, s: str(o.static("settlement", s)),
+        expect=dict(admin="ooo", bureau="oo-", physician="333", pharmacy="o--", institution="333")),
+    # -- published to everyone, token or not (PUBLIC) ----------------------------------------------
+    ("GET", "/api/v1/public/pharmacies"): Case(
+        query=lambda o, s: {"region": "370000", "limit": 500}, listed=lambda o, s: PHARMACY[s], key="code",
+        expect=dict(admin="ooo", bureau="ooo", physician="ooo", pharmacy="ooo", institution="ooo")),
 }
+
+# Each FHIR route reads through the /api/v1 route's service: its row must say the same. Practitioner
+# has no /api/v1 read of its own: it follows its institution's (`institutions.read_physician`);
+# an institution's Organization is checked against /api/v1/institutions in tests/api/test_fhir.py.
+FHIR_SAME_AS = {
+    "/fhir/R4/MedicationRequest/<fhir_id>": "/api/v1/prescriptions/<int:prescription_id>",
+    "/fhir/R4/MedicationDispense/<fhir_id>": "/api/v1/prescriptions/<int:prescription_id>",
+    "/fhir/R4/Task/<fhir_id>": "/api/v1/prescriptions/<int:prescription_id>",
+    "/fhir/R4/Claim/<fhir_id>": "/api/v1/settlements/<int:settlement_id>",
+    "/fhir/R4/ClaimResponse/<fhir_id>": "/api/v1/settlements/<int:settlement_id>",
+    "/fhir/R4/Patient/<fhir_id>": "/api/v1/patients/<int:patient_id>",
+    "/fhir/R4/Practitioner/<fhir_id>": "/api/v1/institutions/<code>",
+    "/fhir/R4/Organization/<fhir_id>": "/api/v1/pharmacies/<code>",
+    "/fhir/R4/Medication/<fhir_id>": "/api/v1/drugs/<code>",
+    "/fhir/R4/MedicationRequest": "/api/v1/prescriptions",
+    "/fhir/R4/MedicationDispense": "/api/v1/prescriptions",
+    "/fhir/R4/Task": "/api/v1/prescriptions",
+    "/fhir/R4/Claim": "/api/v1/settlements",
+    "/fhir/R4/ClaimResponse": "/api/v1/settlements",
+}
+# Served without a token, or not a resource: the CapabilityStatement and the catch-all.
+UNSCOPED = {"fhir.metadata", "fhir.elsewhere"}
 
 # Routes that need no token at all (seed 003: the pharmacy list is 向社会公布); every other one does.
 PUBLIC = {("GET", "/api/v1/public/pharmacies")}
 
 
 def api_routes(app):
-    """(method, rule, endpoint) of every `/api/v1` route."""
+    """(method, rule, endpoint) of every `/api/v1` and `/fhir/R4` route that needs a token."""
     for rule in app.url_map.iter_rules():
-        if rule.rule.startswith("/api/v1/"):
+        if rule.rule.startswith(("/api/v1/", "/fhir/R4/")) and rule.endpoint not in UNSCOPED:
             for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
                 yield method, rule.rule, rule.endpoint
 
@@ -726,6 +812,13 @@ def test_every_route_is_in_the_matrix(shared):
     assert not stale, f"MATRIX has rows for routes the app no longer serves; remove them: {stale}"
 
 
+def test_fhir_scopes_equal_api_scopes():
+    fhir_rows = {rule for method, rule in MATRIX if rule.startswith("/fhir/")}
+    assert fhir_rows == set(FHIR_SAME_AS), "say which /api/v1 route each FHIR route reads through"
+    for fhir_rule, api_rule in FHIR_SAME_AS.items():
+        assert MATRIX[("GET", fhir_rule)].expect == MATRIX[("GET", api_rule)].expect, (fhir_rule, api_rule)
+
+
 def test_every_role_is_in_the_matrix():
     assert set(ROLES) == {role.value for role in Role}, "add a column for the new role to every MATRIX row"
 
@@ -740,7 +833,7 @@ def test_every_route_needs_a_valid_token(shared):
                         {"Authorization": f"Bearer {shared.admin.token}x"}):
             response = client.open(url, method=method, json={} if method != "GET" else None, headers=headers)
             assert response.status_code == 401, (method, url, headers, response.status_code)
-            assert response.mimetype == PROBLEM and response.headers["WWW-Authenticate"] == "Bearer"
+            assert response.mimetype == error_type(url) and response.headers["WWW-Authenticate"] == "Bearer"
 
 
 def test_public_routes_answer_without_a_token(shared):
@@ -769,20 +862,29 @@ def call(app, client_as, method, rule, case, objects, scope):
     return client_as.client.open(url, method=method, json=body, headers=headers), url
 
 
+def error_type(url):
+    """Errors are problem+json under /api/v1 and OperationOutcome resources under /fhir/R4."""
+    return FHIR if url.startswith("/fhir/") else PROBLEM
+
+
 def check(expected, response, listed_value, key, where):
-    status = response.status_code
+    status, mimetype = response.status_code, error_type(where[-1])
     assert status < 500, (where, status, response.get_json())
+    if response.mimetype == FHIR:
+        valid(response.get_json())
     if expected == "3":
-        assert status == 403 and response.mimetype == PROBLEM, (where, status, response.get_json())
+        assert status == 403 and response.mimetype == mimetype, (where, status, response.get_json())
     elif expected == "4":
-        assert status == 404 and response.mimetype == PROBLEM, (where, status, response.get_json())
+        assert status == 404 and response.mimetype == mimetype, (where, status, response.get_json())
     elif expected == "i":
-        assert status == 422 and response.mimetype == PROBLEM, (where, status, response.get_json())
+        assert status == 422 and response.mimetype == mimetype, (where, status, response.get_json())
     elif listed_value is not None:
         assert status == 200, (where, status, response.get_json())
         if response.mimetype == "text/csv":  # every cell is text
             items = csv.DictReader(io.StringIO(response.get_data(as_text=True).removeprefix("\ufeff")))
             listed_value = str(listed_value)
+        elif response.mimetype == FHIR:  # a searchset Bundle
+            items = [entry["resource"] for entry in response.get_json().get("entry", [])]
         else:
             items = response.get_json()["items"]
         present = any(item.get(key) == listed_value for item in items)

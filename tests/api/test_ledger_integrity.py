@@ -285,7 +285,7 @@ def test_a_suspended_or_exited_pharmacy_moves_no_pack_and_no_money(app, world, i
     assert problem(world.pharmacy.post(f"/api/v1/trace/{dispensed_codes[0]}/undo", {"reason": "退回"}), 409)["code"] == code
     assert ledger(app) == before
     # Handing a prescription back stays possible: it frees the patient to go elsewhere.
-    assert world.pharmacy.post(url.format(routed["id"], "return"), {}).status_code == 200
+    assert world.pharmacy.post(url.format(routed["id"], "return"), {"reason_code": "out_of_stock"}).status_code == 200
 
 
 def test_the_pharmacy_state_is_checked_inside_the_writing_transaction(app, world, issue, monkeypatch):

@@ -187,7 +187,7 @@ def test_a_role_without_clinical_access_is_never_read_as_a_bureau(world, issue):
 def test_return_then_route_elsewhere(world, issue):
     rx = issue().get_json()
     world.physician.post(f"/api/v1/prescriptions/{rx['id']}/route", {"pharmacy_code": "P370811001"})
-    back = world.pharmacy.post(f"/api/v1/prescriptions/{rx['id']}/return", {"reason": "缺货"})
+    back = world.pharmacy.post(f"/api/v1/prescriptions/{rx['id']}/return", {"reason_code": "out_of_stock"})
     assert back.status_code == 200 and back.get_json()["status"] == "issued"
     assert back.get_json()["pharmacy_code"] is None
     problem(world.pharmacy.get(f"/api/v1/prescriptions/{rx['id']}"), 404)
@@ -198,7 +198,8 @@ def test_return_then_route_elsewhere(world, issue):
 def test_cancel_before_dispensing_only(world, issue):
     rx = issue().get_json()
     problem(world.physician.post(f"/api/v1/prescriptions/{rx['id']}/cancel", {}), 422)
-    cancelled = world.physician.post(f"/api/v1/prescriptions/{rx['id']}/cancel", {"reason": "诊断变更"})
+    cancelled = world.physician.post(f"/api/v1/prescriptions/{rx['id']}/cancel",
+                                     {"reason_code": "treatment_changed", "note": "诊断变更"})
     assert cancelled.status_code == 200 and cancelled.get_json()["status"] == "cancelled"
     problem(world.physician.post(f"/api/v1/prescriptions/{rx['id']}/route", {"pharmacy_code": "P370811001"}), 409)
 

@@ -41,3 +41,35 @@ def test_happy_path_is_a_chain():
 def test_hand_back_returns_to_issued_and_terminal_states_have_no_actions():
     assert rules.transition(Action.hand_back, Status.routed).target is Status.issued
     assert rules.actions_from(Status.cancelled) == [] and rules.actions_from(Status.expired) == []
+
+
+def test_every_reason_code_is_defined_and_used_and_one_action_takes_one_list():
+    used = {code for t in rules.TRANSITIONS for code in t.reasons}
+    assert used == set(rules.REASONS)
+    for action in {t.action for t in rules.TRANSITIONS}:
+        assert len({t.reasons for t in rules.TRANSITIONS if t.action is action}) == 1, action
+    assert {r["code"]: r["actions"] for r in rules.reason_codes()}["out_of_stock"] == ["not_dispense", "return"]
+
+
+def test_check_reason():
+    assert rules.check_reason(Action.cancel, "patient_deceased", None) == {}
+    assert "reason_code" in rules.check_reason(Action.cancel, None, "自由文本")
+    assert "reason_code" in rules.check_reason(Action.cancel, "patient_declined", None)  # another action's
+    assert "note" in rules.check_reason(Action.hand_back, "other", None)
+    assert rules.check_reason(Action.hand_back, "other", "设备检修") == {}
+
+
+def test_not_dispensed_is_final_and_only_from_the_pharmacy_counter():
+    assert set(rules.sources(Action.not_dispense)) == {Status.routed, Status.verified}
+    assert all(t.by == "pharmacy" for t in rules.TRANSITIONS if t.action is Action.not_dispense)
+    assert rules.actions_from(Status.not_dispensed) == [] and Status.not_dispensed in rules.FINAL
+
+
+def test_every_phase_has_a_stage():
+    phases = {s.value for s in Status} | {rules.RETURNED}
+    assert set(rules.STAGES) == phases
+    assert rules.phase("issued", True) == rules.RETURNED and rules.phase("routed", True) == "routed"
+    for status in rules.FINAL:
+        assert rules.STAGES[status.value].holder is None and not rules.STAGES[status.value].timed
+    for status in rules.LIVE:
+        assert rules.STAGES[status.value].timed

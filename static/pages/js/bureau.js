@@ -1,6 +1,7 @@
 // The bureau's page: coverage map of its region, admission and exit of pharmacies (with the
 // what-if of an exit before confirming it), the audit flags queue with review, and the
-// execution of volume-based procurement (集采) against its schedule, alerts first.
+// execution of volume-based procurement (集采) against its schedule, alerts first, and the
+// tracker of a prescription found by its number.
 
 import { ApiError, api } from "./api.js";
 import { countyOfPharmacy, drawCoverageMap, lostCounties, readCoverage } from "./coverage-map.js";
@@ -9,6 +10,7 @@ import {
 } from "./i18n.js";
 import { executionRow, lastDay, openAlertItem } from "./procurement.js";
 import { startPage } from "./session.js";
+import { trackerView } from "./tracker.js";
 import {
   $, badge, busy, clearProblem, facts, fill, h, notify, show, showMessage, showProblem, statusBadge, tabs, validate,
 } from "./ui.js";
@@ -52,8 +54,26 @@ async function start() {
   $("#flag-type").addEventListener("change", () => loadFlags());
   $("#flags-more").addEventListener("click", () => loadFlags(true));
   $("#exit-form").addEventListener("submit", confirmExit);
+  $("#tracker-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (validate(event.target)) trackPrescription($("#tracker-id").value.trim(), event.submitter);
+  });
   $("#exit-cancel").addEventListener("click", () => $("#exit-dialog").close());
   if (region) await loadCoverage(region);
+}
+
+// --- Prescription tracker: search by prescription number -----------------------------------
+
+async function trackPrescription(id, button) {
+  await busy(button, async () => {
+    clearProblem($("#tracker-error"));
+    try {
+      fill($("#tracker-result"), trackerView(await api(`/prescriptions/${id}/tracker`)));
+    } catch (error) {
+      fill($("#tracker-result"));
+      showProblem($("#tracker-error"), error, "查询失败");
+    }
+  });
 }
 
 function countyName(adcode) { return state.names.get(adcode) || adcode || "—"; }

@@ -3,7 +3,7 @@
 
 export const PRESCRIPTION_STATUS = {
   issued: "已开具", routed: "已流转", verified: "已核验", dispensed: "已发药",
-  settled: "已结算", cancelled: "已作废", expired: "已过期",
+  settled: "已结算", cancelled: "已作废", expired: "已过期", not_dispensed: "未发药结束",
 };
 export const PHARMACY_STATUS = { applied: "申请中", active: "在用（双通道）", suspended: "暂停", exited: "已退出" };
 export const INSURANCE = { employee: "职工医保", resident: "居民医保" };
@@ -15,6 +15,7 @@ export const STORAGE = { normal: "常温", cold_chain: "冷链" };
 export const ACTION = {
   issue: "开具", route: "流转", return: "退回", verify: "实名核验", dispense: "发药", settle: "结算",
   reverse: "冲正", cancel: "作废", expire: "过期", admit: "准入", suspend: "暂停", exit: "退出", apply: "申请",
+  not_dispense: "未发药结束", undo_pack: "退药",
 };
 export const FLAG_TYPE = {
   duplicate_trace_code: "追溯码重复使用",
@@ -30,6 +31,7 @@ export const FLAG_TYPE = {
   supply_overdue: "集采供应逾期",
   selected_price_renegotiated: "中选产品未按中选价格采购（再次议价）",
   unevaluated_generic_above_selected_price: "未过评仿制药采购价高于中选价格",
+  pharmacy_refusals: "药店频繁退回或未发药（同一原因）",
 };
 export const STAGE = { reported: "待企业答复", replied: "企业已答复", resolved: "已解决" };
 export const SUPPLY_STATE = {
@@ -63,6 +65,8 @@ export const EVIDENCE = {
   batch_id: "批次编号", assessed_completed_share: "合并考核完成比例", escalation_rule: "上报依据", purchase_id: "采购记录编号", date: "采购日期",
   quantity: "数量", amount: "金额", unit_price_paid: "实际采购单价", unit_price_allowed: "应执行单价",
   supplier: "供应企业", reference: "订单/发票号", status: "产品状态",
+  batch_id: "批次编号", reason_code: "原因代码", reason_label: "原因", actions: "退回 / 未发药次数",
+  prescription_ids: "涉及处方",
 };
 
 const FIELD = {
@@ -76,6 +80,7 @@ const FIELD = {
   product_code: "集采产品", year_start: "协议年度", explanation: "书面说明", institution_code: "医疗机构",
   description: "问题描述", company: "企业", reported_on: "报告日期", as_of: "统计截至", replied_on: "答复日期",
   promised_fix: "承诺解决日期", resolved_on: "解决日期", confirmed_on: "确认日期", ratio: "约定比例",
+  reason_code: "原因", "Idempotency-Key": "请求编号",
 };
 
 /** A field name of an `errors` map in Chinese: `items.0.quantity` -> 第1项药品的数量. */
@@ -142,6 +147,10 @@ const MESSAGES = [
     (m) => `${m[1]}是${m[2]}唯一在用的双通道药店，退出后该区县将没有双通道药店。如确需退出，请填写理由并勾选“仍然强制退出”。`],
   [/^Forcing needs a reason\.$/, () => "强制退出必须填写理由。"],
   [/^A reason is required to (\w+)\.$/, (m) => `${action(m[1])}必须填写理由。`],
+  [/^A reason code of the published list is required to (\w+)\.$/, (m) => `${action(m[1])}须选择原因：`],
+  [/^Required: one of (.+)\.$/, () => "请从列表中选择原因。"],
+  [/^Not a reason code for (\w+): one of (.+)\.$/, (m) => `该原因不适用于${action(m[1])}，请从列表中选择。`],
+  [/^Reason (\S+) needs a note saying what happened\.$/, () => "选择“其他原因”时须填写说明。"],
   [/^Flag (\d+) was already reviewed\.$/, (m) => `预警 ${m[1]} 已经审核过了。`],
   [/^(.+) is not an active dual-channel pharmacy\.$/, (m) => `${m[1]}不是在用的双通道药店。`],
   [/^(.+) is outside the patient's coordinating region\.$/, (m) => `${m[1]}不在患者的统筹地区内。`],

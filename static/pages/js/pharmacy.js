@@ -6,13 +6,16 @@ import { INSURANCE, PRESCRIPTION_STATUS, STORAGE, formatLastDay, pickupLabel } f
 import { receipt } from "./receipt.js";
 import { TraceScanner } from "./scanner.js";
 import { pageSettings, startPage } from "./session.js";
+import { reasonFields, trackerView } from "./tracker.js";
 import {
   $, busy, clearProblem, facts, fill, h, notify, show, showMessage, showProblem, statusBadge, validate,
 } from "./ui.js";
 
 const settings = pageSettings();
-const state = { open: null, scanner: null, rejected: new Map() };  // code -> why the server refused it
-const SECTIONS = ["#rx-section", "#verify-section", "#scan-section", "#settle-section", "#return-section"];
+// rejected: code -> why the server refused it; reasons: the reason fields of return and not-dispensed
+const state = { open: null, scanner: null, rejected: new Map(), reasons: {} };
+const SECTIONS = ["#rx-section", "#verify-section", "#scan-section", "#settle-section", "#return-section",
+  "#not-dispensed-section"];
 
 async function start() {
   $("#inbox-refresh").addEventListener("click", loadLists);
@@ -32,6 +35,7 @@ async function start() {
   $("#settle-button").addEventListener("click", settle);
   $("#print-button").addEventListener("click", () => window.print());
   $("#return-form").addEventListener("submit", handBack);
+  $("#not-dispensed-form").addEventListener("submit", closeWithoutDispensing);
   await loadLists();
   setInterval(() => { if (!document.hidden) loadLists(); }, 30000);
 }
@@ -78,7 +82,18 @@ async function openPrescription(id, focus = true) {
     button.setAttribute("aria-current", String(Number(button.dataset.id) === id));
   }
   render(prescription, changed);
+  loadTracker(prescription.id);
   if (focus) $("#rx-title").focus();
+}
+
+async function loadTracker(id) {
+  try {
+    fill($("#rx-tracker"), trackerView(await api(`/prescriptions/${id}/tracker`)));
+  } catch (error) {
+    const problem = h("div", { class: "problem", role: "alert" });
+    fill($("#rx-tracker"), problem);
+    showProblem(problem, error, "无法读取处方追踪");
+  }
 }
 
 function render(p, fresh) {
@@ -106,10 +121,24 @@ function render(p, fresh) {
   show($("#scan-section"), mine.has("dispense"));
   show($("#settle-section"), mine.has("settle") || p.status === "settled");
   show($("#return-section"), mine.has("return"));
+  show($("#not-dispensed-section"), mine.has("not_dispense"));
+  // Reason selects from the transition table's codes; kept while the same prescription is open.
+  for (const [action, box, label] of [["return", "#return-fields", "退回原因"],
+    ["not_dispense", "#not-dispensed-fields", "未发药原因"]]) {
+    const transition = p.next_actions.find((a) => a.action === action && a.by === "pharmacy");
+    if (transition && (fresh || !state.reasons[action])) {
+      state.reasons[action] = reasonFields(action === "return" ? "return-reason" : "not-dispensed-reason", transition, label);
+      fill($(box), state.reasons[action].fields);
+    } else if (!transition) {
+      state.reasons[action] = null;
+    }
+  }
   if (fresh) {
     $("#verify-form").reset();
     show($("#agent-fields"), false);
-    for (const box of ["#verify-error", "#dispense-error", "#settle-error", "#return-error"]) clearProblem($(box));
+    for (const box of ["#verify-error", "#dispense-error", "#settle-error", "#return-error", "#not-dispensed-error"]) {
+      clearProblem($(box));
+    }
     fill($("#receipt-area"));
     show($("#print-button"), false);
     show($("#settle-button"), true);
@@ -284,24 +313,52 @@ async function settle() {
   });
 }
 
-// --- Hand back -----------------------------------------------------------------------------
+// --- Hand back, or close without dispensing (each with a reason code) -------------------------
+
+function closeCurrent() {
+  state.open = null;
+  state.scanner = null;
+  for (const section of SECTIONS) show($(section), false);
+  show($("#nothing-open"), true);
+}
 
 async function handBack(event) {
   event.preventDefault();
-  const reason = $("#return-reason").value.trim();
-  await busy(event.submitter || event.target.querySelector("button"), async () => {
+  if (!validate(event.target)) return;
+  await busy(event.submitter || event.target.querySelector("button[type=submit]"), async () => {
     clearProblem($("#return-error"));
     try {
-      await api(`/prescriptions/${state.open.id}/return`, { method: "POST", body: reason ? { reason } : {} });
+      await api(`/prescriptions/${state.open.id}/return`, { method: "POST", body: state.reasons.return.read() });
       notify(`处方 ${state.open.id} 已退回开方医师。`);
-      state.open = null;
-      state.scanner = null;
-      for (const section of SECTIONS) show($(section), false);
-      show($("#nothing-open"), true);
-      $("#return-form").reset();
+      closeCurrent();
       await loadLists();
     } catch (error) {
       showProblem($("#return-error"), error, "退回失败");
+    }
+  });
+}
+
+function notDispensedKey(id) { return `dualchannel.not-dispensed-key.${id}`; }
+
+async function closeWithoutDispensing(event) {
+  event.preventDefault();
+  if (!validate(event.target)) return;
+  const id = state.open.id;
+  const body = state.reasons.not_dispense.read();
+  // One key per prescription and answer: a retry after a lost answer replays it.
+  const stored = JSON.parse(sessionStorage.getItem(notDispensedKey(id)) || "null");
+  const key = stored && stored.body === JSON.stringify(body) ? stored.key : newIdempotencyKey();
+  sessionStorage.setItem(notDispensedKey(id), JSON.stringify({ key, body: JSON.stringify(body) }));
+  await busy(event.submitter || event.target.querySelector("button[type=submit]"), async () => {
+    clearProblem($("#not-dispensed-error"));
+    try {
+      const done = await api(`/prescriptions/${id}/not-dispensed`, {
+        method: "POST", body, headers: { "Idempotency-Key": key } });
+      notify(`处方 ${id} 已按“${done.history[done.history.length - 1].reason_label}”未发药结束。`);
+      await openPrescription(id, false);
+      await loadLists();
+    } catch (error) {
+      showProblem($("#not-dispensed-error"), error, "操作失败");
     }
   });
 }

@@ -3,9 +3,10 @@
 
 import { api } from "./api.js";
 import {
-  ACTION, ASSISTANCE, INSURANCE, PRESCRIPTION_STATUS, STORAGE, chinaToday, formatInstant, formatLastDay, pickupLabel,
+  ASSISTANCE, INSURANCE, PRESCRIPTION_STATUS, STORAGE, chinaToday, formatInstant, formatLastDay, pickupLabel,
 } from "./i18n.js";
 import { pageSettings, startPage } from "./session.js";
+import { reasonFields, trackerView } from "./tracker.js";
 import {
   $, badge, busy, clearProblem, facts, fill, h, notify, show, showMessage, showProblem, statusBadge, validate,
 } from "./ui.js";
@@ -397,18 +398,18 @@ function renderDetail(p) {
   const box = $("#prescription-detail");
   state.detailStatus = p.status;
   const mine = p.next_actions.filter((a) => a.by === "physician");
+  const cancelling = mine.find((a) => a.action === "cancel");
+  const reason = cancelling ? reasonFields("cancel-reason", cancelling, "作废原因") : null;
   const cancelForm = h("form", { class: "inline-form", hidden: true, novalidate: true },
-    h("div", { class: "field grow" }, h("label", { for: "cancel-reason" }, "作废原因"),
-      h("input", { id: "cancel-reason", required: true, maxlength: 500, "aria-describedby": "cancel-reason-error" }),
-      h("p", { class: "field-error", id: "cancel-reason-error" })),
-    h("button", { type: "submit", class: "danger" }, "确认作废"));
+    reason ? reason.fields : null, h("button", { type: "submit", class: "danger" }, "确认作废"));
   const problem = h("div", { class: "problem", role: "alert", hidden: true });
+  const tracker = h("div", { class: "tracker-box", "aria-live": "polite" });
   cancelForm.addEventListener("submit", async (event) => {
     event.preventDefault();
     if (!validate(cancelForm)) return;
     await busy(event.submitter, async () => {
       try {
-        const done = await api(`/prescriptions/${p.id}/cancel`, { method: "POST", body: { reason: $("#cancel-reason").value.trim() } });
+        const done = await api(`/prescriptions/${p.id}/cancel`, { method: "POST", body: reason.read() });
         notify(`处方 ${p.id} 已作废。`);
         renderDetail(done);
         loadRecent();
@@ -422,7 +423,7 @@ function renderDetail(p) {
       return h("button", { type: "button", class: "primary", onclick: () => chooseTarget(p) }, "选择药店流转");
     }
     if (a.action === "cancel") {
-      return h("button", { type: "button", onclick: () => { cancelForm.hidden = false; $("#cancel-reason").focus(); } }, a.label || "作废");
+      return h("button", { type: "button", onclick: () => { cancelForm.hidden = false; $("#cancel-reason-code").focus(); } }, a.label || "作废");
     }
     return null;
   });
@@ -437,14 +438,22 @@ function renderDetail(p) {
       ["药店", p.pharmacy_code || "未流转"],
       ["取药人", pickupLabel(p)],
     ]),
-    h("h4", {}, "处理记录"),
-    h("ol", { class: "history" }, p.history.map((e) => h("li", {},
-      `${formatInstant(e.at)} ${ACTION[e.action] || e.action}`,
-      e.to_status ? ` → ${PRESCRIPTION_STATUS[e.to_status] || e.to_status}` : "",
-      e.reason ? `（${e.reason}）` : ""))),
     buttons.some(Boolean) ? h("div", { class: "inline-form" }, buttons) : null,
-    cancelForm, problem);
+    cancelForm, problem, tracker);
   box.hidden = false;
+  loadTracker(p.id, tracker);
+}
+
+// The tracker (where it is, who holds it, what next and by when, with the reasons) replaces a
+// bare history list.
+async function loadTracker(id, box) {
+  try {
+    fill(box, trackerView(await api(`/prescriptions/${id}/tracker`)));
+  } catch (error) {
+    const problem = h("div", { class: "problem", role: "alert" });
+    fill(box, problem);
+    showProblem(problem, error, "无法读取处方追踪");
+  }
 }
 
 // Start last: every declaration above is initialised by then.

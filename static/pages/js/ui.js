@@ -142,7 +142,7 @@ export function badge(text, kind = "") { return h("span", { class: `badge ${kind
 
 const STATUS_KIND = {
   issued: "info", routed: "info", verified: "warn", dispensed: "ok", settled: "ok",
-  cancelled: "", expired: "bad", applied: "warn", active: "ok", suspended: "bad", exited: "",
+  cancelled: "", expired: "bad", not_dispensed: "bad", applied: "warn", active: "ok", suspended: "bad", exited: "",
   open: "warn", confirmed: "bad", dismissed: "",
 };
 export function statusBadge(code, labels) { return badge(labels[code] || code, STATUS_KIND[code] || ""); }
