@@ -43,7 +43,9 @@ def spending(session: Session, actor: Actor, *, by: str, region: str | None = No
              start: date | None = None, end: date | None = None) -> list[SpendingRow]:
     """Spending of settlements in force, grouped by `by` (drug, pharmacy or county) and month.
 
-    A bureau sees settlements made at pharmacies in its region; `region` narrows further.
+    A bureau sees what its funds pay: the settlements of the patients insured in its region,
+    wherever the pharmacy stands (a claim of a patient filed elsewhere, 异地就医备案, is paid by
+    the insured place: seed 003 三(三)); `region` narrows further by the same rule.
     """
     actor.require(Role.admin, Role.bureau)
     key = {"drug": SettlementLine.drug_code, "pharmacy": Settlement.pharmacy_code,
@@ -60,9 +62,9 @@ def spending(session: Session, actor: Actor, *, by: str, region: str | None = No
         .order_by(key, month)
     )
     if actor.role is Role.bureau:
-        statement = statement.where(Settlement.pharmacy_county.startswith(adcodes.prefix(actor.subject)))
+        statement = statement.where(Settlement.patient_region.startswith(adcodes.prefix(actor.subject)))
     if region:
-        statement = statement.where(Settlement.pharmacy_county.startswith(adcodes.prefix(region)))
+        statement = statement.where(Settlement.patient_region.startswith(adcodes.prefix(region)))
     if start:
         statement = statement.where(Settlement.settled_on >= start)
     if end:

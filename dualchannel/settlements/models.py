@@ -83,7 +83,9 @@ class Settlement(SQLModel, table=True):
     pharmacy_county: str = Field(max_length=6, index=True)
     insurance: str = Field(max_length=16)
     assistance_category: str = Field(max_length=20)
-    policy_id: int = Field(foreign_key="settlement_policy.id")
+    # The policy version it was adjudicated under; None for a manual claim charged in full
+    # because the insured region's policy was not held (adjudicated when it is approved).
+    policy_id: int | None = Field(default=None, foreign_key="settlement_policy.id")
     year: int  # the accumulators' year
     settled_on: date = Field(index=True)  # China date, for reconciliation
     mode: str = Field(max_length=8)

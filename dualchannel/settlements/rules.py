@@ -503,6 +503,24 @@ def settle(policy: Policy, accumulators: Accumulators, lines: Sequence[Line],
     )
 
 
+def charge_in_full(accumulators: Accumulators, lines: Sequence[Line]) -> SettlementResult:
+    """A manual claim no policy can adjudicate yet (the insured region's policy is not held):
+    the patient pays every line in full at the counter and nothing enters the accumulators; the
+    insured region's bureau adjudicates it with `settle` when it decides the claim."""
+    if not lines:
+        raise ValueError("a settlement needs at least one line")
+    splits = []
+    for line in lines:
+        total = round_fen(line.unit_price * line.quantity)
+        splits.append(LineSplit(drug_code=line.drug_code, total=total, over_standard=ZERO, first_self_pay=ZERO,
+                                policy_range=ZERO, deductible=ZERO, basic_fund=ZERO, in_policy_self_pay=ZERO,
+                                critical_illness=ZERO, medical_assistance=ZERO, patient_pays=total))
+    total = sum((s.total for s in splits), ZERO)
+    return SettlementResult(lines=tuple(splits), total=total, basic_fund=ZERO, critical_illness=ZERO,
+                            medical_assistance=ZERO, patient_pays=total, before=accumulators,
+                            delta=Accumulators(), after=accumulators)
+
+
 def reverse(accumulators: Accumulators, result: SettlementResult) -> Accumulators:
     """The accumulators with a settlement ``result`` taken back out.
 

@@ -137,7 +137,8 @@ class SettlementOut(SettlementBrief):
     pharmacy_county = ma.fields.String()
     insurance = ma.fields.String()
     assistance_category = ma.fields.String()
-    policy_id = ma.fields.Integer()
+    policy_id = ma.fields.Integer(allow_none=True, metadata={
+        "description": "The policy version applied; null for a manual claim charged in full, not yet adjudicated."})
     year = ma.fields.Integer()
     fund_outside_budget = MoneyField()
     created_by = ma.fields.String()

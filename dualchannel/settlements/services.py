@@ -186,17 +186,31 @@ def get_policy(session: Session, actor: Actor, policy_id: int) -> SettlementPoli
     return row
 
 
-def policy_in_force(session: Session, *, region: str, insurance: str, on: date) -> SettlementPolicy:
-    """The stored version in force `on` a date (`rules.policy_for`), or Invalid."""
+def policy_in_force(session: Session, *, region: str, insurance: str, on: date) -> SettlementPolicy | None:
+    """The stored version in force `on` a date (`rules.policy_for`), or None."""
     rows = {row.effective_from: row for row in session.exec(select(SettlementPolicy).where(
         SettlementPolicy.region == region, SettlementPolicy.insurance == insurance,
         SettlementPolicy.effective_from <= on))}
     try:
         chosen = rules.policy_for([to_policy(r) for r in rows.values()], region=region, insurance=insurance, on=on)
     except LookupError:
-        raise Invalid(f"No {insurance} settlement policy of region {region} is in force on {on}.",
-                      {"policy": ["No policy in force; a bureau of the region adds one."]})
+        return None
     return rows[chosen.effective_from]
+
+
+def _no_policy(region: str, insurance: str, on: date) -> Invalid:
+    return Invalid(f"No {insurance} settlement policy of region {region} is in force on {on}.",
+                   {"policy": ["No policy in force; a bureau of the region adds one."]}, code="policy_missing")
+
+
+def _policy_for(row: SettlementPolicy, assistance_category: str) -> rules.Policy:
+    """The rules' policy of `row`, checked to know the patient's assistance category."""
+    policy = to_policy(row)
+    try:
+        policy.assistance_ratio(assistance_category)
+    except ValueError as error:
+        raise Invalid(str(error), {"assistance_category": [str(error)]}, code="assistance_category_unknown")
+    return policy
 
 
 # --- Accumulators ---------------------------------------------------------------------------
@@ -441,12 +455,12 @@ def settle_prescription(session: Session, actor: Actor, prescription_id: int, *,
                       {"mode": ["The patient's coordinating region does not contain the pharmacy."]},
                       code="direct_settlement_out_of_region")
     today = clock.today()
+    # A manual claim is decided under the insured region's policy (seed 003 三(三)); when the
+    # service does not hold it, the counter charges in full and that region adjudicates later.
     policy_row = policy_in_force(session, region=patient.region, insurance=patient.insurance, on=today)
-    policy = to_policy(policy_row)
-    try:
-        policy.assistance_ratio(patient.assistance_category)
-    except ValueError as error:
-        raise Invalid(str(error), {"assistance_category": [str(error)]}, code="assistance_category_unknown")
+    if policy_row is None and chosen is not Mode.manual:
+        raise _no_policy(patient.region, patient.insurance, today)
+    policy = policy_row and _policy_for(policy_row, patient.assistance_category)
     # Payment standards and first self-pay ratios in force on the dispensing date (集采, seed 001).
     dispensed_on = prescription.dispensed_at.astimezone(clock.CHINA).date()
     prices = _prices(session, loaded, unit_prices or {}, dispensed_on, patient.insurance)
@@ -455,20 +469,18 @@ def settle_prescription(session: Session, actor: Actor, prescription_id: int, *,
                        by_admitted_pharmacy=True)
     lines = _lines(prescription, loaded, packs.units_dispensed(session, prescription.id), prices)
     row = _locked_accumulator(session, patient.id, today.year)
-    result = rules.settle(policy, _as_rules(row), lines, patient.assistance_category)
+    result = (rules.settle(policy, _as_rules(row), lines, patient.assistance_category) if policy
+              else rules.charge_in_full(_as_rules(row), lines))
     _flag_prices(session, prescription, pharmacy, lines, loaded.drugs)
     now = clock.now()
     status = Status.settled if chosen is Mode.direct else Status.pending
     settlement = Settlement(
         prescription_id=prescription.id, patient_id=patient.id, pharmacy_code=pharmacy.code,
         patient_region=patient.region, pharmacy_county=pharmacy.county_adcode or pharmacy.adcode,
-        insurance=patient.insurance, assistance_category=patient.assistance_category, policy_id=policy_row.id,
-        year=today.year, settled_on=today, mode=chosen.value, status=status.value, total=result.total,
-        basic_fund=result.basic_fund, critical_illness=result.critical_illness,
-        medical_assistance=result.medical_assistance, patient_pays=result.patient_pays,
-        fund_outside_budget=sum((s.basic_fund for s in result.lines if loaded.drugs[s.drug_code].separate_payment),
-                                rules.ZERO),
-        created_by=actor.label, created_at=now, updated_at=now)
+        insurance=patient.insurance, assistance_category=patient.assistance_category,
+        policy_id=policy_row.id if policy_row else None, year=today.year, settled_on=today, mode=chosen.value,
+        status=status.value, created_by=actor.label, created_at=now, updated_at=now,
+        **_amounts(result, loaded.drugs))
     session.add(settlement)
     session.flush()
     rows = []
@@ -478,9 +490,7 @@ def settle_prescription(session: Session, actor: Actor, prescription_id: int, *,
             settlement_id=settlement.id, position=position, drug_code=line.drug_code, quantity=line.quantity,
             unit_price=line.unit_price, agreed_price=drug.agreed_price, payment_standard=line.payment_standard,
             first_self_pay_ratio=line.first_self_pay_ratio, separate_payment=drug.separate_payment,
-            **{name: getattr(split, name) for name in (
-                "total", "over_standard", "first_self_pay", "policy_range", "deductible", "basic_fund",
-                "in_policy_self_pay", "critical_illness", "medical_assistance", "patient_pays")}))
+            **_split_parts(split)))
     event = SettlementEvent(settlement_id=settlement.id, action="settle" if chosen is Mode.direct else "claim",
                             to_status=status.value, actor=actor.label, at=now)
     session.add_all([*rows, event])
@@ -489,6 +499,50 @@ def settle_prescription(session: Session, actor: Actor, prescription_id: int, *,
     session.commit()
     # What was just written is the answer: no need to read it back.
     return SettlementDetail(settlement=settlement, lines=rows, drugs=loaded.drugs, events=[event])
+
+
+_SPLIT_PARTS = ("total", "over_standard", "first_self_pay", "policy_range", "deductible", "basic_fund",
+                "in_policy_self_pay", "critical_illness", "medical_assistance", "patient_pays")
+
+
+def _split_parts(split: rules.LineSplit) -> dict:
+    return {name: getattr(split, name) for name in _SPLIT_PARTS}
+
+
+def _amounts(result: rules.SettlementResult, catalogue: dict[str, Drug]) -> dict:
+    """A settlement's money columns from the rules' result."""
+    return {"total": result.total, "basic_fund": result.basic_fund, "critical_illness": result.critical_illness,
+            "medical_assistance": result.medical_assistance, "patient_pays": result.patient_pays,
+            "fund_outside_budget": sum((s.basic_fund for s in result.lines if catalogue[s.drug_code].separate_payment),
+                                       rules.ZERO)}
+
+
+def _adjudicate(session: Session, settlement: Settlement) -> None:
+    """Adjudicate a claim charged in full under the insured region's policy in force on its day,
+    now that the service holds it: its lines and amounts are split and the patient's
+    accumulators take it (the patient is reimbursed what the funds pay)."""
+    row = policy_in_force(session, region=settlement.patient_region, insurance=settlement.insurance,
+                          on=settlement.settled_on)
+    if row is None:
+        raise Conflict(f"Claim {settlement.id} was charged in full: add the {settlement.insurance} policy of "
+                       f"region {settlement.patient_region} in force on {settlement.settled_on} to adjudicate it.",
+                       code="claim_policy_missing", region=settlement.patient_region)
+    policy = _policy_for(row, settlement.assistance_category)
+    stored = list(session.exec(select(SettlementLine).where(SettlementLine.settlement_id == settlement.id)
+                               .order_by(SettlementLine.position)))
+    lines = [rules.Line(s.drug_code, s.quantity, s.unit_price, s.payment_standard, s.first_self_pay_ratio)
+             for s in stored]
+    accumulator = _locked_accumulator(session, settlement.patient_id, settlement.year)
+    result = rules.settle(policy, _as_rules(accumulator), lines, settlement.assistance_category)
+    for line, split in zip(stored, result.lines):
+        for name, value in _split_parts(split).items():
+            setattr(line, name, value)
+    catalogue = drugs.drugs_by_code(session, {s.drug_code for s in stored})
+    for name, value in _amounts(result, catalogue).items():
+        setattr(settlement, name, value)
+    settlement.policy_id = row.id
+    session.flush()
+    _write_accumulator(session, accumulator, result.after)
 
 
 def _change(session: Session, actor: Actor, settlement: Settlement, action: str, reason: str | None) -> None:
@@ -544,24 +598,33 @@ def reverse(session: Session, actor: Actor, settlement_id: int, *, reason: str) 
 
 
 def _claim(session: Session, actor: Actor, settlement_id: int) -> Settlement:
-    """A manual claim for a bureau (or admin) to decide."""
+    """A manual claim for the bureau of the patient's insured region (or admin) to decide: the
+    insured place pays it under its own policy (seed 003 三(三): 异地就医备案……可手工报销). The
+    bureau where the pharmacy stands reads it but does not decide it."""
     actor.require(Role.admin, Role.bureau)
     settlement = _load(session, actor, settlement_id)
     if settlement.mode != Mode.manual.value:
         raise Conflict(f"Settlement {settlement.id} was settled directly; only manual claims are decided.",
-                       status_now=settlement.status)
+                       code="not_a_claim", status_now=settlement.status)
+    if not actor.in_region(settlement.patient_region):
+        raise Forbidden(f"Claim {settlement.id} is decided by the bureau of the patient's insured region "
+                        f"({settlement.patient_region}).", code="claim_of_another_region",
+                        region=settlement.patient_region)
     return settlement
 
 
 def approve(session: Session, actor: Actor, settlement_id: int, *, note: str | None = None) -> SettlementDetail:
-    """A bureau of the pharmacy's or the patient's region approves a pending manual claim."""
+    """The bureau of the patient's insured region approves a pending manual claim; a claim
+    charged in full is adjudicated under that region's policy first."""
     settlement = _claim(session, actor, settlement_id)
+    if settlement.policy_id is None and settlement.status == Status.pending.value:
+        _adjudicate(session, settlement)
     _change(session, actor, settlement, "approve", note)
     return _finish(session, settlement)
 
 
 def reject(session: Session, actor: Actor, settlement_id: int, *, reason: str) -> SettlementDetail:
-    """A bureau rejects a pending manual claim: the accumulators are released and the
+    """The insured region's bureau rejects a pending manual claim: the accumulators are released and the
     prescription returns to `dispensed`, so a corrected claim can be made."""
     settlement = _claim(session, actor, settlement_id)
     _change(session, actor, settlement, "reject", reason)

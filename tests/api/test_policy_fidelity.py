@@ -6,11 +6,14 @@ service's and not tested here yet (README, "Seed rules").
 
 import io
 from datetime import date
+from decimal import Decimal
 
 import pytest
 
 from tests.api.procurement_support import API, agree, batch, buy, execution, flags_of, item_of, product, travel_to
+from tests.api.conftest import created
 from tests.api.test_prescription_flow import problem
+from tests.api.test_settlement import desk  # noqa: F401 - fixture
 from tests.support import PLACES
 
 H1 = "H370811001"
@@ -414,3 +417,55 @@ def test_a_pharmacy_without_electronic_traceability_is_not_admitted(world):
     refused = problem(world.bureau.post("/api/v1/pharmacies/P370883009/admit", {}), 409)
     assert refused["code"] == "traceability_required" and refused["criterion"] == "traceability"
     assert world.bureau.get("/api/v1/pharmacies/P370883009").get_json()["status"] == "applied"
+
+
+def test_a_cross_region_claim_is_decided_and_counted_by_the_insured_region(world, desk):  # noqa: F811
+    """Seed 003 (003_68cc739e2275b85d.txt, 三(三)): "对异地就医备案人员……符合我市政策规定的，可手工
+    报销" (异地就医备案 … 可手工报销). The insured place pays the claim: its bureau decides it under its
+    own policy, and the fund money counts in its spending, wherever the pharmacy stands."""
+    # A Jining (370800) resident filed for care in Tai'an (370900) fills the prescription there.
+    who = desk.patient("resident", region="370800", filed_region="370900")
+    taian_pharmacy = world.as_role("pharmacy", "P370902001")
+    assert taian_pharmacy.put("/api/v1/pharmacies/P370902001/stock", {"D400": 10}).status_code == 200
+    claim = created(desk.settle(desk.dispensed(who, [("D400", 1)], pharmacy_code="P370902001"),
+                                by=taian_pharmacy))
+    # The desk's Jining resident policy: deductible 500, so this first 400.00 is all the patient's.
+    assert (claim["mode"], claim["status"], claim["patient_region"]) == ("manual", "pending", "370800")
+    url = f"/api/v1/settlements/{claim['id']}"
+    taian = world.as_role("bureau", "370900")
+    assert taian.get(url).status_code == 200  # where the pharmacy stands: reads it
+    assert problem(taian.post(f"{url}/approve", {}), 403)["code"] == "claim_of_another_region"
+    assert problem(taian.post(f"{url}/reject", {"reason": "不予报销"}), 403)["code"] == "claim_of_another_region"
+    approved = world.bureau.post(f"{url}/approve", {"note": "备案材料齐全"})
+    assert approved.status_code == 200 and approved.get_json()["status"] == "approved"
+
+    second = created(desk.settle(desk.dispensed(who, [("D400", 2)], pharmacy_code="P370902001"),
+                                 by=taian_pharmacy))
+    assert Decimal(second["basic_fund"]) > 0  # past Jining's deductible: the Jining fund pays
+    fund = sum(Decimal(s[p]) for s in (claim, second) for p in ("basic_fund", "critical_illness",
+                                                                  "medical_assistance"))
+    jining = world.bureau.get("/api/v1/audit/spending?by=pharmacy").get_json()["items"]
+    assert [(i["key"], Decimal(i["fund"])) for i in jining] == [("P370902001", fund)]
+    assert taian.get("/api/v1/audit/spending?by=pharmacy").get_json()["items"] == []
+
+
+def test_a_filed_patient_whose_home_policy_is_not_held_is_charged_in_full(world, desk):  # noqa: F811
+    """Seed 003 (003_68cc739e2275b85d.txt, 三(三)): "可手工报销" — a filed patient can still buy when
+    the service does not hold the insured region's policy: the counter charges in full and the claim
+    waits at the insured region, which adjudicates it under its own policy once it is held."""
+    who = desk.patient("resident", region="370900", filed_region="370800")  # Tai'an-insured
+    claim = created(desk.settle(desk.dispensed(who, [("D400", 1)])))
+    assert (claim["status"], claim["policy_id"], claim["patient_pays"], claim["basic_fund"]) == (
+        "pending", None, "400.00", "0.00")
+    assert desk.accumulators(who)["deductible_used"] == "0.00"
+    taian = world.as_role("bureau", "370900")
+    url = f"/api/v1/settlements/{claim['id']}"
+    assert problem(taian.post(f"{url}/approve", {}), 409)["code"] == "claim_policy_missing"
+    created(taian.post("/api/v1/settlement-policies", {
+        "region": "370900", "insurance": "resident", "effective_from": "2024-01-01", "deductible": "100.00",
+        "fund_ratio": "0.50", "fund_cap": "10000.00", "ci_threshold": "2000.00",
+        "ci_tiers": [{"up_to": None, "ratio": "0.5"}], "ci_cap": "3000.00", "assistance_cap": "1000.00"}))
+    approved = taian.post(f"{url}/approve", {"note": "补录政策后审核"}).get_json()
+    assert (approved["status"], approved["basic_fund"], approved["patient_pays"]) == ("approved", "150.00", "250.00")
+    assert approved["lines"][0]["basic_fund"] == "150.00"
+    assert desk.accumulators(who)["deductible_used"] == "100.00"

@@ -308,26 +308,28 @@ def test_patient_of_another_city_gets_a_manual_claim(desk):
     # A Tai'an (370900) resident filed for care in Jining (异地就医备案) fills a prescription there.
     who = desk.patient("resident", region="370900", filed_region="370800")
     rx = desk.dispensed(who, [("D400", 1)])
-    body = problem(desk.settle(rx), 422)  # no Tai'an policy yet
-    assert "370900" in body["detail"]
-    taian = world.as_role("bureau", "370900")
-    created(taian.post("/api/v1/settlement-policies", {**RESIDENT, "region": "370900", "deductible": "600.00"}))
-
     problem(desk.settle(rx, {"mode": "direct"}), 422)
+    taian = world.as_role("bureau", "370900")
+    # No Tai'an policy yet: the counter charges in full and the claim waits at the insured region.
     claim_ = created(desk.settle(rx, key="claim"))
-    assert (claim_["mode"], claim_["status"]) == ("manual", "pending")
-    # Tai'an's policy: deductible 600, 60 % of nothing.
+    assert (claim_["mode"], claim_["status"], claim_["policy_id"]) == ("manual", "pending", None)
     assert (claim_["basic_fund"], claim_["patient_pays"]) == ("0.00", "400.00")
     assert_sums(claim_)
 
     url = f"/api/v1/settlements/{claim_['id']}"
     assert taian.get(url).status_code == 200  # the patient's region
-    assert world.bureau.get(url).status_code == 200  # the pharmacy's region
+    assert world.bureau.get(url).status_code == 200  # the pharmacy's region reads it
     problem(world.as_role("bureau", "370500").post(f"{url}/approve", {}), 404)
     problem(world.pharmacy.post(f"{url}/approve", {}), 403)
-    approved = world.bureau.post(f"{url}/approve", {"note": "材料齐全"})
+    assert problem(world.bureau.post(f"{url}/approve", {}), 403)["code"] == "claim_of_another_region"
+    assert problem(taian.post(f"{url}/approve", {}), 409)["code"] == "claim_policy_missing"
+    created(taian.post("/api/v1/settlement-policies", {**RESIDENT, "region": "370900", "deductible": "600.00"}))
+    approved = taian.post(f"{url}/approve", {"note": "材料齐全"})
     assert approved.status_code == 200 and approved.get_json()["status"] == "approved"
-    assert approved.get_json()["history"][-1]["actor"] == "bureau:370800"
+    assert approved.get_json()["history"][-1]["actor"] == "bureau:370900"
+    # Adjudicated under Tai'an's policy: deductible 600, 60 % of nothing.
+    assert (approved.get_json()["basic_fund"], approved.get_json()["patient_pays"]) == ("0.00", "400.00")
+    assert approved.get_json()["policy_id"] is not None
     problem(taian.post(f"{url}/approve", {}), 409)
     problem(taian.post(f"{url}/reject", {"reason": "x"}), 409)
     assert desk.accumulators(who)["deductible_used"] == "400.00"
