@@ -83,7 +83,8 @@ class Server:
 
 def start_gunicorn(app: str, env: dict[str, str], log: Path, *, workers: int = 2, threads: int = 4,
                    cwd: Path = ROOT, ready_path: str = "/healthz", timeout: float = 60) -> Server:
-    """Start gunicorn with the project's `gunicorn.conf.py` and wait until `ready_path` answers."""
+    """Start gunicorn with the project's `gunicorn.conf.py`; return once `ready_path` answers and
+    every one of the `workers` processes is running (the master forks them one after another)."""
     port = free_port()
     full_env = {**os.environ, **env, "BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": str(workers),
                 "GUNICORN_THREADS": str(threads), "PYTHONPATH": str(cwd)}
@@ -97,13 +98,13 @@ def start_gunicorn(app: str, env: dict[str, str], log: Path, *, workers: int = 2
         if process.poll() is not None:
             raise RuntimeError(f"gunicorn exited with {process.returncode}; see {log}")
         try:
-            if request(port, "GET", ready_path)[0] == 200:
+            if len(server.worker_pids()) >= workers and request(port, "GET", ready_path)[0] == 200:
                 return server
         except OSError:
             pass
         time.sleep(0.1)
     server.stop()
-    raise RuntimeError(f"gunicorn did not answer {ready_path} within {timeout} s; see {log}")
+    raise RuntimeError(f"gunicorn did not answer {ready_path} with {workers} workers within {timeout} s; see {log}")
 
 
 # -- HTTP --------------------------------------------------------------------------------------
