@@ -309,7 +309,9 @@ def test_a_pending_claim_of_a_pharmacy_that_exits_follows_its_workflow(world, de
     claim = created(desk.settle(desk.dispensed(who, [("D150", 1)])))
     assert claim["status"] == "pending"
     assert world.bureau.post("/api/v1/pharmacies/P370811001/exit", {"reason": "退出", "force": True}).status_code == 200
-    approved = world.bureau.post(f"/api/v1/settlements/{claim['id']}/approve", {"note": "材料齐全"})
+    # The insured region's bureau (Tai'an) decides the claim (issue 21): the exit changes nothing.
+    taian = world.as_role("bureau", "370900")
+    approved = taian.post(f"/api/v1/settlements/{claim['id']}/approve", {"note": "材料齐全"})
     assert approved.status_code == 200 and approved.get_json()["status"] == "approved"
 
 
