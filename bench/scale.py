@@ -45,7 +45,8 @@ from bench.support import (HEADER, PYTHON, ROOT, Client, bench_database_url, rec
                            run_load, start_gunicorn)
 from dualchannel.geo.boundaries import Boundaries  # noqa: E402
 
-BIG_TABLES = ("patient", "prescription", "prescription_item", "prescription_event", "dispensed_pack", "flag")
+BIG_TABLES = ("patient", "prescription", "prescription_item", "prescription_event", "trace_pack", "dispensed_pack",
+              "flag")
 DRUGS = ["XL01EB04", "XL01XC13", "XL01XC23", "XL01EX03", "XL01EX10", "XL01EF01", "XL04AB04", "XL04AC10",
          "XL04AA29", "XC09DX04", "XA10BK01", "XC10AX13", "XB03XA05", "XJ05AR18", "XL04AX05", "XN07XX06"]
 # Share of patients by city (Jining, the demo's, a little more than its share of the province).
@@ -160,7 +161,7 @@ class Loader:
         span = 730 * 86400
         items, events, packs = io.StringIO(), io.StringIO(), io.StringIO()
         event_id = first_event
-        counts = {"prescription_item": 0, "prescription_event": 0, "dispensed_pack": 0}
+        counts = {"prescription_item": 0, "prescription_event": 0, "trace_pack": 0, "dispensed_pack": 0}
         # One COPY at a time per connection: the other tables are written to files alongside the
         # prescriptions' COPY and streamed after it.
         folder = Path(tempfile.mkdtemp(prefix="dualchannel-scale-"))
@@ -205,7 +206,9 @@ class Loader:
                         f"{event_id}\t{rx}\t{action}\t{source}\t{target}\t{who}\t{_ts(t[min(k, 3)])}\n")
                     event_id += 1
                 if status == "dispensed":
-                    files["dispensed_pack"].write(f"9{rx:019d}\t{rx}\t{drug}\t{pharmacy}\t{_ts(t[3])}\n")
+                    # One whole pack: its row in the ledger (trace_pack) and this dispensing's draw.
+                    files["trace_pack"].write(f"9{rx:019d}\t{drug}\t{pharmacy}\t1\t1\t{_ts(t[3])}\n")
+                    files["dispensed_pack"].write(f"9{rx:019d}\t{rx}\t{drug}\t{pharmacy}\t1\t{_ts(t[3])}\n")
                     counts["dispensed_pack"] += 1
                 if (n + 1) % CHUNK == 0:
                     copy.write(buffer.getvalue())
@@ -217,7 +220,10 @@ class Loader:
             f.close()
         for name, columns in (("prescription_item", "id, prescription_id, drug_code, quantity, days_supply, dosage"),
                               ("prescription_event", "id, prescription_id, action, from_status, to_status, actor, at"),
-                              ("dispensed_pack", "trace_code, prescription_id, drug_code, pharmacy_code, dispensed_at")):
+                              ("trace_pack", "trace_code, drug_code, pharmacy_code, units_per_pack, units_dispensed, "
+                                             "opened_at"),
+                              ("dispensed_pack", "trace_code, prescription_id, drug_code, pharmacy_code, units, "
+                                                 "dispensed_at")):
             with open(folder / name) as f, self.connection.cursor() as cursor, \
                     cursor.copy(f"COPY {name} ({columns}) FROM STDIN") as copy:
                 while block := f.read(8 << 20):
@@ -227,7 +233,7 @@ class Loader:
         self.counts["prescription"] = rows
         self.counts["prescription_item"] = rows
         self.counts["prescription_event"] = event_id - first_event
-        self.counts["dispensed_pack"] = counts["dispensed_pack"]
+        self.counts["trace_pack"] = self.counts["dispensed_pack"] = counts["dispensed_pack"]
 
     def flags(self, by_city: dict, count: int, first_id: int) -> None:
         counties = [c for city in by_city.values() for c in city["counties"]]
