@@ -54,3 +54,8 @@ def find_resident_ids(text: str) -> list[str]:
         if born.year >= 1880:
             found.append(number)
     return found
+
+
+def review(client, prescription_id, outcome="approved", **extra):
+    """A pharmacist's review (审方) of a verified prescription through the API (`client` bound to a pharmacist)."""
+    return client.post(f"/api/v1/prescriptions/{prescription_id}/review", {"outcome": outcome, **extra})

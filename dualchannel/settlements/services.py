@@ -24,6 +24,7 @@ from dualchannel.drugs import services as drugs
 from dualchannel.drugs.models import Drug
 from dualchannel.errors import Conflict, Forbidden, Invalid, NotFound
 from dualchannel.flags.services import raise_flag
+from dualchannel.history import chain
 from dualchannel.patients import services as patients
 from dualchannel.patients.models import Patient
 from dualchannel.packs import services as packs
@@ -427,8 +428,8 @@ def settle_prescription(session: Session, actor: Actor, prescription_id: int, *,
     dispensed_on = prescription.dispensed_at.astimezone(clock.CHINA).date()
     prices = _prices(session, loaded, unit_prices or {}, dispensed_on, patient.insurance)
 
-    prescriptions.move(session, prescription, Action.settle, actor.label, detail={"mode": chosen.value},
-                       by_admitted_pharmacy=True)
+    settled = prescriptions.move(session, prescription, Action.settle, actor.label, detail={"mode": chosen.value},
+                                 by_admitted_pharmacy=True)
     lines = _lines(prescription, loaded, packs.units_dispensed(session, prescription.id), prices)
     row = _locked_accumulator(session, patient.id, today.year)
     result = rules.settle(policy, _as_rules(row), lines, patient.assistance_category)
@@ -445,20 +446,25 @@ def settle_prescription(session: Session, actor: Actor, prescription_id: int, *,
         fund_outside_budget=sum((s.basic_fund for s in result.lines if loaded.drugs[s.drug_code].separate_payment),
                                 rules.ZERO),
         created_by=actor.label, created_at=now, updated_at=now)
-    session.add(settlement)
-    session.flush()
     rows = []
     for position, (line, split) in enumerate(zip(lines, result.lines)):
         drug = loaded.drugs[line.drug_code]
         rows.append(SettlementLine(
-            settlement_id=settlement.id, position=position, drug_code=line.drug_code, quantity=line.quantity,
+            position=position, drug_code=line.drug_code, quantity=line.quantity,
             unit_price=line.unit_price, agreed_price=drug.agreed_price, payment_standard=line.payment_standard,
             first_self_pay_ratio=line.first_self_pay_ratio, separate_payment=drug.separate_payment,
             **{name: getattr(split, name) for name in (
                 "total", "over_standard", "first_self_pay", "policy_range", "deductible", "basic_fund",
                 "in_policy_self_pay", "critical_illness", "medical_assistance", "patient_pays")}))
-    event = SettlementEvent(settlement_id=settlement.id, action="settle" if chosen is Mode.direct else "claim",
-                            to_status=status.value, actor=actor.label, at=now)
+    event = SettlementEvent(action="settle" if chosen is Mode.direct else "claim", to_status=status.value,
+                            actor=actor.label, at=now)
+    # The settlement's history chain starts from the prescription's link that settled it.
+    settlement.history_head = chain.append(chain.genesis("settlement", settled.chain_hash), event,
+                                           settlement_link(settlement, rows))
+    session.add(settlement)
+    session.flush()
+    for written in (*rows, event):
+        written.settlement_id = settlement.id
     session.add_all([*rows, event])
     session.flush()
     _write_accumulator(session, row, result.after)
@@ -467,21 +473,35 @@ def settle_prescription(session: Session, actor: Actor, prescription_id: int, *,
     return SettlementDetail(settlement=settlement, lines=rows, drugs=loaded.drugs, events=[event])
 
 
+def settlement_link(settlement: Settlement, lines: list[SettlementLine]) -> dict:
+    """What the first link of a settlement's chain covers besides its event: the settlement as
+    made (all but its id and what changes later) and its lines."""
+    return {"settlement": chain.row_content(settlement, ("id", "status", "updated_at", "history_head")),
+            "lines": [chain.row_content(line, ("id", "settlement_id"))
+                      for line in sorted(lines, key=lambda line: line.position)]}
+
+
 def _change(session: Session, actor: Actor, settlement: Settlement, action: str, reason: str | None) -> None:
-    """One conditional status change from `rules.TRANSITIONS`, recorded; Conflict otherwise."""
+    """One conditional status change from `rules.TRANSITIONS`, recorded and linked into the
+    settlement's history chain; Conflict otherwise."""
     sources, target = rules.TRANSITIONS[action]
     if Status(settlement.status) not in sources:
         raise Conflict(f"A settlement that is {settlement.status} cannot be {action}d.", code="invalid_transition",
                        status_now=settlement.status)
     now = clock.now()
+    event = SettlementEvent(settlement_id=settlement.id, action=action, from_status=settlement.status,
+                            to_status=target.value, actor=actor.label, reason=reason, at=now)
+    head = settlement.history_head
+    same_head = Settlement.history_head.is_(None) if head is None else Settlement.history_head == head
     touched = session.execute(
-        sa.update(Settlement).where(Settlement.id == settlement.id, Settlement.status == settlement.status)
-        .values(status=target.value, updated_at=now).execution_options(synchronize_session=False)
+        sa.update(Settlement).where(Settlement.id == settlement.id, Settlement.status == settlement.status, same_head)
+        .values(status=target.value, updated_at=now,
+                history_head=chain.append(head or chain.genesis("settlement", f"id:{settlement.id}"), event))
+        .execution_options(synchronize_session=False)
     ).rowcount
     if touched != 1:
         raise Conflict(f"Settlement {settlement.id} was changed by another request.", code="concurrent_change")
-    session.add(SettlementEvent(settlement_id=settlement.id, action=action, from_status=settlement.status,
-                                to_status=target.value, actor=actor.label, reason=reason, at=now))
+    session.add(event)
 
 
 def _undo(session: Session, actor: Actor, settlement: Settlement, action: str, reason: str) -> None:
