@@ -178,8 +178,9 @@ def _chained_update(session: Session, prescription: Prescription, event: Prescri
 
     touched = attempt()
     if touched != 1:
+        # No lock: the second attempt compares-and-sets the head it reads here.
         status, head = session.execute(select(Prescription.status, Prescription.history_head)
-                                       .where(Prescription.id == prescription.id).with_for_update()).one()
+                                       .where(Prescription.id == prescription.id)).one()
         if status == prescription.status and head != prescription.history_head:
             set_committed_value(prescription, "history_head", head)
             touched = attempt()

@@ -32,7 +32,7 @@ def test_only_live_states_can_expire_or_be_cancelled():
 
 def test_happy_path_is_a_chain():
     status = Status.issued
-    for action in (Action.route, Action.verify, Action.dispense, Action.settle):
+    for action in (Action.route, Action.verify, Action.review, Action.dispense, Action.settle):
         status = rules.transition(action, status).target
     assert status is Status.settled
     assert rules.transition(Action.reverse, Status.settled).target is Status.dispensed

@@ -4,6 +4,7 @@
 import { api } from "./api.js";
 import {
   ACTION, ASSISTANCE, INSURANCE, PRESCRIPTION_STATUS, STORAGE, chinaToday, formatInstant, formatLastDay, pickupLabel,
+  reviewLabel,
 } from "./i18n.js";
 import { pageSettings, startPage } from "./session.js";
 import {
@@ -427,6 +428,7 @@ function renderDetail(p) {
       ["有效期至", formatLastDay(p.valid_until)],
       ["药店", p.pharmacy_code || "未流转"],
       ["取药人", pickupLabel(p)],
+      ["审方", reviewLabel(p)],
     ]),
     h("h4", {}, "处理记录"),
     h("ol", { class: "history" }, p.history.map((e) => h("li", {},
