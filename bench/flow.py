@@ -7,7 +7,7 @@ postgresql+psycopg://postgres@127.0.0.1:5432/postgres)::
 
 Creates the database `bench_flow` (dropped first), loads the demo data, serves the app with
 gunicorn (`gunicorn.conf.py`, 2 workers x 4 threads, on 127.0.0.1), and drives each hot step —
-issue, route, verify, dispense, settle (when the endpoint exists), inbox — over `count` fresh
+issue, route, verify, review, dispense, settle (when the endpoint exists), inbox — over `count` fresh
 prescriptions: first as fast as `threads` clients get answers (throughput), then on an open
 schedule of `rate` requests/s (latency at a fixed load). Then the same for
 `bench/baseline_app.py`, bare Flask + SQLAlchemy doing one conditional-UPDATE-and-INSERT
@@ -26,12 +26,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cryptography.fernet import Fernet  # noqa: E402
-
 from bench import baseline_app  # noqa: E402
 from bench.steps import demo_actors, run_steps  # noqa: E402
 from bench.support import (HEADER, PYTHON, ROOT, Client, bench_database_url, format_row,  # noqa: E402
-                           recreate_database, run_load, start_gunicorn)
+                           recreate_database, run_load, secrets_env, service_secrets, start_gunicorn)
 
 
 def load_demo(env: dict[str, str]) -> dict[str, str]:
@@ -70,8 +68,7 @@ def main() -> int:
 
     url = bench_database_url("bench_flow")
     recreate_database(url)
-    env = {"DATABASE_URL": url, "DUALCHANNEL_ID_HASH_KEY": "bench-flow",
-           "DUALCHANNEL_ID_ENCRYPTION_KEY": Fernet.generate_key().decode()}
+    env = {"DATABASE_URL": url, **secrets_env(service_secrets())}
     tokens = load_demo(env)
     logs = Path(tempfile.mkdtemp(prefix="dualchannel-flow-"))
     server = start_gunicorn("wsgi:app", env, logs / "app.log")

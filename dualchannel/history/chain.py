@@ -30,7 +30,7 @@ _EXTENSION = "dualchannel.history_key"
 def _key() -> bytes:
     key = current_app.extensions.get(_EXTENSION)
     if key is None:
-        key = current_app.extensions[_EXTENSION] = current_app.config["HISTORY_KEY"].encode()
+        key = current_app.extensions[_EXTENSION] = str(current_app.config["HISTORY_KEY"]).encode()
     return key
 
 

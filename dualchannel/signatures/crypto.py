@@ -141,8 +141,9 @@ def verifies(public: bytes, signature: bytes | None, data: bytes) -> bool:
     return True
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=8192)
 def verifies_once(public: bytes, signature: bytes, data: bytes) -> bool:
-    """`verifies`, remembered for the same three byte strings: for certificates, which every
-    check of a signature made with the key repeats."""
+    """`verifies`, remembered for the same three byte strings (a pure function of them, so
+    nothing changed is ever answered from memory): a key's certificate is checked with every
+    signature it made, and a prescription at each of verify, review and dispense."""
     return verifies(public, signature, data)

@@ -117,7 +117,7 @@ def problem(key: SigningKey | None, *, holder: str, signed_at: datetime, data: b
         return "certificate_invalid"
     if found:
         return found
-    if not crypto.verifies(public, crypto.unb64(signature), data):
+    if not crypto.verifies_once(public, crypto.unb64(signature) or b"", data):
         return "content_changed"
     return None
 

@@ -182,8 +182,8 @@ def test_kill_workers_mid_load_leaves_only_whole_transactions(app, world, issue,
     assert world.bureau.post("/api/v1/settlement-policies", EMPLOYEE).status_code == 201
     prescriptions = [ready_to_dispense(world, issue, "SAC", 1)["id"] for _ in range(PRESCRIPTIONS)]
     stock_before = world.pharmacy.get("/api/v1/pharmacies/P370811001/stock").get_json()["SAC"]
-    env = {"DATABASE_URL": database_url, "DUALCHANNEL_ID_HASH_KEY": KEYS["ID_HASH_KEY"],
-           "DUALCHANNEL_ID_ENCRYPTION_KEY": KEYS["ID_ENCRYPTION_KEY"], "DUALCHANNEL_LOG_LEVEL": "WARNING"}
+    env = {"DATABASE_URL": database_url, **{f"DUALCHANNEL_{name}": value for name, value in KEYS.items()},
+           "DUALCHANNEL_LOG_LEVEL": "WARNING"}
     server = start_gunicorn("wsgi:app", env, tmp_path / "gunicorn.log", workers=2, threads=4)
     try:
         jobs = jobs_for(prescriptions)
