@@ -1,7 +1,7 @@
 """SM2 signatures with SM3 (GB/T 32918.2, GB/T 32905) and the canonical bytes they cover.
 
 Everything goes through tongsuopy, the Python binding of Tongsuo (铜锁, the OpenAtom
-Foundation's OpenSSL fork certified for China's commercial cryptography). A signature is the
+Foundation's OpenSSL fork maintained for China's commercial cryptography). A signature is the
 DER-encoded (r, s) over SM3(Z || M) with the default signer ID `1234567812345678`, as GM/T 0009
 and the SM2 certificates of hospital CAs use: any conforming implementation (GmSSL, gmssl,
 BouncyCastle, a CA's signing server) verifies it. No database and no configuration here.
