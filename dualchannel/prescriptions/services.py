@@ -534,8 +534,8 @@ def review(session: Session, actor: Actor, prescription_id: int, *, outcome: str
         raise Invalid("An approval carries no reason code.", {"reason_code": ["Only for a refusal."]},
                       code="reason_code_unexpected")
     if action is Action.refuse_review and reason_code not in rules.REVIEW_REFUSALS:
-        raise Invalid("A refusal names its reason code.", {"reason_code": [f"One of {', '.join(rules.REVIEW_REFUSALS)}."]},
-                      code="reason_code_required")
+        raise Invalid("A refusal names its reason code.",
+                      {"reason_code": [f"One of {', '.join(rules.REVIEW_REFUSALS)}."]}, code="reason_code_required")
     if reason_code == "other" and not note:
         raise Invalid("A refusal for another reason says which.", {"note": ["Required with reason_code other."]},
                       code="note_required")
