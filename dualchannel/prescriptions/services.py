@@ -567,6 +567,16 @@ def review(session: Session, actor: Actor, prescription_id: int, *, outcome: str
     return _answer(loaded, event, **({} if action is Action.review else {"pharmacy": None}))
 
 
+def _approved_since_verified(events: list[PrescriptionEvent]) -> bool:
+    """Whether the history holds a pharmacist's approval since the latest verification."""
+    for event in reversed(events):
+        if event.action == Action.review.value:
+            return True
+        if event.action in (Action.verify.value, Action.hand_back.value, Action.refuse_review.value):
+            return False
+    return False
+
+
 def review_document(prescription: Prescription, content: bytes, event: PrescriptionEvent) -> bytes:
     """The bytes a review event's pharmacist signed, rebuilt from the event."""
     detail = event.detail or {}
@@ -758,6 +768,9 @@ def dispense(session: Session, actor: Actor, prescription_id: int, *, items: lis
             raise Conflict("A pharmacist reviews (审方) a prescription before it is dispensed.",
                            code="review_required", status_now=prescription.status, action=Action.dispense.value)
         raise _refuse_transition(prescription, Action.dispense)
+    if not _approved_since_verified(loaded.events):  # a status set behind the service's back
+        raise Conflict("A pharmacist reviews (审方) a prescription before it is dispensed.",
+                       code="review_required", status_now=prescription.status, action=Action.dispense.value)
     draws = _draws(session, loaded, items)
     now = clock.now()
     refused = packs.take(session, prescription_id=prescription.id, pharmacy_code=pharmacy.code, draws=draws,

@@ -258,6 +258,14 @@ def test_dispensing_needs_an_approved_review(world, issue):
     assert dispensed.get_json()["review"]["pharmacist"]["licence_number"] == "YSP370811001"
 
 
+def test_a_review_status_set_in_the_database_does_not_dispense(app, world, issue):
+    rx = verified(world, issue)
+    sql(app, "UPDATE prescription SET status = 'reviewed' WHERE id = :id", id=rx["id"])
+    body = problem(world.pharmacy.post(f"/api/v1/prescriptions/{rx['id']}/dispense",
+                                       {"items": [{"drug_code": "SAC", "trace_codes": trace_codes(2)}]}), 409)
+    assert body["code"] == "review_required"
+
+
 def test_only_a_pharmacist_of_the_routed_pharmacy_reviews(world, issue, as_role):
     rx = verified(world, issue)
     clerk = as_role("pharmacy", "P370811001")  # the pharmacy's token, bound to no pharmacist
