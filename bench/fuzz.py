@@ -26,9 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cryptography.fernet import Fernet  # noqa: E402
-
-from bench.support import bench_database_url, recreate_database  # noqa: E402
+from bench.support import bench_database_url, recreate_database, service_secrets  # noqa: E402
 from dualchannel import auth, create_app, db, demo, migrate  # noqa: E402
 from tests.reliability import fuzzing  # noqa: E402
 
@@ -37,8 +35,8 @@ def prepare(database_url: str):
     """An app on a migrated database with the demo data, its tokens and real objects."""
     migrate.upgrade(db.create_engine(database_url))
     # Without rate limits: the fuzzer's thousands of refused calls would soon all be 429.
-    app = create_app({"DATABASE_URL": database_url, "PROPAGATE_EXCEPTIONS": False, "ID_HASH_KEY": "bench",
-                      "ID_ENCRYPTION_KEY": Fernet.generate_key().decode(), "RATELIMIT_ENABLED": False})
+    app = create_app({"DATABASE_URL": database_url, "PROPAGATE_EXCEPTIONS": False, **service_secrets(),
+                      "RATELIMIT_ENABLED": False})
     logging.getLogger("dualchannel").setLevel(logging.WARNING)  # one line per request is noise here
     with app.app_context(), db.new_session() as session:
         tokens = {role: token for role, (_subject, token) in demo.load(session).items()}
@@ -51,11 +49,12 @@ def prepare(database_url: str):
         assert response.status_code < 300, (url, response.get_json())
         return response.get_json()
 
-    routed = api("GET", "/api/v1/pharmacy/inbox", tokens["pharmacy"])["items"][0]
-    api("POST", f"/api/v1/prescriptions/{routed['id']}/verify", tokens["pharmacy"],
+    routed = api("GET", "/api/v1/pharmacy/inbox", tokens["pharmacist"])["items"][0]
+    api("POST", f"/api/v1/prescriptions/{routed['id']}/verify", tokens["pharmacist"],
         json={"id_number": demo._resident_id("370811", "19650304", 101)})
+    api("POST", f"/api/v1/prescriptions/{routed['id']}/review", tokens["pharmacist"], json={"outcome": "approved"})
     trace_code = "81234569999999999901"
-    api("POST", f"/api/v1/prescriptions/{routed['id']}/dispense", tokens["pharmacy"],
+    api("POST", f"/api/v1/prescriptions/{routed['id']}/dispense", tokens["pharmacist"],
         json={"items": [{"drug_code": "XL01EB04", "trace_codes": [trace_code]}]})
     settlement = api("POST", f"/api/v1/prescriptions/{routed['id']}/settlement", tokens["pharmacy"], json={})
     issued = api("GET", "/api/v1/prescriptions?status=issued", tokens["physician"])["items"][0]

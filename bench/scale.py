@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import io
+import json
 import os
 import random
 import subprocess
@@ -38,11 +39,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import psycopg  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
-from cryptography.fernet import Fernet  # noqa: E402
 
 from bench.steps import demo_actors, routed_backlog, run_steps  # noqa: E402
 from bench.support import (HEADER, PYTHON, ROOT, Client, bench_database_url, recreate_database,  # noqa: E402
-                           run_load, start_gunicorn)
+                           run_load, secrets_env, service_secrets, start_gunicorn)
 from dualchannel.geo.boundaries import Boundaries  # noqa: E402
 
 BIG_TABLES = ("patient", "prescription", "prescription_item", "prescription_event", "trace_pack", "dispensed_pack",
@@ -339,23 +339,24 @@ def main() -> int:
     parser.add_argument("--reuse", action="store_true", help="keep an already loaded bench_scale_full")
     args = parser.parse_args()
     saved = ROOT / "instance" / "bench_scale_tokens.txt"  # instance/ is git-ignored
+    saved_secrets = ROOT / "instance" / "bench_scale_secrets.json"
     logs = Path(tempfile.mkdtemp(prefix="dualchannel-scale-"))
     empty_url, full_url = bench_database_url("bench_scale_empty"), bench_database_url("bench_scale_full")
     if args.reuse:
         full_tokens = dict(line.split(" ", 1) for line in saved.read_text().splitlines())
-        env = {"DUALCHANNEL_ID_HASH_KEY": full_tokens.pop("_hash_key"),
-               "DUALCHANNEL_ID_ENCRYPTION_KEY": full_tokens.pop("_encryption_key")}
+        env = secrets_env(json.loads(saved_secrets.read_text()))
         load = None
     else:
-        env = {"DUALCHANNEL_ID_HASH_KEY": "bench-scale", "DUALCHANNEL_ID_ENCRYPTION_KEY": Fernet.generate_key().decode()}
+        keys = service_secrets()
+        env = secrets_env(keys)
         full_tokens = prepare(full_url, {**env, "DATABASE_URL": full_url})
         started = time.perf_counter()
         load = bulk_load(full_url, args.rows)
         load["total_s"] = time.perf_counter() - started
         saved.parent.mkdir(exist_ok=True)
-        saved.write_text("".join(f"{k} {v}\n" for k, v in full_tokens.items())
-                         + f"_hash_key {env['DUALCHANNEL_ID_HASH_KEY']}\n"
-                         + f"_encryption_key {env['DUALCHANNEL_ID_ENCRYPTION_KEY']}\n")
+        saved.write_text("".join(f"{k} {v}\n" for k, v in full_tokens.items()))
+        saved_secrets.write_text(json.dumps(keys))
+        saved_secrets.chmod(0o600)
     empty_tokens = prepare(empty_url, {**env, "DATABASE_URL": empty_url})
     # "Empty" is the demo plus a few thousand rows: enough that every list answers a full page as
     # on the big database, so the comparison shows the table size and not the page size.

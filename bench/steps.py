@@ -1,9 +1,11 @@
 """The hot steps of the dual-channel flow, driven over HTTP against a running server.
 
-issue → route → verify → dispense → settle (when the settlement endpoint is in /openapi.json)
-→ inbox, each step measured on its own over `count` fresh prescriptions, for bench/scale.py
-(bench/flow.py drives its own, spread over a city and interleaved with a baseline). The data are the demo set's (`dualchannel demo`): physician
-D370811001, pharmacy P370811001, patient 孟庆华 and 诺欣妥 (XC09DX04, no eligibility needed).
+issue → route → verify → review → dispense → settle (when the settlement endpoint is in
+/openapi.json) → inbox, each step measured on its own over `count` fresh prescriptions, for
+bench/scale.py (bench/flow.py drives its own, spread over a city and interleaved with a
+baseline). The data are the demo set's (`dualchannel demo`): physician D370811001, pharmacy
+P370811001 through its pharmacist's token (which reviews, 审方), patient 孟庆华 and 诺欣妥
+(XC09DX04, no eligibility needed).
 """
 
 from __future__ import annotations
@@ -40,7 +42,8 @@ def demo_actors(port: int, tokens: dict[str, str]) -> Actors:
     status, body = request(port, "PUT", f"/api/v1/pharmacies/{PHARMACY}/stock", {DRUG: 5_000_000},
                            tokens["admin"])
     assert status == 200, body
-    return Actors(port, tokens["physician"], tokens["pharmacy"], tokens["admin"], patient["id"], id_number)
+    return Actors(port, tokens["physician"], tokens.get("pharmacist", tokens["pharmacy"]), tokens["admin"],
+                  patient["id"], id_number)
 
 
 def has_settlement(port: int) -> bool:
@@ -86,6 +89,8 @@ def run_steps(actors: Actors, *, count: int, threads: int, rate: float | None, m
         "POST", f"/api/v1/prescriptions/{rx}/route", {"pharmacy_code": PHARMACY})[0])
     step("verify", actors.pharmacy, ids, lambda c, rx: c.call(
         "POST", f"/api/v1/prescriptions/{rx}/verify", {"id_number": actors.id_number})[0])
+    step("review", actors.pharmacy, ids, lambda c, rx: c.call(
+        "POST", f"/api/v1/prescriptions/{rx}/review", {"outcome": "approved"})[0])
     serial = itertools.count(random.randrange(10**9))
     codes = {rx: demo.trace_code(DRUG, next(serial)) for rx in ids}
     step("dispense", actors.pharmacy, ids, lambda c, rx: c.call(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import secrets
 import signal
 import socket
 import statistics
@@ -44,6 +45,23 @@ def recreate_database(url: str) -> None:
         connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)')
         connection.exec_driver_sql(f'CREATE DATABASE "{parsed.database}"')
     maintenance.dispose()
+
+
+def service_secrets() -> dict[str, str]:
+    """Fresh values of the service's secrets, by configuration name, so a bench's processes (the
+    demo loader, gunicorn's workers) share them and nothing is written to instance/keys.json."""
+    from cryptography.fernet import Fernet
+
+    from dualchannel.signatures import crypto
+
+    return {"ID_HASH_KEY": secrets.token_hex(16), "ID_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+            "SIGNING_KEY_ENCRYPTION_KEY": Fernet.generate_key().decode(), "SIGNING_CA_KEY": crypto.new_ca_key(),
+            "HISTORY_KEY": secrets.token_hex(32)}
+
+
+def secrets_env(values: dict[str, str]) -> dict[str, str]:
+    """`service_secrets()` as the environment variables a server reads."""
+    return {f"DUALCHANNEL_{name}": value for name, value in values.items()}
 
 
 # -- servers -----------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ FEATURES = (
     "audit",
     "procurement",
     "public",  # published lists: no token (public/views.py)
+    "signatures",
 )
 
 
@@ -63,6 +64,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     rest.spec.options["security"] = [{"bearer": []}]
 
     from dualchannel.fhir.views import bp as fhir_bp
+    from dualchannel.history.services import metric_families
+
+    metrics.add_source(app, lambda: metric_families(db.engine()))
+
     from dualchannel.pages.views import bp as pages_bp
 
     app.register_blueprint(fhir_bp)
@@ -88,16 +93,34 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 
 def _ensure_secrets(app: Flask) -> None:
-    """Give a fresh machine working keys, kept in the instance folder, never in the repo."""
-    needed = [k for k in ("ID_HASH_KEY", "ID_ENCRYPTION_KEY") if not app.config.get(k)]
+    """Give a fresh machine working keys, kept in the instance folder, never in the repo. A key
+    missing from an older keys.json is added to it; the keys already there are kept."""
+    needed = [k for k in SECRETS if not app.config.get(k)]
     if not needed:
         return
     path = Path(app.instance_path) / "keys.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     keys = json.loads(path.read_text()) if path.exists() else {}
-    if not keys:
-        keys = {"ID_HASH_KEY": secrets.token_hex(32), "ID_ENCRYPTION_KEY": Fernet.generate_key().decode()}
+    missing = [k for k in needed if not keys.get(k)]
+    if missing:
+        keys.update({k: SECRETS[k]() for k in missing})
         path.write_text(json.dumps(keys))
         path.chmod(0o600)
     for key in needed:
         app.config[key] = keys[key]
+
+
+def _new_ca_key() -> str:
+    from dualchannel.signatures import crypto
+
+    return crypto.new_ca_key()
+
+
+# Secrets and how a fresh machine makes each (production sets them from its secret store).
+SECRETS = {
+    "ID_HASH_KEY": lambda: secrets.token_hex(32),
+    "ID_ENCRYPTION_KEY": lambda: Fernet.generate_key().decode(),
+    "SIGNING_KEY_ENCRYPTION_KEY": lambda: Fernet.generate_key().decode(),
+    "SIGNING_CA_KEY": _new_ca_key,
+    "HISTORY_KEY": lambda: secrets.token_hex(32),
+}

@@ -41,6 +41,9 @@ class ApiToken(SQLModel, table=True):
     role: str = Field(max_length=16)
     subject: str | None = Field(default=None, max_length=32)
     name: str | None = Field(default=None, max_length=100)
+    # A pharmacy's token bound to one of its pharmacists (执业药师): acts as the pharmacy, and
+    # reviews prescriptions (审方) in that person's name.
+    pharmacist_id: int | None = Field(default=None, foreign_key="pharmacist.id")
     created_at: datetime = Field(sa_type=UTCDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
@@ -65,6 +68,7 @@ class Actor:
     subject: str | None
     name: str | None = None
     token_id: int | None = None
+    pharmacist_id: int | None = None  # a pharmacy's token bound to one of its pharmacists
 
     @property
     def label(self) -> str:
@@ -86,8 +90,10 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_token(session: Session, *, role: str, subject: str | None, name: str | None = None) -> str:
-    """Create a token and return it in clear (the only time it is ever visible)."""
+def create_token(session: Session, *, role: str, subject: str | None, name: str | None = None,
+                 pharmacist_id: int | None = None) -> str:
+    """Create a token and return it in clear (the only time it is ever visible). A pharmacy's
+    token may be bound to one of its pharmacists (the caller checks that it is its own)."""
     try:
         role = Role(role)
     except ValueError:
@@ -98,9 +104,12 @@ def create_token(session: Session, *, role: str, subject: str | None, name: str 
         raise Invalid("This role needs a subject.", {"subject": ["Missing."]})
     if role is Role.bureau and not adcodes.is_valid(subject):
         raise Invalid("A bureau's subject is the 6-digit adcode of its region.", {"subject": ["Not an adcode."]})
+    if pharmacist_id is not None and role is not Role.pharmacy:
+        raise Invalid("Only a pharmacy's token is bound to a pharmacist.", {"pharmacist": ["Not a pharmacy."]},
+                      code="pharmacist_needs_pharmacy")
     token = "dc_" + secrets.token_urlsafe(32)
     session.add(ApiToken(token_hash=_digest(token), role=role.value, subject=subject, name=name,
-                         created_at=clock.now()))
+                         pharmacist_id=pharmacist_id, created_at=clock.now()))
     session.commit()
     return token
 
@@ -163,7 +172,8 @@ def authenticate(session: Session, header: str | None) -> Actor:
     ).first()
     if row is None:
         raise Unauthorized("The token is unknown or revoked.", code="token_invalid")
-    actor = Actor(role=Role(row.role), subject=row.subject, name=row.name, token_id=row.id)
+    actor = Actor(role=Role(row.role), subject=row.subject, name=row.name, token_id=row.id,
+                  pharmacist_id=row.pharmacist_id)
     with _known_lock:
         if len(_known) > 10_000:
             _known.clear()

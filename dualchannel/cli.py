@@ -39,15 +39,25 @@ def token_group():
 @click.option("--role", required=True, type=click.Choice([r.value for r in auth.Role]))
 @click.option("--subject", default=None, help="adcode (bureau), physician, pharmacy or institution code")
 @click.option("--name", default=None)
+@click.option("--pharmacist", default=None, help="a pharmacy's token bound to this pharmacist (licence number)")
 @with_appcontext
-def token_create_command(role, subject, name):
+def token_create_command(role, subject, name, pharmacist):
     """Create a token; it is printed as the last line and never shown again."""
+    from dualchannel.pharmacies import services as pharmacies
+
     with db.new_session() as session:
         try:
-            token = auth.create_token(session, role=role, subject=subject, name=name)
+            if pharmacist:
+                if role != auth.Role.pharmacy.value:
+                    raise click.UsageError("--pharmacist binds a pharmacy's token: use --role pharmacy.")
+                token = pharmacies.pharmacist_token(session, pharmacy_code=subject, licence_number=pharmacist,
+                                                    name=name)
+            else:
+                token = auth.create_token(session, role=role, subject=subject, name=name)
         except DomainError as error:
             raise click.UsageError(f"{error.detail} {error.errors or ''}".strip())
-    click.echo(f"Token for {role} {subject or ''}:".replace("  ", " "))
+    who = f" (pharmacist {pharmacist})" if pharmacist else ""
+    click.echo(f"Token for {role} {subject or ''}{who}:".replace("  ", " "))
     click.echo(token)
 
 
@@ -149,9 +159,11 @@ def demo_command():
 
 def init_app(app: Flask) -> None:
     from dualchannel.audit.cli import audit_group
+    from dualchannel.history.cli import history_group
+    from dualchannel.signatures.cli import keys_group, signature_group
 
     for command in (init_db_command, make_migration_command, token_group, policy_group, expire_command,
-                    procurement_group, demo_command, audit_group):
+                    procurement_group, demo_command, audit_group, keys_group, signature_group, history_group):
         app.cli.add_command(command)
 
 

@@ -31,6 +31,15 @@ BOUNDARIES = None
 # so a fresh machine runs; production sets them from its secret store.
 ID_HASH_KEY = None
 ID_ENCRYPTION_KEY = None
+# Signing (dualchannel/signatures): a Fernet key encrypting the physicians' and pharmacists'
+# private keys at rest; the service CA's SM2 private key (PEM, PKCS#8) certifying every signing
+# key; the HMAC-SM3 key of the tamper-evident history chains. None: generated once into
+# instance/keys.json, like the ID keys.
+SIGNING_KEY_ENCRYPTION_KEY = None
+SIGNING_CA_KEY = None
+HISTORY_KEY = None
+# Days a newly issued signing key is valid (a CA's certificate period).
+SIGNING_KEY_VALID_DAYS = 730
 
 # Days after dispensing within which a pack returned unopened may be undone. EU medicines
 # verification (EMVS) allows 10; drugs once sold are normally not taken back in China (GSP),

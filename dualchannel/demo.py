@@ -19,6 +19,7 @@ from dualchannel.patients import services as patients
 from dualchannel.pharmacies import services as pharmacies
 from dualchannel.prescriptions import services as prescriptions
 from dualchannel.settlements import services as settlements
+from dualchannel.signatures import services as signatures
 from dualchannel.institutions.models import Institution
 
 ADMIN = Actor(Role.admin, None, "demo")
@@ -100,6 +101,9 @@ PHARMACIES = [
     ("P370811003", "济宁仁和大药房(北湖店)", "任城区北湖路", "370811", 35.5600, 116.7900, False, "applied"),
 ]
 
+# The demo pharmacy's licensed pharmacist (执业药师), who reviews prescriptions (审方).
+PHARMACIST = ("P370811001", "YS3708110001", "周敏")
+
 # name, birth area, birth date, insurance, assistance
 PATIENTS = [
     ("张三", "370811", "19650304", "employee", "none"),
@@ -129,6 +133,8 @@ def load(session: Session) -> dict[str, tuple[str | None, str]]:
     for code, name, institution, responsible in PHYSICIANS:
         institutions.create_physician(session, ADMIN, code=code, name=name, institution_code=institution,
                                       responsible=responsible)
+        if responsible:  # the co-signing service's key of each responsible physician
+            signatures.issue_key(session, ADMIN, physician_code=code)
     for code, generic, name, storage, unit, standard, eligibility, separate in DRUGS + [ORDINARY_DRUG]:
         drugs.create_drug(session, ADMIN, code=code, generic_name=generic, name=name, storage=storage, unit=unit,
                           payment_standard=Decimal(standard), agreed_price=Decimal(standard),
@@ -142,6 +148,9 @@ def load(session: Session) -> dict[str, tuple[str | None, str]]:
             pharmacies.change_status(session, ADMIN, code, "admit")
         pharmacies.set_stock(session, ADMIN, code, {
             d[0]: 30 if (d[3] == "normal" or cold) else 0 for d in DRUGS})
+    pharmacy_code, licence, pharmacist_name = PHARMACIST
+    pharmacies.add_pharmacist(session, ADMIN, pharmacy_code, licence_number=licence, name=pharmacist_name)
+    signatures.issue_key(session, ADMIN, pharmacist=licence)
     created, numbers = [], []
     for serial, (name, area, born, insurance, assistance) in enumerate(PATIENTS, start=101):
         numbers.append(_resident_id(area, born, serial))
@@ -169,4 +178,7 @@ def load(session: Session) -> dict[str, tuple[str | None, str]]:
     for role, subject in (("admin", None), ("bureau", "370800"), ("physician", "D370811001"),
                           ("pharmacy", "P370811001")):
         tokens[role] = (subject, auth.create_token(session, role=role, subject=subject, name=f"demo {role}"))
+    # The pharmacy's token bound to its pharmacist: acts as the pharmacy and reviews (审方).
+    tokens["pharmacist"] = (pharmacy_code, pharmacies.pharmacist_token(session, pharmacy_code=pharmacy_code,
+                                                                      licence_number=licence))
     return tokens

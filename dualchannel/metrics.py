@@ -71,6 +71,25 @@ def exposition() -> tuple[bytes, str]:
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
 
 
+_SOURCES = "dualchannel.metric_sources"
+
+
+class _Sources:
+    """A collector of the gauges features compute at scrape time (e.g. the latest history check)."""
+
+    def __init__(self, sources):
+        self.sources = sources
+
+    def collect(self):
+        for source in self.sources:
+            yield from source()
+
+
+def add_source(app: Flask, source) -> None:
+    """Add `source`, a callable returning metric families, to what `/metrics` shows."""
+    app.extensions.setdefault(_SOURCES, []).append(source)
+
+
 def init_app(app: Flask) -> None:
     """Time every request and serve `/metrics` (no token: it holds counts, never data)."""
     _instruments()
@@ -79,5 +98,12 @@ def init_app(app: Flask) -> None:
 
     @app.get("/metrics")
     def metrics():
+        from prometheus_client import CollectorRegistry, generate_latest
+
         body, content_type = exposition()
+        sources = app.extensions.get(_SOURCES)
+        if sources:
+            registry = CollectorRegistry()
+            registry.register(_Sources(sources))
+            body += generate_latest(registry)
         return Response(body, content_type=content_type)

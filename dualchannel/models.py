@@ -6,10 +6,11 @@ from dualchannel.audit_trail.models import AccessLog  # noqa: F401
 from dualchannel.auth import ApiToken, TokenRevocation  # noqa: F401
 from dualchannel.drugs.models import Drug, DrugPaymentStandard  # noqa: F401
 from dualchannel.flags.models import Flag  # noqa: F401
+from dualchannel.history.models import HistoryCheck  # noqa: F401
 from dualchannel.idempotency import IdempotencyKey  # noqa: F401
 from dualchannel.institutions.models import Institution, Physician  # noqa: F401
 from dualchannel.patients.models import Eligibility, Patient, PatientCare  # noqa: F401
-from dualchannel.pharmacies.models import Pharmacy, PharmacyEvent, Stock  # noqa: F401
+from dualchannel.pharmacies.models import Pharmacist, Pharmacy, PharmacyEvent, Stock  # noqa: F401
 from dualchannel.procurement.models import (  # noqa: F401
     Batch,
     CalendarDay,
@@ -32,5 +33,7 @@ from dualchannel.settlements.models import (  # noqa: F401
     SettlementLine,
     SettlementPolicy,
 )
+
+from dualchannel.signatures.models import SigningKey  # noqa: F401
 
 metadata = SQLModel.metadata

@@ -16,6 +16,7 @@ from flask.testing import FlaskCliRunner, FlaskClient
 
 from dualchannel import clock, create_app, db, migrate
 from dualchannel.models import metadata
+from dualchannel.signatures import crypto
 from tests.support import find_resident_ids
 
 # TEST_DATABASE_URL names a PostgreSQL server (and a database there to connect to). The run
@@ -26,7 +27,9 @@ POSTGRES_URL = None
 if POSTGRES_SERVER:
     POSTGRES_URL = sa.engine.make_url(POSTGRES_SERVER).set(
         database=f"dualchannel_test_{os.getpid()}_{secrets.token_hex(4)}").render_as_string(hide_password=False)
-KEYS = {"ID_HASH_KEY": "test-hash-key", "ID_ENCRYPTION_KEY": Fernet.generate_key().decode()}
+KEYS = {"ID_HASH_KEY": "test-hash-key", "ID_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+        "SIGNING_KEY_ENCRYPTION_KEY": Fernet.generate_key().decode(), "SIGNING_CA_KEY": crypto.new_ca_key(),
+        "HISTORY_KEY": "test-history-key"}
 
 
 def _redis() -> tuple[str | None, str | None]:
@@ -185,11 +188,13 @@ class As:
 
 
 def token_maker(app):
-    """token(role, subject) -> a bearer token, made through the CLI like an operator would."""
+    """token(role, subject, pharmacist=None) -> a bearer token, made through the CLI like an
+    operator would (`pharmacist`: a pharmacy's token bound to that licence number)."""
     runner = app.test_cli_runner()
 
-    def make(role, subject=None):
+    def make(role, subject=None, pharmacist=None):
         args = ["token", "create", "--role", role] + (["--subject", subject] if subject else [])
+        args += ["--pharmacist", pharmacist] if pharmacist else []
         result = runner.invoke(args=args)
         assert result.exit_code == 0, result.output
         return result.output.strip().splitlines()[-1]
@@ -199,14 +204,15 @@ def token_maker(app):
 
 @pytest.fixture
 def token(app):
-    """token(role, subject) -> a bearer token, made through the CLI like an operator would."""
+    """token(role, subject, pharmacist=None) -> a bearer token, made through the CLI like an operator would."""
     return token_maker(app)
 
 
 @pytest.fixture
 def as_role(client, token):
-    """as_role(role, subject) -> a client acting as that role."""
-    return lambda role, subject=None: As(client, token(role, subject))
+    """as_role(role, subject, pharmacist=None) -> a client acting as that role (a pharmacy's
+    client bound to a pharmacist, who reviews, with `pharmacist`: a licence number)."""
+    return lambda role, subject=None, pharmacist=None: As(client, token(role, subject, pharmacist))
 
 
 # The only responses allowed to carry a full ID number: the audited reveals, which exist to

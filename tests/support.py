@@ -104,3 +104,6 @@ def counting_statements(engine):
         yield counter
     finally:
         counter.remove()
+def review(client, prescription_id, outcome="approved", **extra):
+    """A pharmacist's review (审方) of a verified prescription through the API (`client` bound to a pharmacist)."""
+    return client.post(f"/api/v1/prescriptions/{prescription_id}/review", {"outcome": outcome, **extra})

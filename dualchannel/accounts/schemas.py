@@ -19,3 +19,5 @@ class AccountOut(ma.Schema):
     region = ma.fields.Nested(PlaceOut, allow_none=True)
     home = ma.fields.Nested(PlaceOut, allow_none=True)
     areas = ma.fields.List(ma.fields.Nested(PlaceOut))
+    # A pharmacy's token bound to a pharmacist (执业药师): who reviews (审方) with it.
+    pharmacist = ma.fields.Dict(allow_none=True)

@@ -14,7 +14,7 @@ from dualchannel.auth import Actor, Role
 from dualchannel.geo import boundaries as geo_boundaries
 from dualchannel.geo.boundaries import NATIONAL_ADCODE, Boundaries
 from dualchannel.institutions.models import Institution, Physician
-from dualchannel.pharmacies.models import Pharmacy
+from dualchannel.pharmacies.models import Pharmacist, Pharmacy
 
 
 @dataclass
@@ -38,6 +38,7 @@ class Account:
     region: Place | None = None
     home: Place | None = None
     areas: list[Place] = field(default_factory=list)
+    pharmacist: dict | None = None
 
 
 def region_name(shapes: Boundaries, adcode: str | None) -> str | None:
@@ -120,6 +121,10 @@ def describe(session: Session, actor: Actor) -> Account:
             account.home = Place(adcode=pharmacy.county_adcode,
                                  name=region_name(shapes, pharmacy.county_adcode) or pharmacy.county_adcode,
                                  lat=pharmacy.lat, lon=pharmacy.lon)
+        pharmacist = session.get(Pharmacist, actor.pharmacist_id) if actor.pharmacist_id else None
+        if pharmacist is not None:
+            account.pharmacist = {"id": pharmacist.id, "licence_number": pharmacist.licence_number,
+                                  "name": pharmacist.name}
     elif actor.role is Role.institution:
         # Procurement concerns hospitals and, for some products, pharmacies: either may be the subject.
         institution = session.get(Institution, actor.subject) or session.get(Pharmacy, actor.subject)

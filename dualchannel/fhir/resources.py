@@ -92,7 +92,7 @@ def _drop_none(value):
 # Prescription phase (status, or "returned") -> MedicationRequest.status
 MEDICATION_REQUEST_STATUS = {
     Status.issued.value: "active", Status.routed.value: "active", Status.verified.value: "active",
-    rules.RETURNED: "on-hold", Status.cancelled.value: "cancelled", Status.expired.value: "stopped",
+    Status.reviewed.value: "active", rules.RETURNED: "on-hold", Status.cancelled.value: "cancelled", Status.expired.value: "stopped",
     Status.not_dispensed.value: "stopped", Status.dispensed.value: "completed", Status.settled.value: "completed",
 }
 # Prescription phase -> MedicationDispense.status (only a prescription dispensed or closed has one)
@@ -103,7 +103,8 @@ MEDICATION_DISPENSE_STATUS = {
 # (ready for a pharmacy, requested of one, in progress there, completed, rejected, cancelled).
 TASK_STATUS = {
     Status.issued.value: "ready", rules.RETURNED: "ready", Status.routed.value: "requested",
-    Status.verified.value: "in-progress", Status.dispensed.value: "completed", Status.settled.value: "completed",
+    Status.verified.value: "in-progress", Status.reviewed.value: "in-progress",
+    Status.dispensed.value: "completed", Status.settled.value: "completed",
     Status.cancelled.value: "cancelled", Status.expired.value: "failed", Status.not_dispensed.value: "rejected",
 }
 # Settlement status -> Claim.status / ClaimResponse.status, and ClaimResponse.outcome

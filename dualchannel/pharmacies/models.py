@@ -60,3 +60,17 @@ class Stock(SQLModel, table=True):
     drug_code: str = Field(foreign_key="drug.code", primary_key=True, max_length=32)
     quantity: int = Field(ge=0)
     updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Pharmacist(SQLModel, table=True):
+    """A licensed pharmacist (执业药师) of a pharmacy: who reviews prescriptions (审方).
+
+    A bearer token bound to a pharmacist (`api_token.pharmacist_id`) acts as the pharmacy and
+    as that person: reviews are recorded and signed in their name.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    pharmacy_code: str = Field(foreign_key="pharmacy.code", index=True, max_length=32)
+    licence_number: str = Field(max_length=32, unique=True)  # 执业药师注册证编号
+    name: str = Field(max_length=100)
+    created_at: datetime = Field(sa_type=UTCDateTime)

@@ -98,3 +98,25 @@ class StockSchema(ma.Schema):
     @ma.post_dump(pass_original=True)
     def _as_is(self, data, original, **kwargs):
         return dict(original)
+
+
+# 执业药师注册证编号: letters and digits (the format varies by province).
+LICENCE = ma.validate.Regexp(r"^[0-9A-Za-z]{6,32}\Z", error="6 to 32 letters and digits.")
+
+
+class PharmacistIn(RequestSchema):
+    licence_number = ma.fields.String(required=True, validate=LICENCE)
+    name = ma.fields.String(required=True, validate=ma.validate.Length(1, 100))
+
+
+class PharmacistOut(ma.Schema):
+    id = ma.fields.Integer()
+    pharmacy_code = ma.fields.String()
+    licence_number = ma.fields.String()
+    name = ma.fields.String()
+    created_at = Timestamp()
+
+
+class PharmacistList(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(PharmacistOut))
+    next_cursor = ma.fields.String(allow_none=True, dump_default=None)

@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from dualchannel import adcodes, clock, db
+from dualchannel import auth
 from dualchannel.auth import Actor, Role, require_registrar
 from dualchannel.drugs.models import Drug
 from dualchannel.errors import Conflict, Forbidden, Invalid, NotFound
@@ -13,7 +14,7 @@ from dualchannel.flags.services import raise_flag
 from dualchannel.geo import boundaries as geo_boundaries
 from dualchannel.geo import crs as geo_crs
 from dualchannel.pharmacies import rules
-from dualchannel.pharmacies.models import Pharmacy, PharmacyEvent, PharmacyStatus, Stock
+from dualchannel.pharmacies.models import Pharmacist, Pharmacy, PharmacyEvent, PharmacyStatus, Stock
 
 
 def locate(lat: float, lon: float, crs: str) -> tuple[float, float, geo_boundaries.County]:
@@ -330,3 +331,36 @@ def dual_channel_drugs_in_stock(session: Session, codes: Collection[str]) -> dic
                  .where(Stock.pharmacy_code.in_(list(codes)), Stock.quantity > 0, Drug.dual_channel.is_(True))
                  .group_by(Stock.pharmacy_code))
     return dict(session.exec(statement).all())
+
+
+# --- Pharmacists (执业药师) -------------------------------------------------------------------
+
+def add_pharmacist(session: Session, actor: Actor, code: str, *, licence_number: str, name: str) -> Pharmacist:
+    """Register a licensed pharmacist of a pharmacy (a bureau of its region, or an admin)."""
+    pharmacy = get_pharmacy(session, actor, code)
+    require_registrar(actor, pharmacy.county_adcode or pharmacy.adcode)
+    if session.exec(select(Pharmacist.id).where(Pharmacist.licence_number == licence_number)).first():
+        raise Conflict(f"A pharmacist with licence {licence_number} is registered.", code="pharmacist_exists")
+    pharmacist = Pharmacist(pharmacy_code=pharmacy.code, licence_number=licence_number, name=name,
+                            created_at=clock.now())
+    session.add(pharmacist)
+    db.commit(session, f"A pharmacist with licence {licence_number} is registered.", code="pharmacist_exists")
+    return pharmacist
+
+
+def pharmacists(session: Session, actor: Actor, code: str) -> list[Pharmacist]:
+    """A pharmacy's pharmacists (the pharmacy itself, a bureau of its region, an admin)."""
+    actor.require(Role.admin, Role.bureau, Role.pharmacy)
+    pharmacy = get_pharmacy(session, actor, code)
+    return list(session.exec(select(Pharmacist).where(Pharmacist.pharmacy_code == pharmacy.code)
+                             .order_by(Pharmacist.id)))
+
+
+def pharmacist_token(session: Session, *, pharmacy_code: str, licence_number: str, name: str | None = None) -> str:
+    """A token of the pharmacy bound to one of its pharmacists (operators, from the CLI)."""
+    pharmacist = session.exec(select(Pharmacist).where(Pharmacist.licence_number == licence_number)).first()
+    if pharmacist is None or pharmacist.pharmacy_code != pharmacy_code:
+        raise Invalid(f"No pharmacist with licence {licence_number} at pharmacy {pharmacy_code}.",
+                      {"pharmacist": ["Not a pharmacist of this pharmacy."]}, code="pharmacist_unknown")
+    return auth.create_token(session, role=Role.pharmacy.value, subject=pharmacy_code, name=name or pharmacist.name,
+                             pharmacist_id=pharmacist.id)

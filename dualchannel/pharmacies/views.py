@@ -70,3 +70,18 @@ def get_stock(code):
     session = db.session()
     pharmacy = services.get_pharmacy(session, current_actor(), code)
     return services.stock_of(session, pharmacy.code)
+
+
+@bp.post("/pharmacies/<code>/pharmacists")
+@bp.arguments(schemas.PharmacistIn)
+@bp.response(201, schemas.PharmacistOut)
+def add_pharmacist(body, code):
+    """Register a licensed pharmacist (执业药师) who reviews prescriptions (bureau of its region)."""
+    return services.add_pharmacist(db.session(), current_actor(), code, **body)
+
+
+@bp.get("/pharmacies/<code>/pharmacists")
+@bp.response(200, schemas.PharmacistList)
+def list_pharmacists(code):
+    """A pharmacy's pharmacists (the pharmacy, a bureau of its region, admin)."""
+    return {"items": services.pharmacists(db.session(), current_actor(), code)}

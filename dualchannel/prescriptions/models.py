@@ -43,6 +43,14 @@ class Prescription(SQLModel, table=True):
     pickup_relation: str | None = Field(default=None, max_length=40)
     dispensed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
+    # The prescription number (处方编号): random, unique, and in the signed content, so a copy of
+    # a signed row under another id does not verify. None on rows older than signing.
+    number: str | None = Field(default=None, max_length=32, unique=True)
+    # The physician's SM2 signature (base64 DER) over `rules.signed_content` at issue, and the key.
+    signing_key_id: int | None = Field(default=None, foreign_key="signing_key.id")
+    signature: str | None = Field(default=None, max_length=200)
+    # The head of the prescription's history chain (history/chain.py), compared-and-set by every write.
+    history_head: str | None = Field(default=None, max_length=64)
 
 
 class PrescriptionItem(SQLModel, table=True):
@@ -73,3 +81,4 @@ class PrescriptionEvent(SQLModel, table=True):
     reason: str | None = Field(default=None, max_length=500)
     detail: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
     at: datetime = Field(sa_type=UTCDateTime)
+    chain_hash: str | None = Field(default=None, max_length=64)  # its link in the prescription's chain

@@ -1,16 +1,19 @@
-"""Pure prescription policy: the state machine and the 处方管理办法 limits. No database here."""
+"""Pure prescription policy: the state machine, the 处方管理办法 limits and the signed content.
+No database here."""
 
 import enum
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from dualchannel import clock
+from dualchannel.signatures.crypto import instant
 
 
 class Status(str, enum.Enum):
     issued = "issued"
     routed = "routed"
     verified = "verified"
+    reviewed = "reviewed"  # a pharmacist approved it (审方通过)
     dispensed = "dispensed"
     settled = "settled"
     cancelled = "cancelled"
@@ -24,6 +27,8 @@ class Action(str, enum.Enum):
     route = "route"
     hand_back = "return"
     verify = "verify"
+    review = "review"
+    refuse_review = "refuse_review"
     dispense = "dispense"
     settle = "settle"
     reverse = "reverse"
@@ -64,6 +69,16 @@ REASONS: dict[str, Reason] = {r.code: r for r in (
     Reason("clinically_unsuitable", "经药师审核临床不适宜"),
     Reason("identity_not_verified", "无法完成实名核验"),
     Reason("already_dispensed_elsewhere", "患者已在其他渠道取得该药品"),
+    # A pharmacist refusing a prescription at review (审方不通过), after 医疗机构处方审核规范
+    # (国卫办医发〔2018〕14号); it goes back to the physician.
+    Reason("irregular", "不规范处方"),
+    Reason("indication", "适应证不适宜"),
+    Reason("drug_choice", "遴选的药品不适宜"),
+    Reason("dosage", "用法、用量不适宜"),
+    Reason("form_or_route", "剂型或给药途径不适宜"),
+    Reason("duplicate_therapy", "重复给药"),
+    Reason("interaction", "有配伍禁忌或不良相互作用"),
+    Reason("contraindication", "有用药禁忌"),
     Reason("other", "其他原因", needs_note=True),
 )}
 
@@ -72,6 +87,8 @@ CANCEL_REASONS = ("prescribing_error", "clinical_contraindication", "treatment_c
                   "pharmacist_request", "patient_deceased", "other")
 NOT_DISPENSED_REASONS = ("patient_declined", "clinically_unsuitable", "out_of_stock", "identity_not_verified",
                          "already_dispensed_elsewhere", "other")
+REVIEW_REFUSALS = ("irregular", "indication", "drug_choice", "dosage", "form_or_route", "duplicate_therapy",
+                   "interaction", "contraindication", "other")
 
 
 @dataclass(frozen=True)
@@ -79,7 +96,9 @@ class Transition:
     action: Action
     source: Status
     target: Status
-    by: str  # who may do it: "physician" (its own), "pharmacy" (the routed one), "system"
+    # who may do it: "physician" (its own), "pharmacy" (the routed one), "pharmacist" (one of
+    # the routed pharmacy's, with a token bound to them), "system"
+    by: str
     needs_reason: bool = False
     label: str = ""  # zh-CN, for the pages' buttons
     # The reason codes this move takes (one is required when any are listed): codes of REASONS.
@@ -90,21 +109,25 @@ class Transition:
 TRANSITIONS: tuple[Transition, ...] = (
     Transition(Action.route, Status.issued, Status.routed, "physician", label="流转至药店"),
     *(Transition(Action.hand_back, s, Status.issued, "pharmacy", label="退回处方", reasons=RETURN_REASONS)
-      for s in (Status.routed, Status.verified)),
+      for s in (Status.routed, Status.verified, Status.reviewed)),
     Transition(Action.verify, Status.routed, Status.verified, "pharmacy", label="实名核验"),
-    Transition(Action.dispense, Status.verified, Status.dispensed, "pharmacy", label="发药"),
+    # 审方: a named pharmacist approves (then it may be dispensed) or refuses it back to the physician.
+    Transition(Action.review, Status.verified, Status.reviewed, "pharmacist", label="审方通过"),
+    Transition(Action.refuse_review, Status.verified, Status.issued, "pharmacist", label="审方不通过",
+               reasons=REVIEW_REFUSALS),
+    Transition(Action.dispense, Status.reviewed, Status.dispensed, "pharmacy", label="发药"),
     Transition(Action.settle, Status.dispensed, Status.settled, "pharmacy", label="结算"),
     Transition(Action.reverse, Status.settled, Status.dispensed, "pharmacy", needs_reason=True, label="冲正"),
     *(Transition(Action.cancel, s, Status.cancelled, "physician", label="作废", reasons=CANCEL_REASONS)
-      for s in (Status.issued, Status.routed, Status.verified)),
+      for s in (Status.issued, Status.routed, Status.verified, Status.reviewed)),
     *(Transition(Action.not_dispense, s, Status.not_dispensed, "pharmacy", label="未发药结束",
                  reasons=NOT_DISPENSED_REASONS)
-      for s in (Status.routed, Status.verified)),
+      for s in (Status.routed, Status.verified, Status.reviewed)),
     *(Transition(Action.expire, s, Status.expired, "system")
-      for s in (Status.issued, Status.routed, Status.verified)),
+      for s in (Status.issued, Status.routed, Status.verified, Status.reviewed)),
 )
 
-LIVE = frozenset({Status.issued, Status.routed, Status.verified})
+LIVE = frozenset({Status.issued, Status.routed, Status.verified, Status.reviewed})
 # Where a prescription ends: nothing moves it any more (a settlement's reversal moves a settled
 # one back, so settled is not final).
 FINAL = frozenset({Status.cancelled, Status.expired, Status.not_dispensed})
@@ -176,7 +199,8 @@ STAGES: dict[str, Stage] = {
     Status.issued.value: Stage("已开具", "physician", "待医师选择药店流转", True),
     RETURNED: Stage("药店已退回", "physician", "待医师重新流转至药店或作废", True),
     Status.routed.value: Stage("已流转", "pharmacy", "待患者到店，药店实名核验后发药", True),
-    Status.verified.value: Stage("已核验", "pharmacy", "待药店扫码发药", True),
+    Status.verified.value: Stage("已核验", "pharmacy", "待药师审方", True),
+    Status.reviewed.value: Stage("已审方", "pharmacy", "待药店扫码发药", True),
     Status.dispensed.value: Stage("已发药", "pharmacy", "待药店医保结算", False),
     Status.settled.value: Stage("已结算", "pharmacy", "流程结束（冲正后可重新结算）", False),
     Status.cancelled.value: Stage("已作废", None, "流程结束", False),
@@ -192,3 +216,35 @@ def valid_until(issued_at: datetime, valid_days: int) -> datetime:
     """
     issued_day: date = issued_at.astimezone(clock.CHINA).date()
     return clock.start_of_day(issued_day + timedelta(days=valid_days))
+
+
+SIGNED_FORMAT = "dualchannel.prescription/1"
+REVIEW_FORMAT = "dualchannel.review/1"
+
+
+def signed_content(prescription, patient, items) -> dict:
+    """What the physician signs at issue: the prescription's content, in canonical form
+    (`signatures.crypto.canonical`). The patient appears as their id, keyed ID-number hash,
+    name and region: never an ID number. Items in the order issued."""
+    return {
+        "format": SIGNED_FORMAT,
+        "number": prescription.number,
+        "patient": {"id": patient.id, "id_hash": patient.id_hash, "name": patient.name,
+                    "region": prescription.patient_region},
+        "physician_code": prescription.physician_code,
+        "institution_code": prescription.institution_code,
+        "diagnosis": prescription.diagnosis,
+        "issued_at": instant(prescription.issued_at),
+        "valid_until": instant(prescription.valid_until),
+        "items": [{"drug_code": i.drug_code, "quantity": i.quantity, "days_supply": i.days_supply,
+                   "dosage": i.dosage} for i in items],
+    }
+
+
+def review_content(*, number: str, content_digest: str, licence_number: str, pharmacy_code: str, outcome: str,
+                   reason_code: str | None, note: str | None, at: datetime) -> dict:
+    """What a pharmacist signs at review: the prescription (its number and the digest of its
+    signed content), who, where, the outcome and when."""
+    return {"format": REVIEW_FORMAT, "prescription": {"number": number, "digest": content_digest},
+            "pharmacist": licence_number, "pharmacy_code": pharmacy_code, "outcome": outcome,
+            "reason_code": reason_code, "note": note, "reviewed_at": instant(at)}

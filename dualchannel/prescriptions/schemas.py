@@ -5,6 +5,7 @@ from dualchannel.api import (CODE, Id, ListArgs, page_schema, RequestSchema, Tex
 from dualchannel.pharmacies.schemas import CRS, PharmacyOut
 from dualchannel.prescriptions import rules
 from dualchannel.prescriptions.rules import Status
+from dualchannel.signatures.schemas import KeyOut
 
 
 # Packs of one drug on a prescription, hence traceability codes of one dispensed item (one code
@@ -66,6 +67,14 @@ class VerifyIn(RequestSchema):
     pickup = ma.fields.Nested(PickupIn, load_default=None, allow_none=True)
 
 
+class PrescriptionReviewIn(RequestSchema):
+    outcome = ma.fields.String(required=True, validate=ma.validate.OneOf(["approved", "refused"]))
+    reason_code = ma.fields.String(load_default=None, allow_none=True,
+                                   metadata={"description": "Why it is refused (审方不通过): one of the codes "
+                                                            "of the refuse_review action's reason_codes."})
+    note = Text(load_default=None, allow_none=True)
+
+
 class DispenseItemIn(RequestSchema):
     drug_code = ma.fields.String(required=True, validate=CODE)
     trace_codes = ma.fields.List(ma.fields.String(validate=ma.validate.Length(1, 40)), required=True,
@@ -117,6 +126,35 @@ class EventOut(ma.Schema):
     reason = ma.fields.String(allow_none=True, metadata={"description": "the note, or a free-text reason"})
     detail = ma.fields.Dict(allow_none=True)
     at = Timestamp()
+
+
+class PrescriptionReviewerOut(ma.Schema):
+    licence_number = ma.fields.String()
+    name = ma.fields.String()
+
+
+class PrescriptionReviewOut(ma.Schema):
+    """A pharmacist's review (审方): who, the outcome and why."""
+
+    outcome = ma.fields.String()
+    reason_code = ma.fields.String(allow_none=True)
+    reason_label = ma.fields.Function(lambda r: rules.REASONS[r["reason_code"]].label if r["reason_code"] else None,
+                                      allow_none=True)
+    note = ma.fields.String(allow_none=True)
+    pharmacist = ma.fields.Nested(PrescriptionReviewerOut)
+    pharmacy_code = ma.fields.String(allow_none=True)
+    reviewed_at = Timestamp()
+
+
+def review_of(events) -> dict | None:
+    """The latest review among a prescription's events."""
+    for event in reversed(events):
+        if event.action in (rules.Action.review.value, rules.Action.refuse_review.value):
+            detail = event.detail or {}
+            return {"outcome": detail.get("outcome"), "reason_code": detail.get("reason_code"), "note": event.reason,
+                    "pharmacist": detail.get("pharmacist") or {}, "pharmacy_code": detail.get("pharmacy_code"),
+                    "reviewed_at": event.at}
+    return None
 
 
 class PatientBrief(ma.Schema):
@@ -174,6 +212,7 @@ class PackReturnOut(ma.Schema):
 
 class PrescriptionOut(ma.Schema):
     id = ma.fields.Integer()
+    number = ma.fields.String(allow_none=True)
     status = ma.fields.String()
     patient_id = ma.fields.Integer()
     patient = ma.fields.Nested(PatientBrief)
@@ -189,6 +228,7 @@ class PrescriptionOut(ma.Schema):
     items = ma.fields.List(ma.fields.Nested(ItemOut))
     returns = ma.fields.List(ma.fields.Nested(PackReturnOut))
     history = ma.fields.List(ma.fields.Nested(EventOut))
+    review = ma.fields.Nested(PrescriptionReviewOut, allow_none=True)
     next_actions = ma.fields.List(ma.fields.Dict())
 
     @ma.pre_dump
@@ -210,7 +250,7 @@ class PrescriptionOut(ma.Schema):
                           "trace_codes": codes.get(item.drug_code, []),
                           "returned_trace_codes": returned.get(item.drug_code, [])})
         return {
-            **{k: getattr(p, k) for k in ("id", "status", "patient_id", "physician_code", "institution_code",
+            **{k: getattr(p, k) for k in ("id", "number", "status", "patient_id", "physician_code", "institution_code",
                                           "diagnosis", "issued_at", "valid_until", "pharmacy_code",
                                           "verified_at", "dispensed_at")},
             "patient": detail.patient,
@@ -218,6 +258,7 @@ class PrescriptionOut(ma.Schema):
             "items": items,
             "returns": detail.returns,
             "history": detail.events,
+            "review": review_of(detail.events),
             "next_actions": next_actions(p.status),
         }
 
@@ -327,3 +368,26 @@ class TrackerOut(ma.Schema):
                                   "actor": latest.actor, "at": latest.at},
             "history": detail.events,
         }
+class ReviewSignatureOut(PrescriptionReviewOut):
+    key = ma.fields.Nested(KeyOut, allow_none=True)
+    signature = ma.fields.String(allow_none=True)
+    verifies = ma.fields.Boolean()
+    problem = ma.fields.String(allow_none=True)
+
+
+class SignatureOut(ma.Schema):
+    """A prescription's signature, checked now: what was signed (its canonical form), by which
+    key, and whether it still verifies; the same for each pharmacist's review."""
+
+    prescription_id = ma.fields.Integer()
+    number = ma.fields.String(allow_none=True)
+    algorithm = ma.fields.String()
+    signed_content = ma.fields.String(metadata={"description": "The signed bytes, UTF-8 (canonical JSON)."})
+    digest = ma.fields.String(metadata={"description": "SM3 of signed_content, hex."})
+    signature = ma.fields.String(allow_none=True, metadata={"description": "SM2 signature, DER, base64."})
+    signed_at = Timestamp()
+    key = ma.fields.Nested(KeyOut, allow_none=True)
+    ca_public_key = ma.fields.String(metadata={"description": "The CA's public key (PEM) that certified the key."})
+    verifies = ma.fields.Boolean()
+    problem = ma.fields.String(allow_none=True)
+    reviews = ma.fields.List(ma.fields.Nested(ReviewSignatureOut))

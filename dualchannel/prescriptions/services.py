@@ -5,6 +5,7 @@ from the transition table in `rules.py`; zero rows touched means someone else mo
 the caller gets a Conflict. The same code is exactly-once on SQLite and PostgreSQL.
 """
 
+import uuid
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,6 +25,7 @@ from dualchannel.drugs.models import Drug, Storage
 from dualchannel.drugs.services import drugs_by_code, owners_of_prefixes
 from dualchannel.errors import Conflict, Forbidden, Invalid, NotFound
 from dualchannel.flags.services import raise_flag
+from dualchannel.history import chain
 from dualchannel.institutions.models import Institution, Physician
 from dualchannel.packs import rules as pack_rules
 from dualchannel.packs import services as packs
@@ -36,6 +38,10 @@ from dualchannel.pharmacies.models import Pharmacy, PharmacyStatus
 from dualchannel.prescriptions import rules
 from dualchannel.prescriptions.models import Prescription, PrescriptionEvent, PrescriptionItem
 from dualchannel.prescriptions.rules import Action, Status
+from dualchannel.signatures import crypto
+from dualchannel.signatures import rules as signing
+from dualchannel.signatures import services as signatures
+from dualchannel.signatures.models import SigningKey
 
 
 @dataclass
@@ -50,6 +56,7 @@ class PrescriptionDetail:
     packs: list[DispensedPack] = field(default_factory=list)
     returns: list[PackReturn] = field(default_factory=list)
     pharmacy: Pharmacy | None = None
+    key: SigningKey | None = None  # the key its signature was made with
 
 
 def visible(actor: Actor):
@@ -74,12 +81,13 @@ def _load(session: Session, actor: Actor, prescription_id: int) -> Prescription:
 
 
 def _load_detail(session: Session, actor: Actor, prescription_id: int) -> PrescriptionDetail:
-    """The prescription with its patient, pharmacy, items, drugs and history, in ONE query (a
-    write step's whole read), or NotFound outside the actor's scope."""
+    """The prescription with its patient, pharmacy, signing key, items, drugs and history, in
+    ONE query (a write step's whole read), or NotFound outside the actor's scope."""
     rows = session.execute(
-        select(Prescription, Patient, Pharmacy, PrescriptionItem, Drug, PrescriptionEvent)
+        select(Prescription, Patient, Pharmacy, SigningKey, PrescriptionItem, Drug, PrescriptionEvent)
         .join(Patient, Patient.id == Prescription.patient_id)
         .outerjoin(Pharmacy, Pharmacy.code == Prescription.pharmacy_code)
+        .outerjoin(SigningKey, SigningKey.id == Prescription.signing_key_id)
         .join(PrescriptionItem, PrescriptionItem.prescription_id == Prescription.id)
         .join(Drug, Drug.code == PrescriptionItem.drug_code)
         .outerjoin(PrescriptionEvent, PrescriptionEvent.prescription_id == Prescription.id)
@@ -88,11 +96,43 @@ def _load_detail(session: Session, actor: Actor, prescription_id: int) -> Prescr
         .execution_options(populate_existing=True)).all()
     if not rows:
         raise NotFound(f"No prescription {prescription_id}.", code="prescription_not_found")
-    items = list({row[3].id: row[3] for row in rows}.values())
-    events = list({row[5].id: row[5] for row in rows if row[5] is not None}.values())
-    prescription, patient, pharmacy = rows[0][:3]
+    items = list({row[4].id: row[4] for row in rows}.values())
+    events = list({row[6].id: row[6] for row in rows if row[6] is not None}.values())
+    prescription, patient, pharmacy, key = rows[0][:4]
     return PrescriptionDetail(prescription=prescription, patient=patient, items=items,
-                              drugs={row[4].code: row[4] for row in rows}, events=events, pharmacy=pharmacy)
+                              drugs={row[5].code: row[5] for row in rows}, events=events, pharmacy=pharmacy,
+                              key=key)
+
+
+def signed_bytes(prescription: Prescription, patient: Patient, items: list[PrescriptionItem]) -> bytes:
+    """The bytes the physician signed (or should have): the canonical form of its content."""
+    return crypto.canonical(rules.signed_content(prescription, patient, items))
+
+
+def signature_problem(loaded: PrescriptionDetail, ca_public: bytes | None = None) -> str | None:
+    """Why the prescription's signature is not trusted (`signatures.rules.PROBLEMS`), or None.
+    CPU only: everything it needs was loaded with the prescription."""
+    p = loaded.prescription
+    return signatures.problem(loaded.key, holder=signing.physician_holder(p.physician_code), signed_at=p.issued_at,
+                              data=signed_bytes(p, loaded.patient, loaded.items), signature=p.signature,
+                              ca_public=ca_public)
+
+
+def _require_authentic(loaded: PrescriptionDetail, action: Action) -> None:
+    """The pharmacy verifies before it acts: a prescription changed after issue, or signed with
+    a key not trusted at the signing time, is refused (409 `signature_invalid`) and flagged
+    for the bureau."""
+    problem = signature_problem(loaded)
+    if problem is None:
+        return
+    p = loaded.prescription
+    evidence = {"prescription_id": p.id, "number": p.number, "physician_code": p.physician_code,
+                "key_id": p.signing_key_id, "problem": problem, "step": action.value,
+                "pharmacy_code": p.pharmacy_code, "checked_at": clock.now().isoformat()}
+    raise Conflict(f"Prescription {p.id} is refused: {signing.PROBLEMS[problem]}.", code="signature_invalid",
+                   reason=problem, on_refusal=[lambda s: raise_flag(
+                       s, type="signature_invalid", severity="high", subject=f"prescription:{p.id}",
+                       region=p.patient_region, dedup_key=f"signature_invalid:{p.id}:{problem}", evidence=evidence)])
 
 
 def _require_party(actor: Actor, prescription: Prescription, action: Action) -> None:
@@ -101,9 +141,13 @@ def _require_party(actor: Actor, prescription: Prescription, action: Action) -> 
     if by == "physician" and not (actor.role is Role.physician and actor.subject == prescription.physician_code):
         raise Forbidden(f"Only the prescribing physician may {action.value} this prescription.",
                         code="not_prescribing_physician")
-    if by == "pharmacy" and not (actor.role is Role.pharmacy and actor.subject == prescription.pharmacy_code):
+    if by in ("pharmacy", "pharmacist") and not (actor.role is Role.pharmacy
+                                                 and actor.subject == prescription.pharmacy_code):
         raise Forbidden(f"Only the pharmacy it is routed to may {action.value} this prescription.",
                         code="not_routed_pharmacy")
+    if by == "pharmacist" and actor.pharmacist_id is None:
+        raise Forbidden("A prescription is reviewed (审方) by a pharmacist: sign in with a pharmacist's token.",
+                        code="pharmacist_required")
 
 
 def _refuse_transition(prescription: Prescription, action: Action) -> Conflict:
@@ -113,30 +157,62 @@ def _refuse_transition(prescription: Prescription, action: Action) -> Conflict:
                     code="invalid_transition", status_now=status, action=action.value)
 
 
+def chain_start(prescription: Prescription) -> str:
+    """The start of a prescription's history chain: its number (rows older than signing: its id)."""
+    return chain.genesis("prescription", prescription.number or f"id:{prescription.id}")
+
+
+def _chained_update(session: Session, prescription: Prescription, event: PrescriptionEvent, conditions: list,
+                    values: dict) -> int:
+    """The conditional UPDATE of a write step, which also links `event` into the prescription's
+    history: it sets the new head only where the head is still the one `event` was linked
+    after. When only the head moved meanwhile (another step that keeps the status, an undo of
+    a pack, committed first), the event is linked after the current head and the UPDATE tried
+    once more. Returns the rows touched (1, or 0 when the step lost its race)."""
+
+    def attempt() -> int:
+        head = prescription.history_head
+        values["history_head"] = chain.append(head or chain_start(prescription), event)
+        same_head = Prescription.history_head.is_(None) if head is None else Prescription.history_head == head
+        return session.execute(sa.update(Prescription).where(Prescription.id == prescription.id, same_head,
+                                                             *conditions)
+                               .values(**values).execution_options(synchronize_session=False)).rowcount
+
+    touched = attempt()
+    if touched != 1:
+        # No lock: the second attempt compares-and-sets the head it reads here.
+        status, head = session.execute(select(Prescription.status, Prescription.history_head)
+                                       .where(Prescription.id == prescription.id)).one()
+        if status == prescription.status and head != prescription.history_head:
+            set_committed_value(prescription, "history_head", head)
+            touched = attempt()
+    return touched
+
+
 def _move(session: Session, prescription: Prescription, action: Action, actor_label: str, *,
           reason: str | None = None, reason_code: str | None = None, detail: dict | None = None,
-          by_admitted_pharmacy: bool = False, **values) -> PrescriptionEvent:
-    """Apply one transition in the caller's transaction and record it; Conflict when the
-    prescription is not, or no longer, in a state allowing it (or, `by_admitted_pharmacy`, when
-    its pharmacy is no longer admitted). The loaded `prescription` shows the new state."""
+          by_admitted_pharmacy: bool = False, at: datetime | None = None, **values) -> PrescriptionEvent:
+    """Apply one transition in the caller's transaction and record it, linked into the
+    prescription's history chain; Conflict when the prescription is not, or no longer, in a
+    state allowing it, or its history moved on meanwhile (or, `by_admitted_pharmacy`, when its
+    pharmacy is no longer admitted). The loaded `prescription` shows the new state."""
     source = Status(prescription.status)
     step = rules.transition(action, source)
     if step is None:
         raise _refuse_transition(prescription, action)
-    now = clock.now()
+    now = at or clock.now()
+    event = PrescriptionEvent(prescription_id=prescription.id, action=action.value, from_status=source.value,
+                              to_status=step.target.value, actor=actor_label, reason_code=reason_code, reason=reason,
+                              detail=detail, at=now)
     changed = {"status": step.target.value, "updated_at": now, **values}
-    statement = sa.update(Prescription).where(Prescription.id == prescription.id,
-                                              Prescription.status == source.value)
+    conditions = [Prescription.status == source.value]
     if by_admitted_pharmacy:
-        statement = statement.where(pharmacies.is_active(Prescription.pharmacy_code))
-    touched = session.execute(statement.values(**changed).execution_options(synchronize_session=False)).rowcount
+        conditions.append(pharmacies.is_active(Prescription.pharmacy_code))
+    touched = _chained_update(session, prescription, event, conditions, changed)
     if touched != 1:
         _lost_race(session, prescription)
     for name, value in changed.items():
         set_committed_value(prescription, name, value)
-    event = PrescriptionEvent(prescription_id=prescription.id, action=action.value, from_status=source.value,
-                              to_status=step.target.value, actor=actor_label, reason_code=reason_code, reason=reason,
-                              detail=detail, at=now)
     session.add(event)
     return event
 
@@ -151,13 +227,6 @@ def _lost_race(session: Session, prescription: Prescription) -> None:
         pharmacies.ensure_admitted(pharmacy)
     raise Conflict(f"Prescription {prescription.id} was changed by another request.", code="concurrent_change",
                    status_now=status)
-
-
-def note_event(session: Session, prescription: Prescription, action: str, actor_label: str, *,
-               reason: str | None = None, detail: dict | None = None) -> None:
-    """Add a history event that is not a transition (a pack undone) to the caller's transaction."""
-    session.add(PrescriptionEvent(prescription_id=prescription.id, action=action, actor=actor_label, reason=reason,
-                                  detail=detail, at=clock.now()))
 
 
 def _overdue(prescription: Prescription) -> bool:
@@ -193,9 +262,11 @@ def _refuse_if_expired(prescription: Prescription) -> None:
 
 def issue(session: Session, actor: Actor, *, patient_id: int, diagnosis: str, valid_days: int,
           items: list[dict]) -> PrescriptionDetail:
-    """A responsible physician issues a dual-channel e-prescription."""
+    """A responsible physician issues a dual-channel e-prescription, signed with their key (the
+    service signing as the co-signing service) over its canonical content, and the first link
+    of its history chain."""
     actor.require(Role.physician)
-    physician = session.get(Physician, actor.subject)
+    physician, keys = signatures.physician_with_keys(session, actor.subject)
     if physician is None or not physician.responsible:
         raise Forbidden("Only a responsible physician (医保责任医师) issues dual-channel prescriptions.",
                         code="physician_not_responsible")
@@ -230,19 +301,32 @@ def issue(session: Session, actor: Actor, *, patient_id: int, diagnosis: str, va
     if errors:
         raise Invalid("The prescription breaks dual-channel rules.", errors, code="prescription_rules")
     now = clock.now()
+    key = signatures.signing_key(session, signing.physician_holder(physician.code), keys, at=now)
     prescription = Prescription(patient_id=patient.id, physician_code=physician.code,
                                 institution_code=physician.institution_code, patient_region=patient.region,
                                 diagnosis=diagnosis, status=Status.issued.value, issued_at=now,
-                                valid_until=rules.valid_until(now, valid_days), updated_at=now)
+                                valid_until=rules.valid_until(now, valid_days), updated_at=now,
+                                number=uuid.uuid4().hex, signing_key_id=key.id)
+    rows = [PrescriptionItem(**item) for item in items]
+    content = signed_bytes(prescription, patient, rows)
+    prescription.signature = signatures.sign(key, content)
+    event = PrescriptionEvent(action="issue", to_status=Status.issued.value, actor=actor.label, at=now)
+    prescription.history_head = chain.append(chain_start(prescription), event, issue_link(prescription, content))
     session.add(prescription)
     session.flush()
-    rows = [PrescriptionItem(prescription_id=prescription.id, **item) for item in items]
-    event = PrescriptionEvent(prescription_id=prescription.id, action="issue", to_status=Status.issued.value,
-                              actor=actor.label, at=now)
+    for row in (*rows, event):
+        row.prescription_id = prescription.id
     session.add_all([*rows, event])
     session.commit()
     # Everything the answer shows was just written: no need to read it back.
     return PrescriptionDetail(prescription=prescription, patient=patient, items=rows, drugs=drugs, events=[event])
+
+
+def issue_link(prescription: Prescription, content: bytes) -> dict:
+    """What the issue event's link covers besides the event: the signed content's digest, the
+    signature and its key."""
+    return {"digest": crypto.sm3(content).hex(), "signature": prescription.signature,
+            "key_id": prescription.signing_key_id}
 
 
 def detail(session: Session, prescription: Prescription) -> PrescriptionDetail:
@@ -443,7 +527,7 @@ def inbox(session: Session, actor: Actor, *, limit: int | None = None, cursor: s
     """Prescriptions routed to the calling pharmacy and not yet dispensed."""
     actor.require(Role.pharmacy)
     statement = select(Prescription).where(
-        visible(actor), Prescription.status.in_([Status.routed.value, Status.verified.value]),
+        visible(actor), Prescription.status.in_([Status.routed.value, Status.verified.value, Status.reviewed.value]),
         Prescription.valid_until > clock.now())
     return _record_list(session, actor, paginate(session, statement, Prescription.id, limit=limit, cursor=cursor),
                         "inbox")
@@ -518,6 +602,11 @@ def _require_reason(action: Action, reason_code: str | None, note: str | None) -
                       code="reason_code_invalid", accepted=list(rules.reasons_of(action)))
 
 
+# What a prescription going back to its physician forgets: its pharmacy and who picked up.
+_HANDED_BACK = {"pharmacy_code": None, "verified_at": None, "pickup_name": None, "pickup_id_masked": None,
+                "pickup_id_hash": None, "pickup_id_encrypted": None, "pickup_relation": None}
+
+
 def hand_back(session: Session, actor: Actor, prescription_id: int, *, reason_code: str | None = None,
               note: str | None = None) -> PrescriptionDetail:
     """The routed pharmacy hands the prescription back with a reason code; it can then go to
@@ -529,10 +618,7 @@ def hand_back(session: Session, actor: Actor, prescription_id: int, *, reason_co
     _require_reason(Action.hand_back, reason_code, note)
     _refuse_if_expired(prescription)
     event = _move(session, prescription, Action.hand_back, actor.label, reason_code=reason_code, reason=note,
-                  pharmacy_code=None,
-                  verified_at=None, pickup_name=None, pickup_id_masked=None, pickup_id_hash=None,
-                  pickup_id_encrypted=None, pickup_relation=None,
-                  detail={"pharmacy_code": prescription.pharmacy_code})
+                  detail={"pharmacy_code": prescription.pharmacy_code}, **_HANDED_BACK)
     session.commit()
     return _answer(loaded, event, pharmacy=None)
 
@@ -544,12 +630,14 @@ def verify(session: Session, actor: Actor, prescription_id: int, *, id_number: s
     loaded = _load_detail(session, actor, prescription_id)
     prescription = loaded.prescription
     _require_party(actor, prescription, Action.verify)
+    _require_authentic(loaded, Action.verify)
     _refuse_if_expired(prescription)
     pharmacies.ensure_admitted(loaded.pharmacy)
     if not patients.matches_id_number(loaded.patient, id_number):
         raise Invalid("The ID number is not the patient's.", {"id_number": ["Does not match the patient."]},
                       code="id_number_mismatch")
     values = {"verified_at": clock.now()}
+    detail = {"pickup": bool(pickup)}
     if pickup:
         agent_number = patients.parse_id_number(pickup["id_number"], "pickup.id_number")
         vault = identity.vault()
@@ -561,10 +649,149 @@ def verify(session: Session, actor: Actor, prescription_id: int, *, id_number: s
         values.update(pickup_name=pickup["name"], pickup_id_masked=identity.mask(agent_number),
                       pickup_id_hash=agent_hash, pickup_id_encrypted=vault.encrypt(agent_number),
                       pickup_relation=pickup["relation"])
-    event = _move(session, prescription, Action.verify, actor.label, detail={"pickup": bool(pickup)},
-                  by_admitted_pharmacy=True, **values)
+        # The agent as shown (masked), so the history chain covers who picked up.
+        detail["agent"] = {"name": pickup["name"], "id_number_masked": values["pickup_id_masked"],
+                           "relation": pickup["relation"]}
+    event = _move(session, prescription, Action.verify, actor.label, detail=detail, by_admitted_pharmacy=True,
+                  **values)
     session.commit()
     return _answer(loaded, event)
+
+
+def review(session: Session, actor: Actor, prescription_id: int, *, outcome: str, reason_code: str | None = None,
+           note: str | None = None) -> PrescriptionDetail:
+    """A pharmacist of the routed, admitted pharmacy reviews (审方) a verified prescription.
+    Approved, it may be dispensed; refused with a reason code (`rules.REVIEW_REFUSALS`), it goes
+    back to its physician. Either way the review is signed with the pharmacist's key over the
+    prescription's signed content and recorded, with who reviewed, in its history."""
+    action = Action.review if outcome == "approved" else Action.refuse_review
+    if action is Action.review and reason_code is not None:
+        raise Invalid("An approval carries no reason code.", {"reason_code": ["Only for a refusal."]},
+                      code="reason_code_unexpected")
+    if action is Action.refuse_review:
+        _require_reason(action, reason_code, note)
+    loaded = _load_detail(session, actor, prescription_id)
+    prescription = loaded.prescription
+    _require_party(actor, prescription, action)
+    _require_authentic(loaded, action)
+    _refuse_if_expired(prescription)
+    pharmacies.ensure_admitted(loaded.pharmacy)
+    if rules.transition(action, Status(prescription.status)) is None:
+        raise _refuse_transition(prescription, action)
+    pharmacist, keys = signatures.pharmacist_with_keys(session, actor.pharmacist_id)
+    if pharmacist is None or pharmacist.pharmacy_code != prescription.pharmacy_code:
+        raise Forbidden("The token's pharmacist is not one of this pharmacy's.", code="pharmacist_required")
+    now = clock.now()
+    key = signatures.signing_key(session, signing.pharmacist_holder(pharmacist.licence_number), keys, at=now)
+    content = signed_bytes(prescription, loaded.patient, loaded.items)
+    document = rules.review_content(number=prescription.number, content_digest=crypto.sm3(content).hex(),
+                                    licence_number=pharmacist.licence_number, pharmacy_code=prescription.pharmacy_code,
+                                    outcome=outcome, reason_code=reason_code, note=note, at=now)
+    detail = {"outcome": outcome, "reason_code": reason_code, "pharmacy_code": prescription.pharmacy_code,
+              "pharmacist": {"id": pharmacist.id, "licence_number": pharmacist.licence_number,
+                             "name": pharmacist.name},
+              "key_id": key.id, "signature": signatures.sign(key, crypto.canonical(document))}
+    cleared = {} if action is Action.review else _HANDED_BACK
+    event = _move(session, prescription, action, actor.label, reason_code=reason_code, reason=note, detail=detail,
+                  by_admitted_pharmacy=True, at=now, **cleared)
+    session.commit()
+    return _answer(loaded, event, **({} if action is Action.review else {"pharmacy": None}))
+
+
+def _approved_since_verified(events: list[PrescriptionEvent]) -> bool:
+    """Whether the history holds a pharmacist's approval since the latest verification."""
+    for event in reversed(events):
+        if event.action == Action.review.value:
+            return True
+        if event.action in (Action.verify.value, Action.hand_back.value, Action.refuse_review.value):
+            return False
+    return False
+
+
+def review_document(prescription: Prescription, content: bytes, event: PrescriptionEvent) -> bytes:
+    """The bytes a review event's pharmacist signed, rebuilt from the event."""
+    detail = event.detail or {}
+    return crypto.canonical(rules.review_content(
+        number=prescription.number, content_digest=crypto.sm3(content).hex(),
+        licence_number=(detail.get("pharmacist") or {}).get("licence_number"),
+        pharmacy_code=detail.get("pharmacy_code"), outcome=detail.get("outcome"),
+        reason_code=detail.get("reason_code"), note=event.reason, at=event.at))
+
+
+REVIEW_ACTIONS = (Action.review.value, Action.refuse_review.value)
+
+
+def signature_report(session: Session, loaded: PrescriptionDetail, ca_public: bytes | None = None) -> dict:
+    """The prescription's signature and its reviews' signatures, each checked now with public
+    keys only (the signers' and the CA's)."""
+    p = loaded.prescription
+    content = signed_bytes(p, loaded.patient, loaded.items)
+    reviews = [e for e in loaded.events if e.action in REVIEW_ACTIONS]
+    review_keys = signatures.keys_by_id(session, {(e.detail or {}).get("key_id") for e in reviews} - {None})
+    checked = []
+    for event in reviews:
+        detail = event.detail or {}
+        pharmacist = detail.get("pharmacist") or {}
+        key = review_keys.get(detail.get("key_id"))
+        problem = signatures.problem(key, holder=signing.pharmacist_holder(pharmacist.get("licence_number")),
+                                     signed_at=event.at, data=review_document(p, content, event),
+                                     signature=detail.get("signature"), ca_public=ca_public)
+        checked.append({"outcome": detail.get("outcome"), "reason_code": detail.get("reason_code"),
+                        "note": event.reason, "pharmacist": pharmacist, "pharmacy_code": detail.get("pharmacy_code"),
+                        "reviewed_at": event.at, "key": key, "signature": detail.get("signature"),
+                        "verifies": problem is None, "problem": problem})
+    problem = signature_problem(loaded, ca_public)
+    return {"prescription_id": p.id, "number": p.number, "algorithm": crypto.ALGORITHM,
+            "signed_content": content.decode(), "digest": crypto.sm3(content).hex(), "signature": p.signature,
+            "signed_at": p.issued_at, "key": loaded.key, "verifies": problem is None, "problem": problem,
+            "reviews": checked}
+
+
+def signature(session: Session, actor: Actor, prescription_id: int) -> dict:
+    """`signature_report` of a prescription the actor may read (recorded in the access log)."""
+    loaded = _load_detail(session, actor, prescription_id)
+    record_read(session, actor, loaded.prescription, detail={"view": "signature"})
+    session.commit()
+    return {**signature_report(session, loaded), "ca_public_key": crypto.public_pem(signatures.ca_public_key())}
+
+
+def details_of(session: Session, ids: list[int]) -> list[PrescriptionDetail]:
+    """Many prescriptions with their patients, keys, items, events, packs and returns, in a few
+    queries (the offline checks walk every prescription this way), in id order."""
+    if not ids:
+        return []
+    found = {p.id: PrescriptionDetail(prescription=p, patient=patient, items=[], drugs={}, key=key)
+             for p, patient, key in session.execute(
+                 select(Prescription, Patient, SigningKey).join(Patient, Patient.id == Prescription.patient_id)
+                 .outerjoin(SigningKey, SigningKey.id == Prescription.signing_key_id)
+                 .where(Prescription.id.in_(ids)).order_by(Prescription.id))}
+    for item in session.exec(select(PrescriptionItem).where(PrescriptionItem.prescription_id.in_(ids))
+                             .order_by(PrescriptionItem.id)):
+        found[item.prescription_id].items.append(item)
+    for event in session.exec(select(PrescriptionEvent).where(PrescriptionEvent.prescription_id.in_(ids))
+                              .order_by(PrescriptionEvent.id)):
+        found[event.prescription_id].events.append(event)
+    for pack in session.exec(select(DispensedPack).where(DispensedPack.prescription_id.in_(ids))):
+        found[pack.prescription_id].packs.append(pack)
+    for pack in session.exec(select(PackReturn).where(PackReturn.prescription_id.in_(ids))
+                             .order_by(PackReturn.id)):
+        found[pack.prescription_id].returns.append(pack)
+    return list(found.values())
+
+
+def all_details(session: Session, ids: list[int] | None = None, page: int = 500):
+    """`details_of` every prescription (or those of `ids`), page by page, in id order."""
+    if ids is not None:
+        wanted = sorted(set(ids))
+        for start in range(0, len(wanted), page):
+            yield from details_of(session, wanted[start:start + page])
+        return
+    after = 0
+    while chunk := list(session.exec(select(Prescription.id).where(Prescription.id > after)
+                                     .order_by(Prescription.id).limit(page))):
+        after = chunk[-1]
+        yield from details_of(session, chunk)
+        session.expunge_all()
 
 
 def _draws(session: Session, loaded: PrescriptionDetail, requested: list[dict]) -> list[pack_rules.Draw]:
@@ -657,6 +884,7 @@ def dispense(session: Session, actor: Actor, prescription_id: int, *, items: lis
     loaded = _load_detail(session, actor, prescription_id)
     prescription, pharmacy = loaded.prescription, loaded.pharmacy
     _require_party(actor, prescription, Action.dispense)
+    _require_authentic(loaded, Action.dispense)
     if prescription.status == Status.expired.value or _overdue(prescription):
         attempted_at = clock.now().isoformat()
         raise _expired(prescription, lambda s: raise_flag(
@@ -667,7 +895,13 @@ def dispense(session: Session, actor: Actor, prescription_id: int, *, items: lis
                       "valid_until": prescription.valid_until.isoformat(), "attempted_at": attempted_at}))
     pharmacies.ensure_admitted(pharmacy)
     if rules.transition(Action.dispense, Status(prescription.status)) is None:
+        if prescription.status == Status.verified.value:
+            raise Conflict("A pharmacist reviews (审方) a prescription before it is dispensed.",
+                           code="review_required", status_now=prescription.status, action=Action.dispense.value)
         raise _refuse_transition(prescription, Action.dispense)
+    if not _approved_since_verified(loaded.events):  # a status set behind the service's back
+        raise Conflict("A pharmacist reviews (审方) a prescription before it is dispensed.",
+                       code="review_required", status_now=prescription.status, action=Action.dispense.value)
     draws = _draws(session, loaded, items)
     now = clock.now()
     refused = packs.take(session, prescription_id=prescription.id, pharmacy_code=pharmacy.code, draws=draws,
@@ -676,8 +910,9 @@ def dispense(session: Session, actor: Actor, prescription_id: int, *, items: lis
         raise Conflict("A trace code was already dispensed; the pack cannot be sold twice.",
                        code="duplicate_trace_code", trace_codes=refused,
                        on_refusal=[lambda s: _flag_reused_codes(s, prescription, pharmacy, refused)])
-    event = _move(session, prescription, Action.dispense, actor.label, dispensed_at=now,
-                  detail={"trace_codes": len(draws)}, by_admitted_pharmacy=True)
+    packs_drawn = sorted([d.trace_code, d.drug_code, d.units] for d in draws)
+    event = _move(session, prescription, Action.dispense, actor.label, dispensed_at=now, at=now,
+                  detail={"trace_codes": len(draws), "packs": packs_drawn}, by_admitted_pharmacy=True)
     units: dict[str, int] = {}
     for draw in draws:
         units[draw.drug_code] = units.get(draw.drug_code, 0) + draw.units
@@ -750,12 +985,14 @@ def undo_pack(session: Session, actor: Actor, code: str, *, reason: str) -> str:
         raise Conflict(f"Packs can be undone within {days} days of dispensing; this one was dispensed at "
                        f"{dispensing.dispensed_at.isoformat()}.", code="undo_window_passed",
                        undo_until=pack_rules.undo_until(dispensing.dispensed_at, days).isoformat())
-    # Hold the prescription at `dispensed` (its row locked until the request commits): a
-    # settlement racing this undo either moved it first (then this touches nothing) or waits.
-    held = session.execute(sa.update(Prescription)
-                           .where(Prescription.id == prescription.id, Prescription.status == Status.dispensed.value,
-                                  pharmacies.is_active(Prescription.pharmacy_code))
-                           .values(updated_at=now).execution_options(synchronize_session=False)).rowcount
+    # Hold the prescription at `dispensed` (its row locked until the request commits), with its
+    # history head as loaded: a settlement or another undo racing this one either wrote first
+    # (then this touches nothing) or waits.
+    event = PrescriptionEvent(prescription_id=prescription.id, action="undo_pack", actor=actor.label, reason=reason,
+                              detail={"trace_code": code, "drug_code": dispensing.drug_code}, at=now)
+    held = _chained_update(session, prescription, event,
+                           [Prescription.status == Status.dispensed.value,
+                            pharmacies.is_active(Prescription.pharmacy_code)], {"updated_at": now})
     if held != 1:
         _refuse_undo_unless_dispensed(session.scalar(select(Prescription.status)
                                                      .where(Prescription.id == prescription.id)))
@@ -763,8 +1000,7 @@ def undo_pack(session: Session, actor: Actor, code: str, *, reason: str) -> str:
     if not packs.give_back(session, dispensing, at=now, actor=actor.label, reason=reason):
         raise Conflict("The pack was undone by another request.", code="concurrent_change")
     pharmacies.return_stock(session, dispensing.pharmacy_code, {dispensing.drug_code: dispensing.units})
-    note_event(session, prescription, "undo_pack", actor.label, reason=reason,
-               detail={"trace_code": code, "drug_code": dispensing.drug_code})
+    session.add(event)
     session.commit()
     return code
 
@@ -804,9 +1040,11 @@ def load_for(session: Session, actor: Actor, prescription_id: int, action: Actio
 
 
 def move(session: Session, prescription: Prescription, action: Action, actor_label: str, *,
-         reason: str | None = None, detail: dict | None = None, by_admitted_pharmacy: bool = False) -> None:
+         reason: str | None = None, detail: dict | None = None, by_admitted_pharmacy: bool = False
+         ) -> PrescriptionEvent:
     """Apply one transition in the caller's transaction with the conditional UPDATE every move
     uses (`by_admitted_pharmacy`: only while the prescription's pharmacy is admitted); Conflict
-    when the prescription is not, or no longer, in a state that allows it. The caller commits."""
-    _move(session, prescription, action, actor_label, reason=reason, detail=detail,
-          by_admitted_pharmacy=by_admitted_pharmacy)
+    when the prescription is not, or no longer, in a state that allows it. Returns the event
+    recorded (its `chain_hash` is its link in the prescription's history). The caller commits."""
+    return _move(session, prescription, action, actor_label, reason=reason, detail=detail,
+                 by_admitted_pharmacy=by_admitted_pharmacy)

@@ -87,6 +87,21 @@ def verify(body, prescription_id):
     return services.verify(db.session(), current_actor(), prescription_id, **body)
 
 
+@bp.post("/prescriptions/<int:prescription_id>/review")
+@bp.arguments(schemas.PrescriptionReviewIn)
+@bp.response(200, schemas.PrescriptionOut)
+def review(body, prescription_id):
+    """A pharmacist's review (审方) of a verified prescription, signed: approved, or refused with a reason code."""
+    return services.review(db.session(), current_actor(), prescription_id, **body)
+
+
+@bp.get("/prescriptions/<int:prescription_id>/signature")
+@bp.response(200, schemas.SignatureOut)
+def signature(prescription_id):
+    """The prescription's signature (and its reviews'), with the signed bytes and whether they verify now."""
+    return services.signature(db.session(), current_actor(), prescription_id)
+
+
 @bp.post("/prescriptions/<int:prescription_id>/dispense")
 @bp.arguments(schemas.DispenseIn)
 @bp.response(200, schemas.PrescriptionOut)

@@ -100,6 +100,8 @@ class Settlement(SQLModel, table=True):
     created_by: str = Field(max_length=64)
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
+    # The head of the settlement's history chain (history/chain.py), compared-and-set by every change.
+    history_head: str | None = Field(default=None, max_length=64)
 
 
 class SettlementLine(SQLModel, table=True):
@@ -142,3 +144,4 @@ class SettlementEvent(SQLModel, table=True):
     actor: str = Field(max_length=64)
     reason: str | None = Field(default=None, max_length=500)
     at: datetime = Field(sa_type=UTCDateTime)
+    chain_hash: str | None = Field(default=None, max_length=64)  # its link in the settlement's chain

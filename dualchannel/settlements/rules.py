@@ -551,6 +551,8 @@ IN_FORCE = frozenset({Status.settled, Status.pending, Status.approved})
 
 #: The one table of settlement moves: action -> (allowed sources, target).
 TRANSITIONS: Mapping[str, tuple[frozenset[Status], Status]] = {
+    # A claim charged in full (no policy of the insured region held) split under that policy.
+    "adjudicate": (frozenset({Status.pending}), Status.pending),
     "approve": (frozenset({Status.pending}), Status.approved),
     "reject": (frozenset({Status.pending}), Status.rejected),
     "reverse": (IN_FORCE, Status.reversed),

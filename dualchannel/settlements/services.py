@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
 
 from dualchannel import adcodes, clock
@@ -24,6 +25,7 @@ from dualchannel.drugs import services as drugs
 from dualchannel.drugs.models import Drug
 from dualchannel.errors import Conflict, Forbidden, Invalid, NotFound
 from dualchannel.flags.services import raise_flag
+from dualchannel.history import chain
 from dualchannel.patients import services as patients
 from dualchannel.patients.models import Patient
 from dualchannel.packs import services as packs
@@ -465,8 +467,8 @@ def settle_prescription(session: Session, actor: Actor, prescription_id: int, *,
     dispensed_on = prescription.dispensed_at.astimezone(clock.CHINA).date()
     prices = _prices(session, loaded, unit_prices or {}, dispensed_on, patient.insurance)
 
-    prescriptions.move(session, prescription, Action.settle, actor.label, detail={"mode": chosen.value},
-                       by_admitted_pharmacy=True)
+    settled = prescriptions.move(session, prescription, Action.settle, actor.label, detail={"mode": chosen.value},
+                                 by_admitted_pharmacy=True)
     lines = _lines(prescription, loaded, packs.units_dispensed(session, prescription.id), prices)
     row = _locked_accumulator(session, patient.id, today.year)
     result = (rules.settle(policy, _as_rules(row), lines, patient.assistance_category) if policy
@@ -481,18 +483,23 @@ def settle_prescription(session: Session, actor: Actor, prescription_id: int, *,
         policy_id=policy_row.id if policy_row else None, year=today.year, settled_on=today, mode=chosen.value,
         status=status.value, created_by=actor.label, created_at=now, updated_at=now,
         **_amounts(result, loaded.drugs))
-    session.add(settlement)
-    session.flush()
     rows = []
     for position, (line, split) in enumerate(zip(lines, result.lines)):
         drug = loaded.drugs[line.drug_code]
         rows.append(SettlementLine(
-            settlement_id=settlement.id, position=position, drug_code=line.drug_code, quantity=line.quantity,
+            position=position, drug_code=line.drug_code, quantity=line.quantity,
             unit_price=line.unit_price, agreed_price=drug.agreed_price, payment_standard=line.payment_standard,
             first_self_pay_ratio=line.first_self_pay_ratio, separate_payment=drug.separate_payment,
             **_split_parts(split)))
-    event = SettlementEvent(settlement_id=settlement.id, action="settle" if chosen is Mode.direct else "claim",
-                            to_status=status.value, actor=actor.label, at=now)
+    event = SettlementEvent(action="settle" if chosen is Mode.direct else "claim", to_status=status.value,
+                            actor=actor.label, at=now)
+    # The settlement's history chain starts from the prescription's link that settled it.
+    settlement.history_head = chain.append(chain.genesis("settlement", settled.chain_hash), event,
+                                           settlement_link(settlement, rows))
+    session.add(settlement)
+    session.flush()
+    for written in (*rows, event):
+        written.settlement_id = settlement.id
     session.add_all([*rows, event])
     session.flush()
     _write_accumulator(session, row, result.after)
@@ -517,7 +524,7 @@ def _amounts(result: rules.SettlementResult, catalogue: dict[str, Drug]) -> dict
                                        rules.ZERO)}
 
 
-def _adjudicate(session: Session, settlement: Settlement) -> None:
+def _adjudicate(session: Session, actor: Actor, settlement: Settlement) -> None:
     """Adjudicate a claim charged in full under the insured region's policy in force on its day,
     now that the service holds it: its lines and amounts are split and the patient's
     accumulators take it (the patient is reimbursed what the funds pay)."""
@@ -542,24 +549,57 @@ def _adjudicate(session: Session, settlement: Settlement) -> None:
         setattr(settlement, name, value)
     settlement.policy_id = row.id
     session.flush()
+    _change(session, actor, settlement, "adjudicate", None, extra=settlement_link(settlement, stored))
     _write_accumulator(session, accumulator, result.after)
 
 
-def _change(session: Session, actor: Actor, settlement: Settlement, action: str, reason: str | None) -> None:
-    """One conditional status change from `rules.TRANSITIONS`, recorded; Conflict otherwise."""
+# What adjudicating a claim charged in full writes: the funds' parts and the policy applied.
+_ADJUDICATED = ("policy_id", "basic_fund", "critical_illness", "medical_assistance", "fund_outside_budget",
+                "patient_pays")
+_ADJUDICATED_LINE = ("over_standard", "first_self_pay", "policy_range", "deductible", "basic_fund",
+                     "in_policy_self_pay", "critical_illness", "medical_assistance", "patient_pays")
+
+
+def settlement_link(settlement: Settlement, lines: list[SettlementLine], *, as_charged_in_full: bool = False) -> dict:
+    """What a settlement's first link covers besides its event: the settlement as made (all but
+    its id and what changes later) and its lines. A claim charged in full and adjudicated later
+    was made with every part the patient's (`as_charged_in_full` rebuilds that from the row);
+    its `adjudicate` link covers the row as adjudicated."""
+    made = chain.row_content(settlement, ("id", "status", "updated_at", "history_head"))
+    rows = [chain.row_content(line, ("id", "settlement_id")) for line in sorted(lines, key=lambda line: line.position)]
+    if as_charged_in_full:
+        made.update({name: "0.00" for name in _ADJUDICATED}, policy_id=None, patient_pays=made["total"])
+        for row in rows:
+            row.update({name: "0.00" for name in _ADJUDICATED_LINE}, patient_pays=row["total"])
+    return {"settlement": made, "lines": rows}
+
+
+def _change(session: Session, actor: Actor, settlement: Settlement, action: str, reason: str | None, *,
+            extra: dict | None = None) -> None:
+    """One conditional status change from `rules.TRANSITIONS`, recorded and linked into the
+    settlement's history chain (with `extra`, what the step wrote besides); Conflict otherwise.
+    The loaded `settlement` shows the new state."""
     sources, target = rules.TRANSITIONS[action]
     if Status(settlement.status) not in sources:
         raise Conflict(f"A settlement that is {settlement.status} cannot be {action}d.", code="invalid_transition",
                        status_now=settlement.status)
     now = clock.now()
+    event = SettlementEvent(settlement_id=settlement.id, action=action, from_status=settlement.status,
+                            to_status=target.value, actor=actor.label, reason=reason, at=now)
+    head = settlement.history_head
+    same_head = Settlement.history_head.is_(None) if head is None else Settlement.history_head == head
     touched = session.execute(
-        sa.update(Settlement).where(Settlement.id == settlement.id, Settlement.status == settlement.status)
-        .values(status=target.value, updated_at=now).execution_options(synchronize_session=False)
+        sa.update(Settlement).where(Settlement.id == settlement.id, Settlement.status == settlement.status, same_head)
+        .values(status=target.value, updated_at=now,
+                history_head=chain.append(head or chain.genesis("settlement", f"id:{settlement.id}"), event, extra))
+        .execution_options(synchronize_session=False)
     ).rowcount
     if touched != 1:
         raise Conflict(f"Settlement {settlement.id} was changed by another request.", code="concurrent_change")
-    session.add(SettlementEvent(settlement_id=settlement.id, action=action, from_status=settlement.status,
-                                to_status=target.value, actor=actor.label, reason=reason, at=now))
+    for name, value in (("status", target.value), ("updated_at", now),
+                        ("history_head", chain.next_head(event.chain_hash))):
+        set_committed_value(settlement, name, value)
+    session.add(event)
 
 
 def _undo(session: Session, actor: Actor, settlement: Settlement, action: str, reason: str) -> None:
@@ -618,7 +658,7 @@ def approve(session: Session, actor: Actor, settlement_id: int, *, note: str | N
     charged in full is adjudicated under that region's policy first."""
     settlement = _claim(session, actor, settlement_id)
     if settlement.policy_id is None and settlement.status == Status.pending.value:
-        _adjudicate(session, settlement)
+        _adjudicate(session, actor, settlement)
     _change(session, actor, settlement, "approve", note)
     return _finish(session, settlement)
 

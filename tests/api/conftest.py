@@ -13,6 +13,11 @@ def created(response):
     return response.get_json()
 
 
+def pharmacist_of(pharmacy_code):
+    """The licence number of the pharmacist `build_world` registers at a pharmacy."""
+    return f"YS{pharmacy_code}"
+
+
 @pytest.fixture
 def world(as_role):
     return build_world(as_role)
@@ -21,7 +26,9 @@ def world(as_role):
 def build_world(as_role):
     """The world: institution H370811001 with a responsible physician (D370811001) and an
     ordinary one, dual-channel drugs, pharmacies in Jining (two active, one applied) and Tai'an,
-    a patient of Jining in the institution's care; `as_role(role, subject)` makes the clients."""
+    each with a pharmacist (licence `pharmacist_of(code)`), a patient of Jining in the institution's care;
+    `as_role(role, subject, pharmacist=None)` makes the clients. `world.pharmacy` and
+    `world.other_pharmacy` are bound to their pharmacist (they review, 审方)."""
     admin = as_role("admin")
     bureau = as_role("bureau", "370800")
     created(admin.post("/api/v1/institutions", {"code": "H370811001", "name": "济宁市第一人民医院", "adcode": "370811"}))
@@ -49,6 +56,8 @@ def build_world(as_role):
             "lat": lat, "lon": lon, "crs": "wgs84", "cold_chain": cold_chain, "traceability": True}))
         if active:
             assert admin.post(f"/api/v1/pharmacies/{code}/admit", {}).status_code == 200
+        created(admin.post(f"/api/v1/pharmacies/{code}/pharmacists",
+                           {"licence_number": pharmacist_of(code), "name": f"{code[-3:]}号药师"}))
         stock = as_role("pharmacy", code).put(f"/api/v1/pharmacies/{code}/stock",
                                                 {"OSI": 20, "ADA": 20, "SAC": 50})
         assert stock.status_code == 200, stock.get_json()
@@ -67,7 +76,8 @@ def build_world(as_role):
     return SimpleNamespace(
         admin=admin, bureau=bureau, physician=physician,
         ordinary_physician=as_role("physician", "D370811002"),
-        pharmacy=as_role("pharmacy", "P370811001"), other_pharmacy=as_role("pharmacy", "P370881001"),
+        pharmacy=as_role("pharmacy", "P370811001", pharmacist=pharmacist_of("P370811001")),
+        other_pharmacy=as_role("pharmacy", "P370881001", pharmacist=pharmacist_of("P370881001")),
         patient=patient, patient_id_number=patient_id, as_role=as_role,
     )
 
@@ -87,10 +97,11 @@ def issue(world):
 
 @pytest.fixture
 def demo(runner, client):
-    """The Jining demo data (`dualchannel demo`, through the CLI) and a client per role it printed."""
+    """The Jining demo data (`dualchannel demo`, through the CLI) and a client per role it printed
+    (`pharmacist`: the demo pharmacy's token bound to its pharmacist)."""
     result = runner.invoke(args=["demo"])
     assert result.exit_code == 0, result.output
-    roles = ("admin", "bureau", "physician", "pharmacy")
+    roles = ("admin", "bureau", "physician", "pharmacy", "pharmacist")
     tokens = {line.split()[0]: line.split()[-1] for line in result.output.splitlines()
               if line.split() and line.split()[0] in roles}
     return SimpleNamespace(**{role: As(client, tokens[role]) for role in roles})

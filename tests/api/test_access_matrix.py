@@ -13,6 +13,7 @@ physician" / "another pharmacy" are the `peer` and `foreign` columns of those ro
 `institution` role is the procurement (集采) account of the hospital H370811001; procurement
 records belong to one institution, the scope's hospital (H370811001, H370881001, H370902001), or
 for the pharmacy role the scope's pharmacy, which takes part in procurement as an institution.
+The pharmacy role's token is bound to the pharmacy's pharmacist (it reviews, 审方, too).
 
 `MATRIX` declares, per route, one character per scope (or one for routes without a scoped
 object): `o` 2xx, `3` 403, `4` 404, `i` 422 (an import refusing the scope's row). For list routes
@@ -33,7 +34,7 @@ import pytest
 
 from dualchannel import clock, db
 from dualchannel.auth import Role
-from tests.api.conftest import build_world
+from tests.api.conftest import build_world, pharmacist_of
 from tests.api.test_fhir import FHIR, valid
 from tests.api.test_prescription_flow import PROBLEM
 from tests.api.test_settlement import EMPLOYEE, RESIDENT
@@ -75,7 +76,9 @@ class Objects:
         self.as_role = world.as_role
         self.admin = world.admin
         self.physicians = {s: world.as_role("physician", PHYSICIAN[s]) for s in SCOPES}
-        self.pharmacies = {s: world.as_role("pharmacy", PHARMACY[s]) for s in SCOPES}
+        # Each bound to its pharmacist: they review (审方) too.
+        self.pharmacies = {s: world.as_role("pharmacy", PHARMACY[s], pharmacist=pharmacist_of(PHARMACY[s]))
+                           for s in SCOPES}
         self._static: dict = {}
         self._spare: dict = {}  # fresh objects no call has changed yet
         self._handed: list = []  # keys of the fresh objects the current call uses
@@ -145,12 +148,14 @@ class Objects:
         rx = ok(physician.post("/api/v1/prescriptions", {
             "patient_id": patient["id"], "diagnosis": "慢性心力衰竭", "valid_days": 3,
             "items": [{"drug_code": "SAC", "quantity": 1, "days_supply": 14, "dosage": "每日两次"}]}))
-        steps = ["routed", "verified", "dispensed"]
+        steps = ["routed", "verified", "reviewed", "dispensed"]
         for step in steps[: steps.index(status) + 1] if status in steps else []:
             if step == "routed":
                 ok(physician.post(f"/api/v1/prescriptions/{rx['id']}/route", {"pharmacy_code": PHARMACY[scope]}))
             elif step == "verified":
                 ok(pharmacy.post(f"/api/v1/prescriptions/{rx['id']}/verify", {"id_number": number, "pickup": pickup}))
+            elif step == "reviewed":
+                ok(pharmacy.post(f"/api/v1/prescriptions/{rx['id']}/review", {"outcome": "approved"}))
             else:
                 rx = ok(pharmacy.post(f"/api/v1/prescriptions/{rx['id']}/dispense",
                                       {"items": [{"drug_code": "SAC", "trace_codes": trace_codes(1)}]}))
@@ -169,6 +174,10 @@ class Objects:
         ok(self.pharmacies[scope].post(f"/api/v1/prescriptions/{rx_id}/not-dispensed",
                                        {"reason_code": "patient_declined"}))
         return rx_id
+
+    def _signing_key(self, scope):
+        """A new signing key of the scope's physician, issued by the admin. Returns its id."""
+        return ok(self.admin.post("/api/v1/signing-keys", {"physician_code": PHYSICIAN[scope]}))["id"]
 
     def _trace(self, scope):
         return self._prescription(scope, "dispensed")["items"][0]["trace_codes"][0]
@@ -419,6 +428,12 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("POST", "/api/v1/pharmacies/<code>/exit"): Case(
         args=pharmacy_fresh("active"), body=lambda o, s: {"reason": "退出", "force": True},
         expect=dict(admin="ooo", bureau="oo4", physician="333", pharmacy="333", institution="333")),
+    ("POST", "/api/v1/pharmacies/<code>/pharmacists"): Case(
+        args=pharmacy_static, body=lambda o, s: {"licence_number": new_code("YS"), "name": "药师"},
+        expect=dict(admin="ooo", bureau="oo4", physician="333", pharmacy="344", institution="444")),
+    ("GET", "/api/v1/pharmacies/<code>/pharmacists"): Case(
+        args=pharmacy_static,
+        expect=dict(admin="ooo", bureau="oo4", physician="333", pharmacy="o44", institution="333")),
     ("PUT", "/api/v1/pharmacies/<code>/stock"): Case(
         args=pharmacy_static, body=lambda o, s: {"SAC": 100_000},
         expect=dict(admin="ooo", bureau="333", physician="333", pharmacy="o44", institution="333")),
@@ -468,8 +483,13 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("POST", "/api/v1/prescriptions/<int:prescription_id>/verify"): Case(
         args=rx("routed"), body=lambda o, s: {"id_number": o.patients[s][1]},
         expect=dict(admin="333", bureau="334", physician="344", pharmacy="o44", institution="444")),
+    ("POST", "/api/v1/prescriptions/<int:prescription_id>/review"): Case(
+        args=rx("verified"), body=lambda o, s: {"outcome": "approved"},
+        expect=dict(admin="333", bureau="334", physician="344", pharmacy="o44", institution="444")),
+    ("GET", "/api/v1/prescriptions/<int:prescription_id>/signature"): Case(
+        args=rx_static, expect=dict(admin="ooo", bureau="oo4", physician="o44", pharmacy="o44", institution="444")),
     ("POST", "/api/v1/prescriptions/<int:prescription_id>/dispense"): Case(
-        args=rx("verified"), body=lambda o, s: {"items": [{"drug_code": "SAC", "trace_codes": trace_codes(1)}]},
+        args=rx("reviewed"), body=lambda o, s: {"items": [{"drug_code": "SAC", "trace_codes": trace_codes(1)}]},
         expect=dict(admin="333", bureau="334", physician="344", pharmacy="o44", institution="444")),
     ("POST", "/api/v1/prescriptions/<int:prescription_id>/cancel"): Case(
         args=rx("issued"), body=lambda o, s: {"reason_code": "patient_request"},
@@ -484,6 +504,16 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/trace/<code>"): Case(
         args=lambda o, s: {"code": o.static("trace", s)},
         expect=dict(admin="ooo", bureau="oo4", physician="333", pharmacy="o44", institution="333")),
+    # -- signing keys: the CA's acts are an admin's or a bureau's of the holder's region --------------
+    ("GET", "/api/v1/signing-keys"): Case(
+        query=lambda o, s: {"limit": 500}, listed=lambda o, s: o.static("signing_key", s),
+        expect=dict(admin="ooo", bureau="oo-", physician="o--", pharmacy="---", institution="---")),
+    ("POST", "/api/v1/signing-keys"): Case(
+        body=lambda o, s: {"physician_code": PHYSICIAN[s]},
+        expect=dict(admin="ooo", bureau="oo3", physician="333", pharmacy="333", institution="333")),
+    ("POST", "/api/v1/signing-keys/<int:key_id>/revoke"): Case(
+        args=lambda o, s: {"key_id": o.fresh("signing_key", s)}, body=lambda o, s: {"reason": "密钥泄露"},
+        expect=dict(admin="ooo", bureau="oo4", physician="344", pharmacy="444", institution="444")),
     # -- audit flags -----------------------------------------------------------------------------
     ("GET", "/api/v1/flags"): Case(
         query=lambda o, s: {"limit": 500}, listed=lambda o, s: o.static("flag", s),
@@ -791,10 +821,10 @@ def shared(database_template, tmp_path_factory):
     directory = tmp_path_factory.mktemp("matrix")
     app = make_app(fresh_database(database_template, directory), directory / "instance")
     client, token = app.test_client(), token_maker(app)
-    world = build_world(lambda role, subject=None: As(client, token(role, subject)))
+    world = build_world(lambda role, subject=None, pharmacist=None: As(client, token(role, subject, pharmacist)))
     actors = {"admin": world.admin, "bureau": world.bureau,
               "physician": world.as_role("physician", PHYSICIAN["own"]),
-              "pharmacy": world.as_role("pharmacy", PHARMACY["own"]),
+              "pharmacy": world.as_role("pharmacy", PHARMACY["own"], pharmacist=pharmacist_of(PHARMACY["own"])),
               "institution": world.as_role("institution", INSTITUTION["own"])}
     yield SimpleNamespace(app=app, client=client, admin=world.admin, objects=Objects(world), actors=actors)
     app.extensions[db._ENGINE].dispose()

@@ -2,7 +2,7 @@
 
 import threading
 
-from tests.api.test_prescription_flow import routed_and_verified
+from tests.api.test_prescription_flow import ready_to_dispense
 from tests.support import trace_codes
 
 
@@ -24,7 +24,7 @@ def race(n, call):
 
 
 def test_twenty_concurrent_dispenses_one_wins(app, world, issue):
-    rx = routed_and_verified(world, issue, "SAC", 2)
+    rx = ready_to_dispense(world, issue, "SAC", 2)
     url = f"/api/v1/prescriptions/{rx['id']}/dispense"
     headers = {"Authorization": f"Bearer {world.pharmacy.token}"}
     codes = [trace_codes(2) for _ in range(20)]
@@ -42,8 +42,8 @@ def test_twenty_concurrent_dispenses_one_wins(app, world, issue):
 
 
 def test_same_trace_code_raced_by_two_prescriptions(app, world, issue):
-    first = routed_and_verified(world, issue, "SAC", 1)
-    second = routed_and_verified(world, issue, "SAC", 1)
+    first = ready_to_dispense(world, issue, "SAC", 1)
+    second = ready_to_dispense(world, issue, "SAC", 1)
     code = trace_codes(1)
     headers = {"Authorization": f"Bearer {world.pharmacy.token}"}
 

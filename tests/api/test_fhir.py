@@ -13,7 +13,7 @@ from dualchannel import clock
 from dualchannel.prescriptions import rules
 from tests.api.conftest import created
 from tests.api.test_settlement import EMPLOYEE
-from tests.support import trace_codes
+from tests.support import review, trace_codes
 
 FHIR = "application/fhir+json"
 BASE = "/fhir/R4"
@@ -60,6 +60,7 @@ def flow(world, issue):
         if steps >= 2:
             world.pharmacy.post(URL.format(rx["id"], "verify"), {"id_number": world.patient_id_number})
         if steps >= 3:
+            assert review(world.pharmacy, rx["id"]).status_code == 200
             done = world.pharmacy.post(URL.format(rx["id"], "dispense"),
                                        {"items": [{"drug_code": drug, "trace_codes": trace_codes(quantity)}]})
             assert done.status_code == 200, done.get_json()

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from dualchannel import clock, db
 from tests.api.conftest import created
 from tests.api.test_concurrency import race
-from tests.api.test_prescription_flow import problem, routed_and_verified
+from tests.api.test_prescription_flow import problem, ready_to_dispense
 from tests.api.test_settlement import desk  # noqa: F401 - fixture
 from tests.api.test_traceability import dispensed, stock
 from tests.support import resident_id, trace_codes
@@ -54,7 +54,7 @@ def flags(world, kind="duplicate_trace_code"):
 def test_a_pack_in_other_digits_is_the_same_pack(app, world, issue, script):
     rx, codes, response = dispensed(world, issue, quantity=1)
     assert response.status_code == 200
-    other = routed_and_verified(world, issue, quantity=1)
+    other = ready_to_dispense(world, issue, quantity=1)
     before = ledger(app)
     body = problem(dispense(world.pharmacy, other["id"], [codes[0].translate(script)]), 409)
     assert body["code"] == "duplicate_trace_code" and body["trace_codes"] == [codes[0]]
@@ -72,7 +72,7 @@ def test_a_new_pack_in_full_width_digits_is_stored_in_ascii(world, issue):
 
 @pytest.mark.parametrize("bad", ["{}\n", " {}", "{}\t", "{}0"], ids=["newline", "space", "tab", "21 digits"])
 def test_anything_but_twenty_digits_is_422_and_changes_nothing(app, world, issue, bad):
-    rx = routed_and_verified(world, issue, quantity=1)
+    rx = ready_to_dispense(world, issue, quantity=1)
     code = trace_codes(1)[0]
     before = ledger(app)
     body = problem(dispense(world.pharmacy, rx["id"], [bad.format(code)]), 422)
@@ -82,14 +82,14 @@ def test_anything_but_twenty_digits_is_422_and_changes_nothing(app, world, issue
 
 
 def test_the_same_pack_twice_in_one_dispensing_is_422_in_any_spelling(world, issue):
-    rx = routed_and_verified(world, issue, quantity=2)
+    rx = ready_to_dispense(world, issue, quantity=2)
     code = trace_codes(1)[0]
     body = problem(dispense(world.pharmacy, rx["id"], [code, code.translate(FULL_WIDTH)]), 422)
     assert "one code is one pack" in body["errors"]["items.0.trace_codes.1"][0]
 
 
 def test_more_codes_than_packs_is_refused_before_any_work(world, issue):
-    rx = routed_and_verified(world, issue, quantity=2)
+    rx = ready_to_dispense(world, issue, quantity=2)
     body = problem(dispense(world.pharmacy, rx["id"], trace_codes(3)), 422)
     assert "at most 2 trace codes" in body["errors"]["items.0.trace_codes"][0]
 
@@ -101,7 +101,7 @@ def test_no_spelling_of_a_dispensed_code_makes_a_new_pack(app, world, issue, scr
     rx, codes, response = dispensed(world, issue, quantity=1)
     assert response.status_code == 200
     spelled = "".join(d.translate(s) if s else d for d, s in zip(codes[0], scripts))
-    other = routed_and_verified(world, issue, quantity=1)
+    other = ready_to_dispense(world, issue, quantity=1)
     assert problem(dispense(world.pharmacy, other["id"], [spelled]), 409)["trace_codes"] == [codes[0]]
 
 
@@ -117,7 +117,7 @@ def prefixed(world):
 
 def test_a_code_of_another_product_is_422_naming_both(app, prefixed, issue):
     world = prefixed
-    rx = routed_and_verified(world, issue, quantity=2)
+    rx = ready_to_dispense(world, issue, quantity=2)
     before = ledger(app)
     wrong = trace_codes(1, "6900100")[0]
     unknown = trace_codes(1, "1234567")[0]
@@ -131,7 +131,7 @@ def test_a_code_of_another_product_is_422_naming_both(app, prefixed, issue):
 
 
 def test_a_drug_without_prefixes_takes_any_code(world, issue):
-    rx = routed_and_verified(world, issue, quantity=1)
+    rx = ready_to_dispense(world, issue, quantity=1)
     assert dispense(world.pharmacy, rx["id"], trace_codes(1, "1234567")).status_code == 200
 
 
@@ -177,7 +177,7 @@ def test_a_split_pack_is_drawn_by_its_pharmacy_until_used_up(app, tablets, issue
     assert [(p["prescription_id"], p["units"]) for p in chain["parts"]] == [(first["id"], 14), (second["id"], 14)]
 
     # The box is used up: a third dispensing of it is a reuse.
-    third = routed_and_verified(world, issue, "TAB", 1)
+    third = ready_to_dispense(world, issue, "TAB", 1)
     before = ledger(app)
     assert problem(dispense(world.pharmacy, third["id"], [box], "TAB"), 409)["code"] == "duplicate_trace_code"
     assert ledger(app) == before and len(flags(world)) == 1
@@ -203,7 +203,7 @@ def test_split_packs_draw_the_rest_of_one_box_then_a_new_one(tablets, issue):
     assert response.status_code == 200, response.get_json()
     parts = world.pharmacy.get(f"/api/v1/trace/{new}").get_json()["parts"]
     assert [(p["prescription_id"], p["units"]) for p in parts] == [(rx["id"], 12)]
-    short = routed_and_verified(world, issue, "TAB", 20)
+    short = ready_to_dispense(world, issue, "TAB", 20)
     body = problem(dispense(world.pharmacy, short["id"], [new], "TAB"), 422)
     assert "hold 16 of the 20" in body["errors"]["items.0.trace_codes"][0]
 
@@ -271,7 +271,7 @@ def test_a_suspended_or_exited_pharmacy_moves_no_pack_and_no_money(app, world, i
     routed = issue("SAC", 1).get_json()
     assert world.physician.post(f"/api/v1/prescriptions/{routed['id']}/route",
                                 {"pharmacy_code": "P370811001"}).status_code == 200
-    verified = routed_and_verified(world, issue, quantity=1)
+    verified = ready_to_dispense(world, issue, quantity=1)
     done, dispensed_codes, _ = dispensed(world, issue, quantity=1)
     assert world.bureau.post(f"/api/v1/pharmacies/P370811001/{action}",
                              {"reason": "飞行检查", "force": True}).status_code == 200
@@ -292,7 +292,7 @@ def test_the_pharmacy_state_is_checked_inside_the_writing_transaction(app, world
     """A suspension that commits between the step's read and its conditional UPDATE still refuses it."""
     from dualchannel.pharmacies import services as pharmacies
 
-    rx = routed_and_verified(world, issue, quantity=1)
+    rx = ready_to_dispense(world, issue, quantity=1)
     monkeypatch.setattr(pharmacies, "ensure_admitted", lambda pharmacy: None)  # the early check is passed
     assert world.bureau.post("/api/v1/pharmacies/P370811001/suspend", {"reason": "检查", "force": True}).status_code == 200
     before = ledger(app)
@@ -395,7 +395,7 @@ def test_the_answer_is_stored_with_the_settlement_in_one_transaction(app, world,
 
 
 def test_refused_dispenses_leave_stock_and_packs_as_they_were(app, world, issue):
-    rx = routed_and_verified(world, issue, quantity=2)
+    rx = ready_to_dispense(world, issue, quantity=2)
     assert world.pharmacy.put("/api/v1/pharmacies/P370811001/stock", {"SAC": 1}).status_code == 200
     before = ledger(app)
     assert problem(dispense(world.pharmacy, rx["id"], trace_codes(2)), 409)["code"] == "out_of_stock"

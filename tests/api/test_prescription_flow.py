@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 from dualchannel import clock
-from tests.support import resident_id, trace_codes
+from tests.support import resident_id, review, trace_codes
 
 PROBLEM = "application/problem+json"
 
@@ -16,11 +16,14 @@ def problem(response, status):
     return body
 
 
-def routed_and_verified(world, issue, drug="SAC", quantity=2, pharmacy="P370811001"):
+def ready_to_dispense(world, issue, drug="SAC", quantity=2, pharmacy="P370811001"):
+    """A new prescription routed to the pharmacy, verified and approved by its pharmacist (审方)."""
     rx = issue(drug, quantity).get_json()
     assert world.physician.post(f"/api/v1/prescriptions/{rx['id']}/route", {"pharmacy_code": pharmacy}).status_code == 200
     verified = world.pharmacy.post(f"/api/v1/prescriptions/{rx['id']}/verify", {"id_number": world.patient_id_number})
     assert verified.status_code == 200, verified.get_json()
+    reviewed = review(world.pharmacy, rx["id"])
+    assert reviewed.status_code == 200, reviewed.get_json()
     return rx
 
 
@@ -46,6 +49,9 @@ def test_issue_route_verify_dispense(world, issue):
         "id_number": world.patient_id_number,
         "pickup": {"name": "张小三", "id_number": resident_id("370811", "19900101"), "relation": "子女"}})
     assert verified.status_code == 200 and verified.get_json()["pickup"]["relation"] == "子女"
+    reviewed = review(world.pharmacy, rx["id"])
+    assert reviewed.status_code == 200 and reviewed.get_json()["status"] == "reviewed"
+    assert reviewed.get_json()["review"]["pharmacist"]["licence_number"] == "YSP370811001"
 
     codes = trace_codes(2)
     dispensed = world.pharmacy.post(f"/api/v1/prescriptions/{rx['id']}/dispense",
@@ -53,7 +59,7 @@ def test_issue_route_verify_dispense(world, issue):
     assert dispensed.status_code == 200, dispensed.get_json()
     body = dispensed.get_json()
     assert body["status"] == "dispensed" and body["items"][0]["trace_codes"] == sorted(codes)
-    assert [h["to_status"] for h in body["history"]] == ["issued", "routed", "verified", "dispensed"]
+    assert [h["to_status"] for h in body["history"]] == ["issued", "routed", "verified", "reviewed", "dispensed"]
     assert all(h["actor"] for h in body["history"])
     stock = world.pharmacy.get("/api/v1/pharmacies/P370811001/stock").get_json()
     assert stock["SAC"] == 48
@@ -135,21 +141,21 @@ def test_wrong_patient_id_at_verify_is_422(world, issue):
 
 
 def test_reused_trace_code_is_409_and_flagged(world, issue):
-    first = routed_and_verified(world, issue)
+    first = ready_to_dispense(world, issue)
     codes = trace_codes(2)
     assert world.pharmacy.post(f"/api/v1/prescriptions/{first['id']}/dispense",
                                {"items": [{"drug_code": "SAC", "trace_codes": codes}]}).status_code == 200
-    second = routed_and_verified(world, issue)
+    second = ready_to_dispense(world, issue)
     reused = world.pharmacy.post(f"/api/v1/prescriptions/{second['id']}/dispense",
                                  {"items": [{"drug_code": "SAC", "trace_codes": [codes[0], trace_codes(1)[0]]}]})
     problem(reused, 409)
     flags = world.bureau.get("/api/v1/flags?type=duplicate_trace_code").get_json()["items"]
     assert len(flags) == 1 and flags[0]["evidence"]["trace_code"] == codes[0]
-    assert world.pharmacy.get(f"/api/v1/prescriptions/{second['id']}").get_json()["status"] == "verified"
+    assert world.pharmacy.get(f"/api/v1/prescriptions/{second['id']}").get_json()["status"] == "reviewed"
 
 
 def test_dispense_after_expiry_is_409(world, issue):
-    rx = routed_and_verified(world, issue)
+    rx = ready_to_dispense(world, issue)
     clock.travel(timedelta(days=4))
     body = problem(world.pharmacy.post(f"/api/v1/prescriptions/{rx['id']}/dispense",
                                        {"items": [{"drug_code": "SAC", "trace_codes": trace_codes(2)}]}), 409)
@@ -213,15 +219,15 @@ def test_expiry_sweep_cli(world, issue, runner):
 
 
 def test_insufficient_stock_is_409_and_changes_nothing(world, issue):
-    rx = routed_and_verified(world, issue, "SAC", 60)
+    rx = ready_to_dispense(world, issue, "SAC", 60)
     problem(world.pharmacy.post(f"/api/v1/prescriptions/{rx['id']}/dispense",
                                 {"items": [{"drug_code": "SAC", "trace_codes": trace_codes(60)}]}), 409)
-    assert world.pharmacy.get(f"/api/v1/prescriptions/{rx['id']}").get_json()["status"] == "verified"
+    assert world.pharmacy.get(f"/api/v1/prescriptions/{rx['id']}").get_json()["status"] == "reviewed"
     assert world.pharmacy.get("/api/v1/pharmacies/P370811001/stock").get_json()["SAC"] == 50
 
 
 def test_trace_codes_must_match_quantity(world, issue):
-    rx = routed_and_verified(world, issue, "SAC", 2)
+    rx = ready_to_dispense(world, issue, "SAC", 2)
     url = f"/api/v1/prescriptions/{rx['id']}/dispense"
     problem(world.pharmacy.post(url, {"items": [{"drug_code": "SAC", "trace_codes": trace_codes(1)}]}), 422)
     problem(world.pharmacy.post(url, {"items": [{"drug_code": "SAC", "trace_codes": ["123", "456"]}]}), 422)

@@ -3,7 +3,7 @@
 from datetime import date
 
 from tests.api.procurement_support import API, batch, buy, product, travel_to
-from tests.api.test_prescription_flow import problem, routed_and_verified
+from tests.api.test_prescription_flow import problem, ready_to_dispense
 from tests.support import trace_codes
 
 H1 = "H370811001"
@@ -41,7 +41,7 @@ def test_agreed_volumes_from_base_year_usage(world, as_role):
 
 def test_declarations_count_dispensings_as_use_and_go_back_and_forth(world, issue, as_role):
     travel_to(date(2026, 6, 15))
-    rx = routed_and_verified(world, issue, "SAC", 2)
+    rx = ready_to_dispense(world, issue, "SAC", 2)
     dispensed = world.pharmacy.post(f"/api/v1/prescriptions/{rx['id']}/dispense",
                                     {"items": [{"drug_code": "SAC", "trace_codes": trace_codes(2)}]})
     assert dispensed.status_code == 200, dispensed.get_json()

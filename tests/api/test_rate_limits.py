@@ -115,7 +115,7 @@ def test_processes_sharing_redis_share_the_counts(redis_url, app_factory):
               "RATELIMIT_SEARCH_PER_ACCOUNT": "3/minute"}
     first, second = app_factory(**shared), app_factory(**shared)
     client = first.test_client()
-    world = build_world(lambda role, subject=None: As(client, token_maker(first)(role, subject)))
+    world = build_world(lambda role, subject=None, pharmacist=None: As(client, token_maker(first)(role, subject, pharmacist)))
     other = As(second.test_client(), world.physician.token)
     statuses = [(world.physician if n % 2 else other).post(
         "/api/v1/patients/search", {"id_number": world.patient_id_number, "name": "张三"}).status_code
@@ -135,6 +135,6 @@ def test_redis_that_stops_answering_falls_back_to_memory(app_factory, world_on):
 def world_on():
     def build(app):
         client, token = app.test_client(), token_maker(app)
-        return build_world(lambda role, subject=None: As(client, token(role, subject)))
+        return build_world(lambda role, subject=None, pharmacist=None: As(client, token(role, subject, pharmacist)))
 
     return build

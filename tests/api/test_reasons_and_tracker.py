@@ -9,12 +9,13 @@ from dualchannel.prescriptions import rules
 from tests.api.conftest import created
 from tests.api.test_prescription_flow import problem
 from tests.api.test_settlement import EMPLOYEE
-from tests.support import trace_codes
+from tests.support import review, trace_codes
 
 URL = "/api/v1/prescriptions/{}/{}"
-# action -> (endpoint, the state a prescription is brought to first, who acts)
-ACTIONS = {"return": ("return", "routed", "pharmacy"), "cancel": ("cancel", "issued", "physician"),
-           "not_dispense": ("not-dispensed", "verified", "pharmacy")}
+# action -> (endpoint, the state a prescription is brought to first, who acts, the rest of the body)
+ACTIONS = {"return": ("return", "routed", "pharmacy", {}), "cancel": ("cancel", "issued", "physician", {}),
+           "not_dispense": ("not-dispensed", "verified", "pharmacy", {}),
+           "refuse_review": ("review", "verified", "pharmacy", {"outcome": "refused"})}
 
 
 @pytest.fixture
@@ -29,6 +30,7 @@ def bring(world, issue):
             assert world.pharmacy.post(URL.format(rx["id"], "verify"),
                                        {"id_number": world.patient_id_number}).status_code == 200
         if status == "dispensed":
+            assert review(world.pharmacy, rx["id"]).status_code == 200
             assert world.pharmacy.post(URL.format(rx["id"], "dispense"),
                                        {"items": [{"drug_code": "SAC", "trace_codes": trace_codes(2)}]}).status_code == 200
         return rx["id"]
@@ -49,10 +51,10 @@ def test_the_published_list(world):
 @pytest.mark.parametrize("code", sorted(rules.REASONS))
 def test_every_code_is_accepted_only_by_its_actions(world, bring, code):
     accepted = {item["code"]: set(item["actions"]) for item in world.admin.get("/api/v1/reason-codes").get_json()["items"]}
-    for action, (endpoint, status, who) in ACTIONS.items():
+    for action, (endpoint, status, who, rest) in ACTIONS.items():
         rx_id = bring(status)
         actor = getattr(world, who)
-        body = {"reason_code": code, **({"note": "见附件说明"} if rules.REASONS[code].needs_note else {})}
+        body = {**rest, "reason_code": code, **({"note": "见附件说明"} if rules.REASONS[code].needs_note else {})}
         response = actor.post(URL.format(rx_id, endpoint), body)
         if action in accepted[code]:
             assert response.status_code == 200, (code, action, response.get_json())
@@ -67,14 +69,14 @@ def test_every_code_is_accepted_only_by_its_actions(world, bring, code):
 
 @pytest.mark.parametrize("action", sorted(ACTIONS))
 def test_free_text_alone_or_a_bare_other_is_422_and_changes_nothing(world, bring, action):
-    endpoint, status, who = ACTIONS[action]
+    endpoint, status, who, rest = ACTIONS[action]
     rx_id, actor = bring(status), getattr(world, who)
     for body in ({}, {"reason": "缺货"}, {"note": "缺货"}, {"reason_code": "no_such_code"}, {"reason_code": "other"},
                  {"reason_code": "other", "note": "   "}, {"reason_code": ""}):
-        response = actor.post(URL.format(rx_id, endpoint), body)
+        response = actor.post(URL.format(rx_id, endpoint), {**rest, **body})
         assert response.status_code == 422, (body, response.get_json())
     assert world.physician.get(f"/api/v1/prescriptions/{rx_id}").get_json()["status"] == status
-    done = actor.post(URL.format(rx_id, endpoint), {"reason_code": "other", "note": "  患者外出  "})
+    done = actor.post(URL.format(rx_id, endpoint), {**rest, "reason_code": "other", "note": "  患者外出  "})
     assert done.status_code == 200 and done.get_json()["history"][-1]["reason"] == "患者外出"
 
 
@@ -109,7 +111,8 @@ def test_a_verified_prescription_is_offered_every_reason_of_its_actions(world, b
                .get_json()["next_actions"]}
     assert [c["code"] for c in actions["not_dispense"]["reason_codes"]] == list(rules.NOT_DISPENSED_REASONS)
     assert [c["code"] for c in actions["return"]["reason_codes"]] == list(rules.RETURN_REASONS)
-    assert actions["not_dispense"]["needs_reason"] and not actions["dispense"]["needs_reason"]
+    assert actions["not_dispense"]["needs_reason"] and not actions["review"]["needs_reason"]
+    assert [c["code"] for c in actions["refuse_review"]["reason_codes"]] == list(rules.REVIEW_REFUSALS)
 
 
 # -- tracker ------------------------------------------------------------------------------------
@@ -148,6 +151,10 @@ def test_tracker_for_each_status(world, bring):
     assert tracked(world.physician, rx_id)["phase"] == "routed"
 
     seen["verified"] = tracked(world.pharmacy, bring("verified"))
+    reviewed_id = bring("verified")
+    assert review(world.pharmacy, reviewed_id).status_code == 200
+    seen["reviewed"] = tracked(world.pharmacy, reviewed_id)
+    assert "dispense" in [a["action"] for a in seen["reviewed"]["next"]["actions"]]
     dispensed_id = bring("dispensed")
     seen["dispensed"] = tracked(world.pharmacy, dispensed_id)
     assert seen["dispensed"]["next"]["by"] is None and seen["dispensed"]["next"]["actions"][0]["action"] == "settle"

@@ -6,9 +6,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from tests.api.conftest import created
+from tests.api.conftest import created, pharmacist_of
 from tests.api.test_prescription_flow import problem
-from tests.support import resident_id, trace_codes
+from tests.support import resident_id, review, trace_codes
 
 # The round figures of RES and EMP in tests/unit/test_settlement_rules.py, so each case can be
 # checked with pencil and paper.
@@ -59,13 +59,15 @@ def desk(world):
         return SimpleNamespace(id=body["id"], id_number=number)
 
     def dispensed(who, items, pharmacy_code="P370811001"):
-        pharmacy = world.as_role("pharmacy", pharmacy_code) if pharmacy_code != "P370811001" else world.pharmacy
+        pharmacy = (world.as_role("pharmacy", pharmacy_code, pharmacist=pharmacist_of(pharmacy_code))
+                    if pharmacy_code != "P370811001" else world.pharmacy)
         rx = created(world.physician.post("/api/v1/prescriptions", {
             "patient_id": who.id, "diagnosis": "测试", "valid_days": 3,
             "items": [{"drug_code": c, "quantity": q, "days_supply": 28, "dosage": "qd"} for c, q in items]}))
         url = f"/api/v1/prescriptions/{rx['id']}"
         assert world.physician.post(f"{url}/route", {"pharmacy_code": pharmacy_code}).status_code == 200
         assert pharmacy.post(f"{url}/verify", {"id_number": who.id_number}).status_code == 200
+        assert review(pharmacy, rx["id"]).status_code == 200
         done = pharmacy.post(f"{url}/dispense",
                              {"items": [{"drug_code": c, "trace_codes": trace_codes(q)} for c, q in items]})
         assert done.status_code == 200, done.get_json()

@@ -103,7 +103,8 @@ def test_a_fresh_demo_can_settle(runner, client):
 
     result = runner.invoke(args=["demo"])
     assert result.exit_code == 0, result.output
-    token = next(line.split()[-1] for line in result.output.splitlines() if line.startswith("pharmacy"))
+    # The demo pharmacy's token bound to its pharmacist: it verifies, reviews (审方) and dispenses.
+    token = next(line.split()[-1] for line in result.output.splitlines() if line.startswith("pharmacist"))
     headers = {"Authorization": f"Bearer {token}"}
     inbox = client.get("/api/v1/pharmacy/inbox", headers=headers).get_json()["items"]
     rx = inbox[0]["id"]
@@ -111,6 +112,8 @@ def test_a_fresh_demo_can_settle(runner, client):
     verified = client.post(f"/api/v1/prescriptions/{rx}/verify", headers=headers,
                            json={"id_number": demo._resident_id(area, born, 101)})
     assert verified.status_code == 200, verified.get_json()
+    reviewed = client.post(f"/api/v1/prescriptions/{rx}/review", headers=headers, json={"outcome": "approved"})
+    assert reviewed.status_code == 200, reviewed.get_json()
     dispensed = client.post(f"/api/v1/prescriptions/{rx}/dispense", headers=headers,
                             json={"items": [{"drug_code": "XL01EB04", "trace_codes": trace_codes(1)}]})
     assert dispensed.status_code == 200, dispensed.get_json()

@@ -1,6 +1,6 @@
 """The SQL statements each write step of the flow sends to the database, pinned exactly.
 
-A change that adds a round trip to issue, route, verify, dispense or settle fails here; a change
+A change that adds a round trip to issue, route, verify, review, dispense or settle fails here; a change
 that saves one lowers its pin (issue 18 aims at <= 6 for issue, route, verify and dispense).
 Statements are counted by a `before_cursor_execute` listener on the app's engine
 (`tests.support.counting_statements`); BEGIN and COMMIT are round trips too, but no statements,
@@ -17,7 +17,7 @@ from tests.support import counting_statements, trace_codes
 
 # Each step's own statements, plus one every request makes: the token revocation epoch read
 # (issue 17: a revoked token fails on its next request in every worker).
-STATEMENTS = {"issue": 7, "route": 5, "verify": 4, "dispense": 7, "settle": 14}
+STATEMENTS = {"issue": 7, "route": 5, "verify": 4, "review": 5, "dispense": 7, "settle": 14}
 
 DRUG = "XC09DX04"  # 诺欣妥 in the demo data: no eligibility needed, in stock everywhere
 PATIENT_ID_NUMBER = demo._resident_id("370811", "19770630", 106)  # 孟庆华, the demo's sixth patient
@@ -44,6 +44,8 @@ def test_statements_per_write_step(app, demo):
             f"{url}/route", {"pharmacy_code": "P370811001"}))
         _, statements["verify"] = counted("verify", 200, lambda: demo.pharmacy.post(
             f"{url}/verify", {"id_number": PATIENT_ID_NUMBER}))
+        _, statements["review"] = counted("review", 200, lambda: demo.pharmacist.post(
+            f"{url}/review", {"outcome": "approved"}))
         _, statements["dispense"] = counted("dispense", 200, lambda: demo.pharmacy.post(
             f"{url}/dispense", {"items": [{"drug_code": DRUG, "trace_codes": trace_codes(1, TRACE_PREFIXES[DRUG])}]}))
         _, statements["settle"] = counted("settle", 201, lambda: demo.pharmacy.post(

@@ -7,16 +7,19 @@ import sqlalchemy as sa
 
 from dualchannel import clock, db
 from tests.api.test_prescription_flow import problem
-from tests.support import resident_id, trace_codes
+from tests.api.conftest import pharmacist_of
+from tests.support import resident_id, review, trace_codes
 
 
 def dispensed(world, issue, *, pharmacy="P370811001", drug="SAC", quantity=2, codes=None, pickup=None):
     """A prescription issued, routed to `pharmacy`, verified and dispensed; returns (prescription, codes)."""
-    client = world.as_role("pharmacy", pharmacy) if pharmacy != "P370811001" else world.pharmacy
+    client = (world.as_role("pharmacy", pharmacy, pharmacist=pharmacist_of(pharmacy)) if pharmacy != "P370811001"
+              else world.pharmacy)
     rx = issue(drug, quantity).get_json()
     assert world.physician.post(f"/api/v1/prescriptions/{rx['id']}/route", {"pharmacy_code": pharmacy}).status_code == 200
     body = {"id_number": world.patient_id_number, **({"pickup": pickup} if pickup else {})}
     assert client.post(f"/api/v1/prescriptions/{rx['id']}/verify", body).status_code == 200
+    assert review(client, rx["id"]).status_code == 200
     codes = codes or trace_codes(quantity)
     response = client.post(f"/api/v1/prescriptions/{rx['id']}/dispense",
                            {"items": [{"drug_code": drug, "trace_codes": codes}]})
@@ -40,7 +43,7 @@ def test_reused_code_at_another_pharmacy_is_409_and_flag_names_both(world, issue
     assert (evidence["first_pharmacy_code"], evidence["attempt_pharmacy_code"]) == ("P370811001", "P370881001")
     assert (evidence["first_prescription_id"], evidence["attempt_prescription_id"]) == (rx["id"], other["id"])
     assert world.as_role("pharmacy", "P370881001").get(f"/api/v1/prescriptions/{other['id']}").get_json()[
-        "status"] == "verified"
+        "status"] == "reviewed"
 
 
 def test_trace_lookup_returns_the_whole_chain(world, issue):
@@ -196,6 +199,7 @@ def test_settlement_pays_only_the_packs_kept_after_an_undo(world, issue):
     rx = issue("SAC", 2).get_json()
     world.physician.post(f"/api/v1/prescriptions/{rx['id']}/route", {"pharmacy_code": "P370811001"})
     world.pharmacy.post(f"/api/v1/prescriptions/{rx['id']}/verify", {"id_number": world.patient_id_number})
+    review(world.pharmacy, rx["id"])
     codes = trace_codes(2)
     assert world.pharmacy.post(f"/api/v1/prescriptions/{rx['id']}/dispense",
                                {"items": [{"drug_code": "SAC", "trace_codes": codes}]}).status_code == 200

@@ -1,5 +1,5 @@
 """Through the pages alone, in headless Chromium: the physician issues and routes, the pharmacy
-verifies, scans and dispenses, settles and prints the split; a reused code is refused on the
+verifies, its pharmacist reviews (审方), the pharmacy scans and dispenses, settles and prints the split; a reused code is refused on the
 page; the bureau sees the coverage map, admits a pharmacy, confronts an exit and reviews a flag.
 Screenshots of each page go to test-artifacts/screenshots/."""
 
@@ -113,8 +113,26 @@ def test_prescription_from_desk_to_counter(pages, live):
     expect(counter.locator("#verify-error")).to_contain_text("身份证号与处方患者不一致")
     counter.get_by_label("患者身份证号").fill(MENG)
     counter.get_by_role("button", name="核验身份").click()
+    # The counter's account is not a pharmacist's: it is told who reviews (审方), and cannot dispense yet.
+    expect(counter.locator("#review-need-pharmacist")).to_be_visible()
+    expect(counter.locator("#review-form")).to_be_hidden()
+    expect(counter.locator("#scan-section")).to_be_hidden()
+
+    # --- The pharmacist reviews with their own account; the review is signed in their name.
+    pharmacist = pages.new()
+    sign_in(pharmacist, live, "pharmacist", expect="/pharmacy")
+    pharmacist.locator(f'#inbox-list button[data-id="{prescription_id}"]').click()
+    expect(pharmacist.locator("#review-who")).to_contain_text("审方药师：周敏")
+    expect(pharmacist.locator("#review-reason option")).to_have_count(9)
+    screenshot(pharmacist, "pharmacy-review")
+    pharmacist.get_by_role("button", name="提交审方（电子签名）").click()
+    expect(pharmacist.locator("#rx-title")).to_contain_text("已审方")
+    expect(pharmacist.locator("#rx-facts")).to_contain_text("药师 周敏（执业药师注册证 YS3708110001）审方通过")
+
+    counter.locator(f'#inbox-list button[data-id="{prescription_id}"]').click()
+    expect(counter.locator("#rx-facts")).to_contain_text("审方通过")
     scan = counter.get_by_label("药品追溯码（扫码枪扫描后自动回车，可连续扫描）")
-    expect(scan).to_be_focused()
+    scan.click()
 
     codes = trace_codes(10, product="8100001")
     first = codes[0]
@@ -168,6 +186,14 @@ def test_prescription_from_desk_to_counter(pages, live):
     counter.get_by_label("与患者关系").select_option("子女")
     counter.get_by_role("button", name="核验身份").click()
     expect(counter.locator("#rx-facts")).to_contain_text("代办人 张小明（子女，370811********")
+    rx_zhang = counter.locator("#rx-title").inner_text().split()[1]
+    pharmacist.get_by_role("button", name="刷新").click()
+    pharmacist.locator(f'#inbox-list button[data-id="{rx_zhang}"]').click()
+    pharmacist.get_by_role("button", name="提交审方（电子签名）").click()
+    expect(pharmacist.locator("#rx-title")).to_contain_text("已审方")
+    counter.locator(f'#inbox-list button[data-id="{rx_zhang}"]').click()
+    expect(counter.locator("#scan-section")).to_be_visible()
+    scan.click()
     scan.type(first)
     scan.press("Enter")
     counter.get_by_role("button", name="确认发药").click()

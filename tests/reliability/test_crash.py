@@ -25,7 +25,7 @@ import time
 import sqlalchemy as sa
 
 from bench.support import Client, start_gunicorn
-from tests.api.test_prescription_flow import routed_and_verified
+from tests.api.test_prescription_flow import ready_to_dispense
 from tests.conftest import KEYS, SUITE_LIMITS
 from tests.support import trace_codes
 
@@ -180,12 +180,11 @@ def test_kill_workers_mid_load_leaves_only_whole_transactions(app, world, issue,
     from tests.api.test_settlement import EMPLOYEE
 
     assert world.bureau.post("/api/v1/settlement-policies", EMPLOYEE).status_code == 201
-    prescriptions = [routed_and_verified(world, issue, "SAC", 1)["id"] for _ in range(PRESCRIPTIONS)]
+    prescriptions = [ready_to_dispense(world, issue, "SAC", 1)["id"] for _ in range(PRESCRIPTIONS)]
     stock_before = world.pharmacy.get("/api/v1/pharmacies/P370811001/stock").get_json()["SAC"]
     # The retries answer 409 by design: the suite's lifted failure budgets, not the shipped ones.
-    env = {"DATABASE_URL": database_url, "DUALCHANNEL_ID_HASH_KEY": KEYS["ID_HASH_KEY"],
-           "DUALCHANNEL_ID_ENCRYPTION_KEY": KEYS["ID_ENCRYPTION_KEY"], "DUALCHANNEL_LOG_LEVEL": "WARNING",
-           **{f"DUALCHANNEL_{key}": value for key, value in SUITE_LIMITS.items()}}
+    env = {"DATABASE_URL": database_url, **{f"DUALCHANNEL_{name}": value for name, value in KEYS.items()},
+           "DUALCHANNEL_LOG_LEVEL": "WARNING", **{f"DUALCHANNEL_{key}": value for key, value in SUITE_LIMITS.items()}}
     server = start_gunicorn("wsgi:app", env, tmp_path / "gunicorn.log", workers=2, threads=4)
     try:
         jobs = jobs_for(prescriptions)

@@ -1,6 +1,6 @@
 """A short, deterministic schemathesis run over every API operation (the long one is bench/fuzz.py)."""
 
-from tests.api.test_prescription_flow import routed_and_verified
+from tests.api.test_prescription_flow import ready_to_dispense
 from tests.reliability import fuzzing
 from tests.support import trace_codes
 
@@ -10,7 +10,7 @@ EXAMPLES = 3  # per operation and kind of data: a few seconds in all
 
 def fuzz_targets(world, issue):
     """Tokens for every role and real objects for the known-parameter pass."""
-    rx = routed_and_verified(world, issue, "SAC", 1)
+    rx = ready_to_dispense(world, issue, "SAC", 1)
     code = trace_codes(1)[0]
     dispensed = world.pharmacy.post(f"/api/v1/prescriptions/{rx['id']}/dispense",
                                     {"items": [{"drug_code": "SAC", "trace_codes": [code]}]})

@@ -25,7 +25,7 @@ from tests.api.conftest import build_world, created
 from tests.api.test_prescription_flow import PROBLEM
 from tests.api.test_settlement import EMPLOYEE
 from tests.conftest import KEYS, As, fresh_database, make_app, token_maker
-from tests.support import trace_codes
+from tests.support import review, trace_codes
 
 # Each refusal is decided before any real work: far below the seconds the quadratic trace-code
 # check and the hanging database took.
@@ -44,7 +44,7 @@ def shared(database_template, tmp_path_factory):
     url = fresh_database(database_template, directory)
     app = make_app(url, directory / "instance", PROPAGATE_EXCEPTIONS=False)
     client, token = app.test_client(), token_maker(app)
-    world = build_world(lambda role, subject=None: As(client, token(role, subject)))
+    world = build_world(lambda role, subject=None, pharmacist=None: As(client, token(role, subject, pharmacist)))
     created(world.bureau.post("/api/v1/settlement-policies", EMPLOYEE))
 
     def verified():
@@ -55,6 +55,7 @@ def shared(database_template, tmp_path_factory):
                                     {"pharmacy_code": "P370811001"}).status_code == 200
         assert world.pharmacy.post(f"/api/v1/prescriptions/{rx['id']}/verify",
                                    {"id_number": world.patient_id_number}).status_code == 200
+        assert review(world.pharmacy, rx["id"]).status_code == 200  # 审方: ready to dispense
         return rx["id"]
 
     settled = verified()

@@ -11,7 +11,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 I18N = ROOT / "static" / "pages" / "js" / "i18n.js"
 CHECKED = ["auth.py", "api.py", "patients/services.py", "pharmacies/services.py", "prescriptions/services.py",
-           "flags/services.py", "drugs/services.py",
+           "flags/services.py", "drugs/services.py", "signatures/services.py",
            "accounts/services.py", "procurement/services.py", "procurement/supply.py", "procurement/execution.py", "public/services.py"]
 ERRORS = {"Invalid", "Conflict", "NotFound", "Forbidden", "Unauthorized"}
 

@@ -32,7 +32,7 @@ def test_only_live_states_can_expire_or_be_cancelled():
 
 def test_happy_path_is_a_chain():
     status = Status.issued
-    for action in (Action.route, Action.verify, Action.dispense, Action.settle):
+    for action in (Action.route, Action.verify, Action.review, Action.dispense, Action.settle):
         status = rules.transition(action, status).target
     assert status is Status.settled
     assert rules.transition(Action.reverse, Status.settled).target is Status.dispensed
@@ -60,7 +60,7 @@ def test_check_reason():
 
 
 def test_not_dispensed_is_final_and_only_from_the_pharmacy_counter():
-    assert set(rules.sources(Action.not_dispense)) == {Status.routed, Status.verified}
+    assert set(rules.sources(Action.not_dispense)) == {Status.routed, Status.verified, Status.reviewed}
     assert all(t.by == "pharmacy" for t in rules.TRANSITIONS if t.action is Action.not_dispense)
     assert rules.actions_from(Status.not_dispensed) == [] and Status.not_dispensed in rules.FINAL
 

@@ -2,7 +2,7 @@
 // The API speaks English to integrators; the people at the desk and the counter read Chinese.
 
 export const PRESCRIPTION_STATUS = {
-  issued: "已开具", routed: "已流转", verified: "已核验", dispensed: "已发药",
+  issued: "已开具", routed: "已流转", verified: "已核验", reviewed: "已审方", dispensed: "已发药",
   settled: "已结算", cancelled: "已作废", expired: "已过期", not_dispensed: "未发药结束",
 };
 export const PHARMACY_STATUS = { applied: "申请中", active: "在用（双通道）", suspended: "暂停", exited: "已退出" };
@@ -15,7 +15,7 @@ export const STORAGE = { normal: "常温", cold_chain: "冷链" };
 export const ACTION = {
   issue: "开具", route: "流转", return: "退回", verify: "实名核验", dispense: "发药", settle: "结算",
   reverse: "冲正", cancel: "作废", expire: "过期", admit: "准入", suspend: "暂停", exit: "退出", apply: "申请",
-  not_dispense: "未发药结束", undo_pack: "退药",
+  not_dispense: "未发药结束", review: "审方通过", refuse_review: "审方不通过", undo_pack: "退药",
 };
 export const FLAG_TYPE = {
   duplicate_trace_code: "追溯码重复使用",
@@ -32,6 +32,8 @@ export const FLAG_TYPE = {
   selected_price_renegotiated: "中选产品未按中选价格采购（再次议价）",
   unevaluated_generic_above_selected_price: "未过评仿制药采购价高于中选价格",
   pharmacy_refusals: "药店频繁退回或未发药（同一原因）",
+  signature_invalid: "处方电子签名验证失败",
+  history_broken: "历史记录链被篡改",
 };
 export const STAGE = { reported: "待企业答复", replied: "企业已答复", resolved: "已解决" };
 export const SUPPLY_STATE = {
@@ -65,8 +67,10 @@ export const EVIDENCE = {
   batch_id: "批次编号", assessed_completed_share: "合并考核完成比例", escalation_rule: "上报依据", purchase_id: "采购记录编号", date: "采购日期",
   quantity: "数量", amount: "金额", unit_price_paid: "实际采购单价", unit_price_allowed: "应执行单价",
   supplier: "供应企业", reference: "订单/发票号", status: "产品状态",
-  batch_id: "批次编号", reason_code: "原因代码", reason_label: "原因", actions: "退回 / 未发药次数",
+  reason_code: "原因代码", reason_label: "原因", actions: "退回 / 未发药次数",
   prescription_ids: "涉及处方",
+  number: "处方编号", physician_code: "开方医师", key_id: "签名密钥编号", problem: "问题",
+  step: "环节", checked_at: "验证时间", chain: "记录链", link: "链节序号", row: "记录",
 };
 
 const FIELD = {
@@ -80,7 +84,19 @@ const FIELD = {
   product_code: "集采产品", year_start: "协议年度", explanation: "书面说明", institution_code: "医疗机构",
   description: "问题描述", company: "企业", reported_on: "报告日期", as_of: "统计截至", replied_on: "答复日期",
   promised_fix: "承诺解决日期", resolved_on: "解决日期", confirmed_on: "确认日期", ratio: "约定比例",
-  reason_code: "原因", "Idempotency-Key": "请求编号",
+  outcome: "审方结论", reason_code: "原因", "Idempotency-Key": "请求编号", licence_number: "执业药师注册证编号", pharmacist: "药师",
+  physician_code: "医师", compromised_since: "密钥泄露时间",
+};
+
+// Why a signature is not trusted (the English of signatures/rules.py PROBLEMS).
+const SIGNATURE_PROBLEM = {
+  "it carries no signature": "处方没有电子签名",
+  "its signing key is not on record": "签名密钥不存在",
+  "its signing key belongs to someone else": "签名密钥不属于签名人",
+  "its signing key was not certified by the service's CA": "签名密钥未经本系统 CA 签发",
+  "its signing key was not valid at the signing time": "签名时密钥不在有效期内",
+  "its signing key was revoked before the signing time": "签名密钥在签名时间之前已被吊销",
+  "its content no longer matches its signature": "处方内容在签名后被修改，与电子签名不符",
 };
 
 /** A field name of an `errors` map in Chinese: `items.0.quantity` -> 第1项药品的数量. */
@@ -125,6 +141,34 @@ const MESSAGES = [
   [/^A prescription that is (\w+) does not allow (\w+)\.$/, (m) => `处方当前为“${status(m[1])}”，不能${action(m[2])}。`],
   [/^Prescription (\d+) expired at (.+)\.$/, (m) => `处方 ${m[1]} 已于 ${formatInstant(m[2])} 过期。`],
   [/^Prescription (\d+) was changed by another request\.$/, (m) => `处方 ${m[1]} 刚被其他操作修改，请刷新后重试。`],
+  [/^Prescription (\d+) is refused: (.+)\.$/,
+    (m) => `处方 ${m[1]} 电子签名验证未通过：${SIGNATURE_PROBLEM[m[2]] || m[2]}。已向医保局报告，请勿发药。`],
+  [/^A prescription is reviewed \(审方\) by a pharmacist: sign in with a pharmacist's token\.$/,
+    () => "审方须由执业药师完成：请使用药师本人的账户登录。"],
+  [/^A pharmacist reviews \(审方\) a prescription before it is dispensed\.$/, () => "处方须经药师审方通过后才能发药。"],
+  [/^The token's pharmacist is not one of this pharmacy's\.$/, () => "当前账户的药师不属于本药店。"],
+  [/^An approval carries no reason code\.$/, () => "审方通过时不填写不通过原因。"],
+  [/^A refusal names its reason code\.$/, () => "审方不通过须选择原因。"],
+  [/^A refusal for another reason says which\.$/, () => "不通过原因为“其他”时须填写审方意见。"],
+  [/^Only for a refusal\.$/, () => "仅在审方不通过时填写。"],
+  [/^Required with reason_code other\.$/, () => "原因为“其他”时必须填写。"],
+  [/^A pharmacist with licence (\S+) is registered\.$/, (m) => `执业药师注册证编号 ${m[1]} 已经登记。`],
+  [/^No pharmacist with licence (\S+)( at pharmacy (\S+))?\.$/, (m) => `没有找到执业药师注册证编号为 ${m[1]} 的药师${m[3] ? `（药店 ${m[3]}）` : ""}。`],
+  [/^Not a pharmacist of this pharmacy\.$/, () => "不是本药店的药师。"],
+  [/^Unknown pharmacist\.$/, () => "未知的药师。"],
+  [/^Only a pharmacy's token is bound to a pharmacist\.$/, () => "只有药店账户可以绑定药师。"],
+  [/^Not a pharmacy\.$/, () => "不是药店。"],
+  [/^6 to 32 letters and digits\.$/, () => "须为 6 至 32 位字母或数字。"],
+  [/^No valid signing key for (\S+): its keys are revoked or expired; an admin or the bureau issues a new one \(dualchannel keys issue\)\.$/,
+    () => "您的电子签名密钥已吊销或过期，暂不能签名：请联系医保局或系统管理员签发新密钥。"],
+  [/^Name one holder: a physician or a pharmacist\.$/, () => "请指定一位医师或药师。"],
+  [/^Give physician_code or pharmacist\.$/, () => "请填写医师编码或药师执业注册证编号（二选一）。"],
+  [/^No physician (\S+)\.$/, (m) => `没有找到医师 ${m[1]}。`],
+  [/^Unknown physician\.$/, () => "未知的医师。"],
+  [/^A bureau issues and revokes keys only inside its own region\.$/, () => "医保局只能为本辖区的医师和药师签发或吊销密钥。"],
+  [/^No signing key (\S+)\.$/, (m) => `没有找到签名密钥 ${m[1]}。`],
+  [/^A key is revoked from now or from a past instant\.$/, () => "密钥只能从现在或过去的某一时刻起吊销。"],
+  [/^Signing key (\S+) is already revoked\.$/, (m) => `签名密钥 ${m[1]} 已经吊销。`],
   [/^Only a responsible physician \(医保责任医师\) issues dual-channel prescriptions\.$/, () => "只有医保责任医师可以开具双通道处方。"],
   [/^Only a responsible physician \(医保责任医师\) records eligibility\.$/, () => "只有医保责任医师可以认定待遇资格。"],
   [/^Only a responsible physician \(医保责任医师\) reviews re-examinations\.$/, () => "只有医保责任医师可以查看复查评估名单。"],
@@ -421,6 +465,15 @@ export function formatMoney(value) {
   const match = text.match(/^(-?)(\d+)(\.\d+)?$/);
   if (!match) return text;
   return `${match[1]}${match[2].replace(/\B(?=(\d{3})+(?!\d))/g, ",")}${match[3] || ""}`;
+}
+
+/** Who reviewed a prescription (审方) and the outcome, or that no pharmacist has yet. */
+export function reviewLabel(p) {
+  const r = p.review;
+  if (!r) return "尚未审方";
+  const who = `药师 ${r.pharmacist.name}（执业药师注册证 ${r.pharmacist.licence_number}）`;
+  const outcome = r.outcome === "approved" ? "审方通过" : `审方不通过：${r.reason_label || r.reason_code}${r.note ? `（${r.note}）` : ""}`;
+  return `${who}${outcome}，${formatInstant(r.reviewed_at)}`;
 }
 
 /** Who collected a prescription: the patient, or an agent with relation and masked ID. */

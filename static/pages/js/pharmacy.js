@@ -1,8 +1,9 @@
-// The pharmacy's page: inbox, real-name verification (patient or agent), scanning trace codes
-// into one field, dispensing, settlement with a printable receipt, handing a prescription back.
+// The pharmacy's page: inbox, real-name verification (patient or agent), the pharmacist's review
+// (审方, with a pharmacist's account), scanning trace codes into one field, dispensing,
+// settlement with a printable receipt, handing a prescription back.
 
 import { api, newIdempotencyKey } from "./api.js";
-import { INSURANCE, PRESCRIPTION_STATUS, STORAGE, formatLastDay, pickupLabel } from "./i18n.js";
+import { INSURANCE, PRESCRIPTION_STATUS, STORAGE, formatLastDay, pickupLabel, reviewLabel } from "./i18n.js";
 import { receipt } from "./receipt.js";
 import { TraceScanner } from "./scanner.js";
 import { pageSettings, startPage } from "./session.js";
@@ -14,8 +15,8 @@ import {
 const settings = pageSettings();
 // rejected: code -> why the server refused it; reasons: the reason fields of return and not-dispensed
 const state = { open: null, scanner: null, rejected: new Map(), reasons: {} };
-const SECTIONS = ["#rx-section", "#verify-section", "#scan-section", "#settle-section", "#return-section",
-  "#not-dispensed-section"];
+const SECTIONS = ["#rx-section", "#verify-section", "#review-section", "#scan-section", "#settle-section",
+  "#return-section", "#not-dispensed-section"];
 
 async function start() {
   $("#inbox-refresh").addEventListener("click", loadLists);
@@ -24,6 +25,10 @@ async function start() {
     if ($("#verify-agent").checked) $("#agent-name").focus();
   });
   $("#verify-form").addEventListener("submit", verify);
+  $("#review-form").addEventListener("submit", submitReview);
+  for (const radio of document.querySelectorAll("#review-form input[name=outcome]")) {
+    radio.addEventListener("change", () => show($("#review-refusal"), $("#review-refused").checked));
+  }
   $("#scan-input").addEventListener("keydown", (event) => {
     // A keyboard-wedge scanner types the code and then Enter.
     if (event.key !== "Enter") return;
@@ -105,8 +110,10 @@ function render(p, fresh) {
     ["参保类型", INSURANCE[p.patient.insurance] || p.patient.insurance],
     ["诊断", p.diagnosis],
     ["开方医师", `${p.physician_code}（${p.institution_code}）`],
+    ["处方编号", p.number || "—"],
     ["有效期至", formatLastDay(p.valid_until)],
     ["取药人", pickupLabel(p)],
+    ["审方", reviewLabel(p)],
   ]);
   fill($("#rx-items tbody"), p.items.map((i) => h("tr", {},
     h("td", {}, i.drug_name, h("span", { class: "sub" }, `${i.generic_name} · ${i.drug_code}`)),
@@ -118,6 +125,16 @@ function render(p, fresh) {
   const mine = new Set(p.next_actions.filter((a) => a.by === "pharmacy").map((a) => a.action));
   show($("#rx-section"), true);
   show($("#verify-section"), mine.has("verify"));
+  // The review is a pharmacist's act: a pharmacy account bound to one reviews, others are told who must.
+  const review = p.next_actions.filter((a) => a.by === "pharmacist");
+  show($("#review-section"), review.length > 0);
+  show($("#review-form"), review.length > 0 && Boolean(account.pharmacist));
+  show($("#review-need-pharmacist"), review.length > 0 && !account.pharmacist);
+  if (review.length && account.pharmacist) {
+    fill($("#review-who"), `审方药师：${account.pharmacist.name}（执业药师注册证 ${account.pharmacist.licence_number}）`);
+    const refusal = review.find((a) => a.action === "refuse_review");
+    fill($("#review-reason"), ((refusal && refusal.reason_codes) || []).map((r) => h("option", { value: r.code }, r.label)));
+  }
   show($("#scan-section"), mine.has("dispense"));
   show($("#settle-section"), mine.has("settle") || p.status === "settled");
   show($("#return-section"), mine.has("return"));
@@ -135,8 +152,11 @@ function render(p, fresh) {
   }
   if (fresh) {
     $("#verify-form").reset();
+    $("#review-form").reset();
+    show($("#review-refusal"), false);
     show($("#agent-fields"), false);
-    for (const box of ["#verify-error", "#dispense-error", "#settle-error", "#return-error", "#not-dispensed-error"]) {
+    for (const box of ["#verify-error", "#review-error", "#dispense-error", "#settle-error", "#return-error",
+      "#not-dispensed-error"]) {
       clearProblem($(box));
     }
     fill($("#receipt-area"));
@@ -173,11 +193,45 @@ async function verify(event) {
     clearProblem($("#verify-error"));
     try {
       await api(`/prescriptions/${state.open.id}/verify`, { method: "POST", body });
-      notify(`处方 ${state.open.id} 实名核验通过，请扫描药品追溯码。`);
+      notify(`处方 ${state.open.id} 实名核验通过，请药师审方。`);
+      await reload();
+      $("#review-title").focus();
+    } catch (error) {
+      showProblem($("#verify-error"), error, "核验未通过");
+    }
+  });
+}
+
+// --- Review (审方) ---------------------------------------------------------------------------
+
+async function submitReview(event) {
+  event.preventDefault();
+  const refused = $("#review-refused").checked;
+  const note = $("#review-note").value.trim();
+  const body = { outcome: refused ? "refused" : "approved" };
+  if (refused) {
+    body.reason_code = $("#review-reason").value;
+    if (note) body.note = note;
+  }
+  await busy(event.submitter || event.target.querySelector("button"), async () => {
+    clearProblem($("#review-error"));
+    try {
+      await api(`/prescriptions/${state.open.id}/review`, { method: "POST", body });
+      if (refused) {
+        // Refused, the prescription goes back to its physician and leaves this pharmacy's lists.
+        notify(`处方 ${state.open.id} 审方不通过，已退回开方医师。`);
+        state.open = null;
+        state.scanner = null;
+        for (const section of SECTIONS) show($(section), false);
+        show($("#nothing-open"), true);
+        await loadLists();
+        return;
+      }
+      notify(`处方 ${state.open.id} 审方通过，请扫描药品追溯码。`);
       await reload();
       $("#scan-input").focus();
     } catch (error) {
-      showProblem($("#verify-error"), error, "核验未通过");
+      showProblem($("#review-error"), error, "审方失败");
     }
   });
 }

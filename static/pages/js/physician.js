@@ -4,6 +4,7 @@
 import { api } from "./api.js";
 import {
   ASSISTANCE, INSURANCE, PRESCRIPTION_STATUS, STORAGE, chinaToday, formatInstant, formatLastDay, pickupLabel,
+  reviewLabel,
 } from "./i18n.js";
 import { pageSettings, startPage } from "./session.js";
 import { reasonFields, trackerView } from "./tracker.js";
@@ -437,6 +438,7 @@ function renderDetail(p) {
       ["有效期至", formatLastDay(p.valid_until)],
       ["药店", p.pharmacy_code || "未流转"],
       ["取药人", pickupLabel(p)],
+      ["审方", reviewLabel(p)],
     ]),
     buttons.some(Boolean) ? h("div", { class: "inline-form" }, buttons) : null,
     cancelForm, problem, tracker);

@@ -30,7 +30,9 @@ export async function startPage(roles) {
   signIn.remember(token, account);
   const organisation = account.organisation && account.organisation.name !== account.display_name
     ? ` · ${account.organisation.name}` : "";
-  fill(document.getElementById("who"), `${ROLE[account.role] || account.role}：${account.display_name}${organisation}`);
+  const pharmacist = account.pharmacist ? ` · 药师 ${account.pharmacist.name}` : "";
+  fill(document.getElementById("who"),
+    `${ROLE[account.role] || account.role}：${account.display_name}${organisation}${pharmacist}`);
   if (!roles.includes(account.role)) {
     const own = PAGE_OF_ROLE[account.role];
     const box = document.getElementById("page-error");

@@ -1,0 +1,1 @@
+"""Signing keys of physicians and pharmacists, certified by the service's CA (SM2 with SM3)."""
