@@ -144,3 +144,24 @@ def test_racing_undos_of_one_prescription_keep_one_chain(app, world, issue, runn
     assert sorted(race(2, undo)) == [200, 200]
     result = verify(runner)
     assert result.exit_code == 0, result.output
+
+
+def test_a_claim_charged_in_full_and_adjudicated_keeps_an_intact_chain(app, world, desk, runner):  # noqa: F811
+    """The adjudication of a claim charged in full (issue 21) is a link of its own: the chain
+    verifies after it, and a changed adjudicated amount is named."""
+    who = desk.patient("resident", region="370900", filed_region="370800")  # Tai'an's policy not held
+    claim = desk.settle(desk.dispensed(who, [("D400", 1)])).get_json()
+    assert claim["policy_id"] is None
+    taian = world.as_role("bureau", "370900")
+    assert taian.post("/api/v1/settlement-policies", {
+        "region": "370900", "insurance": "resident", "effective_from": "2024-01-01", "deductible": "100.00",
+        "fund_ratio": "0.50", "fund_cap": "10000.00", "ci_threshold": "2000.00",
+        "ci_tiers": [{"up_to": None, "ratio": "0.5"}], "ci_cap": "3000.00", "assistance_cap": "1000.00"}).status_code == 201
+    approved = taian.post(f"/api/v1/settlements/{claim['id']}/approve", {"note": "补录政策后审核"}).get_json()
+    assert [e["action"] for e in approved["history"]] == ["claim", "adjudicate", "approve"]
+    intact = verify(runner)
+    assert intact.exit_code == 0, intact.output
+    sql(app, "UPDATE settlement SET basic_fund = basic_fund + 100, patient_pays = patient_pays - 100 WHERE id = :id",
+        id=claim["id"])
+    result = verify(runner)
+    assert result.exit_code == 1 and f"BROKEN settlement:{claim['id']} link 2" in result.output, result.output
