@@ -16,7 +16,7 @@ After a warm-up (`warmup` seconds of every step on both apps), every window last
 
 1. closed loop (`threads` clients, each sending as soon as answered), the load spread as in a
    city: prescriptions of the demo's responsible physicians for random patients, routed in turn
-   to every active pharmacy. Baseline, issue, baseline, route, baseline, verify, baseline,
+   to every active pharmacy. Baseline, issue, baseline, route, baseline, verify, baseline, review, baseline,
    dispense, baseline, settle, baseline, inbox, baseline;
 2. the same for dispense and settle with every prescription at one pharmacy (the hot shape:
    one stock row);
@@ -47,18 +47,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cryptography.fernet import Fernet  # noqa: E402
 
 from bench import baseline_app  # noqa: E402
-from bench.support import Client, Sample, bench_database_url, recreate_database, run_load, start_gunicorn  # noqa: E402
+from bench.support import (Client, Sample, bench_database_url, recreate_database, run_load,  # noqa: E402
+                           secrets_env, service_secrets, start_gunicorn)
 from dualchannel import auth, create_app, db, demo, migrate  # noqa: E402
 from dualchannel.patients import services as patients_services  # noqa: E402
 from dualchannel.pharmacies import services as pharmacies_services  # noqa: E402
+from dualchannel.signatures import services as signatures_services  # noqa: E402
 
 DRUG = "XC09DX04"  # 诺欣妥: no eligibility needed
 HOT_PHARMACY = "P370811001"
-STEPS = ("issue", "route", "verify", "dispense", "settle")
-OK = {"issue": 201, "route": 200, "verify": 200, "dispense": 200, "settle": 201, "inbox": 200, "baseline": 200}
+STEPS = ("issue", "route", "verify", "review", "dispense", "settle")
+OK = {"issue": 201, "route": 200, "verify": 200, "review": 200, "dispense": 200, "settle": 201, "inbox": 200, "baseline": 200}
 SPREAD, HOT = "spread", "hot"
 
 
@@ -95,8 +96,18 @@ def load_city(url: str, keys: dict[str, str], patients: int) -> City:
             admin = demo.load(session)["admin"][1]
             physicians = {code: auth.create_token(session, role="physician", subject=code, name="bench")
                           for code, _, _, responsible in demo.PHYSICIANS if responsible}
-            pharmacies = {code: auth.create_token(session, role="pharmacy", subject=code, name="bench")
-                          for code, *_, status in demo.PHARMACIES if status == "active"}
+            # Each active pharmacy's token is bound to a pharmacist of its own, who reviews (审方).
+            pharmacies = {}
+            for code, *_, status in demo.PHARMACIES:
+                if status != "active":
+                    continue
+                pharmacist = next((p for p in pharmacies_services.pharmacists(session, demo.ADMIN, code)), None)
+                if pharmacist is None:
+                    pharmacist = pharmacies_services.add_pharmacist(session, demo.ADMIN, code,
+                                                                    licence_number=f"YS{code[1:]}", name="药师")
+                    signatures_services.issue_key(session, demo.ADMIN, pharmacist=pharmacist.licence_number)
+                pharmacies[code] = auth.create_token(session, role="pharmacy", subject=code, name="bench",
+                                                     pharmacist_id=pharmacist.id)
             for code in pharmacies:
                 pharmacies_services.set_stock(session, demo.ADMIN, code, {DRUG: 5_000_000})
             people = []
@@ -107,6 +118,11 @@ def load_city(url: str, keys: dict[str, str], patients: int) -> City:
                     session, demo.ADMIN, id_number=id_number, name=f"患者{i}",
                     insurance=("employee", "resident")[i % 2], region="370800")
                 people.append(Patient(patient.id, id_number))
+                # Each prescribing physician's hospital has the patient in care (found by ID and name).
+                for code, _, _, responsible in demo.PHYSICIANS:
+                    if responsible:
+                        patients_services.search_patient(session, auth.Actor(auth.Role.physician, code, "bench"),
+                                                          id_number, f"患者{i}")
             session.commit()
     app.extensions[db._ENGINE].dispose()
     return City(admin, physicians, pharmacies, people)
@@ -124,7 +140,6 @@ class Flow:
         self.estimates: dict[str, float] = {}  # step -> requests/s seen, to size the pools
         self.items = itertools.count(1)  # baseline rows
         self.serial = itertools.count(random.randrange(10**9))
-        self.product = f"{random.randrange(10**6, 10**7)}"
         spread = itertools.cycle(sorted(city.pharmacies))
         self.next_pharmacy = {SPREAD: lambda: next(spread), HOT: lambda: HOT_PHARMACY}
         self.inbox_tokens = itertools.cycle(sorted(city.pharmacies.values()))
@@ -136,8 +151,8 @@ class Flow:
     def input(self, step: str, shape: str) -> deque[Rx] | None:
         if step in ("issue", "inbox", "baseline"):
             return None
-        return self.pool({"route": "issued", "verify": "routed", "dispense": "verified", "settle": "dispensed"}[step],
-                         shape)
+        return self.pool({"route": "issued", "verify": "routed", "review": "verified", "dispense": "reviewed",
+                          "settle": "dispensed"}[step], shape)
 
     def jobs(self, step: str, shape: str, n: int) -> list:
         source = self.input(step, shape)
@@ -177,15 +192,17 @@ class Flow:
             client.token = rx.pharmacy
             if step == "verify":
                 status, _ = client.call("POST", f"{url}/verify", {"id_number": rx.patient.id_number})
+            elif step == "review":
+                status, _ = client.call("POST", f"{url}/review", {"outcome": "approved"})
             elif step == "dispense":
-                code = f"{self.product}{next(self.serial):013d}"
+                code = demo.trace_code(DRUG, next(self.serial))
                 status, _ = client.call("POST", f"{url}/dispense",
                                         {"items": [{"drug_code": DRUG, "trace_codes": [code]}]})
             else:
                 status, _ = client.call("POST", f"{url}/settlement", {},
                                         headers={"Idempotency-Key": str(uuid.uuid4())})
         if status == OK[step] and step != "settle":
-            following = {"route": "routed", "verify": "verified", "dispense": "dispensed"}[step]
+            following = {"route": "routed", "verify": "verified", "review": "reviewed", "dispense": "dispensed"}[step]
             self.pool(following, shape).append(rx)
         return status, _statements(client)
 
@@ -282,11 +299,10 @@ def main() -> int:
     began = time.monotonic()
     url = bench_database_url("bench_flow")
     recreate_database(url)
-    keys = {"ID_HASH_KEY": "bench-flow", "ID_ENCRYPTION_KEY": Fernet.generate_key().decode()}
+    keys = service_secrets()
     city = load_city(url, keys, args.patients)
     baseline_app.create_tables(url, 2_000_000)
-    env = {"DATABASE_URL": url, "DUALCHANNEL_ID_HASH_KEY": keys["ID_HASH_KEY"],
-           "DUALCHANNEL_ID_ENCRYPTION_KEY": keys["ID_ENCRYPTION_KEY"]}
+    env = {"DATABASE_URL": url, **secrets_env(keys)}
     logs = Path(tempfile.mkdtemp(prefix="dualchannel-flow-"))
     app_server = start_gunicorn('bench.instrumented:serve("wsgi:app")', env, logs / "app.log")
     baseline_server = start_gunicorn('bench.instrumented:serve("bench.baseline_app:app")', env,
