@@ -38,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 import sqlalchemy as sa
+from cryptography.fernet import Fernet
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -210,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{purchases:,} monthly purchases (COPY, indexes, VACUUM ANALYZE) in {time.perf_counter() - start:.0f} s")
     engine.dispose()
 
-    app = create_app({"DATABASE_URL": args.url, "ID_HASH_KEY": "bench", "ID_ENCRYPTION_KEY": "bench"})
+    app = create_app({"DATABASE_URL": args.url, "ID_HASH_KEY": "bench", "ID_ENCRYPTION_KEY": Fernet.generate_key().decode()})
     bureau = Actor(Role.bureau, PROVINCE, "bench")
     with app.app_context():
         session = db.new_session()
