@@ -10,9 +10,10 @@ from sqlmodel import Session, select
 
 from dualchannel.drugs import services as drugs
 from dualchannel.drugs.models import ALL_DRUGS
+from dualchannel.insurance import Insurance
 from dualchannel.procurement.models import Batch, Product
 from dualchannel.procurement.rules.agreement import UNIT_PRICE, ProductStatus, add_months
-from dualchannel.procurement.rules.prices import (DEFAULT_STEP_DOWN, Insurance, StepDownSchedule, StepDownYear,
+from dualchannel.procurement.rules.prices import (DEFAULT_STEP_DOWN, StepDownSchedule, StepDownYear,
                                                   first_self_pay_ratio, payment_standard_on)
 
 
