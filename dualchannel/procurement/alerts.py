@@ -97,11 +97,12 @@ def _sync_behind(session: Session, years: list[YearInView], lines, flagged, as_o
         rows = session.execute(select(p).where(p.c.behind == 1)).all()
     known = dict(session.execute(select(Flag.dedup_key, Flag.status).where(
         Flag.type == BEHIND, flagged)).all())
-    products, by_batch = {p_.id: p_ for p_ in session.exec(select(Product))}, {y.batch.id: y for y in years}
+    new = [row for row in rows if behind_key(row.line_id) not in known]
+    products = {p_.id: p_ for p_ in session.exec(select(Product).where(
+        Product.id.in_({row.product_id for row in new})))} if new else {}
+    by_batch = {y.batch.id: y for y in years}
     alerts = []
-    for row in rows:
-        if behind_key(row.line_id) in known:
-            continue
+    for row in new:
         year, product = by_batch[row.batch_id], products[row.product_id]
         alerts.append({
             "type": BEHIND, "severity": "medium", "subject": f"institution:{row.institution_code}",
