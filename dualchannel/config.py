@@ -123,7 +123,7 @@ MAX_JSON_BODY = 1024 * 1024
 MAX_CONTENT_LENGTH = 16 * 1024 * 1024
 
 # Database waits, in seconds (dualchannel/db.py). Connecting, and checking a pooled connection
-# before use; one statement of an API request (PostgreSQL statement_timeout); any one answer an
+# before use; one statement (PostgreSQL statement_timeout, lifted for the CLI); any one answer an
 # API request waits for, after which the connection is dropped and it answers 503 (enforced by
 # the client, for a server that never answers); a free pooled connection; SQLite's lock.
 DATABASE_CONNECT_TIMEOUT = 3
