@@ -460,6 +460,9 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/patients/<int:patient_id>"): Case(
         args=patient_static,
         expect=dict(admin="ooo", bureau="oo4", physician="o44", pharmacy="444", institution="444")),
+    ("GET", "/api/v1/patients/<int:patient_id>/timeline"): Case(
+        args=patient_static,
+        expect=dict(admin="ooo", bureau="oo4", physician="o44", pharmacy="333", institution="333")),
     ("POST", "/api/v1/patients/<int:patient_id>/eligibility"): Case(
         args=patient_static, body=lambda o, s: {"drug_code": "OSI"},
         expect=dict(admin="333", bureau="333", physician="o44", pharmacy="333", institution="333")),
