@@ -66,6 +66,13 @@ def bureau():
     return _render("bureau", "医保局工作台")
 
 
+@bp.get("/timeline")
+def timeline():
+    """A patient's prescriptions, dispensings with supply bars, returns and settlements across
+    pharmacies on a time axis (bureau, physician with the patient in care)."""
+    return _render("timeline", "患者用药时间轴")
+
+
 @bp.get("/institution")
 def institution():
     """Procurement (集采) at a designated institution: demand declarations and supply problems."""

@@ -30,6 +30,7 @@ class TimelineEventOut(ma.Schema):
     pharmacy_code = ma.fields.String(allow_none=True)
     pharmacy_name = ma.fields.String(allow_none=True)
     reason_code = ma.fields.String(allow_none=True)
+    reason_label = ma.fields.String(allow_none=True)
     status = ma.fields.String(allow_none=True)
     drugs = ma.fields.List(ma.fields.Nested(TimelineDrugOut))
     settlement_id = ma.fields.Integer(allow_none=True)

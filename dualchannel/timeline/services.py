@@ -14,6 +14,7 @@ from dualchannel.institutions.models import Institution, Physician
 from dualchannel.patients import services as patients
 from dualchannel.pharmacies.models import Pharmacy
 from dualchannel.prescriptions.models import Prescription, PrescriptionEvent, PrescriptionItem
+from dualchannel.prescriptions.rules import REASONS
 from dualchannel.settlements.models import Settlement, SettlementEvent
 
 # Prescription moves as the timeline names them; settle and reverse come from the settlements.
@@ -75,13 +76,16 @@ def timeline(session: Session, actor: Actor, patient_id: int) -> dict:
         p = by_id[e.prescription_id]
         code = _pharmacy_of(e.actor, e.detail) if e.action != "issue" else None
         events.append({"at": e.at, "kind": KINDS[e.action], "prescription_id": p.id, "prescription_number": p.number,
-                       "actor": e.actor, **pharmacy(code), "reason_code": e.reason_code, "status": e.to_status,
+                       "actor": e.actor, **pharmacy(code), "reason_code": e.reason_code,
+                       "reason_label": REASONS[e.reason_code].label if e.reason_code in REASONS else None,
+                       "status": e.to_status,
                        "drugs": lines.get(p.id, []) if e.action in ("issue", "dispense") else [],
                        "amount": None, "settlement_id": None, "_order": (0, e.id)})
     for e, s in settlement_moves:
         events.append({"at": e.at, "kind": SETTLEMENT_KINDS.get(e.action, e.action), "prescription_id": s.prescription_id,
                        "prescription_number": by_id[s.prescription_id].number if s.prescription_id in by_id else None,
-                       "actor": e.actor, **pharmacy(s.pharmacy_code), "reason_code": None, "status": e.to_status,
+                       "actor": e.actor, **pharmacy(s.pharmacy_code), "reason_code": None, "reason_label": None,
+                       "status": e.to_status,
                        "drugs": [], "amount": s.total, "settlement_id": s.id, "_order": (1, e.id)})
     events.sort(key=lambda ev: (ev["at"], ev["_order"]))
     for ev in events:
