@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from dualchannel import adcodes, clock
+from dualchannel import adcodes, clock, db
 from dualchannel.api import Page, paginate
 from dualchannel.audit import services
 from dualchannel.audit.models import AuditExemption, AuditThreshold, AuditThresholdChange, ExemptionKind
@@ -72,7 +72,9 @@ def set_thresholds(session: Session, actor: Actor, *, defaults: Thresholds, regi
             session.delete(row)
         session.add(AuditThresholdChange(region=region, changed_at=now, changed_by=actor.label, reason=reason,
                                          before=before, after=after))
-        session.commit()
+        # Two first settings of a region at once: one wins, the other is told to look again.
+        db.commit(session, f"The thresholds of {region} were changed meanwhile; read them and retry.",
+                  code="thresholds_changed_concurrently")
     return get_thresholds(session, actor, defaults=defaults, region=region)
 
 
