@@ -10,7 +10,7 @@ import { api, ApiError } from "./api.js";
 
 const DATABASE = "dualchannel-counter";
 const VERSION = 1;
-const OUTBOX = "outbox"; // {seq, owner, action, path, body, key, label, prescription_id, snapshot, queued_at, refused?}
+const OUTBOX = "outbox"; // {seq, owner, action, path, body, key, label, prescription_id, queued_at, refused}
 const SCANS = "scans"; // {id: "<owner>:<prescription id>", codes: [...]}
 const COPIES = "copies"; // {id: "<owner>:<what>", value}
 
@@ -54,8 +54,8 @@ export class Outbox {
   // --- the queue --------------------------------------------------------------------------
 
   /** Queue a POST with its key; resolves to the stored entry (with its `seq`). */
-  async add({ action, path, body, key, label, prescription_id: prescriptionId, snapshot }) {
-    const entry = { owner: this.owner, action, path, body, key, label, prescription_id: prescriptionId, snapshot,
+  async add({ action, path, body, key, label, prescription_id: prescriptionId }) {
+    const entry = { owner: this.owner, action, path, body, key, label, prescription_id: prescriptionId,
       queued_at: new Date().toISOString(), refused: null };
     entry.seq = await run(OUTBOX, "readwrite", (store) => store.add(entry));
     return entry;
