@@ -187,3 +187,24 @@ def test_the_retention_is_checked_at_start():
     validate(config)
     with pytest.raises(ConfigurationError, match="DUALCHANNEL_IDEMPOTENCY_RETENTION_DAYS"):
         validate({**config, "IDEMPOTENCY_RETENTION_DAYS": 0})
+
+
+def test_concurrent_retries_of_one_dispensing_key_dispense_once(app, world, issue):
+    from tests.api.test_concurrency import race
+    from tests.api.test_settlement_concurrency import post
+
+    rx = issue("SAC", 2).get_json()
+    world.physician.post(URL.format(rx["id"], "route"), {"pharmacy_code": "P370811001"})
+    world.pharmacy.post(URL.format(rx["id"], "verify"), {"id_number": world.patient_id_number})
+    assert review(world.pharmacy, rx["id"]).status_code == 200
+    held = stock(world)
+    body = {"items": [{"drug_code": "SAC", "trace_codes": trace_codes(2)}]}
+    # A counter back from an outage, and a second tab, send the queued dispensing at once.
+    responses = race(8, lambda i: post(app, world.pharmacy.token, URL.format(rx["id"], "dispense"), "outbox-1", body))
+    assert {r.status_code for r in responses} <= {200, 409} and any(r.status_code == 200 for r in responses)
+    assert all(r.get_json()["code"] == "idempotency_key_in_progress" for r in responses if r.status_code == 409)
+    assert len({r.get_data() for r in responses if r.status_code == 200}) == 1
+    assert stock(world) == held - 2
+    assert [h["to_status"] for h in history(world, rx["id"])].count("dispensed") == 1
+    again = post(app, world.pharmacy.token, URL.format(rx["id"], "dispense"), "outbox-1", body)
+    assert again.status_code == 200 and again.headers["Idempotent-Replayed"] == "true"
