@@ -187,7 +187,8 @@ def init_app(app: Flask) -> None:
     from dualchannel.signatures.cli import keys_group, signature_group
 
     for command in (init_db_command, make_migration_command, token_group, policy_group, expire_command,
-                    procurement_group, demo_command, idempotency_group, audit_group, keys_group, signature_group, history_group):
+                    procurement_group, demo_command, idempotency_group, audit_group, keys_group, signature_group,
+                    history_group):
         app.cli.add_command(command)
 
 

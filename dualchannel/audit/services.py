@@ -252,7 +252,8 @@ def in_force(own: dict[str, dict], defaults: Thresholds, region: str) -> Thresho
 
 def scope_of(own: dict[str, dict], region: str | None) -> Scope:
     """Where `region`'s thresholds are in force: inside it, outside its sub-regions with their own."""
-    return Scope(region, tuple(sorted(r for r in own if r != region and (region is None or adcodes.contains(region, r)))))
+    inside = (r for r in own if r != region and (region is None or adcodes.contains(region, r)))
+    return Scope(region, tuple(sorted(inside)))
 
 
 def plan(own: dict[str, dict], defaults: Thresholds) -> list[tuple[Thresholds, Scope]]:

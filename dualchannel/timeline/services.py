@@ -82,7 +82,8 @@ def timeline(session: Session, actor: Actor, patient_id: int) -> dict:
                        "drugs": lines.get(p.id, []) if e.action in ("issue", "dispense") else [],
                        "amount": None, "settlement_id": None, "_order": (0, e.id)})
     for e, s in settlement_moves:
-        events.append({"at": e.at, "kind": SETTLEMENT_KINDS.get(e.action, e.action), "prescription_id": s.prescription_id,
+        events.append({"at": e.at, "kind": SETTLEMENT_KINDS.get(e.action, e.action),
+                       "prescription_id": s.prescription_id,
                        "prescription_number": by_id[s.prescription_id].number if s.prescription_id in by_id else None,
                        "actor": e.actor, **pharmacy(s.pharmacy_code), "reason_code": None, "reason_label": None,
                        "status": e.to_status,

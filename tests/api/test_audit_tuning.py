@@ -89,7 +89,8 @@ def test_defaults_are_the_configured_thresholds_and_each_change_is_kept(clinic, 
     # A county inherits the city's value and may set its own on top.
     county = as_role("bureau", "370811")
     inherited = county.get("/api/v1/audit/thresholds").get_json()
-    assert inherited["thresholds"]["shopping_min_pharmacies"] == 2 and inherited["sources"]["shopping_min_pharmacies"] == "370800"
+    assert inherited["thresholds"]["shopping_min_pharmacies"] == 2
+    assert inherited["sources"]["shopping_min_pharmacies"] == "370800"
     county.put("/api/v1/audit/thresholds", {"thresholds": {"outlier_factor": 2.5}, "reason": "试点"})
     again = clinic.bureau.get("/api/v1/audit/thresholds?region=370811").get_json()
     assert again["thresholds"]["outlier_factor"] == 2.5 and again["thresholds"]["shopping_min_pharmacies"] == 2

@@ -22,7 +22,8 @@ def fill(world, pharmacy_client, pharmacy_code, *, quantity=1, days_supply=28, h
         clock.travel(timedelta(hours=1))
         assert route().status_code == 200
     clock.travel(timedelta(hours=1))
-    assert pharmacy_client.post(URL.format(rx["id"], "verify"), {"id_number": world.patient_id_number}).status_code == 200
+    verified = pharmacy_client.post(URL.format(rx["id"], "verify"), {"id_number": world.patient_id_number})
+    assert verified.status_code == 200
     assert review(pharmacy_client, rx["id"]).status_code == 200
     clock.travel(timedelta(minutes=5))
     done = pharmacy_client.post(URL.format(rx["id"], "dispense"),

@@ -74,7 +74,8 @@ def test_the_bureau_and_the_physician_read_a_patients_timeline(pages, live, hist
     doctor.get_by_role("button", name="查找").click()
     doctor.get_by_role("link", name="查看跨药店用药时间轴").click()
     expect(doctor.locator("#timeline-patient-title")).to_have_text("孟庆华 的用药时间轴")
-    expect(doctor.locator(f'#timeline-chart rect.timeline-supply[data-prescription="{history.filled}"]')).to_have_count(1)
+    bars = doctor.locator(f'#timeline-chart rect.timeline-supply[data-prescription="{history.filled}"]')
+    expect(bars).to_have_count(1)
 
 
 def test_the_bureau_tunes_thresholds_with_a_what_if_and_exempts_a_diagnosis(pages, live, history):
