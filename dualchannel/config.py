@@ -46,6 +46,11 @@ SIGNING_KEY_VALID_DAYS = 730
 # so the undo is an exception and a shorter window leaves less room for abuse.
 TRACE_UNDO_DAYS = 7
 
+# Days an `Idempotency-Key` and its stored answer are kept; `dualchannel idempotency purge`
+# deletes older ones (a client retrying after that would act again). A county pharmacy may be
+# offline for days; a month covers a long outage with room to spare.
+IDEMPOTENCY_RETENTION_DAYS = 30
+
 # Prescription rules (处方管理办法): days of validity and supply.
 MAX_VALID_DAYS = 3
 MAX_DAYS_SUPPLY = 84
@@ -223,6 +228,7 @@ def validate(config) -> None:
     number("MAX_VALID_DAYS", 1, 3, integer=True)
     number("MAX_DAYS_SUPPLY", 1, 84, integer=True)
     number("TRACE_UNDO_DAYS", 0, 30, integer=True)
+    number("IDEMPOTENCY_RETENTION_DAYS", 1, 3650, integer=True)
 
     # Operations.
     if str(config.get("LOG_LEVEL", "INFO")).upper() not in logging.getLevelNamesMapping():

@@ -37,6 +37,8 @@ def get_settlement(settlement_id):
 
 
 @bp.post("/settlements/<int:settlement_id>/reverse")
+@bp.doc(parameters=[IDEMPOTENCY_KEY])
+@idempotent
 @bp.arguments(schemas.SettlementReasonIn)
 @bp.response(200, schemas.SettlementOut)
 def reverse(body, settlement_id):
@@ -45,6 +47,8 @@ def reverse(body, settlement_id):
 
 
 @bp.post("/settlements/<int:settlement_id>/approve")
+@bp.doc(parameters=[IDEMPOTENCY_KEY])
+@idempotent
 @bp.arguments(schemas.ClaimDecisionIn)
 @bp.response(200, schemas.SettlementOut)
 def approve(body, settlement_id):
@@ -53,6 +57,8 @@ def approve(body, settlement_id):
 
 
 @bp.post("/settlements/<int:settlement_id>/reject")
+@bp.doc(parameters=[IDEMPOTENCY_KEY])
+@idempotent
 @bp.arguments(schemas.SettlementReasonIn)
 @bp.response(200, schemas.SettlementOut)
 def reject(body, settlement_id):
