@@ -25,6 +25,7 @@ FEATURES = (
     "procurement",
     "public",  # published lists: no token (public/views.py)
     "signatures",
+    "timeline",  # a patient's events across pharmacies (reads prescriptions and settlements)
 )
 
 

@@ -46,6 +46,11 @@ SIGNING_KEY_VALID_DAYS = 730
 # so the undo is an exception and a shorter window leaves less room for abuse.
 TRACE_UNDO_DAYS = 7
 
+# Days an `Idempotency-Key` and its stored answer are kept; `dualchannel idempotency purge`
+# deletes older ones (a client retrying after that would act again). A county pharmacy may be
+# offline for days; a month covers a long outage with room to spare.
+IDEMPOTENCY_RETENTION_DAYS = 30
+
 # Prescription rules (处方管理办法): days of validity and supply.
 MAX_VALID_DAYS = 3
 MAX_DAYS_SUPPLY = 84
@@ -120,7 +125,7 @@ MAX_JSON_BODY = 1024 * 1024
 MAX_CONTENT_LENGTH = 16 * 1024 * 1024
 
 # Database waits, in seconds (dualchannel/db.py). Connecting, and checking a pooled connection
-# before use; one statement of an API request (PostgreSQL statement_timeout); any one answer an
+# before use; one statement (PostgreSQL statement_timeout, lifted for the CLI); any one answer an
 # API request waits for, after which the connection is dropped and it answers 503 (enforced by
 # the client, for a server that never answers); a free pooled connection; SQLite's lock.
 DATABASE_CONNECT_TIMEOUT = 3
@@ -218,6 +223,7 @@ def validate(config) -> None:
     number("MAX_VALID_DAYS", 1, 3, integer=True)
     number("MAX_DAYS_SUPPLY", 1, 84, integer=True)
     number("TRACE_UNDO_DAYS", 0, 30, integer=True)
+    number("IDEMPOTENCY_RETENTION_DAYS", 1, 3650, integer=True)
 
     # Operations.
     if str(config.get("LOG_LEVEL", "INFO")).upper() not in logging.getLevelNamesMapping():

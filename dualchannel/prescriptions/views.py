@@ -10,6 +10,8 @@ bp = blueprint("prescriptions", __name__, "Dual-channel e-prescriptions: issue, 
 
 
 @bp.post("/prescriptions")
+@bp.doc(parameters=[IDEMPOTENCY_KEY])
+@idempotent
 @bp.arguments(schemas.PrescriptionIn)
 @bp.response(201, schemas.PrescriptionOut)
 def issue(body):
@@ -64,6 +66,8 @@ def pharmacy_options(args, prescription_id):
 
 
 @bp.post("/prescriptions/<int:prescription_id>/route")
+@bp.doc(parameters=[IDEMPOTENCY_KEY])
+@idempotent
 @bp.arguments(schemas.RouteIn)
 @bp.response(200, schemas.PrescriptionOut)
 def route(body, prescription_id):
@@ -72,6 +76,8 @@ def route(body, prescription_id):
 
 
 @bp.post("/prescriptions/<int:prescription_id>/return")
+@bp.doc(parameters=[IDEMPOTENCY_KEY])
+@idempotent
 @bp.arguments(schemas.ReasonCodeIn)
 @bp.response(200, schemas.PrescriptionOut)
 def hand_back(body, prescription_id):
@@ -80,6 +86,8 @@ def hand_back(body, prescription_id):
 
 
 @bp.post("/prescriptions/<int:prescription_id>/verify")
+@bp.doc(parameters=[IDEMPOTENCY_KEY])
+@idempotent
 @bp.arguments(schemas.VerifyIn)
 @bp.response(200, schemas.PrescriptionOut)
 def verify(body, prescription_id):
@@ -88,6 +96,8 @@ def verify(body, prescription_id):
 
 
 @bp.post("/prescriptions/<int:prescription_id>/review")
+@bp.doc(parameters=[IDEMPOTENCY_KEY])
+@idempotent
 @bp.arguments(schemas.PrescriptionReviewIn)
 @bp.response(200, schemas.PrescriptionOut)
 def review(body, prescription_id):
@@ -103,6 +113,8 @@ def signature(prescription_id):
 
 
 @bp.post("/prescriptions/<int:prescription_id>/dispense")
+@bp.doc(parameters=[IDEMPOTENCY_KEY])
+@idempotent
 @bp.arguments(schemas.DispenseIn)
 @bp.response(200, schemas.PrescriptionOut)
 def dispense(body, prescription_id):
@@ -111,6 +123,8 @@ def dispense(body, prescription_id):
 
 
 @bp.post("/prescriptions/<int:prescription_id>/cancel")
+@bp.doc(parameters=[IDEMPOTENCY_KEY])
+@idempotent
 @bp.arguments(schemas.ReasonCodeIn)
 @bp.response(200, schemas.PrescriptionOut)
 def cancel(body, prescription_id):

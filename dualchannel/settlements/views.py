@@ -35,6 +35,8 @@ def get_settlement(settlement_id):
 
 
 @bp.post("/settlements/<int:settlement_id>/reverse")
+@bp.doc(parameters=[IDEMPOTENCY_KEY])
+@idempotent
 @bp.arguments(schemas.SettlementReasonIn)
 @bp.response(200, schemas.SettlementOut)
 def reverse(body, settlement_id):
@@ -43,6 +45,8 @@ def reverse(body, settlement_id):
 
 
 @bp.post("/settlements/<int:settlement_id>/approve")
+@bp.doc(parameters=[IDEMPOTENCY_KEY])
+@idempotent
 @bp.arguments(schemas.ClaimDecisionIn)
 @bp.response(200, schemas.SettlementOut)
 def approve(body, settlement_id):
@@ -51,6 +55,8 @@ def approve(body, settlement_id):
 
 
 @bp.post("/settlements/<int:settlement_id>/reject")
+@bp.doc(parameters=[IDEMPOTENCY_KEY])
+@idempotent
 @bp.arguments(schemas.SettlementReasonIn)
 @bp.response(200, schemas.SettlementOut)
 def reject(body, settlement_id):

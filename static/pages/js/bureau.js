@@ -4,6 +4,7 @@
 // tracker of a prescription found by its number.
 
 import { ApiError, api } from "./api.js";
+import { loadTuning, setupTuning } from "./audit-tuning.js";
 import { countyOfPharmacy, drawCoverageMap, lostCounties, readCoverage } from "./coverage-map.js";
 import {
   EVIDENCE, FLAG_STATUS, FLAG_TYPE, PHARMACY_STATUS, PROCUREMENT_ALERTS, SEVERITY, chinaToday, formatInstant,
@@ -34,7 +35,9 @@ async function start() {
     if (tab.id === "tab-pharmacies") loadPharmacies();
     if (tab.id === "tab-flags") loadFlags();
     if (tab.id === "tab-procurement") loadExecution();
+    if (tab.id === "tab-tuning") loadTuning();
   });
+  setupTuning(region);
   $("#execution-region").value = region;
   $("#execution-as-of").value = chinaToday();
   $("#execution-filter").addEventListener("submit", (event) => {
@@ -290,6 +293,10 @@ function flagCard(flag) {
       statusBadge(flag.status, FLAG_STATUS),
       h("span", { class: "sub" }, `${formatInstant(flag.created_at)} · ${countyName(flag.region)} · ${subjectLabel(flag.subject)}`)),
     facts(h("dl", { class: "facts" }), evidence.map(([key, value]) => [EVIDENCE[key] || key, evidenceValue(key, value)])));
+  const patient = String(flag.subject || "").match(/^patient:(\d+)$/);
+  if (patient) {
+    card.append(h("p", {}, h("a", { href: `/timeline?patient=${patient[1]}` }, `查看患者 ${patient[1]} 的跨药店用药时间轴`)));
+  }
   if (flag.status !== "open") {
     card.append(h("p", { class: "sub" }, `审核：${FLAG_STATUS[flag.status]}，${flag.reviewed_by || ""} ${formatInstant(flag.reviewed_at)}：${flag.review_note || ""}`));
     return card;
