@@ -129,15 +129,17 @@ def procurement_group():
 def procurement_scan_command(as_of, region):
     """Raise due procurement alerts, resolve stale ones, refresh payment standards."""
     from dualchannel import adcodes, clock
-    from dualchannel.procurement import execution, services
+    from dualchannel.procurement import alerts, standards, supply
 
     if region is not None and not adcodes.is_valid(region):
         raise click.UsageError("--region is a 6-digit adcode.")
     with db.new_session() as session:
-        generics = services.refresh_all_payment_standards(session)
+        generics = standards.refresh_all_payment_standards(session)
         session.commit()
-        raised, resolved = execution.sync_alerts(session, region=region,
-                                                 as_of=as_of.date() if as_of else clock.today())
+        raised, resolved = alerts.sync_alerts(session, region=region, as_of=as_of.date() if as_of else clock.today())
+        overdue_raised, overdue_resolved = supply.sync_alerts(session, region=region, today=clock.today())
+        session.commit()
+        raised, resolved = raised + overdue_raised, resolved + overdue_resolved
     click.echo(f"{raised} alert(s) raised, {resolved} resolved; payment standards of {generics} generic(s) refreshed.")
 
 

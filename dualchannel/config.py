@@ -70,9 +70,6 @@ PROCUREMENT_BEHIND_TOLERANCE = "0"
 # Behind-schedule alerts from this month of the agreement year (1 = as soon as a line is behind).
 PROCUREMENT_BEHIND_ALERTS_FROM_MONTH = 1
 PROCUREMENT_NON_SELECTED_SHARE_THRESHOLD = "0.5"
-# The execution endpoint raises due alerts itself for regions up to this many lines
-# (institution x product x year; a city); larger ones rely on `dualchannel procurement scan`.
-PROCUREMENT_ALERTS_ON_READ_MAX_LINES = 200_000
 # Supply problems still overdue this many working days after their deadline are escalated.
 PROCUREMENT_ESCALATE_AFTER_WORKING_DAYS = 5
 # Prepayment to institutions as a share of the agreed purchase amount (seed 001 二(七): >= 50 %).
@@ -197,7 +194,6 @@ def validate(config) -> None:
     number("PROCUREMENT_BEHIND_TOLERANCE", Decimal(0), Decimal("0.99"))
     number("PROCUREMENT_NON_SELECTED_SHARE_THRESHOLD", Decimal(0), Decimal("0.5"), low_open=True,
            expected="above 0 and at most 0.5 (the seeds: selected purchases at least the non-selected ones)")
-    number("PROCUREMENT_ALERTS_ON_READ_MAX_LINES", 0, 100_000_000, integer=True)
     number("PROCUREMENT_ESCALATE_AFTER_WORKING_DAYS", 1, 365, integer=True)
     bases = config.get("PROCUREMENT_FIRST_SELF_PAY_BASE")
     try:
@@ -214,13 +210,12 @@ def validate(config) -> None:
         except (TypeError, ValueError):
             fail(key, f"a JSON list of dates (YYYY-MM-DD) from {clock.MIN_DATE} to {clock.MAX_DATE}")
     if config.get("PROCUREMENT_STEP_DOWN"):
-        from dualchannel.procurement import rules
+        from dualchannel.procurement.rules.prices import StepDownSchedule, StepDownYear
 
         step = config["PROCUREMENT_STEP_DOWN"]
         try:
-            rules.StepDownSchedule(far_above_multiple=Decimal(str(step["far_above_multiple"])),
-                                   years=tuple(rules.StepDownYear(Decimal(str(own)), Decimal(str(sel)))
-                                               for own, sel in step["years"]))
+            StepDownSchedule(far_above_multiple=Decimal(str(step["far_above_multiple"])),
+                             years=tuple(StepDownYear(Decimal(str(own)), Decimal(str(sel))) for own, sel in step["years"]))
         except (InvalidOperation, ValueError, TypeError, KeyError) as error:
             fail("PROCUREMENT_STEP_DOWN", f"a valid step-down schedule ({error})")
 

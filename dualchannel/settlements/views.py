@@ -1,7 +1,5 @@
-from flask import Response
-
 from dualchannel import db
-from dualchannel.api import blueprint
+from dualchannel.api import blueprint, csv_response
 from dualchannel.auth import current_actor
 from dualchannel.idempotency import PARAMETER as IDEMPOTENCY_KEY
 from dualchannel.idempotency import idempotent
@@ -89,8 +87,8 @@ def reconciliation(args):
 def reconciliation_csv(args):
     """The same reconciliation as CSV."""
     report = services.reconciliation(db.session(), current_actor(), **args)
-    return Response(schemas.reconciliation_csv(report), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="reconciliation-{report.label}.csv"'})
+    row = schemas.ReconciliationRow()
+    return csv_response(row.dump(report.rows, many=True), list(row.fields), f"reconciliation-{report.label}.csv")
 
 
 @bp.get("/settlement-policies")
