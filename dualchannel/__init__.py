@@ -43,8 +43,9 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.from_mapping(test_config)
     _ensure_secrets(app)
     from dualchannel.config import validate
+    from dualchannel.procurement import standards
 
-    validate(app.config)
+    validate(app.config, feature_checks=[standards.check_settings])
 
     from dualchannel import api, cli, db, errors, logs, metrics, ratelimit
 

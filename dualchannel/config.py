@@ -154,9 +154,10 @@ def variable(key: str) -> str:
     return key if key == "DATABASE_URL" else f"DUALCHANNEL_{key}"
 
 
-def validate(config) -> None:
-    """Check every setting against its bounds (the seeds' where they set one); raise
-    ConfigurationError naming every variable that is wrong."""
+def validate(config, feature_checks=()) -> None:
+    """Check every setting against its bounds (the seeds' where they set one), and run each
+    of `feature_checks` (callables answering {setting: what it must be} for settings only a
+    feature can read); raise ConfigurationError naming every variable that is wrong."""
     problems: list[str] = []
 
     def fail(key: str, expected: str) -> None:
@@ -209,16 +210,6 @@ def validate(config) -> None:
                 raise ValueError
         except (TypeError, ValueError):
             fail(key, f"a JSON list of dates (YYYY-MM-DD) from {clock.MIN_DATE} to {clock.MAX_DATE}")
-    if config.get("PROCUREMENT_STEP_DOWN"):
-        from dualchannel.procurement.rules.prices import StepDownSchedule, StepDownYear
-
-        step = config["PROCUREMENT_STEP_DOWN"]
-        try:
-            StepDownSchedule(far_above_multiple=Decimal(str(step["far_above_multiple"])),
-                             years=tuple(StepDownYear(Decimal(str(own)), Decimal(str(sel))) for own, sel in step["years"]))
-        except (InvalidOperation, ValueError, TypeError, KeyError) as error:
-            fail("PROCUREMENT_STEP_DOWN", f"a valid step-down schedule ({error})")
-
     # Prescriptions and traceability (处方管理办法: valid at most 3 days; long prescriptions 12 weeks).
     number("MAX_VALID_DAYS", 1, 3, integer=True)
     number("MAX_DAYS_SUPPLY", 1, 84, integer=True)
@@ -252,5 +243,8 @@ def validate(config) -> None:
             Fernet(config["ID_ENCRYPTION_KEY"])
         except (ValueError, TypeError):
             fail("ID_ENCRYPTION_KEY", "a Fernet key (32 url-safe base64-encoded bytes)")
+    for check in feature_checks:  # settings only a feature can read (the kernel imports none)
+        for key, expected in check(config).items():
+            fail(key, expected)
     if problems:
         raise ConfigurationError("Invalid configuration:\n  " + "\n  ".join(problems))

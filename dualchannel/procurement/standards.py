@@ -13,8 +13,19 @@ from dualchannel.drugs.models import ALL_DRUGS
 from dualchannel.insurance import Insurance
 from dualchannel.procurement.models import Batch, Product
 from dualchannel.procurement.rules.agreement import UNIT_PRICE, ProductStatus, add_months
-from dualchannel.procurement.rules.prices import (DEFAULT_STEP_DOWN, StepDownSchedule, StepDownYear,
-                                                  first_self_pay_ratio, payment_standard_on)
+from dualchannel.procurement.rules.prices import (DEFAULT_STEP_DOWN, StepDownSchedule, first_self_pay_ratio,
+                                                  payment_standard_on)
+
+
+def check_settings(config) -> dict[str, str]:
+    """What is wrong with the procurement settings only this feature can read, by setting."""
+    if not config.get("PROCUREMENT_STEP_DOWN"):
+        return {}
+    try:
+        StepDownSchedule.from_setting(config["PROCUREMENT_STEP_DOWN"])
+    except ValueError as error:
+        return {"PROCUREMENT_STEP_DOWN": f"a valid step-down schedule ({error})"}
+    return {}
 
 
 def step_down_schedule() -> StepDownSchedule:
@@ -26,8 +37,7 @@ def step_down_schedule() -> StepDownSchedule:
     configured = current_app.config.get("PROCUREMENT_STEP_DOWN")
     if not configured:
         return DEFAULT_STEP_DOWN
-    return StepDownSchedule(
-        years=tuple(StepDownYear(Decimal(str(own)), Decimal(str(sel))) for own, sel in configured["years"]))
+    return StepDownSchedule.from_setting(configured)
 
 
 def first_self_pay_ratios(batch: Batch) -> tuple[Decimal, Decimal, Decimal]:

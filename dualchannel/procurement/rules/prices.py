@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_CEILING, Decimal
+from decimal import ROUND_CEILING, Decimal, InvalidOperation
 from enum import StrEnum
 
 from dualchannel.insurance import Insurance
@@ -42,6 +42,16 @@ class StepDownSchedule:
     """
 
     years: tuple[StepDownYear, ...]
+
+    @classmethod
+    def from_setting(cls, value) -> "StepDownSchedule":
+        """The schedule `PROCUREMENT_STEP_DOWN` states: ``{"years": [[own, selected], ...]}``
+        (each year's own-price and selected-price factors). ValueError when it states none."""
+        try:
+            return cls(years=tuple(StepDownYear(Decimal(str(own)), Decimal(str(selected)))
+                                   for own, selected in value["years"]))
+        except (InvalidOperation, TypeError, KeyError) as error:
+            raise ValueError(f'expected {{"years": [[own, selected], ...]}} ({type(error).__name__})') from error
 
     def __post_init__(self) -> None:
         if not self.years:
