@@ -84,7 +84,7 @@ def problem(status: int, title: str, detail: str, errors=None, *, code: str | No
     """A problem+json response with its stable `code` and a `type` URI built from it. Any
     resident ID number in it is masked: error texts name the caller's input (a code, a field),
     and an ID number typed in the wrong field must not come back."""
-    from dualchannel.patients.identity import redact
+    from dualchannel.identity import redact
 
     code = code or HTTP_CODES.get(status, "error")
     body = {"type": PROBLEM_TYPE_PREFIX + code, "title": title, "status": status, "detail": detail,

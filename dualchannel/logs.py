@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 
 from flask import Flask, g, has_request_context, request
 
-from dualchannel.patients.identity import redact
+from dualchannel.identity import redact
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # An incoming id is echoed into headers and logs: accept only short, plain tokens.

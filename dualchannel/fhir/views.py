@@ -14,7 +14,7 @@ from dualchannel import api, auth, clock, db
 from dualchannel.errors import DomainError, HTTP_CODES, Invalid
 from dualchannel.fhir import resources as fhir
 from dualchannel.fhir import services
-from dualchannel.patients.identity import redact
+from dualchannel.identity import redact
 
 PREFIX = "/fhir/R4"
 bp = Blueprint("fhir", __name__, url_prefix=PREFIX)

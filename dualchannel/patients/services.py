@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlmodel import Session, select
 
-from dualchannel import adcodes, clock, db
+from dualchannel import adcodes, clock, db, identity
 from dualchannel.api import Page, decode_cursor, encode_cursor
 from dualchannel.audit_trail import services as audit
 from dualchannel.audit_trail.models import AccessAction, AccessLog
@@ -18,7 +18,6 @@ from dualchannel.errors import Conflict, Forbidden, Invalid, NotFound
 from dualchannel.flags.models import Flag
 from dualchannel.flags.services import raise_flag
 from dualchannel.institutions.models import Institution, Physician
-from dualchannel.patients import identity
 from dualchannel.patients.models import Eligibility, Patient, PatientCare
 
 # How long an eligibility lasts when the physician gives no date; a policy setting.

@@ -17,7 +17,7 @@ from geopy.distance import geodesic
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
 
-from dualchannel import adcodes, clock
+from dualchannel import adcodes, clock, identity
 from dualchannel.api import Page, decode_cursor, encode_cursor, paginate
 from dualchannel.audit_trail import services as audit
 from dualchannel.audit_trail.models import AccessAction
@@ -31,7 +31,6 @@ from dualchannel.institutions.models import Institution, Physician
 from dualchannel.packs import rules as pack_rules
 from dualchannel.packs import services as packs
 from dualchannel.packs.models import DispensedPack, PackReturn
-from dualchannel.patients import identity
 from dualchannel.patients import services as patients
 from dualchannel.patients.models import Patient
 from dualchannel.pharmacies import services as pharmacies

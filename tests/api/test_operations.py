@@ -5,8 +5,7 @@ import logging
 
 from cryptography.fernet import Fernet
 
-from dualchannel import create_app, logs
-from dualchannel.patients import identity
+from dualchannel import create_app, identity, logs
 from tests.api.test_prescription_flow import problem
 from tests.support import resident_id
 

@@ -1,7 +1,7 @@
 import pytest
 from cryptography.fernet import Fernet
 
-from dualchannel.patients import identity
+from dualchannel import identity
 
 
 @pytest.mark.parametrize("number", [

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from dualchannel.packs import rules
 from dualchannel.packs.rules import canonical_code
-from dualchannel.patients import identity
+from dualchannel import identity
 
 DISPENSED = datetime(2026, 3, 1, 2, 0, tzinfo=timezone.utc)
 
