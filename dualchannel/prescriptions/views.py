@@ -135,6 +135,15 @@ def reason_codes():
     return {"items": rules.reason_codes()}
 
 
+@bp.get("/pharmacy/prescriptions")
+@bp.arguments(schemas.WorklistQuery, location="query")
+@bp.response(200, schemas.WorklistPage)
+def pharmacy_worklist(args):
+    """The calling pharmacy's prescriptions with patient (masked), drugs and validity; by status,
+    patient ID number or prescription number; closed ones with the reason."""
+    return services.pharmacy_worklist(db.session(), current_actor(), **args)
+
+
 @bp.get("/pharmacy/inbox")
 @bp.arguments(schemas.ListArgs, location="query")
 @bp.response(200, schemas.PrescriptionPage)

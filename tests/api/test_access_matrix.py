@@ -501,6 +501,9 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/pharmacy/inbox"): Case(
         query=lambda o, s: {"limit": 500}, listed=lambda o, s: o.static("prescription", s),
         expect=dict(admin="333", bureau="333", physician="333", pharmacy="o--", institution="333")),
+    ("GET", "/api/v1/pharmacy/prescriptions"): Case(
+        query=lambda o, s: {"limit": 500}, listed=lambda o, s: o.static("prescription", s),
+        expect=dict(admin="333", bureau="333", physician="333", pharmacy="o--", institution="333")),
     ("GET", "/api/v1/trace/<code>"): Case(
         args=lambda o, s: {"code": o.static("trace", s)},
         expect=dict(admin="ooo", bureau="oo4", physician="333", pharmacy="o44", institution="333")),
