@@ -1,0 +1,185 @@
+"""The everyday tasks of each user on the pages (issue 20), by role, in headless Chromium at
+1366×768: the pharmacy's worklist, search, closed prescriptions with the reason, confirmation
+before 退回, 冲正, 退药 and receipt reprint, stock; the physician's worklist, full registration,
+slip and refusal where no pharmacy serves; the bureau's suspend/re-admit, flag detail and
+export, declarations and supply problems, and maps at every level. Prescriptions are set up
+through the API for patients no other browser test uses (王芳, 李四)."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from playwright.sync_api import expect
+
+from dualchannel import clock, demo
+from tests.browser.conftest import screenshot, sign_in
+
+WANG = demo._resident_id("370883", "19800527", 103)  # 王芳: eligible for 爱博新 (XL01EF01)
+PALBO = "XL01EF01"
+_serial = iter(range(7_000_001, 7_100_000))
+
+
+def api_as(live, role):
+    client = live.app.test_client()
+    headers = {"Authorization": f"Bearer {live.tokens[role]}"}
+
+    def send(method, path, body=None):
+        response = client.open(f"/api/v1{path}", method=method, json=body, headers=headers)
+        assert response.status_code in (200, 201), response.get_json()
+        return response.get_json()
+
+    return send
+
+
+def routed_for_wang(live, quantity=1):
+    """A new prescription of 爱博新 for 王芳, routed to the demo pharmacy."""
+    send = api_as(live, "physician")
+    patient = send("POST", "/patients/search", {"id_number": WANG, "name": "王芳"})
+    rx = send("POST", "/prescriptions", {"patient_id": patient["id"], "diagnosis": "乳腺癌（HR+/HER2-）", "valid_days": 3,
+                                         "items": [{"drug_code": PALBO, "quantity": quantity, "days_supply": 21,
+                                                    "dosage": "每日一次，每次125mg"}]})
+    send("POST", f"/prescriptions/{rx['id']}/route", {"pharmacy_code": "P370811001"})
+    return rx
+
+
+def open_entry(page, rx_id):
+    page.locator(f'#inbox-list button[data-id="{rx_id}"]').click()
+    expect(page.locator("#rx-title")).to_contain_text(f"处方 {rx_id}")
+
+
+def dispense_on_page(page, rx_id, quantity):
+    open_entry(page, rx_id)
+    page.get_by_label("患者身份证号").fill(WANG)
+    page.get_by_role("button", name="核验身份").click()
+    page.get_by_role("button", name="提交审方（电子签名）").click()
+    expect(page.locator("#rx-title")).to_contain_text("已审方")
+    scan = page.get_by_label("药品追溯码（扫码枪扫描后自动回车，可连续扫描）")
+    codes = [demo.trace_code(PALBO, next(_serial)) for _ in range(quantity)]
+    for code in codes:
+        scan.type(code)
+        scan.press("Enter")
+    page.get_by_role("button", name="确认发药").click()
+    expect(page.locator("#rx-title")).to_contain_text("已发药")
+    return codes
+
+
+def test_pharmacy_worklist_search_and_closed_prescriptions(pages, live):
+    first, second, handed = routed_for_wang(live), routed_for_wang(live), routed_for_wang(live)
+    page = pages.new()
+    sign_in(page, live, "pharmacist", expect="/pharmacy")
+    entry = page.locator(f'#inbox-list button[data-id="{first["id"]}"]')
+    expect(entry).to_contain_text("王*")
+    expect(entry).to_contain_text("370883********1032")
+    expect(entry).to_contain_text("爱博新 125mg×21粒 ×1盒")
+    expect(entry).to_contain_text(re.compile(r"有效期至 \d{4}-\d{2}-\d{2}（含当日）"))
+    expect(page.locator("#inbox-list")).not_to_contain_text("王芳")  # masked in the list
+    screenshot(page, "tasks-pharmacy-worklist")
+
+    # A card reader types the 18 characters and Enter: her prescriptions, in every status.
+    search = page.get_by_label("身份证号或处方号（可刷身份证）")
+    search.type(WANG)
+    search.press("Enter")
+    expect(page.locator("#worklist-status")).to_have_value("")
+    ids = {int(x) for x in page.locator("#inbox-list [data-id]").evaluate_all("els => els.map(e => e.dataset.id)")}
+    assert {first["id"], second["id"], handed["id"]} <= ids
+    expect(page.locator("#inbox-list")).not_to_contain_text("孟*")
+    # By prescription number: that one only.
+    search.fill(second["number"])
+    search.press("Enter")
+    expect(page.locator("#inbox-list > li")).to_have_count(1)
+    expect(page.locator("#inbox-list")).to_contain_text(f"处方 {second['id']}")
+    page.get_by_role("button", name="清除").click()
+    expect(page.locator("#worklist-status")).to_have_value("open")
+
+    # 退回 asks first; 取消 leaves it where it was.
+    open_entry(page, handed["id"])
+    expect(page.locator("#rx-facts")).to_contain_text("开方医师王建国（D370811001）")
+    expect(page.locator("#rx-facts")).to_contain_text("开方机构济宁市第一人民医院（H370811001）")
+    back = page.locator("#return-section")
+    back.get_by_label("退回原因").select_option("out_of_stock")
+    back.get_by_role("button", name="退回处方").click()
+    dialog = page.locator("#confirm-dialog")
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text(f"将处方 {handed['id']}（患者 王芳）退回开方医师？")
+    screenshot(page, "tasks-pharmacy-return-confirm", full_page=False)
+    dialog.get_by_role("button", name="取消").click()
+    expect(dialog).to_be_hidden()
+    expect(page.locator("#rx-title")).to_contain_text("已流转")
+    back.get_by_role("button", name="退回处方").click()
+    dialog.get_by_role("button", name="确认退回").click()
+    expect(page.locator("#notice")).to_contain_text(f"处方 {handed['id']} 已退回开方医师")
+
+    # Closed ones stay findable, each with why: handed back here, and one past its validity.
+    try:
+        clock.travel(timedelta(days=4))
+        page.get_by_label("状态").select_option("closed")
+        closed = page.locator("#inbox-list")
+        expect(closed.locator(f'[data-id="{handed["id"]}"]')).to_contain_text("本店退回，原因：药品缺货，无法按时供药")
+        expect(closed.locator(f'[data-id="{first["id"]}"]')).to_contain_text("已过期")
+        expect(closed.locator(f'[data-id="{first["id"]}"]')).to_contain_text("已过有效期")
+        screenshot(page, "tasks-pharmacy-closed")
+    finally:
+        clock.reset()
+
+
+def test_pharmacy_reversal_pack_undo_reprint_and_stock(pages, live):
+    api_as(live, "pharmacy")("PUT", "/pharmacies/P370811001/stock", {"XN07XX06": 2})
+    sold, undone = routed_for_wang(live, quantity=2), routed_for_wang(live)
+    page = pages.new()
+    sign_in(page, live, "pharmacist", expect="/pharmacy")
+    stock = page.locator("#stock-table")
+    expect(stock.locator('tr[data-drug="XN07XX06"]')).to_contain_text("库存不足")
+    expect(stock.locator('tr[data-drug="XN07XX06"]')).to_have_class(re.compile("low-stock"))
+    expect(stock.locator('tr[data-drug="XL01XC13"]')).to_contain_text("正常")
+    before = int(stock.locator(f'tr[data-drug="{PALBO}"] td.num').inner_text().split()[0])
+
+    # 退药: a pack returned unopened within the window goes back to stock.
+    [code] = dispense_on_page(page, undone["id"], 1)
+    expect(stock.locator(f'tr[data-drug="{PALBO}"] td.num')).to_contain_text(f"{before - 1} 盒")
+    after = page.locator("#aftercare-section")
+    expect(after).to_contain_text("发药后 7 天内可退回未拆封的整盒药")
+    after.get_by_role("button", name=f"退药 {code}").click()
+    expect(page.locator("#aftercare-error")).to_contain_text("请填写退药原因。")
+    after.get_by_label("退药原因").fill("患者住院，未拆封退回")
+    after.get_by_role("button", name=f"退药 {code}").click()
+    expect(page.locator("#confirm-dialog")).to_contain_text(f"追溯码 {code}")
+    page.get_by_role("button", name="确认退药").click()
+    expect(page.locator("#notice")).to_contain_text(f"追溯码 {code} 已退药")
+    expect(stock.locator(f'tr[data-drug="{PALBO}"] td.num')).to_contain_text(f"{before} 盒")
+
+    # Settled: the receipt names prescriber and institution, the deductible, every fund part, the codes.
+    codes = dispense_on_page(page, sold["id"], 2)
+    page.locator("#settle-section").get_by_role("button", name="结算", exact=True).click()
+    receipt = page.locator("#receipt")
+    for text in ("开方医师王建国", "开方机构济宁市第一人民医院", "济宁漱玉平民大药房(太白路店)",
+                 "起付标准", "基本医保统筹基金支付", "大病保险支付", "医疗救助支付", "个人自付", *codes):
+        expect(receipt).to_contain_text(text)
+    expect(receipt).not_to_contain_text("D370811001")  # names, not codes
+    expect(receipt.locator('[data-part="deductible"]')).to_have_text("¥ 800.00")
+    screenshot(page, "tasks-pharmacy-receipt")
+
+    # 冲正 with a reason, after a confirmation: back to dispensed, settled again, reprinted.
+    after.get_by_label("冲正原因").fill("收费金额录入错误")
+    after.get_by_role("button", name="冲正（撤销结算）").click()
+    page.get_by_role("button", name="确认冲正").click()
+    expect(page.locator("#notice")).to_contain_text("已冲正")
+    expect(page.locator("#rx-title")).to_contain_text("已发药")
+    page.locator("#settle-section").get_by_role("button", name="结算", exact=True).click()
+    expect(page.locator("#rx-title")).to_contain_text("已结算")
+    page.get_by_label("状态").select_option("settled")
+    expect(page.locator("#inbox-list > li")).to_have_count(1)  # only settled ones now
+    page.locator(f'#inbox-list button[data-id="{sold["id"]}"]').click()
+    expect(after.locator("#aftercare-settlement")).to_contain_text("结算号")
+    page.evaluate("() => { window.print = () => { window.__printed = (window.__printed || 0) + 1; }; }")
+    after.get_by_role("button", name="补打收据").click()
+    reprinted = page.locator("#aftercare-receipt .receipt")
+    expect(reprinted).to_contain_text("医保双通道药品结算单（补打）")
+    expect(reprinted).to_contain_text(codes[0])
+    assert page.evaluate("window.__printed") == 1
+    screenshot(page, "tasks-pharmacy-reprint")
+    page.emulate_media(media="print")
+    page.evaluate("() => window.scrollTo(0, 0)")
+    screenshot(page, "tasks-pharmacy-reprint-print", full_page=False)
+    assert page.evaluate("getComputedStyle(document.querySelector('#aftercare-receipt .receipt')).visibility") == "visible"
+    assert page.evaluate("getComputedStyle(document.querySelector('#stock-section')).visibility") == "hidden"
+    page.emulate_media(media="screen")
