@@ -190,7 +190,7 @@ def _load_procurement(session: Session) -> None:
     supply.report(session, ADMIN, institution_code="H370812001", product_code="GY09-ATV-01",
                   description="中选阿托伐他汀钙片配送企业连续10天未按订单配送，库存仅够3天使用。",
                   reported_on=today - timedelta(days=2))
-    # 邹城市人民医院 declares next use below its history, with an explanation: awaits the bureau.
+    # 邹城市人民医院 declares its demand of atorvastatin, with an explanation: awaits the bureau.
     procurement.declare_demand(session, ADMIN, institution_code="H370883001", product_code="GY09-ATV-01",
                                year_start=start, quantity=20_000,
                                explanation="心内科部分患者转诊至济宁市第一人民医院，预计用量下降。")

@@ -546,6 +546,8 @@ MATRIX: dict[tuple[str, str], Case] = {
         query=region_query, expect=dict(admin="ooo", bureau="oo4", physician="333", pharmacy="333", institution="333")),
     ("GET", "/api/v1/coverage.geojson"): Case(
         query=region_query, expect=dict(admin="ooo", bureau="oo4", physician="333", pharmacy="333", institution="333")),
+    ("GET", "/api/v1/coverage/map"): Case(
+        query=region_query, expect=dict(admin="ooo", bureau="oo4", physician="333", pharmacy="333", institution="333")),
     ("GET", "/api/v1/coverage.csv"): Case(
         query=region_query, expect=dict(admin="ooo", bureau="oo4", physician="333", pharmacy="333", institution="333")),
     ("GET", "/api/v1/coverage/what-if"): Case(

@@ -183,3 +183,121 @@ def test_pharmacy_reversal_pack_undo_reprint_and_stock(pages, live):
     assert page.evaluate("getComputedStyle(document.querySelector('#aftercare-receipt .receipt')).visibility") == "visible"
     assert page.evaluate("getComputedStyle(document.querySelector('#stock-section')).visibility") == "hidden"
     page.emulate_media(media="screen")
+
+
+def reused_trace_code_flag(live):
+    """Two prescriptions of 王芳; the second dispensed with the first's code: a duplicate-code flag."""
+    pharmacist = api_as(live, "pharmacist")
+    code = demo.trace_code(PALBO, next(_serial))
+    ids = []
+    for _ in range(2):
+        rx = routed_for_wang(live)
+        pharmacist("POST", f"/prescriptions/{rx['id']}/verify", {"id_number": WANG})
+        pharmacist("POST", f"/prescriptions/{rx['id']}/review", {"outcome": "approved"})
+        ids.append(rx["id"])
+    pharmacist("POST", f"/prescriptions/{ids[0]}/dispense", {"items": [{"drug_code": PALBO, "trace_codes": [code]}]})
+    client = live.app.test_client()
+    refused = client.post(f"/api/v1/prescriptions/{ids[1]}/dispense", json={"items": [{"drug_code": PALBO, "trace_codes": [code]}]},
+                          headers={"Authorization": f"Bearer {live.tokens['pharmacist']}"})
+    assert refused.status_code == 409
+    return ids, code
+
+
+def test_bureau_suspend_readmit_mismatch_flags_and_procurement(pages, live, tmp_path):
+    (first, second), code = reused_trace_code_flag(live)
+    page = pages.new()
+    sign_in(page, live, "bureau")
+    expect(page.locator("#map-crumbs")).to_have_text("济宁市")  # its own region is as far up as it goes
+
+    # Suspension: the same what-if as an exit; the only pharmacy of 邹城市 needs force.
+    page.get_by_role("tab", name="药店准入与退出").click()
+    page.get_by_label("状态", exact=True).select_option("active")
+    page.get_by_role("button", name="暂停 邹城市孟府大药房").click()
+    dialog = page.locator("#exit-dialog")
+    expect(dialog.locator("#exit-title")).to_have_text("暂停药店双通道资格")
+    expect(dialog.locator("#whatif")).to_contain_text("暂停后以下县级区划将没有在用的双通道药店：邹城市")
+    dialog.get_by_label("暂停原因").fill("飞行检查发现追溯码未扫码销售，暂停整改")
+    dialog.get_by_role("button", name="确认暂停").click()
+    expect(dialog.locator("#exit-error")).to_contain_text("暂停未完成")
+    screenshot(page, "tasks-bureau-suspend-whatif", full_page=False)
+    dialog.get_by_label("仍然强制暂停（该区县将没有在用的双通道药店）").check()
+    dialog.get_by_role("button", name="确认暂停").click()
+    expect(page.locator("#notice")).to_contain_text("邹城市孟府大药房 已暂停双通道资格")
+    # Re-admission says what it restores.
+    page.get_by_label("状态", exact=True).select_option("suspended")
+    page.get_by_role("button", name="恢复 邹城市孟府大药房").click()
+    expect(page.locator("#confirm-text")).to_contain_text("恢复后 邹城市 将重新有在用的双通道药店（目前未覆盖）")
+    page.get_by_role("button", name="确认恢复").click()
+    expect(page.locator("#notice")).to_contain_text("邹城市孟府大药房 已恢复双通道管理")
+
+    # Admission of a pharmacy declared in one county and standing in another: warned first.
+    page.get_by_label("状态", exact=True).select_option("applied")
+    page.get_by_role("button", name="准入 济宁仁和大药房(北湖店)").click()
+    expect(page.locator("#confirm-text")).to_contain_text("申报所在区县为 任城区，但按位置实际位于 兖州区")
+    screenshot(page, "tasks-bureau-mismatch-warning", full_page=False)
+    page.locator("#confirm-dialog").get_by_role("button", name="取消").click()
+    expect(page.locator("#pharmacies-table")).to_contain_text("济宁仁和大药房(北湖店)")
+
+    # The flag opens into its prescription, the code's trace chain, the patient's timeline.
+    page.get_by_role("tab", name="稽核预警").click()
+    flag = page.locator("article.flag").filter(has_text=code).first
+    expect(flag.get_by_role("button", name=f"处方 {first}")).to_be_visible()
+    flag.get_by_role("button", name=f"追溯链 {code}").click()
+    expect(flag.locator(".trace-chain")).to_contain_text(f"追溯码 {code}：已发药")
+    expect(flag.locator(".trace-chain")).to_contain_text("济宁漱玉平民大药房(太白路店)")
+    flag.get_by_role("button", name="患者时间线…").click()
+    timeline = flag.get_by_role("link", name="患者 王芳 时间线")
+    expect(timeline).to_have_attribute("href", re.compile(r"^/patients/\d+/timeline$"))
+    screenshot(page, "tasks-bureau-flag-detail")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="导出 CSV").click()
+    saved = tmp_path / "flags.csv"
+    download.value.save_as(saved)
+    data = saved.read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf") and b"duplicate_trace_code" in data
+    assert data.decode("utf-8-sig").splitlines()[0].startswith("id,type,severity,status")
+    flag.get_by_role("button", name=f"处方 {first}").click()
+    expect(page.locator("#tracker-result")).to_contain_text("已发药")
+    expect(page.locator("#tracker-id")).to_have_value(str(first))
+
+    # 集采: the declaration awaiting the bureau is accepted; the supply problem confirmed.
+    page.get_by_role("tab", name="集采执行").click()
+    declaration = page.locator("#declarations-list li").filter(has_text="邹城市人民医院")
+    expect(declaration).to_contain_text("申报 20000")
+    expect(declaration).to_contain_text("说明：心内科部分患者转诊")
+    expect(page.locator("#supply-list")).to_contain_text("兖州区人民医院")
+    screenshot(page, "tasks-bureau-procurement")
+    declaration.get_by_role("button", name="退回申报").click()
+    expect(declaration).to_contain_text("退回申报须填写审核意见。")
+    declaration.get_by_role("button", name="确认申报").click()
+    # The agreed volume: the declaration at the default ratio (70 %).
+    expect(page.locator("#notice")).to_contain_text("已确认 邹城市人民医院 的申报，约定采购量 14000")
+    expect(page.locator("#declarations-empty")).to_be_visible()
+    page.locator("#supply-list li").first.get_by_role("button", name="核实供应问题").click()
+    expect(page.locator("#notice")).to_contain_text("已核实 济宁市兖州区人民医院 报告的供应问题")
+    expect(page.locator("#supply-empty")).to_be_visible()
+
+
+def test_maps_at_every_level(pages, live):
+    page = pages.new()
+    sign_in(page, live, "admin", expect="/bureau")
+    page.get_by_label("区域代码").first.fill("100000")
+    page.get_by_role("button", name="显示覆盖情况").click()
+    areas = page.locator("#coverage-map path.county")
+    expect(areas).to_have_count(34, timeout=60_000)  # the national layer is built on first use
+    expect(page.locator("#map-title")).to_contain_text("全国：按省级区划双通道药店覆盖（点击下钻）")
+    expect(page.locator("#coverage-map")).to_contain_text("内蒙古")
+    screenshot(page, "tasks-map-national", full_page=False)
+    page.get_by_role("button", name=re.compile(r"^山东省：\d+\D136 个县级区划已覆盖")).click()
+    expect(areas).to_have_count(16)
+    expect(page.locator("#map-crumbs")).to_have_text(re.compile("全国\\s*›\\s*山东省"))
+    screenshot(page, "tasks-map-province", full_page=False)
+    page.get_by_role("button", name=re.compile(r"^济宁市：")).click()
+    expect(areas).to_have_count(11)
+    expect(page.locator("#coverage-map circle.pharmacy-point").first).to_be_attached()
+    page.get_by_role("button", name="泗水县：没有在用的双通道药店（未覆盖）").or_(
+        page.get_by_role("button", name=re.compile(r"^泗水县：\d 家在用"))).click()
+    expect(page.locator("#county-pharmacies")).to_contain_text("泗水县泉林大药房")
+    screenshot(page, "tasks-map-city", full_page=False)
+    page.locator("#map-crumbs").get_by_role("button", name="全国").click()
+    expect(areas).to_have_count(34)
