@@ -27,12 +27,13 @@ from dualchannel.institutions.models import Institution
 
 ADMIN = Actor(Role.admin, None, "demo")
 
+# code, name, county, WGS-84 lat, lon (approximate, for distances to pharmacies)
 INSTITUTIONS = [
-    ("H370811001", "济宁市第一人民医院", "370811"),
-    ("H370811002", "济宁医学院附属医院", "370811"),
-    ("H370812001", "济宁市兖州区人民医院", "370812"),
-    ("H370881001", "曲阜市人民医院", "370881"),
-    ("H370883001", "邹城市人民医院", "370883"),
+    ("H370811001", "济宁市第一人民医院", "370811", 35.4068, 116.5851),
+    ("H370811002", "济宁医学院附属医院", "370811", 35.4053, 116.5949),
+    ("H370812001", "济宁市兖州区人民医院", "370812", 35.5540, 116.7760),
+    ("H370881001", "曲阜市人民医院", "370881", 35.5880, 116.9860),
+    ("H370883001", "邹城市人民医院", "370883", 35.4050, 116.9650),
 ]
 
 PHYSICIANS = [
@@ -204,8 +205,9 @@ def load(session: Session) -> dict[str, tuple[str | None, str]]:
         raise Conflict("The database is not empty; the demo loads only into an empty one.")
     # The example policies of Jining (unless `init-db` loaded them already), so the demo settles.
     settlements.import_default_policies(session)
-    for code, name, adcode in INSTITUTIONS:
-        institutions.create_institution(session, ADMIN, code=code, name=name, adcode=adcode)
+    for code, name, adcode, lat, lon in INSTITUTIONS:
+        institutions.create_institution(session, ADMIN, code=code, name=name, adcode=adcode, lat=lat, lon=lon,
+                                        crs="wgs84")
     for code, name, institution, responsible in PHYSICIANS:
         institutions.create_physician(session, ADMIN, code=code, name=name, institution_code=institution,
                                       responsible=responsible)

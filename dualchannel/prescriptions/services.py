@@ -303,6 +303,7 @@ def issue(session: Session, actor: Actor, *, patient_id: int, diagnosis: str, va
                                "a re-examination (复查评估) must renew it."]
     if errors:
         raise Invalid("The prescription breaks dual-channel rules.", errors, code="prescription_rules")
+    _require_a_pharmacy(session, patient, cold=any(d.storage == Storage.cold_chain.value for d in drugs.values()))
     now = clock.now()
     key = signatures.signing_key(session, signing.physician_holder(physician.code), keys, at=now)
     prescription = Prescription(patient_id=patient.id, physician_code=physician.code,
@@ -323,6 +324,21 @@ def issue(session: Session, actor: Actor, *, patient_id: int, diagnosis: str, va
     session.commit()
     # Everything the answer shows was just written: no need to read it back.
     return PrescriptionDetail(prescription=prescription, patient=patient, items=rows, drugs=drugs, events=[event])
+
+
+def _require_a_pharmacy(session: Session, patient: Patient, *, cold: bool) -> None:
+    """A prescription no pharmacy of the network could ever fill is refused at issue (409), naming
+    why: no active dual-channel pharmacy in the patient's region (or filed region), or none with
+    the cold chain a cold-chain drug needs. Stock is not asked: it changes by the hour."""
+    regions = _patient_regions(patient)
+    active, cold_chain = pharmacies.network_capacity(session, regions=regions)
+    if active == 0:
+        raise Conflict(f"No active dual-channel pharmacy serves the patient's region ({', '.join(regions)}); "
+                       "the prescription could not be filled anywhere.", code="no_pharmacy_serves_patient",
+                       regions=regions)
+    if cold and cold_chain == 0:
+        raise Conflict(f"No active dual-channel pharmacy with cold chain serves the patient's region "
+                       f"({', '.join(regions)}).", code="no_cold_chain_pharmacy_serves_patient", regions=regions)
 
 
 def issue_link(prescription: Prescription, content: bytes) -> dict:

@@ -470,6 +470,8 @@ MATRIX: dict[tuple[str, str], Case] = {
         expect=dict(admin="ooo", bureau="oo-", physician="o--", pharmacy="o--", institution="---")),
     ("GET", "/api/v1/prescriptions/<int:prescription_id>"): Case(
         args=rx_static, expect=dict(admin="ooo", bureau="oo4", physician="o44", pharmacy="o44", institution="444")),
+    ("GET", "/api/v1/prescriptions/<int:prescription_id>/qr.svg"): Case(
+        args=rx_static, expect=dict(admin="ooo", bureau="oo4", physician="o44", pharmacy="o44", institution="444")),
     ("GET", "/api/v1/prescriptions/<int:prescription_id>/tracker"): Case(
         args=rx_static, expect=dict(admin="ooo", bureau="oo4", physician="o44", pharmacy="o44", institution="444")),
     ("GET", "/api/v1/prescriptions/<int:prescription_id>/pharmacy-options"): Case(

@@ -83,3 +83,34 @@ def test_a_read_names_the_prescriber_institution_and_pharmacy(world, issue):
 def test_only_pharmacies_have_a_worklist(world):
     for role in (world.physician, world.bureau, world.admin):
         assert role.get(WORKLIST).status_code == 403
+
+
+def test_a_prescription_no_pharmacy_could_fill_is_refused_at_issue(world, issue):
+    from tests.api.conftest import created
+
+    # A patient of 威海 (371000), where the network has no dual-channel pharmacy at all.
+    number = resident_id("371002", "19700101")
+    patient = created(world.admin.post("/api/v1/patients", {"id_number": number, "name": "于海",
+                                                            "insurance": "resident", "region": "371000"}))
+    assert world.physician.post("/api/v1/patients/search", {"id_number": number, "name": "于海"}).status_code == 200
+    body = problem(issue(patient_id=patient["id"]), 409)
+    assert body["code"] == "no_pharmacy_serves_patient" and body["regions"] == ["371000"]
+    # Nothing was written: the physician's list holds no prescription of hers.
+    assert patient["id"] not in {p["patient_id"] for p in world.physician.get("/api/v1/prescriptions").get_json()["items"]}
+
+
+def test_a_cold_chain_drug_needs_a_cold_chain_pharmacy(world, issue, as_role):
+    # Jining's one cold-chain pharmacy leaves: 修美乐 (2–8 °C) could be filled nowhere in the city.
+    assert world.admin.post("/api/v1/pharmacies/P370811001/exit", {"reason": "测试", "force": True}).status_code == 200
+    body = problem(issue("ADA", 1), 409)
+    assert body["code"] == "no_cold_chain_pharmacy_serves_patient"
+    assert issue("SAC", 1).status_code == 201  # an ordinary drug still has P370881001
+
+
+def test_the_slip_qr_code_holds_the_prescription_number(world, issue):
+    rx = routed(world, issue)
+    response = world.physician.get(f"/api/v1/prescriptions/{rx['id']}/qr.svg")
+    assert response.status_code == 200 and response.mimetype == "image/svg+xml"
+    svg = response.get_data(as_text=True)
+    assert svg.startswith("<svg") and f"处方编号 {rx['number']}" in svg and 'class="qr"' in svg
+    assert world.other_pharmacy.get(f"/api/v1/prescriptions/{rx['id']}/qr.svg").status_code == 404

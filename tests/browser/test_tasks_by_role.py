@@ -301,3 +301,95 @@ def test_maps_at_every_level(pages, live):
     screenshot(page, "tasks-map-city", full_page=False)
     page.locator("#map-crumbs").get_by_role("button", name="全国").click()
     expect(areas).to_have_count(34)
+
+
+MENG_ID = demo._resident_id("370811", "19770630", 106)
+
+
+def test_physician_worklist_registration_reset_refusal_and_slip(pages, live):
+    # 孟庆华's eligibility for 艾坦 ends in 10 days; 赵敏's (demo) for 尚杰 in 20. In 15 days hers is overdue.
+    send = api_as(live, "physician")
+    meng = send("POST", "/patients/search", {"id_number": MENG_ID, "name": "孟庆华"})
+    send("POST", f"/patients/{meng['id']}/eligibility",
+         {"drug_code": "XL01EX03", "valid_until": (clock.today() + timedelta(days=10)).isoformat()})
+    page = pages.new()
+    try:
+        clock.travel(timedelta(days=15))
+        sign_in(page, live, "physician")
+        rows = page.locator("#worklist-table tbody tr")
+        expect(rows.first).to_contain_text("孟庆华")
+        expect(rows.first).to_contain_text("已过期 5 天")
+        expect(rows.nth(1)).to_contain_text("赵敏")
+        expect(rows.nth(1)).to_contain_text("5 天后到期")
+        expect(page.locator("#worklist-summary")).to_contain_text("已过期 1 项")
+        screenshot(page, "tasks-physician-worklist", full_page=False)
+        rows.nth(1).get_by_role("button", name=re.compile("^复查 赵敏")).click()
+        expect(page.locator("#patient-facts")).to_contain_text("赵敏")
+        expect(page.locator("#patient-facts")).to_contain_text("特困人员")
+    finally:
+        clock.reset()
+
+    # Selections made for one patient do not follow to the next.
+    page.get_by_label("诊断").fill("类风湿关节炎")
+    page.locator("#items select").first.select_option("XL04AA29")
+    page.get_by_label("患者身份证号").fill(MENG_ID)
+    page.get_by_label("患者姓名").fill("孟庆华")
+    page.get_by_role("button", name="查找").click()
+    expect(page.locator("#patient-facts")).to_contain_text("孟庆华")
+    expect(page.get_by_label("诊断")).to_have_value("")
+    expect(page.locator("#items select").first).to_have_value("")
+    expect(page.locator("#items .item-row")).to_have_count(1)
+
+    # A 威海 patient: registered with assistance category; no pharmacy in the network serves her.
+    weihai = demo._resident_id("371002", "19690909", 321)
+    page.get_by_label("患者身份证号").fill(weihai)
+    page.get_by_label("患者姓名").fill("于海燕")
+    page.get_by_role("button", name="查找").click()
+    register = page.locator("#register-patient")
+    expect(register).to_be_visible()
+    register.locator("summary").click()
+    page.get_by_label("参保类型").select_option("resident")
+    page.get_by_label("统筹地区代码").fill("371000")
+    page.get_by_label("医疗救助类别").select_option("low_income")
+    page.get_by_label("异地备案地区代码（可不填）").fill("3710")
+    page.get_by_role("button", name="登记", exact=True).click()
+    expect(page.locator("#register-filed-region-error")).to_have_text("请输入6位行政区划代码")
+    page.get_by_label("异地备案地区代码（可不填）").fill("")
+    screenshot(page, "tasks-physician-register", full_page=False)
+    page.get_by_role("button", name="登记", exact=True).click()
+    expect(page.locator("#patient-facts")).to_contain_text("低保对象")
+    expect(page.locator("#patient-facts")).to_contain_text("异地备案地区无")
+    page.get_by_label("诊断").fill("慢性心力衰竭")
+    page.locator("#items select").first.select_option("XC09DX04")
+    page.locator("#items input[name=dosage]").first.fill("每日两次，每次1片")
+    page.get_by_role("button", name="开具处方").click()
+    expect(page.locator("#issue-error")).to_contain_text("开具失败：患者统筹地区（及异地备案地区）内没有在用的双通道药店")
+    screenshot(page, "tasks-physician-no-pharmacy", full_page=False)
+
+    # 孟庆华 again: issued, the pharmacies sorted from the hospital, routed, the slip printed.
+    page.get_by_label("患者身份证号").fill(MENG_ID)
+    page.get_by_label("患者姓名").fill("孟庆华")
+    page.get_by_role("button", name="查找").click()
+    expect(page.locator("#issue-error")).to_be_hidden()
+    page.get_by_label("诊断").fill("慢性心力衰竭")
+    page.locator("#items select").first.select_option("XC09DX04")
+    page.locator("#items input[name=dosage]").first.fill("每日两次，每次1片")
+    page.get_by_role("button", name="开具处方").click()
+    expect(page.locator("#location-area")).to_have_value("hospital")
+    expect(page.locator("#location-area option:checked")).to_have_text("济宁市第一人民医院（本院位置）")
+    options = page.locator("#options-table tbody tr")
+    expect(options.first).to_contain_text("公里")
+    first_pharmacy = options.first.locator("td").first.inner_text().split("\n")[0]
+    options.first.get_by_role("button", name=re.compile("^流转至")).click()
+    slip = page.locator("#slip")
+    expect(slip).to_contain_text(first_pharmacy)
+    expect(slip).to_contain_text("诺欣妥 100mg×14片")
+    expect(slip).to_contain_text(re.compile(r"有效期至\d{4}-\d{2}-\d{2}（含当日"))
+    expect(slip.locator("img.slip-qr")).to_have_attribute("src", re.compile("^data:image/svg\\+xml;base64,"))
+    assert page.evaluate("document.querySelector('img.slip-qr').naturalWidth") > 0
+    screenshot(page, "tasks-physician-slip")
+    page.emulate_media(media="print")
+    page.evaluate("() => window.scrollTo(0, 0)")
+    screenshot(page, "tasks-physician-slip-print", full_page=False)
+    assert page.evaluate("getComputedStyle(document.querySelector('#worklist-section')).visibility") == "hidden"
+    page.emulate_media(media="screen")
