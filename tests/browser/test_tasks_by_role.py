@@ -393,3 +393,39 @@ def test_physician_worklist_registration_reset_refusal_and_slip(pages, live):
     screenshot(page, "tasks-physician-slip-print", full_page=False)
     assert page.evaluate("getComputedStyle(document.querySelector('#worklist-section')).visibility") == "hidden"
     page.emulate_media(media="screen")
+
+
+@pytest.mark.parametrize("role,path", [("physician", "/physician"), ("pharmacist", "/pharmacy"), ("bureau", "/bureau"),
+                                       ("institution", "/institution")])
+def test_dates_are_year_month_day_and_pages_fit_1366(pages, live, role, path):
+    page = pages.new()
+    sign_in(page, live, role, expect=path)
+    assert page.viewport_size == {"width": 1366, "height": 768}
+    page.wait_for_load_state("networkidle")
+    # No browser date picker (it shows mm/dd/yyyy or the machine's locale): text fields in YYYY-MM-DD.
+    assert page.locator('input[type="date"]').count() == 0
+    shown = page.locator("main").inner_text()
+    assert not re.search(r"\b\d{1,2}/\d{1,2}/\d{4}\b", shown), "a date shown as mm/dd/yyyy"
+    # Nothing wider than the screen: no sideways scrolling at 1366×768.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1366
+    if role == "physician":
+        page.get_by_label("患者身份证号").fill(MENG_ID)
+        page.get_by_label("患者姓名").fill("孟庆华")
+        page.get_by_role("button", name="查找").click()
+        until = page.get_by_label("有效期至（可不填，默认180天）")
+        expect(until).to_have_attribute("placeholder", "YYYY-MM-DD")
+        page.get_by_label("认定药品").select_option("XL01EX03")
+        until.fill("12/31/2026")
+        page.get_by_role("button", name="认定资格").click()
+        expect(page.locator("#eligibility-until-error")).to_have_text("请按 YYYY-MM-DD 填写日期，如 2026-06-30")
+        until.fill((clock.today() + timedelta(days=200)).isoformat())
+        page.get_by_role("button", name="认定资格").click()
+        expect(page.locator("#notice")).to_contain_text(f"有效期至 {(clock.today() + timedelta(days=200)).isoformat()}")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 1366
+    if role == "bureau":
+        page.get_by_role("tab", name="集采执行").click()
+        expect(page.get_by_label("统计截至")).to_have_value(re.compile(r"^\d{4}-\d{2}-\d{2}$"))
+        expect(page.locator("#execution-table tbody tr").first).to_be_visible()
+        expect(page.locator("#declarations-list li").first).to_be_visible()
+        assert page.evaluate("document.documentElement.scrollWidth") <= 1366
+    screenshot(page, f"tasks-1366-{role}", full_page=False)
