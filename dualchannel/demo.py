@@ -140,8 +140,8 @@ BATCH_CODE = "GY-2026-09"
 BATCH_DAYS_AGO = 240
 # code, generic name, manufacturer, product name, specification, unit, price, status
 PRODUCTS = [
-    ("GY09-AML-01", "苯磺酸氨氯地平片", "浙江华海药业股份有限公司", "苯磺酸氨氯地平片 5mg×28片", "5mg", "片", "0.1500", "selected"),
-    ("GY09-AML-02", "苯磺酸氨氯地平片", "辉瑞制药有限公司", "络活喜 5mg×7片", "5mg", "片", "2.4500", "non_selected"),
+    ("GY09-LST-01", "氯沙坦钾片", "浙江华海药业股份有限公司", "氯沙坦钾片 50mg×28片", "50mg", "片", "0.2100", "selected"),
+    ("GY09-LST-02", "氯沙坦钾片", "杭州默沙东制药有限公司", "科素亚 50mg×7片", "50mg", "片", "3.1000", "non_selected"),
     ("GY09-ATV-01", "阿托伐他汀钙片", "齐鲁制药有限公司", "阿托伐他汀钙片 20mg×28片", "20mg", "片", "0.2800", "selected"),
     ("GY09-ATV-BK", "阿托伐他汀钙片", "北京嘉林药业股份有限公司", "阿乐 20mg×7片（备供）", "20mg", "片", "0.3100", "backup"),
     ("GY09-MET-01", "盐酸二甲双胍片", "石药集团欧意药业有限公司", "盐酸二甲双胍片 0.5g×60片", "0.5g", "片", "0.0300", "selected"),
@@ -149,9 +149,9 @@ PRODUCTS = [
 # institution, product, agreed volume of the first year, purchased so far (share of it): behind,
 # on schedule and ahead of the time-elapsed schedule.
 AGREED = [
-    ("H370811001", "GY09-AML-01", 120_000, "0.30"),   # behind schedule: an alert
+    ("H370811001", "GY09-LST-01", 120_000, "0.30"),   # behind schedule: an alert
     ("H370811001", "GY09-ATV-01", 80_000, "0.70"),    # on schedule
-    ("H370811002", "GY09-AML-01", 60_000, "0.95"),    # ahead of schedule
+    ("H370811002", "GY09-LST-01", 60_000, "0.95"),    # ahead of schedule
     ("H370812001", "GY09-ATV-01", 40_000, "0.45"),    # behind, with a supply problem reported
     ("H370881001", "GY09-MET-01", 150_000, "0.80"),   # ahead
     ("H370883001", "GY09-MET-01", 90_000, "0.50"),    # behind
@@ -183,10 +183,10 @@ def _load_procurement(session: Session) -> None:
                 session, ADMIN, institution_code=institution, product_code=product, quantity=quantity,
                 amount=(prices[product] * quantity).quantize(Decimal("0.01")),
                 date=start + timedelta(days=7 + 30 * month), reference=f"{institution}-{product}-{month + 1:02d}")
-    # 济宁市第一人民医院 also bought the originator amlodipine (non-selected, dearer).
-    procurement.record_purchase(session, ADMIN, institution_code="H370811001", product_code="GY09-AML-02",
-                                quantity=30_000, amount=(prices["GY09-AML-02"] * 30_000).quantize(Decimal("0.01")),
-                                date=today - timedelta(days=20), reference="H370811001-GY09-AML-02-01")
+    # 济宁市第一人民医院 also bought the originator losartan (non-selected, dearer).
+    procurement.record_purchase(session, ADMIN, institution_code="H370811001", product_code="GY09-LST-02",
+                                quantity=30_000, amount=(prices["GY09-LST-02"] * 30_000).quantize(Decimal("0.01")),
+                                date=today - timedelta(days=20), reference="H370811001-GY09-LST-02-01")
     # 兖州区人民医院 reports the selected atorvastatin undelivered for 10 days; not yet confirmed.
     supply.report(session, ADMIN, institution_code="H370812001", product_code="GY09-ATV-01",
                   description="中选阿托伐他汀钙片配送企业连续10天未按订单配送，库存仅够3天使用。",

@@ -133,6 +133,7 @@ async function openPatientById(id) {
 function resetForNewPatient() {
   $("#issue-form").reset();
   fill($("#items"));
+  rowSerial = 0;  // no row left: the first is item-0 again
   addItemRow();
   $("#eligibility-form").reset();
   $("#register-form").reset();
