@@ -4,6 +4,7 @@
 // read by a card reader that types it as a keyboard and presses Enter — or the prescription number.
 
 import { ACTION, PRESCRIPTION_STATUS, formatInstant, formatLastDay } from "./i18n.js";
+import { isResidentId } from "./idcard.js";
 import { $, h, setFieldError, statusBadge } from "./ui.js";
 
 const STATUS = { ...PRESCRIPTION_STATUS, returned: "已退回" };
@@ -16,7 +17,11 @@ export function worklistQuery() {
   setFieldError(input, "");
   const query = { status: $("#worklist-status").value, limit: 50 };
   if (!text) return query;
-  if (ID_NUMBER.test(text)) return { ...query, id_number: text.toUpperCase(), status: $("#worklist-status").value || null };
+  if (ID_NUMBER.test(text)) {
+    if (isResidentId(text)) return { ...query, id_number: text.toUpperCase(), status: $("#worklist-status").value || null };
+    setFieldError(input, "不是有效的 18 位居民身份证号（请核对校验位）");
+    return null;
+  }
   if (/^[0-9A-Za-z-]{1,32}$/.test(text)) return { ...query, number: text };
   setFieldError(input, "请输入18位身份证号或处方号");
   return null;
