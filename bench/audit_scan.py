@@ -60,7 +60,7 @@ def main() -> None:
         baseline = time.perf_counter() - started
     with Session(engine) as session:
         started = time.perf_counter()
-        counts = services.scan(session, thresholds, since=since, as_of=as_of)
+        counts = services.scan(session, thresholds, since=since, as_of=as_of).new_flags
         elapsed = time.perf_counter() - started
     with Session(engine) as session:
         found = {kind: set(session.exec(select(Flag.dedup_key).where(Flag.type == kind))) for kind in planted.keys}

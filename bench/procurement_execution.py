@@ -11,7 +11,7 @@ line per institution × product with an agreed volume for each selected product,
 monthly purchases per line, all through COPY. Then, in the same run, it times
 
 * the execution report of the province at the end of the agreement year, as the bureau's
-  endpoint computes it (``execution.execution_report``, first page and summary, alerts off):
+  endpoint computes it (``execution.execution_report``, first page and summary; read-only):
   set-based SQL over each line's running purchase totals;
 * the same report at past dates: at a month's start (whole months come from each line's
   monthly totals) and mid-month on the day every purchase of the month is dated (the worst
@@ -32,18 +32,21 @@ import argparse
 import sys
 import time
 from collections import defaultdict
-from datetime import date, datetime
+from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
 import sqlalchemy as sa
+from cryptography.fernet import Fernet
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dualchannel import adcodes, create_app, db, migrate  # noqa: E402
 from dualchannel.auth import Actor, Role  # noqa: E402
-from dualchannel.procurement import execution, rules  # noqa: E402
+from dualchannel.procurement import alerts, execution, progress  # noqa: E402
 from dualchannel.procurement.models import Line, Purchase, month_column  # noqa: E402
+from dualchannel.procurement.rules import agreement as rules  # noqa: E402
 
 PROVINCE = "370000"
 COUNTIES = [f"37{city:02d}{county:02d}" for city in range(1, 17) for county in range(1, 11)]
@@ -152,8 +155,8 @@ PURCHASE_COLUMNS = ["id", "line_id", "institution_code", "product_id", "quantity
 def naive_report(session, region: str, as_of: date, tolerance=rules.ZERO) -> list[tuple]:
     """What a straightforward implementation does: every purchase through the ORM, summed per
     line in a Python loop, then every line's shares by the rules, sorted, first page kept."""
-    batch_years = execution.years_in_view(session, as_of)
-    schedule = {y.batch.id: int(y.schedule * execution.SCALE) for y in batch_years}
+    batch_years = progress.years_in_view(session, as_of)
+    schedule = {y.batch.id: int(y.schedule * progress.SCALE) for y in batch_years}
     prefix = adcodes.prefix(region)
     lines = {line.id: line for line in session.exec(sa.select(Line).where(Line.region.startswith(prefix))).scalars()}
     purchased = defaultdict(int)
@@ -166,8 +169,8 @@ def naive_report(session, region: str, as_of: date, tolerance=rules.ZERO) -> lis
             rows.append((False, -1e18, line_id))
             continue
         completed = rules.completed_share(line.agreed, purchased[line_id])
-        behind = rules.behind_schedule(completed, schedule[line.batch_id] / rules.Decimal(execution.SCALE), tolerance)
-        gap = float(schedule[line.batch_id]) - float(purchased[line_id] * execution.SCALE) / line.agreed
+        behind = rules.behind_schedule(completed, schedule[line.batch_id] / Decimal(progress.SCALE), tolerance)
+        gap = float(schedule[line.batch_id]) - float(purchased[line_id] * progress.SCALE) / line.agreed
         rows.append((behind, gap, line_id))
     rows.sort(key=lambda r: (not r[0], -r[1], r[2]))
     return rows[:50]
@@ -208,13 +211,13 @@ def main(argv: list[str] | None = None) -> int:
               f"{purchases:,} monthly purchases (COPY, indexes, VACUUM ANALYZE) in {time.perf_counter() - start:.0f} s")
     engine.dispose()
 
-    app = create_app({"DATABASE_URL": args.url, "ID_HASH_KEY": "bench", "ID_ENCRYPTION_KEY": "bench"})
+    app = create_app({"DATABASE_URL": args.url, "ID_HASH_KEY": "bench", "ID_ENCRYPTION_KEY": Fernet.generate_key().decode()})
     bureau = Actor(Role.bureau, PROVINCE, "bench")
     with app.app_context():
         session = db.new_session()
 
         def report(as_of: date, region: str = PROVINCE):
-            result = execution.execution_report(session, bureau, region=region, as_of=as_of, alerts=False)
+            result = execution.execution_report(session, bureau, region=region, as_of=as_of)
             session.rollback()
             return result
 
@@ -249,8 +252,8 @@ def main(argv: list[str] | None = None) -> int:
             session.commit()
             for label in ("first", "repeat"):
                 start = time.perf_counter()
-                raised, resolved = execution.sync_alerts(session, region=PROVINCE, as_of=year_end,
-                                                         today=datetime(2026, 1, 10).date())
+                raised, resolved = alerts.sync_alerts(session, region=PROVINCE, as_of=year_end)
+                session.commit()
                 print(f"alerts, {label} run: {raised:,} raised, {resolved:,} resolved in {time.perf_counter() - start:.1f} s")
         session.close()
     return 0

@@ -25,6 +25,7 @@ FEATURES = (
     "procurement",
     "public",  # published lists: no token (public/views.py)
     "signatures",
+    "timeline",  # a patient's events across pharmacies (reads prescriptions and settlements)
 )
 
 
@@ -42,8 +43,9 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.from_mapping(test_config)
     _ensure_secrets(app)
     from dualchannel.config import validate
+    from dualchannel.procurement import standards
 
-    validate(app.config)
+    validate(app.config, feature_checks=[standards.check_settings])
 
     from dualchannel import api, cli, db, errors, logs, metrics, ratelimit
 

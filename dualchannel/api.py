@@ -4,6 +4,8 @@ depth, unknown fields and query parameters, codes, dates, money and cursors."""
 
 import base64
 import binascii
+import csv
+import io
 import re
 from dataclasses import dataclass
 from decimal import Decimal
@@ -11,7 +13,7 @@ from typing import Any
 
 import flask_smorest
 import marshmallow as ma
-from flask import current_app, request
+from flask import Response, current_app, request
 from flask_smorest import Api as _Api
 from sqlmodel import Session
 from webargs.flaskparser import FlaskParser
@@ -362,18 +364,16 @@ class Timestamp(ma.fields.AwareDateTime):
         return value.astimezone(clock.CHINA).isoformat()
 
 
-def csv_response(rows, columns: list[str], filename: str):
-    """A CSV download, UTF-8 with a BOM so Excel shows Chinese; `rows` are mappings."""
-    import csv
-    import io
-
-    from flask import Response
-
+def csv_response(rows, columns: list[str], filename: str) -> Response:
+    """The one CSV download of the service: UTF-8 with a byte-order mark (so Excel opens the
+    Chinese as Chinese), CRLF line ends, a header line of `columns`; `rows` are mappings (keys
+    beyond `columns` are left out), None is an empty cell and a boolean is `true` or `false`."""
     buffer = io.StringIO()
     buffer.write("\ufeff")
     writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\r\n")
     writer.writeheader()
-    writer.writerows(rows)
+    for row in rows:
+        writer.writerow({k: ("true" if v else "false") if isinstance(v, bool) else v for k, v in row.items()})
     return Response(buffer.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 

@@ -129,16 +129,42 @@ def procurement_group():
 def procurement_scan_command(as_of, region):
     """Raise due procurement alerts, resolve stale ones, refresh payment standards."""
     from dualchannel import adcodes, clock
-    from dualchannel.procurement import execution, services
+    from dualchannel.procurement import alerts, standards, supply
 
     if region is not None and not adcodes.is_valid(region):
         raise click.UsageError("--region is a 6-digit adcode.")
     with db.new_session() as session:
-        generics = services.refresh_all_payment_standards(session)
+        generics = standards.refresh_all_payment_standards(session)
         session.commit()
-        raised, resolved = execution.sync_alerts(session, region=region,
-                                                 as_of=as_of.date() if as_of else clock.today())
+        raised, resolved = alerts.sync_alerts(session, region=region, as_of=as_of.date() if as_of else clock.today())
+        overdue_raised, overdue_resolved = supply.sync_alerts(session, region=region, today=clock.today())
+        session.commit()
+        raised, resolved = raised + overdue_raised, resolved + overdue_resolved
     click.echo(f"{raised} alert(s) raised, {resolved} resolved; payment standards of {generics} generic(s) refreshed.")
+
+
+@click.group("idempotency")
+def idempotency_group():
+    """Stored `Idempotency-Key` answers."""
+
+
+@idempotency_group.command("purge")
+@click.option("--days", type=click.IntRange(min=0), default=None,
+              help="Keep keys younger than this many days (default DUALCHANNEL_IDEMPOTENCY_RETENTION_DAYS).")
+@with_appcontext
+def idempotency_purge_command(days):
+    """Delete the keys older than the retention period (run daily from cron)."""
+    from datetime import timedelta
+
+    from flask import current_app
+
+    from dualchannel import clock, idempotency
+
+    days = current_app.config["IDEMPOTENCY_RETENTION_DAYS"] if days is None else days
+    with db.new_session() as session:
+        count = idempotency.purge(session, older_than=clock.now() - timedelta(days=days))
+        session.commit()
+    click.echo(f"{count} idempotency key(s) older than {days} day(s) purged.")
 
 
 @click.command("demo")
@@ -176,7 +202,8 @@ def init_app(app: Flask) -> None:
     from dualchannel.signatures.cli import keys_group, signature_group
 
     for command in (init_db_command, make_migration_command, token_group, policy_group, expire_command,
-                    procurement_group, demo_command, audit_group, keys_group, signature_group, history_group):
+                    procurement_group, demo_command, idempotency_group, audit_group, keys_group, signature_group,
+                    history_group):
         app.cli.add_command(command)
 
 

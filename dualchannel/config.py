@@ -46,6 +46,11 @@ SIGNING_KEY_VALID_DAYS = 730
 # so the undo is an exception and a shorter window leaves less room for abuse.
 TRACE_UNDO_DAYS = 7
 
+# Days an `Idempotency-Key` and its stored answer are kept; `dualchannel idempotency purge`
+# deletes older ones (a client retrying after that would act again). A county pharmacy may be
+# offline for days; a month covers a long outage with room to spare.
+IDEMPOTENCY_RETENTION_DAYS = 30
+
 # Prescription rules (处方管理办法): days of validity and supply.
 MAX_VALID_DAYS = 3
 MAX_DAYS_SUPPLY = 84
@@ -65,9 +70,6 @@ PROCUREMENT_BEHIND_TOLERANCE = "0"
 # Behind-schedule alerts from this month of the agreement year (1 = as soon as a line is behind).
 PROCUREMENT_BEHIND_ALERTS_FROM_MONTH = 1
 PROCUREMENT_NON_SELECTED_SHARE_THRESHOLD = "0.5"
-# The execution endpoint raises due alerts itself for regions up to this many lines
-# (institution x product x year; a city); larger ones rely on `dualchannel procurement scan`.
-PROCUREMENT_ALERTS_ON_READ_MAX_LINES = 200_000
 # Supply problems still overdue this many working days after their deadline are escalated.
 PROCUREMENT_ESCALATE_AFTER_WORKING_DAYS = 5
 # Prepayment to institutions as a share of the agreed purchase amount (seed 001 二(七): >= 50 %).
@@ -123,7 +125,7 @@ MAX_JSON_BODY = 1024 * 1024
 MAX_CONTENT_LENGTH = 16 * 1024 * 1024
 
 # Database waits, in seconds (dualchannel/db.py). Connecting, and checking a pooled connection
-# before use; one statement of an API request (PostgreSQL statement_timeout); any one answer an
+# before use; one statement (PostgreSQL statement_timeout, lifted for the CLI); any one answer an
 # API request waits for, after which the connection is dropped and it answers 503 (enforced by
 # the client, for a server that never answers); a free pooled connection; SQLite's lock.
 DATABASE_CONNECT_TIMEOUT = 3
@@ -152,9 +154,10 @@ def variable(key: str) -> str:
     return key if key == "DATABASE_URL" else f"DUALCHANNEL_{key}"
 
 
-def validate(config) -> None:
-    """Check every setting against its bounds (the seeds' where they set one); raise
-    ConfigurationError naming every variable that is wrong."""
+def validate(config, feature_checks=()) -> None:
+    """Check every setting against its bounds (the seeds' where they set one), and run each
+    of `feature_checks` (callables answering {setting: what it must be} for settings only a
+    feature can read); raise ConfigurationError naming every variable that is wrong."""
     problems: list[str] = []
 
     def fail(key: str, expected: str) -> None:
@@ -192,7 +195,6 @@ def validate(config) -> None:
     number("PROCUREMENT_BEHIND_TOLERANCE", Decimal(0), Decimal("0.99"))
     number("PROCUREMENT_NON_SELECTED_SHARE_THRESHOLD", Decimal(0), Decimal("0.5"), low_open=True,
            expected="above 0 and at most 0.5 (the seeds: selected purchases at least the non-selected ones)")
-    number("PROCUREMENT_ALERTS_ON_READ_MAX_LINES", 0, 100_000_000, integer=True)
     number("PROCUREMENT_ESCALATE_AFTER_WORKING_DAYS", 1, 365, integer=True)
     bases = config.get("PROCUREMENT_FIRST_SELF_PAY_BASE")
     try:
@@ -208,21 +210,11 @@ def validate(config) -> None:
                 raise ValueError
         except (TypeError, ValueError):
             fail(key, f"a JSON list of dates (YYYY-MM-DD) from {clock.MIN_DATE} to {clock.MAX_DATE}")
-    if config.get("PROCUREMENT_STEP_DOWN"):
-        from dualchannel.procurement import rules
-
-        step = config["PROCUREMENT_STEP_DOWN"]
-        try:
-            rules.StepDownSchedule(far_above_multiple=Decimal(str(step["far_above_multiple"])),
-                                   years=tuple(rules.StepDownYear(Decimal(str(own)), Decimal(str(sel)))
-                                               for own, sel in step["years"]))
-        except (InvalidOperation, ValueError, TypeError, KeyError) as error:
-            fail("PROCUREMENT_STEP_DOWN", f"a valid step-down schedule ({error})")
-
     # Prescriptions and traceability (处方管理办法: valid at most 3 days; long prescriptions 12 weeks).
     number("MAX_VALID_DAYS", 1, 3, integer=True)
     number("MAX_DAYS_SUPPLY", 1, 84, integer=True)
     number("TRACE_UNDO_DAYS", 0, 30, integer=True)
+    number("IDEMPOTENCY_RETENTION_DAYS", 1, 3650, integer=True)
 
     # Operations.
     if str(config.get("LOG_LEVEL", "INFO")).upper() not in logging.getLevelNamesMapping():
@@ -251,5 +243,8 @@ def validate(config) -> None:
             Fernet(config["ID_ENCRYPTION_KEY"])
         except (ValueError, TypeError):
             fail("ID_ENCRYPTION_KEY", "a Fernet key (32 url-safe base64-encoded bytes)")
+    for check in feature_checks:  # settings only a feature can read (the kernel imports none)
+        for key, expected in check(config).items():
+            fail(key, expected)
     if problems:
         raise ConfigurationError("Invalid configuration:\n  " + "\n  ".join(problems))

@@ -7,7 +7,9 @@ database lock instead of failing when a read transaction tries to upgrade to a w
 Nothing waits on the database without a bound (settings in `config.py`):
 
 - connecting, and checking a pooled connection before use: `DATABASE_CONNECT_TIMEOUT`;
-- one statement of an API request: `DATABASE_STATEMENT_TIMEOUT` (PostgreSQL cancels it);
+- one statement: `DATABASE_STATEMENT_TIMEOUT` (PostgreSQL cancels it), set once per connection
+  when it is made, so a request pays no round trip for it; the CLI's long scans, imports and
+  migrations lift it for their own transactions (`new_session`, `unbounded`);
 - any one answer an API request waits for: `DATABASE_READ_TIMEOUT`, enforced by the client, so
   a server that accepts connections and never answers (and so cancels nothing) still costs a
   request no more; time the request spends computing does not count;
@@ -190,9 +192,10 @@ class TimedConnection(psycopg.Connection):
 
 
 def create_engine(url: str, *, connect_timeout: float = 3, pool_timeout: float = 5, busy_timeout: float = 10,
-                  retry_after: float = 0) -> sa.Engine:
+                  retry_after: float = 0, statement_timeout: float | None = None) -> sa.Engine:
     """An engine configured for concurrency and bounded waits on either database (see the
-    module's docstring; `retry_after` 0 never marks the database unavailable).
+    module's docstring; `retry_after` 0 never marks the database unavailable;
+    `statement_timeout` None leaves statements unbounded).
 
     `hide_parameters`: statement parameters stay out of SQL echo logs and of database error
     messages, since a parameter may be whatever a caller typed (an ID number in a code field).
@@ -228,6 +231,9 @@ def create_engine(url: str, *, connect_timeout: float = 3, pool_timeout: float =
             raise DatabaseUnavailable("The time to reach the database is spent.")
         # psycopg counts whole seconds, at least 2.
         cparams["connect_timeout"] = max(2, math.ceil(min(connect_timeout, limit or connect_timeout)))
+        if statement_timeout is not None:
+            given = cparams.get("options", "")
+            cparams["options"] = f"{given} -c statement_timeout={int(statement_timeout * 1000)}".strip()
         try:
             return TimedConnection.connect(*cargs, **cparams)
         except psycopg.OperationalError:
@@ -274,13 +280,21 @@ class RequestSession(Session):
         super().commit()
 
 
-@sa.event.listens_for(RequestSession, "after_begin")
-def _limit_statements(_session, _transaction, connection) -> None:
-    """Each statement of an API request runs at most DATABASE_STATEMENT_TIMEOUT on PostgreSQL
-    (the CLI's long scans and imports are not bound by it)."""
+def unbounded(connection: sa.Connection) -> None:
+    """Lift the statement timeout for the rest of `connection`'s transaction (work of the CLI,
+    which may scan or import for longer than any request should take)."""
     if connection.dialect.name == "postgresql":
-        milliseconds = int(current_app.config["DATABASE_STATEMENT_TIMEOUT"] * 1000)
-        connection.exec_driver_sql(f"SET LOCAL statement_timeout = {milliseconds}")
+        connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
+
+
+class CommandSession(Session):
+    """A session outside a request (CLI, background work): its statements are not bound by
+    DATABASE_STATEMENT_TIMEOUT."""
+
+
+@sa.event.listens_for(CommandSession, "after_begin")
+def _unbound_commands(_session, _transaction, connection) -> None:
+    unbounded(connection)
 
 
 def session() -> Session:
@@ -350,7 +364,7 @@ def _end_request(_exc=None) -> None:
 
 def new_session(bind: sa.Engine | None = None) -> Session:
     """A session outside a request (CLI, background work); the caller closes it."""
-    return Session(bind or engine(), expire_on_commit=False)
+    return CommandSession(bind or engine(), expire_on_commit=False)
 
 
 def ping() -> None:
@@ -367,7 +381,7 @@ def init_app(app: Flask) -> None:
     app.extensions[_ENGINE] = create_engine(
         database_url(app), connect_timeout=config["DATABASE_CONNECT_TIMEOUT"],
         pool_timeout=config["DATABASE_POOL_TIMEOUT"], busy_timeout=config["DATABASE_BUSY_TIMEOUT"],
-        retry_after=config["DATABASE_RETRY_AFTER"])
+        retry_after=config["DATABASE_RETRY_AFTER"], statement_timeout=config["DATABASE_STATEMENT_TIMEOUT"])
     app.before_request(_start_request)
     app.after_request(_finish_request)
     app.teardown_request(_end_request)

@@ -10,6 +10,8 @@ committed together when the request ends (`db.RequestSession`), so a crash leave
 neither. A concurrent request with the same key blocks on the unique index (PostgreSQL) or on
 the database lock (SQLite) until the first commits, then replays its answer. Errors are not
 stored: the request's rollback drops the claim, so a corrected request may reuse its key.
+Records are kept `IDEMPOTENCY_RETENTION_DAYS` (config) and then deleted by `purge`
+(`dualchannel idempotency purge`, for cron).
 A record without an answer can only be one written by an older version between two commits;
 once older than `STALE_AFTER`, a retry takes it over.
 """
@@ -51,7 +53,7 @@ class IdempotencyKey(SQLModel, table=True):
     request_hash: str = Field(max_length=64)
     status: int | None = None  # None while the first request is being processed
     body: str | None = Field(default=None, sa_type=sa.Text)
-    created_at: datetime = Field(sa_type=db.UTCDateTime)
+    created_at: datetime = Field(sa_type=db.UTCDateTime, index=True)
 
 
 def fingerprint() -> str:
@@ -119,3 +121,12 @@ def idempotent(view):
         return response
 
     return wrapper
+
+
+def purge(session: Session, *, older_than: datetime) -> int:
+    """Delete the keys (and their stored answers) created before `older_than`; the caller commits.
+
+    Returns how many were deleted. A client retrying with a purged key acts anew.
+    """
+    return session.execute(sa.delete(IdempotencyKey).where(IdempotencyKey.created_at < older_than)
+                           .execution_options(synchronize_session=False)).rowcount

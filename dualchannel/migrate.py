@@ -6,6 +6,8 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 
+from dualchannel import db
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
@@ -29,6 +31,7 @@ def upgrade(engine: sa.Engine) -> None:
             connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
         try:
             with connection.begin():
+                db.unbounded(connection)
                 command.upgrade(_config(connection), "head")
                 broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all() if sqlite else []
                 if broken:

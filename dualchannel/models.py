@@ -2,6 +2,7 @@
 
 from sqlmodel import SQLModel
 
+from dualchannel.audit.models import AuditExemption, AuditThreshold, AuditThresholdChange  # noqa: F401
 from dualchannel.audit_trail.models import AccessLog  # noqa: F401
 from dualchannel.auth import ApiToken, TokenRevocation  # noqa: F401
 from dualchannel.drugs.models import Drug, DrugPaymentStandard  # noqa: F401

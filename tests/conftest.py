@@ -187,6 +187,9 @@ class As:
     def patch(self, url, json=None, **kw):
         return self.client.patch(url, json=json, headers=self._headers(kw.pop("headers", None)), **kw)
 
+    def delete(self, url, **kw):
+        return self.client.delete(url, headers=self._headers(kw.pop("headers", None)), **kw)
+
 
 def token_maker(app):
     """token(role, subject, pharmacist=None) -> a bearer token, made through the CLI like an

@@ -26,11 +26,14 @@ def audit_group():
 @click.option("--as-of", type=click.DateTime(["%Y-%m-%d"]), default=None, help="End of the window (default: now).")
 @with_appcontext
 def scan_command(since, as_of):
-    """Run the window rules and raise new flags; a second run adds none."""
+    """Run the window rules under each region's thresholds and raise new flags (exempted cases
+    are counted, not flagged); a second run adds none."""
     thresholds = Thresholds.from_config(current_app.config)
     with db.new_session() as session:
-        counts = services.scan(session, thresholds, since=since and datetime.combine(
+        result = services.scan(session, thresholds, since=since and datetime.combine(
             since.date(), time.min, tzinfo=clock.CHINA), as_of=_instant(as_of))
-    for kind, count in counts.items():
-        click.echo(f"{kind:20} {count}")
-    click.echo(f"{sum(counts.values())} new flag(s).")
+    for kind, count in result.new_flags.items():
+        exempted = result.exempted.get(kind, 0)
+        click.echo(f"{kind:20} {count}" + (f"  ({exempted} exempted)" if exempted else ""))
+    click.echo(f"{sum(result.new_flags.values())} new flag(s).")
+    click.echo(f"{sum(result.exempted.values())} exempted case(s).")

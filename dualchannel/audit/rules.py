@@ -3,7 +3,7 @@
 Rules themselves are queries in `services.py`; what counts as suspicious is decided here.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -16,6 +16,8 @@ class Thresholds:
     # overlapping_supply: a new dispensing while more than this share of the previous supply
     # of the same generic should remain.
     overlap_remaining_share: float = 0.3
+    # ... and at least this many days of it (0: the share alone decides).
+    overlap_min_days: int = 0
     # volume_outlier: a pharmacy's monthly quantity of a drug above `factor` times the average
     # of its county peers, with at least `min_peers` peers and `min_quantity` units.
     outlier_factor: float = 3.0
@@ -27,6 +29,19 @@ class Thresholds:
     refusal_min_count: int = 5
     # How far back a scan looks when no --since is given.
     lookback_days: int = 180
+
+    @classmethod
+    def tunable(cls) -> tuple[str, ...]:
+        """The fields a bureau sets for its region (all but the scan's lookback)."""
+        return tuple(name for name in cls.__dataclass_fields__ if name != "lookback_days")
+
+    def replaced(self, values: dict) -> "Thresholds":
+        """These thresholds with `values` (field -> number) over them, each cast to its field's type."""
+        fields = self.__dataclass_fields__
+        return replace(self, **{name: type(fields[name].default)(value) for name, value in values.items()})
+
+    def as_dict(self) -> dict:
+        return {name: getattr(self, name) for name in self.tunable()}
 
     @classmethod
     def from_config(cls, config) -> "Thresholds":
@@ -51,3 +66,4 @@ def is_outlier(quantity: int, peers_total: int, peers: int, t: Thresholds) -> bo
     if peers < t.outlier_min_peers or quantity < t.outlier_min_quantity:
         return False
     return quantity > t.outlier_factor * (peers_total / peers)
+

@@ -8,13 +8,15 @@ locations.
 
 import hashlib
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from sqlmodel import Session
+from sqlmodel import Session, select
 
-from dualchannel import clock
+from dualchannel import adcodes, clock
 from dualchannel.db import UTCDateTime
+from dualchannel.audit.models import AuditExemption, AuditThreshold, ExemptionKind
 from dualchannel.audit.rules import Thresholds
 from dualchannel.audit.sql import china_month, days_between
 from dualchannel.drugs.models import Drug
@@ -25,10 +27,32 @@ from dualchannel.prescriptions.rules import REASONS, Action, Status
 
 # Moves by which a pharmacy sends a patient away without the drug, with a reason code.
 REFUSALS = (Action.hand_back.value, Action.not_dispense.value)
+# The rules a region's thresholds govern (county_mismatch has none).
+TUNED_RULES = ("pharmacy_shopping", "overlapping_supply", "volume_outlier", "pharmacy_refusals")
+RULES = TUNED_RULES + ("county_mismatch",)
 
 
-def _dispensing_lines(since: datetime, until: datetime, *extra):
-    """One row per dispensed prescription item, narrow: the window sorts carry only these."""
+@dataclass(frozen=True)
+class Scope:
+    """Where one set of thresholds is in force: inside `region` (None: everywhere) but not inside
+    any of `excluded` (regions with thresholds of their own)."""
+
+    region: str | None = None
+    excluded: tuple[str, ...] = ()
+
+    def where(self, column) -> list:
+        """Conditions on an adcode column (a flag's region: the patient's or the pharmacy's county)."""
+        clauses = [column.startswith(adcodes.prefix(self.region))] if self.region else []
+        return clauses + [sa.or_(column.is_(None), sa.not_(column.startswith(adcodes.prefix(r))))
+                          for r in self.excluded]
+
+
+EVERYWHERE = Scope()
+
+
+def _dispensing_lines(since: datetime, until: datetime, *extra, scope: Scope = EVERYWHERE):
+    """One row per dispensed prescription item, narrow: the window sorts carry only these.
+    `scope` applies to the patient's region (the region of the patient rules' flags)."""
     return (
         sa.select(
             Prescription.id.label("prescription_id"), Prescription.patient_id, Prescription.physician_code,
@@ -38,7 +62,8 @@ def _dispensing_lines(since: datetime, until: datetime, *extra):
         .join(PrescriptionItem, PrescriptionItem.prescription_id == Prescription.id)
         .join(Drug, Drug.code == PrescriptionItem.drug_code)
         .where(Prescription.status.in_([Status.dispensed.value, Status.settled.value]),
-               Prescription.dispensed_at >= since, Prescription.dispensed_at <= until)
+               Prescription.dispensed_at >= since, Prescription.dispensed_at <= until,
+               *scope.where(Prescription.patient_region))
     )
 
 
@@ -48,9 +73,9 @@ def _regions(session: Session, prescription_ids: set[int]) -> dict[int, str]:
                                 .where(Prescription.id.in_(prescription_ids))).all())
 
 
-def pharmacy_shopping(session: Session, t: Thresholds, as_of: datetime) -> list[dict]:
+def pharmacy_shopping(session: Session, t: Thresholds, as_of: datetime, scope: Scope = EVERYWHERE) -> list[dict]:
     """Patients getting one generic from many pharmacies or physicians inside the window."""
-    lines = _dispensing_lines(as_of - timedelta(days=t.shopping_window_days), as_of).subquery("lines")
+    lines = _dispensing_lines(as_of - timedelta(days=t.shopping_window_days), as_of, scope=scope).subquery("lines")
     suspects = (
         sa.select(lines.c.patient_id, lines.c.generic_name)
         .group_by(lines.c.patient_id, lines.c.generic_name)
@@ -80,13 +105,16 @@ def pharmacy_shopping(session: Session, t: Thresholds, as_of: datetime) -> list[
                       "pharmacies": pharmacies, "physicians": physicians, "prescription_ids": ids,
                       "dispensings": [{"prescription_id": r["prescription_id"], "pharmacy_code": r["pharmacy_code"],
                                        "physician_code": r["physician_code"],
-                                       "dispensed_at": r["dispensed_at"].isoformat()} for r in group]}))
+                                       "dispensed_at": r["dispensed_at"].isoformat()} for r in group]},
+            lines=[(r["prescription_id"], r["drug_code"]) for r in group]))
     return flags
 
 
-def overlapping_supply(session: Session, t: Thresholds, since: datetime, as_of: datetime) -> list[dict]:
-    """A dispensing while much of the previous supply of the same generic should remain."""
-    lines = _dispensing_lines(since, as_of).subquery("lines")
+def overlapping_supply(session: Session, t: Thresholds, since: datetime, as_of: datetime,
+                       scope: Scope = EVERYWHERE) -> list[dict]:
+    """A dispensing while much (`overlap_remaining_share`, and at least `overlap_min_days` days)
+    of the previous supply of the same generic should remain."""
+    lines = _dispensing_lines(since, as_of, scope=scope).subquery("lines")
     window = {"partition_by": (lines.c.patient_id, lines.c.generic_name),
               "order_by": (lines.c.dispensed_at, lines.c.prescription_id)}
     ordered = sa.select(
@@ -95,12 +123,14 @@ def overlapping_supply(session: Session, t: Thresholds, since: datetime, as_of: 
         sa.func.lag(lines.c.dispensed_at, type_=UTCDateTime).over(**window).label("previous_at"),
         sa.func.lag(lines.c.days_supply).over(**window).label("previous_supply"),
         sa.func.lag(lines.c.pharmacy_code).over(**window).label("previous_pharmacy"),
+        sa.func.lag(lines.c.drug_code).over(**window).label("previous_drug"),
     ).subquery("ordered")
     elapsed = days_between(ordered.c.previous_at, ordered.c.dispensed_at)
     rows = session.execute(
         sa.select(ordered, elapsed.label("elapsed_days")).where(
             ordered.c.previous_id.is_not(None), ordered.c.previous_id != ordered.c.prescription_id,
-            ordered.c.previous_supply - elapsed > t.overlap_remaining_share * ordered.c.previous_supply)
+            ordered.c.previous_supply - elapsed > t.overlap_remaining_share * ordered.c.previous_supply,
+            ordered.c.previous_supply - elapsed >= t.overlap_min_days)
     ).mappings().all()
     regions = _regions(session, {r["prescription_id"] for r in rows})
     return [dict(
@@ -113,19 +143,23 @@ def overlapping_supply(session: Session, t: Thresholds, since: datetime, as_of: 
                   "previous_days_supply": r["previous_supply"], "prescription_id": r["prescription_id"],
                   "pharmacy_code": r["pharmacy_code"], "dispensed_at": r["dispensed_at"].isoformat(),
                   "elapsed_days": round(float(r["elapsed_days"]), 1),
-                  "remaining_share": round(1 - float(r["elapsed_days"]) / r["previous_supply"], 3)})
+                  "remaining_share": round(1 - float(r["elapsed_days"]) / r["previous_supply"], 3)},
+        lines=[(r["previous_id"], r["previous_drug"]), (r["prescription_id"], r["drug_code"])])
         for r in rows]
 
 
-def volume_outlier(session: Session, t: Thresholds, since: datetime, as_of: datetime) -> list[dict]:
-    """A pharmacy's monthly dispensing of a drug far above its county peers."""
+def volume_outlier(session: Session, t: Thresholds, since: datetime, as_of: datetime,
+                   scope: Scope = EVERYWHERE) -> list[dict]:
+    """A pharmacy's monthly dispensing of a drug far above its county peers (`scope` applies
+    to the pharmacies' county: peers share it)."""
     lines = (_dispensing_lines(since, as_of, Pharmacy.county_adcode)
-             .join(Pharmacy, Pharmacy.code == Prescription.pharmacy_code).subquery("lines"))
+             .join(Pharmacy, Pharmacy.code == Prescription.pharmacy_code)
+             .where(*scope.where(Pharmacy.county_adcode)).subquery("lines"))
     month = china_month(lines.c.dispensed_at)
     monthly = (
-        sa.select(lines.c.pharmacy_code, lines.c.county_adcode, lines.c.drug_code, month.label("month"),
-                  sa.func.sum(lines.c.quantity).label("quantity"))
-        .group_by(lines.c.pharmacy_code, lines.c.county_adcode, lines.c.drug_code, month)
+        sa.select(lines.c.pharmacy_code, lines.c.county_adcode, lines.c.drug_code, lines.c.generic_name,
+                  month.label("month"), sa.func.sum(lines.c.quantity).label("quantity"))
+        .group_by(lines.c.pharmacy_code, lines.c.county_adcode, lines.c.drug_code, lines.c.generic_name, month)
         .subquery("monthly")
     )
     peers = {"partition_by": (monthly.c.county_adcode, monthly.c.drug_code, monthly.c.month)}
@@ -146,11 +180,11 @@ def volume_outlier(session: Session, t: Thresholds, since: datetime, as_of: date
         evidence={"pharmacy_code": r["pharmacy_code"], "drug_code": r["drug_code"], "month": r["month"],
                   "county_adcode": r["county_adcode"], "quantity": int(r["quantity"]),
                   "peers": int(r["peers"]), "peers_average": round(int(r["peers_total"]) / int(r["peers"]), 1),
-                  "factor": t.outlier_factor})
+                  "factor": t.outlier_factor, "generic_name": r["generic_name"]})
         for r in rows]
 
 
-def pharmacy_refusals(session: Session, t: Thresholds, as_of: datetime) -> list[dict]:
+def pharmacy_refusals(session: Session, t: Thresholds, as_of: datetime, scope: Scope = EVERYWHERE) -> list[dict]:
     """Pharmacies handing back or closing without dispensing many prescriptions with the same
     reason code inside the window: one flag per pharmacy and reason code (and set of cases)."""
     since = as_of - timedelta(days=t.refusal_window_days)
@@ -166,7 +200,8 @@ def pharmacy_refusals(session: Session, t: Thresholds, as_of: datetime) -> list[
         .join(suspects, sa.and_(suspects.c.actor == PrescriptionEvent.actor,
                                 suspects.c.reason_code == PrescriptionEvent.reason_code))
         .join(Pharmacy, Pharmacy.code == sa.func.substr(PrescriptionEvent.actor, len("pharmacy:") + 1))
-        .where(window).order_by(PrescriptionEvent.actor, PrescriptionEvent.reason_code, PrescriptionEvent.id)
+        .where(window, *scope.where(Pharmacy.county_adcode))
+        .order_by(PrescriptionEvent.actor, PrescriptionEvent.reason_code, PrescriptionEvent.id)
     ).mappings().all()
     grouped: dict[tuple, list] = defaultdict(list)
     for row in rows:
@@ -201,22 +236,113 @@ def county_mismatch(session: Session) -> list[dict]:
             for r in rows]
 
 
+def thresholds_by_region(session: Session) -> dict[str, dict]:
+    """Each region's own threshold values (region -> field -> number)."""
+    return {row.region: row.thresholds for row in session.exec(select(AuditThreshold))}
+
+
+def in_force(own: dict[str, dict], defaults: Thresholds, region: str) -> Thresholds:
+    """The thresholds in force in `region`: the defaults, then each enclosing region's own values
+    (province, city, county), then its own."""
+    t = defaults
+    for enclosing in sorted((r for r in own if adcodes.contains(r, region)), key=lambda r: len(adcodes.prefix(r))):
+        t = t.replaced(own[enclosing])
+    return t
+
+
+def scope_of(own: dict[str, dict], region: str | None) -> Scope:
+    """Where `region`'s thresholds are in force: inside it, outside its sub-regions with their own."""
+    inside = (r for r in own if r != region and (region is None or adcodes.contains(region, r)))
+    return Scope(region, tuple(sorted(inside)))
+
+
+def plan(own: dict[str, dict], defaults: Thresholds) -> list[tuple[Thresholds, Scope]]:
+    """The thresholds of every part of the country: the defaults outside the regions that set
+    their own, and each such region's thresholds in force inside it (minus its sub-regions')."""
+    return [(defaults, scope_of(own, None))] + [(in_force(own, defaults, r), scope_of(own, r)) for r in sorted(own)]
+
+
+def tuned_candidates(session: Session, t: Thresholds, scope: Scope, *, since: datetime,
+                     as_of: datetime) -> list[dict]:
+    """The flags the tuned rules would raise under `t` in `scope` (before exemptions)."""
+    return (pharmacy_shopping(session, t, as_of, scope) + overlapping_supply(session, t, since, as_of, scope)
+            + volume_outlier(session, t, since, as_of, scope) + pharmacy_refusals(session, t, as_of, scope))
+
+
+def active_exemptions(session: Session, as_of: datetime) -> list[AuditExemption]:
+    """Exemptions not revoked and not past their last day (China's calendar) at `as_of`."""
+    today = as_of.astimezone(clock.CHINA).date()
+    return list(session.exec(select(AuditExemption).where(AuditExemption.revoked_at.is_(None),
+                                                          AuditExemption.valid_until >= today)))
+
+
+def _diagnoses(session: Session, prescription_ids: set[int]) -> dict[int, str]:
+    found: dict[int, str] = {}
+    ids = sorted(prescription_ids)
+    for start in range(0, len(ids), 1000):
+        found.update(session.execute(sa.select(Prescription.id, Prescription.diagnosis)
+                                     .where(Prescription.id.in_(ids[start:start + 1000]))).all())
+    return found
+
+
+def exempts(exemption: AuditExemption, candidate: dict, diagnoses: dict[int, str]) -> bool:
+    """Whether `exemption` covers the case: same rule (or every rule), inside its region, and
+    its patient, or its generic, or every dispensing of the case of its drug or with its
+    diagnosis text."""
+    if exemption.rule and exemption.rule != candidate["type"]:
+        return False
+    if not adcodes.contains(exemption.region, candidate["region"]):
+        return False
+    evidence, lines = candidate["evidence"], candidate.get("lines") or []
+    if exemption.kind == ExemptionKind.patient.value:
+        return evidence.get("patient_id") is not None and str(evidence["patient_id"]) == exemption.value
+    if exemption.kind == ExemptionKind.generic.value:
+        return evidence.get("generic_name") == exemption.value
+    if exemption.kind == ExemptionKind.drug.value:
+        codes = [drug for _, drug in lines] or ([evidence["drug_code"]] if evidence.get("drug_code") else [])
+        return bool(codes) and all(code == exemption.value for code in codes)
+    if exemption.kind == ExemptionKind.diagnosis.value:
+        text = exemption.value.casefold()
+        return bool(lines) and all(text in (diagnoses.get(pid) or "").casefold() for pid, _ in lines)
+    return False
+
+
+def without_exempted(session: Session, candidates: list[dict],
+                     exemptions: list[AuditExemption]) -> tuple[list[dict], dict[str, int]]:
+    """The candidates no exemption covers (their internal `lines` dropped), and how many of each
+    rule were exempted."""
+    exempted: dict[str, int] = defaultdict(int)
+    kept = []
+    diagnoses = (_diagnoses(session, {pid for c in candidates for pid, _ in c.get("lines") or []})
+                 if any(e.kind == ExemptionKind.diagnosis.value for e in exemptions) else {})
+    for candidate in candidates:
+        if any(exempts(e, candidate, diagnoses) for e in exemptions):
+            exempted[candidate["type"]] += 1
+        else:
+            kept.append({k: v for k, v in candidate.items() if k != "lines"})
+    return kept, dict(exempted)
+
+
+@dataclass
+class ScanResult:
+    new_flags: dict[str, int]
+    exempted: dict[str, int]  # cases an exemption kept from being flagged, by rule
+
+
 def scan(session: Session, thresholds: Thresholds, *, since: datetime | None = None,
-         as_of: datetime | None = None) -> dict[str, int]:
-    """Run every batch rule and raise the new flags; returns new flags by type.
+         as_of: datetime | None = None) -> ScanResult:
+    """Run every batch rule under the thresholds in force in each region (`thresholds`: the
+    configured defaults, where no region sets its own), leave out the exempted cases, and raise
+    the new flags; returns new flags and exempted cases by rule.
 
     Scanning twice adds nothing: each flag's key is made of its evidence, and a flag that was
     dismissed keeps its key, so the same evidence is never raised again.
     """
     as_of = as_of or clock.now()
     since = since or as_of - timedelta(days=thresholds.lookback_days)
-    candidates = (pharmacy_shopping(session, thresholds, as_of)
-                  + overlapping_supply(session, thresholds, since, as_of)
-                  + volume_outlier(session, thresholds, since, as_of)
-                  + pharmacy_refusals(session, thresholds, as_of)
-                  + county_mismatch(session))
-    counts = {kind: raise_flags(session, [c for c in candidates if c["type"] == kind])
-              for kind in ("pharmacy_shopping", "overlapping_supply", "volume_outlier", "pharmacy_refusals",
-                           "county_mismatch")}
+    candidates = [c for t, scope in plan(thresholds_by_region(session), thresholds)
+                  for c in tuned_candidates(session, t, scope, since=since, as_of=as_of)] + county_mismatch(session)
+    candidates, exempted = without_exempted(session, candidates, active_exemptions(session, as_of))
+    counts = {kind: raise_flags(session, [c for c in candidates if c["type"] == kind]) for kind in RULES}
     session.commit()
-    return counts
+    return ScanResult(counts, {kind: exempted.get(kind, 0) for kind in RULES})

@@ -25,7 +25,7 @@ AccessPage = page_schema(AccessOut)
 class AccessQuery(ListArgs):
     action = ma.fields.String(load_default=None, validate=ma.validate.OneOf([a.value for a in AccessAction]))
     resource_type = ma.fields.String(load_default=None, validate=ma.validate.OneOf(
-        ["patient", "prescription", "trace_code"]))
+        ["patient", "prescription", "trace_code", "patient_timeline"]))
     resource_id = ma.fields.String(load_default=None, validate=ma.validate.Length(1, 40))
     patient_id = ma.fields.Integer(load_default=None, validate=ma.validate.Range(1, MAX_ID))
     actor_label = ma.fields.String(load_default=None, data_key="actor", validate=ma.validate.Length(1, 64))

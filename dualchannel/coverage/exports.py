@@ -3,14 +3,13 @@
 Both carry the same county properties as the JSON report (`schemas.county_properties`).
 """
 
-import csv
-import io
 import json
 
 import numpy as np
 import shapely
 from flask import Response
 
+from dualchannel.api import csv_response
 from dualchannel.coverage.schemas import COUNTY_FIELDS, county_properties, summary
 from dualchannel.coverage.services import CoverageMap
 from dualchannel.coverage.rules import Report
@@ -73,19 +72,7 @@ def geojson_response(found: CoverageMap, crs: str = "wgs84") -> Response:
                              f'inline; filename="coverage-{found.report.region.adcode}.geojson"'})
 
 
-def csv_text(report: Report) -> str:
-    """One line per county, COUNTY_FIELDS as the header; `covered` as true/false."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(COUNTY_FIELDS)
-    for row in report.counties:
-        values = county_properties(row)
-        values["covered"] = "true" if row.covered else "false"
-        writer.writerow(values[field] for field in COUNTY_FIELDS)
-    return out.getvalue()
-
-
-def csv_response(report: Report) -> Response:
-    """The CSV export, UTF-8 with a byte-order mark so Excel shows the Chinese names."""
-    return Response("\ufeff" + csv_text(report), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="coverage-{report.region.adcode}.csv"'})
+def csv_export(report: Report) -> Response:
+    """The CSV export (`api.csv_response`): one line per county, COUNTY_FIELDS as the header."""
+    return csv_response([county_properties(row) for row in report.counties], list(COUNTY_FIELDS),
+                        f"coverage-{report.region.adcode}.csv")

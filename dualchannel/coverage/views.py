@@ -47,7 +47,7 @@ def coverage_display_map(args):
              description="One line per county, UTF-8 with a byte-order mark")
 def coverage_csv(args):
     """The coverage report for a spreadsheet."""
-    return exports.csv_response(services.coverage(db.session(), current_actor(), **args))
+    return exports.csv_export(services.coverage(db.session(), current_actor(), **args))
 
 
 @bp.get("/coverage/what-if")

@@ -2,6 +2,7 @@ import marshmallow as ma
 
 from dualchannel.api import CODE, Date, MoneyField, RequestSchema
 from dualchannel.drugs.models import Storage
+from dualchannel.insurance import Insurance
 
 TRACE_PREFIX = ma.fields.String(validate=ma.validate.Regexp(r"[0-9]{7}\Z", error="7 ASCII digits (药品标识码)."))
 
@@ -77,7 +78,7 @@ class DrugList(ma.Schema):
 
 class PaymentStandardQuery(RequestSchema):
     on = Date(required=True)
-    insurance = ma.fields.String(load_default=None, validate=ma.validate.OneOf(["employee", "resident"]))
+    insurance = ma.fields.String(load_default=None, validate=ma.validate.OneOf([i.value for i in Insurance]))
 
 
 class PaymentStandardOut(ma.Schema):

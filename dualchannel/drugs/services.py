@@ -11,8 +11,9 @@ from dualchannel.auth import Actor, Role
 from dualchannel.drugs import rules
 from dualchannel.drugs.models import ALL_DRUGS, Drug, DrugPaymentStandard
 from dualchannel.errors import Conflict, Invalid, NotFound
+from dualchannel.insurance import Insurance
 
-INSURANCE_TYPES = ("employee", "resident")
+INSURANCE_TYPES = tuple(i.value for i in Insurance)
 
 
 def create_drug(session: Session, actor: Actor, *, code: str, generic_name: str, name: str, unit: str,

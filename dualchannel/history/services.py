@@ -9,6 +9,9 @@ packs and returns are those its dispensings and undos recorded, its agent the la
 """
 
 import logging
+import math
+import threading
+import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -16,7 +19,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from dualchannel import clock
+from dualchannel import clock, db
 from dualchannel.flags.services import raise_flag
 from dualchannel.history import chain
 from dualchannel.history.models import HistoryCheck
@@ -215,6 +218,7 @@ def record(session: Session, report: Report) -> HistoryCheck:
                          findings=[asdict(f) for f in report.findings[:KEPT_FINDINGS]])
     session.add(check)
     session.commit()
+    _metric_reads[session.get_bind()] = (time.monotonic(), _families(check))  # shown at once here
     return check
 
 
@@ -222,17 +226,45 @@ def latest(session: Session) -> HistoryCheck | None:
     return session.exec(select(HistoryCheck).order_by(HistoryCheck.id.desc()).limit(1)).first()
 
 
+#: How long a read of the latest run serves scrapes, and how long a read may wait. A scrape
+#: never waits on the database (`/metrics` must answer while it hangs, issue 16): it is served
+#: the last read, and a stale one is refreshed in the background.
+METRIC_REFRESH_SECONDS = 30.0
+METRIC_READ_SECONDS = 5.0
+_metric_reads: dict[sa.Engine, tuple[float, list]] = {}
+_refreshing: set[sa.Engine] = set()
+_refresh_lock = threading.Lock()
+
+
 def metric_families(engine: sa.Engine):
-    """The latest run as Prometheus gauges (none before the first run, or when the database
-    does not answer: a scrape never fails for it)."""
+    """The latest run as Prometheus gauges, as last read (none before the first run, or
+    until the first read of this process is done)."""
+    read_at, families = _metric_reads.get(engine, (-math.inf, []))
+    if time.monotonic() - read_at >= METRIC_REFRESH_SECONDS:
+        with _refresh_lock:
+            start = engine not in _refreshing
+            _refreshing.add(engine)
+        if start:
+            threading.Thread(target=_refresh_metric, args=(engine,), name="history-metric", daemon=True).start()
+    return families
+
+
+def _refresh_metric(engine: sa.Engine) -> None:
+    families = _metric_reads.get(engine, (0.0, []))[1]
+    try:
+        with db.deadline(METRIC_READ_SECONDS), Session(engine) as session:
+            families = _families(latest(session))
+    except (sa.exc.SQLAlchemyError, db.DatabaseUnavailable) as error:
+        log.warning("history check not read for metrics: %s", type(error).__name__)
+    finally:
+        _metric_reads[engine] = (time.monotonic(), families)
+        with _refresh_lock:
+            _refreshing.discard(engine)
+
+
+def _families(check: HistoryCheck | None) -> list:
     from prometheus_client.core import GaugeMetricFamily
 
-    try:
-        with Session(engine) as session:
-            check = latest(session)
-    except sa.exc.SQLAlchemyError as error:
-        log.warning("history check not read for metrics: %s", type(error).__name__)
-        return []
     if check is None:
         return []
     return [GaugeMetricFamily("dualchannel_history_broken_links",

@@ -1,5 +1,9 @@
 """HTML shells of the pages. They carry no data and need no token: their scripts ask the API."""
 
+import hashlib
+import json
+from pathlib import Path
+
 from flask import Blueprint, current_app, redirect, render_template, url_for
 
 bp = Blueprint("pages", __name__, template_folder="templates")
@@ -63,7 +67,39 @@ def bureau():
     return _render("bureau", "医保局工作台")
 
 
+@bp.get("/timeline")
+def timeline():
+    """A patient's prescriptions, dispensings with supply bars, returns and settlements across
+    pharmacies on a time axis (bureau, physician with the patient in care)."""
+    return _render("timeline", "患者用药时间轴")
+
+
 @bp.get("/institution")
 def institution():
     """Procurement (集采) at a designated institution: demand declarations and supply problems."""
     return _render("institution", "医疗机构集采工作台")
+
+
+def _offline_assets() -> list[str]:
+    """What the pharmacy page needs to open without a network: itself, its styles and scripts."""
+    static = Path(current_app.static_folder)
+    files = [static / "pages/css/pages.css", static / "pages/favicon.svg", *sorted((static / "pages/js").glob("*.js"))]
+    return [url_for("pages.pharmacy")] + [url_for("static", filename=str(f.relative_to(static))) for f in files]
+
+
+@bp.get("/pharmacy-sw.js")
+def pharmacy_service_worker():
+    """The pharmacy page's service worker, with the list of files it keeps and a version that
+    changes with any of them (so a new release replaces the cache)."""
+    static = Path(current_app.static_folder)
+    assets = _offline_assets()
+    digest = hashlib.sha256()
+    for path in sorted((static / "pages").rglob("*")):
+        if path.is_file() and path.suffix in (".js", ".css", ".svg"):
+            digest.update(path.read_bytes())
+    digest.update((Path(bp.root_path) / "templates/pages/pharmacy.html").read_bytes())
+    source = (static / "pages/pharmacy-sw.js").read_text(encoding="utf-8")
+    body = f"const ASSETS = {json.dumps(assets)};\nconst VERSION = \"{digest.hexdigest()[:16]}\";\n{source}"
+    response = current_app.response_class(body, mimetype="text/javascript")
+    response.headers["Cache-Control"] = "no-cache"
+    return response

@@ -5,18 +5,12 @@ The resident ID number is never stored in clear: `id_hash` (keyed HMAC) finds a 
 `id_encrypted` keeps the number recoverable for audited reads, `id_number_masked` is shown.
 """
 
-import enum
 from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from dualchannel.db import UTCDateTime
-
-
-class Insurance(str, enum.Enum):
-    employee = "employee"  # 职工医保
-    resident = "resident"  # 城乡居民医保
 
 
 class Patient(SQLModel, table=True):

@@ -1,7 +1,7 @@
 import marshmallow as ma
 
 from dualchannel.api import ADCODE, CODE, Date, ListArgs, page_schema, RequestSchema, Text, Timestamp
-from dualchannel.patients.models import Insurance
+from dualchannel.insurance import Insurance
 
 ASSISTANCE = ("none", "low_income", "extreme_poverty")
 

@@ -5,6 +5,7 @@ from the transition table in `rules.py`; zero rows touched means someone else mo
 the caller gets a Conflict. The same code is exactly-once on SQLite and PostgreSQL.
 """
 
+import functools
 import uuid
 from collections.abc import Collection
 from dataclasses import dataclass, field
@@ -62,17 +63,27 @@ class PrescriptionDetail:
     names: dict[str, str | None] = field(default_factory=dict)
 
 
+def _scope(role: Role, subject):
+    """Which prescriptions actors of `role` may read, `subject` being what their scope compares
+    (a value, or a bind parameter in a statement built once)."""
+    if role is Role.admin:
+        return sa.true()
+    if role is Role.physician:
+        return Prescription.physician_code == subject
+    if role is Role.pharmacy:
+        return Prescription.pharmacy_code == subject
+    if role is Role.bureau:
+        return Prescription.patient_region.startswith(subject)
+    return sa.false()  # any other role (an institution's procurement account) reads none
+
+
+def _scope_subject(actor: Actor) -> str | None:
+    return adcodes.prefix(actor.subject) if actor.role is Role.bureau else actor.subject
+
+
 def visible(actor: Actor):
     """The one filter deciding which prescriptions an actor may read."""
-    if actor.role is Role.admin:
-        return sa.true()
-    if actor.role is Role.physician:
-        return Prescription.physician_code == actor.subject
-    if actor.role is Role.pharmacy:
-        return Prescription.pharmacy_code == actor.subject
-    if actor.role is Role.bureau:
-        return Prescription.patient_region.startswith(adcodes.prefix(actor.subject))
-    return sa.false()  # any other role (an institution's procurement account) reads none
+    return _scope(actor.role, _scope_subject(actor))
 
 
 def _load(session: Session, actor: Actor, prescription_id: int) -> Prescription:
@@ -83,20 +94,28 @@ def _load(session: Session, actor: Actor, prescription_id: int) -> Prescription:
     return prescription
 
 
+@functools.cache
+def _detail_query(role: Role) -> sa.Select:
+    """The one query of a write step's whole read, for actors of `role`, built once: its
+    parameters are `prescription_id` and `scope` (what `visible` compares, by role)."""
+    return (select(Prescription, Patient, Pharmacy, SigningKey, PrescriptionItem, Drug, PrescriptionEvent)
+            .join(Patient, Patient.id == Prescription.patient_id)
+            .outerjoin(Pharmacy, Pharmacy.code == Prescription.pharmacy_code)
+            .outerjoin(SigningKey, SigningKey.id == Prescription.signing_key_id)
+            .join(PrescriptionItem, PrescriptionItem.prescription_id == Prescription.id)
+            .join(Drug, Drug.code == PrescriptionItem.drug_code)
+            .outerjoin(PrescriptionEvent, PrescriptionEvent.prescription_id == Prescription.id)
+            .where(Prescription.id == sa.bindparam("prescription_id"), _scope(role, sa.bindparam("scope")))
+            .order_by(PrescriptionItem.id, PrescriptionEvent.id)
+            .execution_options(populate_existing=True))
+
+
 def _load_detail(session: Session, actor: Actor, prescription_id: int) -> PrescriptionDetail:
     """The prescription with its patient, pharmacy, signing key, items, drugs and history, in
-    ONE query (a write step's whole read), or NotFound outside the actor's scope."""
-    rows = session.execute(
-        select(Prescription, Patient, Pharmacy, SigningKey, PrescriptionItem, Drug, PrescriptionEvent)
-        .join(Patient, Patient.id == Prescription.patient_id)
-        .outerjoin(Pharmacy, Pharmacy.code == Prescription.pharmacy_code)
-        .outerjoin(SigningKey, SigningKey.id == Prescription.signing_key_id)
-        .join(PrescriptionItem, PrescriptionItem.prescription_id == Prescription.id)
-        .join(Drug, Drug.code == PrescriptionItem.drug_code)
-        .outerjoin(PrescriptionEvent, PrescriptionEvent.prescription_id == Prescription.id)
-        .where(Prescription.id == prescription_id, visible(actor))
-        .order_by(PrescriptionItem.id, PrescriptionEvent.id)
-        .execution_options(populate_existing=True)).all()
+    ONE query (a write step's whole read), or NotFound outside the actor's scope (the same
+    scope as `visible`)."""
+    rows = session.execute(_detail_query(actor.role),
+                           {"prescription_id": prescription_id, "scope": _scope_subject(actor)}).all()
     if not rows:
         raise NotFound(f"No prescription {prescription_id}.", code="prescription_not_found")
     items = list({row[4].id: row[4] for row in rows}.values())
@@ -165,21 +184,38 @@ def chain_start(prescription: Prescription) -> str:
     return chain.genesis("prescription", prescription.number or f"id:{prescription.id}")
 
 
-def _chained_update(session: Session, prescription: Prescription, event: PrescriptionEvent, conditions: list,
-                    values: dict) -> int:
-    """The conditional UPDATE of a write step, which also links `event` into the prescription's
-    history: it sets the new head only where the head is still the one `event` was linked
-    after. When only the head moved meanwhile (another step that keeps the status, an undo of
-    a pack, committed first), the event is linked after the current head and the UPDATE tried
-    once more. Returns the rows touched (1, or 0 when the step lost its race)."""
+@functools.cache
+def _conditional_update(columns: tuple[str, ...], first_link: bool, by_admitted_pharmacy: bool) -> sa.Update:
+    """The conditional UPDATE of a write step, built once per shape: it sets `columns` (bind
+    parameters `new_<column>`) where the prescription (`prescription_id`) still has the status
+    (`from_status`) and history head (`head`; none yet when `first_link`) it was loaded with and,
+    `by_admitted_pharmacy`, where its pharmacy is still admitted."""
+    same_head = Prescription.history_head.is_(None) if first_link else Prescription.history_head == sa.bindparam("head")
+    conditions = [Prescription.id == sa.bindparam("prescription_id"), same_head,
+                  Prescription.status == sa.bindparam("from_status")]
+    if by_admitted_pharmacy:
+        conditions.append(pharmacies.is_active(Prescription.pharmacy_code))
+    return (sa.update(Prescription).where(*conditions)
+            .values({column: sa.bindparam(f"new_{column}") for column in columns})
+            .execution_options(synchronize_session=False))
+
+
+def _chained_update(session: Session, prescription: Prescription, event: PrescriptionEvent, *, from_status: str,
+                    by_admitted_pharmacy: bool, values: dict) -> int:
+    """The conditional UPDATE of a write step (see `_conditional_update`), which also links
+    `event` into the prescription's history: it sets the new head only where the head is still
+    the one `event` was linked after. When only the head moved meanwhile (another step that
+    keeps the status, an undo of a pack, committed first), the event is linked after the
+    current head and the UPDATE tried once more. Returns the rows touched (1, or 0 when the
+    step lost its race)."""
 
     def attempt() -> int:
         head = prescription.history_head
         values["history_head"] = chain.append(head or chain_start(prescription), event)
-        same_head = Prescription.history_head.is_(None) if head is None else Prescription.history_head == head
-        return session.execute(sa.update(Prescription).where(Prescription.id == prescription.id, same_head,
-                                                             *conditions)
-                               .values(**values).execution_options(synchronize_session=False)).rowcount
+        statement = _conditional_update(tuple(values), head is None, by_admitted_pharmacy)
+        parameters = {"prescription_id": prescription.id, "head": head, "from_status": from_status,
+                      **{f"new_{column}": value for column, value in values.items()}}
+        return session.execute(statement, parameters).rowcount
 
     touched = attempt()
     if touched != 1:
@@ -208,10 +244,8 @@ def _move(session: Session, prescription: Prescription, action: Action, actor_la
                               to_status=step.target.value, actor=actor_label, reason_code=reason_code, reason=reason,
                               detail=detail, at=now)
     changed = {"status": step.target.value, "updated_at": now, **values}
-    conditions = [Prescription.status == source.value]
-    if by_admitted_pharmacy:
-        conditions.append(pharmacies.is_active(Prescription.pharmacy_code))
-    touched = _chained_update(session, prescription, event, conditions, changed)
+    touched = _chained_update(session, prescription, event, from_status=source.value,
+                              by_admitted_pharmacy=by_admitted_pharmacy, values=changed)
     if touched != 1:
         _lost_race(session, prescription)
     for name, value in changed.items():
@@ -1114,9 +1148,8 @@ def undo_pack(session: Session, actor: Actor, code: str, *, reason: str) -> str:
     # (then this touches nothing) or waits.
     event = PrescriptionEvent(prescription_id=prescription.id, action="undo_pack", actor=actor.label, reason=reason,
                               detail={"trace_code": code, "drug_code": dispensing.drug_code}, at=now)
-    held = _chained_update(session, prescription, event,
-                           [Prescription.status == Status.dispensed.value,
-                            pharmacies.is_active(Prescription.pharmacy_code)], {"updated_at": now})
+    held = _chained_update(session, prescription, event, from_status=Status.dispensed.value,
+                           by_admitted_pharmacy=True, values={"updated_at": now})
     if held != 1:
         _refuse_undo_unless_dispensed(session.scalar(select(Prescription.status)
                                                      .where(Prescription.id == prescription.id)))

@@ -12,6 +12,8 @@ bp = blueprint("prescriptions", __name__, "Dual-channel e-prescriptions: issue, 
 
 
 @bp.post("/prescriptions")
+@bp.doc(parameters=[IDEMPOTENCY_KEY])
+@idempotent
 @bp.arguments(schemas.PrescriptionIn)
 @bp.response(201, schemas.PrescriptionOut)
 def issue(body):
@@ -75,6 +77,8 @@ def pharmacy_options(args, prescription_id):
 
 
 @bp.post("/prescriptions/<int:prescription_id>/route")
+@bp.doc(parameters=[IDEMPOTENCY_KEY])
+@idempotent
 @bp.arguments(schemas.RouteIn)
 @bp.response(200, schemas.PrescriptionOut)
 def route(body, prescription_id):
@@ -83,6 +87,8 @@ def route(body, prescription_id):
 
 
 @bp.post("/prescriptions/<int:prescription_id>/return")
+@bp.doc(parameters=[IDEMPOTENCY_KEY])
+@idempotent
 @bp.arguments(schemas.ReasonCodeIn)
 @bp.response(200, schemas.PrescriptionOut)
 def hand_back(body, prescription_id):
@@ -91,6 +97,8 @@ def hand_back(body, prescription_id):
 
 
 @bp.post("/prescriptions/<int:prescription_id>/verify")
+@bp.doc(parameters=[IDEMPOTENCY_KEY])
+@idempotent
 @bp.arguments(schemas.VerifyIn)
 @bp.response(200, schemas.PrescriptionOut)
 def verify(body, prescription_id):
@@ -99,6 +107,8 @@ def verify(body, prescription_id):
 
 
 @bp.post("/prescriptions/<int:prescription_id>/review")
+@bp.doc(parameters=[IDEMPOTENCY_KEY])
+@idempotent
 @bp.arguments(schemas.PrescriptionReviewIn)
 @bp.response(200, schemas.PrescriptionOut)
 def review(body, prescription_id):
@@ -114,6 +124,8 @@ def signature(prescription_id):
 
 
 @bp.post("/prescriptions/<int:prescription_id>/dispense")
+@bp.doc(parameters=[IDEMPOTENCY_KEY])
+@idempotent
 @bp.arguments(schemas.DispenseIn)
 @bp.response(200, schemas.PrescriptionOut)
 def dispense(body, prescription_id):
@@ -122,6 +134,8 @@ def dispense(body, prescription_id):
 
 
 @bp.post("/prescriptions/<int:prescription_id>/cancel")
+@bp.doc(parameters=[IDEMPOTENCY_KEY])
+@idempotent
 @bp.arguments(schemas.ReasonCodeIn)
 @bp.response(200, schemas.PrescriptionOut)
 def cancel(body, prescription_id):

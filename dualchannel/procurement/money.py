@@ -3,7 +3,7 @@
 - Prepayment (seed 001 二(七)): the fund prepays each institution at least
   `PROCUREMENT_PREPAYMENT_RATIO` (≥ 50 %) of its agreed purchase amount, i.e. the agreed
   volumes of selected products × their selected prices. It is computed per institution ×
-  company (rounded up to the fen, rules.prepayment_due), so institution and company totals
+  company (rounded up to the fen, rules.prices.prepayment_due), so institution and company totals
   are the same sums.
 - Direct settlement (seed 000 二, seed 004 三(二): 医保基金与医药企业直接结算): for batches
   with `direct_settlement`, the fund pays each selected company for the purchases of its
@@ -23,21 +23,14 @@ from sqlmodel import Session, select
 
 from dualchannel import clock
 from dualchannel.auth import Actor
-from dualchannel.procurement import rules
-from dualchannel.procurement.execution import (
-    FEN,
-    YearInView,
-    in_view,
-    monthly_totals,
-    period_bounds,
-    periods_of,
-    region_condition,
-    years_in_view,
-)
 from dualchannel.procurement.models import Line, Product
-from dualchannel.procurement.services import setting, view_region, visible_lines
+from dualchannel.procurement.progress import (YearInView, in_view, monthly_totals, period_bounds, periods_of,
+                                              years_in_view)
+from dualchannel.procurement.rules.agreement import FEN, ProductStatus
+from dualchannel.procurement.rules.prices import prepayment_due
+from dualchannel.procurement.scope import region_condition, setting, view_region, visible_lines
 
-SELECTED = rules.ProductStatus.SELECTED.value
+SELECTED = ProductStatus.SELECTED.value
 
 
 def _prepayments(session: Session, actor: Actor, region: str | None, years: list[YearInView],
@@ -55,7 +48,7 @@ def _prepayments(session: Session, actor: Actor, region: str | None, years: list
     result = {}
     for institution, batch_id, year_start, company, scaled in rows:
         agreed_amount = Decimal(int(scaled)).scaleb(-4)  # prices are stored in 1/10000 yuan
-        result[(institution, batch_id, year_start, company)] = (agreed_amount, rules.prepayment_due(agreed_amount, ratio))
+        result[(institution, batch_id, year_start, company)] = (agreed_amount, prepayment_due(agreed_amount, ratio))
     return result
 
 

@@ -3,12 +3,12 @@ company and the bureau; the company answers within 2 working days with a promise
 5 working days later; overdue ones are flagged to the bureau (`supply_overdue`) and, still
 overdue `PROCUREMENT_ESCALATE_AFTER_WORKING_DAYS` working days later, escalated to the level
 above, then every as many working days one level further, up to the province (county → city
-→ province: "逐级上报至省级医保部门", rules.escalation_path). Each level gets its own alert in
+→ province: "逐级上报至省级医保部门", escalation_path). Each level gets its own alert in
 its own region, and reads and acts on the problem like the bureau of the institution.
 
 A bureau confirms (核实) a problem: while it lasts, the institution's non-selected purchases of
 the same generic are not assessed (seed 002 二(四)). Deadlines follow the working calendar
-(`services.working_calendar`): weekends, public holidays, make-up working days.
+(`workdays.working_calendar`): weekends, public holidays, make-up working days.
 """
 
 from datetime import date
@@ -23,20 +23,18 @@ from dualchannel.auth import Actor, Role
 from dualchannel.errors import Conflict, Forbidden, Invalid, NotFound
 from dualchannel.flags import services as flags
 from dualchannel.flags.models import Flag, FlagStatus
-from dualchannel.procurement import rules
+from dualchannel.procurement.alerts import sync_institutions
+from dualchannel.procurement.batches import get_product
 from dualchannel.procurement.models import Product, SupplyProblem, SupplyStage
-from dualchannel.procurement.services import (
-    INSTITUTION_ROLES,
-    READERS,
-    acting_institution,
-    get_product,
-    scope,
-    working_calendar,
-)
+from dualchannel.procurement.rules.agreement import ProductStatus
+from dualchannel.procurement.rules.supply import (SupplyProblemStatus, SupplyState, WorkingCalendar, escalation_path,
+                                                  latest_fix_date, reply_due, supply_problem_status)
+from dualchannel.procurement.scope import INSTITUTION_ROLES, READERS, acting_institution, scope
+from dualchannel.procurement.workdays import working_calendar
 
 SUPPLY_OVERDUE = "supply_overdue"
 ESCALATION_RULE = "seed 002 二(八): 突出问题或无法协调解决的，逐级上报至省级医保部门"
-OVERDUE_STATES = (rules.SupplyState.REPLY_OVERDUE, rules.SupplyState.FIX_OVERDUE)
+OVERDUE_STATES = (SupplyState.REPLY_OVERDUE, SupplyState.FIX_OVERDUE)
 
 
 def visible_problems(actor: Actor):
@@ -48,20 +46,20 @@ def _escalate_after() -> int:
     return int(current_app.config["PROCUREMENT_ESCALATE_AFTER_WORKING_DAYS"])
 
 
-def status_of(problem: SupplyProblem, today: date, calendar: rules.WorkingCalendar) -> rules.SupplyProblemStatus:
-    """The problem's state on `today` (rules.supply_problem_status)."""
-    return rules.supply_problem_status(problem.reported_on, problem.replied_on, problem.promised_fix,
+def status_of(problem: SupplyProblem, today: date, calendar: WorkingCalendar) -> SupplyProblemStatus:
+    """The problem's state on `today` (supply_problem_status)."""
+    return supply_problem_status(problem.reported_on, problem.replied_on, problem.promised_fix,
                                        problem.resolved_on, today, calendar=calendar,
                                        escalate_after=_escalate_after())
 
 
-def describe(problem: SupplyProblem, product_code: str, calendar: rules.WorkingCalendar, today: date) -> dict:
+def describe(problem: SupplyProblem, product_code: str, calendar: WorkingCalendar, today: date) -> dict:
     """A problem with its computed state and deadlines, for the API."""
     status = status_of(problem, today, calendar)
     return {**problem.model_dump(), "product_code": product_code, "state": status.state.value, "due": status.due,
             "overdue_working_days": status.overdue_working_days, "escalate": status.escalate,
-            "reply_due": rules.reply_due(problem.reported_on, calendar=calendar),
-            "latest_fix_date": (rules.latest_fix_date(problem.replied_on, calendar=calendar)
+            "reply_due": reply_due(problem.reported_on, calendar=calendar),
+            "latest_fix_date": (latest_fix_date(problem.replied_on, calendar=calendar)
                                 if problem.replied_on else None)}
 
 
@@ -92,7 +90,7 @@ def report(session: Session, actor: Actor, *, product_code: str, description: st
         raise Forbidden("Institutions report their supply problems; the bureau follows them up.")
     ref = acting_institution(session, actor, institution_code, "reports supply problems")
     product, _ = get_product(session, product_code)
-    if product.status != rules.ProductStatus.SELECTED:
+    if product.status != ProductStatus.SELECTED:
         raise Invalid("Supply problems concern selected products.", {"product_code": ["Not a selected product."]})
     today = clock.today()
     reported_on = reported_on or today
@@ -155,7 +153,7 @@ def record_reply(session: Session, actor: Actor, problem_id: int, *, reply: str,
     today, calendar = clock.today(), working_calendar(session)
     replied_on = replied_on or today
     _within("replied_on", replied_on, problem.reported_on, today)
-    latest = rules.latest_fix_date(replied_on, calendar=calendar)
+    latest = latest_fix_date(replied_on, calendar=calendar)
     if not replied_on <= promised_fix <= latest:
         raise Invalid(f"The promised fix must be between {replied_on} and {latest} (5 working days).",
                       {"promised_fix": [f"Between {replied_on} and {latest}."]}, latest_fix_date=latest.isoformat())
@@ -163,6 +161,8 @@ def record_reply(session: Session, actor: Actor, problem_id: int, *, reply: str,
              promised_fix=promised_fix)
     session.refresh(problem)
     _sync_one(session, problem, today, calendar)
+    if problem.confirmed_on is not None:  # the end of an exemption period
+        sync_institutions(session, {problem.institution_code})
     session.commit()
     return describe(problem, product_code, calendar, today)
 
@@ -179,6 +179,8 @@ def resolve(session: Session, actor: Actor, problem_id: int, *, resolution: str,
              resolved_on=resolved_on, resolution=resolution)
     session.refresh(problem)
     _sync_one(session, problem, today, calendar)
+    if problem.confirmed_on is not None:  # the end of an exemption period
+        sync_institutions(session, {problem.institution_code})
     session.commit()
     return describe(problem, product_code, calendar, today)
 
@@ -196,6 +198,7 @@ def confirm(session: Session, actor: Actor, problem_id: int, *, confirmed_on: da
     if touched != 1:
         session.rollback()
         raise Conflict(f"Supply problem {problem_id} is already confirmed.")
+    sync_institutions(session, {problem.institution_code})  # its period exempts purchases now
     session.commit()
     session.refresh(problem)
     return _answer(session, problem, product_code)
@@ -206,7 +209,7 @@ def confirm(session: Session, actor: Actor, problem_id: int, *, confirmed_on: da
 # ---------------------------------------------------------------------------
 
 
-def _wanted(problem: SupplyProblem, product_code: str, status: rules.SupplyProblemStatus, today: date) -> list[dict]:
+def _wanted(problem: SupplyProblem, product_code: str, status: SupplyProblemStatus, today: date) -> list[dict]:
     if status.state not in OVERDUE_STATES:
         return []
     evidence = {"supply_problem_id": problem.id, "institution_code": problem.institution_code,
@@ -218,7 +221,7 @@ def _wanted(problem: SupplyProblem, product_code: str, status: rules.SupplyProbl
     wanted = [{"type": SUPPLY_OVERDUE, "severity": "medium", "subject": f"supply_problem:{problem.id}",
                "region": problem.region, "dedup_key": base, "evidence": evidence}]
     below = problem.region
-    for above in rules.escalation_path(problem.region, status.overdue_working_days, _escalate_after()):
+    for above in escalation_path(problem.region, status.overdue_working_days, _escalate_after()):
         # One alert per level reached, in that level's own region (逐级上报至省级医保部门).
         wanted.append({"type": SUPPLY_OVERDUE, "severity": "high", "subject": f"supply_problem:{problem.id}",
                        "region": above, "dedup_key": f"{base}:escalated:{above}",
@@ -243,7 +246,7 @@ def _escalate(session: Session, problem: SupplyProblem, wanted: list[dict]) -> N
         .values(escalated_to=reached[-1], escalated_at=clock.now()))
 
 
-def _sync_one(session: Session, problem: SupplyProblem, today: date, calendar: rules.WorkingCalendar) -> None:
+def _sync_one(session: Session, problem: SupplyProblem, today: date, calendar: WorkingCalendar) -> None:
     product_code = session.get(Product, problem.product_id).code
     wanted = _wanted(problem, product_code, status_of(problem, today, calendar), today)
     _escalate(session, problem, wanted)

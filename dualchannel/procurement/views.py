@@ -1,12 +1,8 @@
-import csv
-import io
-
-from flask import Response
-
 from dualchannel import db
-from dualchannel.api import blueprint
+from dualchannel.api import blueprint, csv_response
 from dualchannel.auth import current_actor
-from dualchannel.procurement import execution, money, schemas, services, supply
+from dualchannel.procurement import (batches, declarations, execution, imports, money, purchases, report_schemas,
+                                     schemas, supply, volumes, workdays)
 
 bp = blueprint("procurement", __name__, "Volume-based procurement (集采) execution")
 
@@ -18,21 +14,21 @@ bp = blueprint("procurement", __name__, "Volume-based procurement (集采) execu
 @bp.response(201, schemas.BatchOut)
 def create_batch(body):
     """Publish a batch's result (admin; a bureau for its region)."""
-    return services.create_batch(db.session(), current_actor(), **body)
+    return batches.create_batch(db.session(), current_actor(), **body)
 
 
 @bp.get("/procurement/batches")
 @bp.response(200, schemas.BatchList)
 def list_batches():
     """Every batch (published results)."""
-    return {"items": services.list_batches(db.session(), current_actor())}
+    return {"items": batches.list_batches(db.session(), current_actor())}
 
 
 @bp.get("/procurement/batches/<code>")
 @bp.response(200, schemas.BatchOut)
 def get_batch(code):
     """A batch with its agreement years."""
-    return services.batch_detail(db.session(), current_actor(), code)
+    return batches.batch_detail(db.session(), current_actor(), code)
 
 
 @bp.post("/procurement/batches/<code>/products")
@@ -40,14 +36,14 @@ def get_batch(code):
 @bp.response(201, schemas.ProductOut)
 def add_product(body, code):
     """Add a product; a selected one sets the payment standard of its generic name."""
-    return services.add_product(db.session(), current_actor(), code, **body)
+    return batches.add_product(db.session(), current_actor(), code, **body)
 
 
 @bp.get("/procurement/batches/<code>/products")
 @bp.response(200, schemas.ProductList)
 def list_products(code):
     """A batch's products."""
-    return {"items": services.list_products(db.session(), current_actor(), code)}
+    return {"items": batches.list_products(db.session(), current_actor(), code)}
 
 
 @bp.post("/procurement/batches/<code>/products/import")
@@ -56,7 +52,7 @@ def list_products(code):
 def import_products(files, code):
     """Import a result table (CSV or XLSX, multipart `file`): all rows or none; 422 names each bad row."""
     upload = files["file"]
-    return services.import_products(db.session(), current_actor(), code, filename=upload.filename or "",
+    return imports.import_products(db.session(), current_actor(), code, filename=upload.filename or "",
                                     data=upload.read())
 
 
@@ -64,7 +60,7 @@ def import_products(files, code):
 @bp.response(200, schemas.ProductOut)
 def get_product(code):
     """A product by code."""
-    return services.product_detail(db.session(), current_actor(), code)
+    return batches.product_detail(db.session(), current_actor(), code)
 
 
 # ---------------------------------------------------------------- agreed volumes
@@ -74,7 +70,7 @@ def get_product(code):
 @bp.response(200, schemas.LineOut)
 def set_agreed_volume(body):
     """Set an institution's (or a pharmacy's) agreed volume of a product for an agreement year."""
-    return services.set_agreed_volume(db.session(), current_actor(), **body)
+    return volumes.set_agreed_volume(db.session(), current_actor(), **body)
 
 
 @bp.get("/procurement/agreed-volumes")
@@ -82,7 +78,7 @@ def set_agreed_volume(body):
 @bp.response(200, schemas.LinePage)
 def list_agreed_volumes(args):
     """Agreed volumes visible to the caller."""
-    return services.list_lines(db.session(), current_actor(), **args)
+    return volumes.list_lines(db.session(), current_actor(), **args)
 
 
 @bp.post("/procurement/agreed-volumes/compute")
@@ -90,7 +86,7 @@ def list_agreed_volumes(args):
 @bp.response(200, schemas.ComputeOut)
 def compute_agreed_volumes(body):
     """Agreed volumes from base-year usage × ratio for every institution of the region."""
-    return services.compute_agreed_volumes(db.session(), current_actor(), **body)
+    return volumes.compute_agreed_volumes(db.session(), current_actor(), **body)
 
 
 # ---------------------------------------------------------------- purchases
@@ -100,7 +96,7 @@ def compute_agreed_volumes(body):
 @bp.response(201, schemas.PurchaseOut)
 def record_purchase(body):
     """Record a purchase (the institution itself, its bureau or an admin)."""
-    return services.record_purchase(db.session(), current_actor(), **body)
+    return purchases.record_purchase(db.session(), current_actor(), **body)
 
 
 @bp.get("/procurement/purchases")
@@ -108,7 +104,7 @@ def record_purchase(body):
 @bp.response(200, schemas.PurchasePage)
 def list_purchases(args):
     """Purchases visible to the caller (`from`, `to` dates)."""
-    return services.list_purchases(db.session(), current_actor(), **args)
+    return purchases.list_purchases(db.session(), current_actor(), **args)
 
 
 @bp.post("/procurement/purchases/import")
@@ -117,7 +113,7 @@ def list_purchases(args):
 def import_purchases(files):
     """Import purchases (CSV or XLSX, multipart `file`): all rows or none; 422 names each bad row."""
     upload = files["file"]
-    return services.import_purchases(db.session(), current_actor(), filename=upload.filename or "",
+    return imports.import_purchases(db.session(), current_actor(), filename=upload.filename or "",
                                      data=upload.read())
 
 
@@ -128,7 +124,7 @@ def import_purchases(files):
 @bp.response(201, schemas.DeclarationOut)
 def declare_demand(body):
     """An institution declares its demand (0 allowed; below its history, explain why)."""
-    return services.declare_demand(db.session(), current_actor(), **body)
+    return declarations.declare_demand(db.session(), current_actor(), **body)
 
 
 @bp.get("/procurement/declarations")
@@ -136,14 +132,14 @@ def declare_demand(body):
 @bp.response(200, schemas.DeclarationPage)
 def list_declarations(args):
     """Demand declarations visible to the caller."""
-    return services.list_declarations(db.session(), current_actor(), **args)
+    return declarations.list_declarations(db.session(), current_actor(), **args)
 
 
 @bp.get("/procurement/declarations/<int:declaration_id>")
 @bp.response(200, schemas.DeclarationOut)
 def get_declaration(declaration_id):
     """A demand declaration."""
-    return services.get_declaration(db.session(), current_actor(), declaration_id)
+    return declarations.get_declaration(db.session(), current_actor(), declaration_id)
 
 
 @bp.post("/procurement/declarations/<int:declaration_id>/accept")
@@ -151,7 +147,7 @@ def get_declaration(declaration_id):
 @bp.response(200, schemas.DeclarationOut)
 def accept_declaration(body, declaration_id):
     """The bureau accepts: the agreed volume becomes the declaration × ratio (or `quantity`)."""
-    return services.accept_declaration(db.session(), current_actor(), declaration_id, **body)
+    return declarations.accept_declaration(db.session(), current_actor(), declaration_id, **body)
 
 
 @bp.post("/procurement/declarations/<int:declaration_id>/return")
@@ -159,54 +155,49 @@ def accept_declaration(body, declaration_id):
 @bp.response(200, schemas.DeclarationOut)
 def return_declaration(body, declaration_id):
     """The bureau sends the declaration back for a new one."""
-    return services.return_declaration(db.session(), current_actor(), declaration_id, **body)
+    return declarations.return_declaration(db.session(), current_actor(), declaration_id, **body)
 
 
 # ---------------------------------------------------------------- monitoring and reports
 
 @bp.get("/procurement/execution")
-@bp.arguments(schemas.ExecutionQuery, location="query")
-@bp.response(200, schemas.ExecutionOut)
+@bp.arguments(report_schemas.ExecutionQuery, location="query")
+@bp.response(200, report_schemas.ExecutionOut)
 def execution_report(args):
     """Progress per product × institution × agreement year against the schedule, alerts first."""
     return execution.execution_report(db.session(), current_actor(), **args)
 
 
 @bp.get("/procurement/reports")
-@bp.arguments(schemas.ReportQuery, location="query")
-@bp.response(200, schemas.ReportOut)
+@bp.arguments(report_schemas.ReportQuery, location="query")
+@bp.response(200, report_schemas.ReportOut)
 def period_report(args):
     """Purchases by month or quarter per product, with cumulative completion and schedule."""
     return execution.period_report(db.session(), current_actor(), **args)
 
 
 @bp.get("/procurement/reports.csv")
-@bp.arguments(schemas.ReportQuery, location="query")
+@bp.arguments(report_schemas.ReportQuery, location="query")
 @bp.doc(responses={200: {"description": "The same report as CSV.", "content": {"text/csv": {}}}})
 def period_report_csv(args):
     """The monthly or quarterly report as CSV (UTF-8 with BOM, so Excel reads the Chinese)."""
     report = execution.period_report(db.session(), current_actor(), **args)
-    items = schemas.ReportItem(many=True).dump(report["items"])
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=execution.REPORT_COLUMNS, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(items)
+    items = report_schemas.ReportItem(many=True).dump(report["items"])
     name = f"procurement-{report['region'] or 'all'}-{report['period']}-{report['as_of']}.csv"
-    return Response("\ufeff" + out.getvalue(), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return csv_response(items, execution.REPORT_COLUMNS, name)
 
 
 @bp.get("/procurement/prepayments")
-@bp.arguments(schemas.MoneyQuery, location="query")
-@bp.response(200, schemas.PrepaymentOut)
+@bp.arguments(report_schemas.MoneyQuery, location="query")
+@bp.response(200, report_schemas.PrepaymentOut)
 def prepayments(args):
     """The fund's prepayment owed to each institution (≥ 50 % of its agreed purchase amount)."""
     return money.prepayments(db.session(), current_actor(), **args)
 
 
 @bp.get("/procurement/ledger")
-@bp.arguments(schemas.MoneyQuery, location="query")
-@bp.response(200, schemas.LedgerOut)
+@bp.arguments(report_schemas.MoneyQuery, location="query")
+@bp.response(200, report_schemas.LedgerOut)
 def ledger(args):
     """What the fund owes each company under direct settlement, by quarter and at year end."""
     return money.ledger(db.session(), current_actor(), **args)
@@ -268,7 +259,7 @@ def confirm_supply_problem(body, problem_id):
 @bp.response(200, schemas.CalendarOut)
 def calendar(args):
     """A year's public holidays and make-up working days (configured defaults and overrides)."""
-    return services.calendar_of(db.session(), current_actor(), **args)
+    return workdays.calendar_of(db.session(), current_actor(), **args)
 
 
 @bp.put("/procurement/calendar/<day>")
@@ -276,4 +267,4 @@ def calendar(args):
 @bp.response(200, schemas.CalendarDayOut)
 def set_calendar_day(body, day):
     """Mark a date (YYYY-MM-DD) as `holiday`, `workday` (调休上班) or `normal` (admin)."""
-    return services.set_calendar_day(db.session(), current_actor(), day, **body)
+    return workdays.set_calendar_day(db.session(), current_actor(), day, **body)

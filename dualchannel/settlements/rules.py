@@ -73,9 +73,11 @@ from decimal import ROUND_HALF_UP, Decimal
 from importlib import resources
 from pathlib import Path
 
+from dualchannel.insurance import Insurance
+
 FEN = Decimal("0.01")
 ZERO = Decimal("0.00")
-INSURANCE_TYPES = ("employee", "resident")
+INSURANCE_TYPES = tuple(i.value for i in Insurance)
 
 #: Medical-assistance ratios used when a policy does not give its own. Illustrative values in
 #: line with common Shandong practice: people in extreme poverty (特困人员) are assisted in

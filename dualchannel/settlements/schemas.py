@@ -1,11 +1,8 @@
-import csv
-import io
-
 import marshmallow as ma
 
 from dualchannel.api import (ADCODE, CODE, Date, ListArgs, MoneyField, page_schema, RatioField, RequestSchema, Text,
                              Timestamp)
-from dualchannel.patients.models import Insurance
+from dualchannel.insurance import Insurance
 from dualchannel.settlements.models import Mode
 from dualchannel.settlements.rules import Status
 
@@ -232,15 +229,3 @@ class ReconciliationOut(ma.Schema):
     items = ma.fields.List(ma.fields.Nested(ReconciliationRow), attribute="rows")
     totals = ma.fields.Nested(ReconciliationTotals, metadata={"description": "settlements in force"})
     invariant = ma.fields.Nested(ReconciliationInvariant)
-
-
-def reconciliation_csv(report) -> str:
-    """The report's rows as CSV (UTF-8, a header line, money with 2 places)."""
-    out = io.StringIO()
-    row_schema = ReconciliationRow()
-    columns = list(row_schema.fields)
-    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\r\n")
-    writer.writeheader()
-    for row in row_schema.dump(report.rows, many=True):
-        writer.writerow({k: str(v).lower() if isinstance(v, bool) else v for k, v in row.items()})
-    return out.getvalue()

@@ -1,7 +1,5 @@
-from flask import Response
-
 from dualchannel import db
-from dualchannel.api import blueprint
+from dualchannel.api import blueprint, csv_response
 from dualchannel.auth import current_actor
 from dualchannel.idempotency import PARAMETER as IDEMPOTENCY_KEY
 from dualchannel.idempotency import idempotent
@@ -37,6 +35,8 @@ def get_settlement(settlement_id):
 
 
 @bp.post("/settlements/<int:settlement_id>/reverse")
+@bp.doc(parameters=[IDEMPOTENCY_KEY])
+@idempotent
 @bp.arguments(schemas.SettlementReasonIn)
 @bp.response(200, schemas.SettlementOut)
 def reverse(body, settlement_id):
@@ -45,6 +45,8 @@ def reverse(body, settlement_id):
 
 
 @bp.post("/settlements/<int:settlement_id>/approve")
+@bp.doc(parameters=[IDEMPOTENCY_KEY])
+@idempotent
 @bp.arguments(schemas.ClaimDecisionIn)
 @bp.response(200, schemas.SettlementOut)
 def approve(body, settlement_id):
@@ -53,6 +55,8 @@ def approve(body, settlement_id):
 
 
 @bp.post("/settlements/<int:settlement_id>/reject")
+@bp.doc(parameters=[IDEMPOTENCY_KEY])
+@idempotent
 @bp.arguments(schemas.SettlementReasonIn)
 @bp.response(200, schemas.SettlementOut)
 def reject(body, settlement_id):
@@ -83,8 +87,8 @@ def reconciliation(args):
 def reconciliation_csv(args):
     """The same reconciliation as CSV."""
     report = services.reconciliation(db.session(), current_actor(), **args)
-    return Response(schemas.reconciliation_csv(report), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="reconciliation-{report.label}.csv"'})
+    row = schemas.ReconciliationRow()
+    return csv_response(row.dump(report.rows, many=True), list(row.fields), f"reconciliation-{report.label}.csv")
 
 
 @bp.get("/settlement-policies")

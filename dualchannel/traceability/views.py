@@ -1,6 +1,8 @@
 from dualchannel import db
 from dualchannel.api import blueprint
 from dualchannel.auth import current_actor
+from dualchannel.idempotency import PARAMETER as IDEMPOTENCY_KEY
+from dualchannel.idempotency import idempotent
 from dualchannel.traceability import schemas, services
 
 bp = blueprint("traceability", __name__, "Drug traceability codes: the chain behind a pack, and undo")
@@ -14,6 +16,8 @@ def trace(code):
 
 
 @bp.post("/trace/<code>/undo")
+@bp.doc(parameters=[IDEMPOTENCY_KEY])
+@idempotent
 @bp.arguments(schemas.UndoIn)
 @bp.response(200, schemas.TraceOut)
 def undo(body, code):

@@ -140,6 +140,12 @@ class Objects:
         assert len(flags) == 1 and flags[0]["status"] == "open"
         return flags[0]["id"]
 
+    def _exemption(self, scope):
+        """An audit exemption of the scope's report region (its city, a county of it, the other city)."""
+        return ok(self.admin.post("/api/v1/audit/exemptions", {
+            "region": REGION[scope], "kind": "drug", "value": "SAC", "reason": "肿瘤方案",
+            "valid_until": str(clock.today() + timedelta(days=30))}))["id"]
+
     def _prescription(self, scope, status="routed", pickup=None):
         """A prescription of the scope's physician for the scope's patient, moved to `status`
         (verified with `pickup`, an agent, when given)."""
@@ -454,6 +460,9 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/patients/<int:patient_id>"): Case(
         args=patient_static,
         expect=dict(admin="ooo", bureau="oo4", physician="o44", pharmacy="444", institution="444")),
+    ("GET", "/api/v1/patients/<int:patient_id>/timeline"): Case(
+        args=patient_static,
+        expect=dict(admin="ooo", bureau="oo4", physician="o44", pharmacy="333", institution="333")),
     ("POST", "/api/v1/patients/<int:patient_id>/eligibility"): Case(
         args=patient_static, body=lambda o, s: {"drug_code": "OSI"},
         expect=dict(admin="333", bureau="333", physician="o44", pharmacy="333", institution="333")),
@@ -543,6 +552,25 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/audit/spending.csv"): Case(
         query=lambda o, s: {"by": "pharmacy"}, listed=settled_at,
         key="key", expect=dict(admin="ooo", bureau="oo-", physician="333", pharmacy="333", institution="333")),
+    # -- audit tuning: a bureau sets its region's thresholds and exemptions (issue 23) ----------------
+    ("GET", "/api/v1/audit/thresholds"): Case(
+        query=region_query, expect=dict(admin="ooo", bureau="oo4", physician="333", pharmacy="333", institution="333")),
+    ("PUT", "/api/v1/audit/thresholds"): Case(
+        query=region_query, body=lambda o, s: {"thresholds": {"shopping_min_pharmacies": 4}, "reason": "调整"},
+        expect=dict(admin="ooo", bureau="oo4", physician="333", pharmacy="333", institution="333")),
+    ("POST", "/api/v1/audit/thresholds/what-if"): Case(
+        query=region_query, body=lambda o, s: {"thresholds": {"shopping_min_pharmacies": 2}},
+        expect=dict(admin="ooo", bureau="oo4", physician="333", pharmacy="333", institution="333")),
+    ("GET", "/api/v1/audit/exemptions"): Case(
+        query=lambda o, s: {"limit": 500}, listed=lambda o, s: o.static("exemption", s),
+        expect=dict(admin="ooo", bureau="oo-", physician="333", pharmacy="333", institution="333")),
+    ("POST", "/api/v1/audit/exemptions"): Case(
+        body=lambda o, s: {"region": REGION[s], "kind": "generic", "value": "沙库巴曲缬沙坦钠片", "reason": "试点",
+                           "valid_until": str(clock.today() + timedelta(days=30))},
+        expect=dict(admin="ooo", bureau="oo4", physician="333", pharmacy="333", institution="333")),
+    ("DELETE", "/api/v1/audit/exemptions/<int:exemption_id>"): Case(
+        args=lambda o, s: {"exemption_id": o.fresh("exemption", s)},
+        expect=dict(admin="ooo", bureau="oo4", physician="333", pharmacy="333", institution="333")),
     # -- coverage: a bureau reports on its region or a part of it ------------------------------------
     ("GET", "/api/v1/coverage"): Case(
         query=region_query, expect=dict(admin="ooo", bureau="oo4", physician="333", pharmacy="333", institution="333")),

@@ -9,7 +9,7 @@ import pytest
 from dualchannel import db
 from dualchannel.auth import Actor, Role
 from dualchannel.drugs import services as drugs
-from dualchannel.procurement import services as procurement
+from dualchannel.procurement import batches
 from tests.api.procurement_support import API, batch, product
 
 ADMIN = Actor(Role.admin, None, "test")
@@ -38,9 +38,9 @@ def test_selected_price_is_the_standard_of_every_drug_of_the_generic_from_the_ef
     drug(session, "AML-G", "0.20")  # above, but below 2 × selected
     drug(session, "AML-C", "0.10")  # below the selected price
     drug(session, "ATOR", "3.00", generic="阿托伐他汀钙片")
-    procurement.create_batch(session, ADMIN, code="B3", name="第三批", kind="drug", cycle_start=date(2026, 3, 1),
+    batches.create_batch(session, ADMIN, code="B3", name="第三批", kind="drug", cycle_start=date(2026, 3, 1),
                              cycle_end=date(2029, 2, 28), effective_date=date(2026, 3, 1))
-    procurement.add_product(session, ADMIN, "B3", code="AML-SEL", generic_name=GENERIC, manufacturer="浙江华海药业",
+    batches.add_product(session, ADMIN, "B3", code="AML-SEL", generic_name=GENERIC, manufacturer="浙江华海药业",
                             name="苯磺酸氨氯地平片 5mg", specification="5mg×28片", unit="片", price=D("0.15"),
                             status="selected")
 
@@ -57,7 +57,7 @@ def test_selected_price_is_the_standard_of_every_drug_of_the_generic_from_the_ef
     assert standard(session, "NORVASC", date(2028, 3, 1))[0] == D("0.15")
 
     # A second selected company with a higher price: the highest selected price is the standard.
-    procurement.add_product(session, ADMIN, "B3", code="AML-SEL2", generic_name=GENERIC, manufacturer="石药集团",
+    batches.add_product(session, ADMIN, "B3", code="AML-SEL2", generic_name=GENERIC, manufacturer="石药集团",
                             name="苯磺酸氨氯地平片", specification="5mg×7片", unit="片", price=D("0.18"), status="selected")
     assert standard(session, "AML-G", after) == (D("0.18"), D(0))
 
@@ -65,9 +65,9 @@ def test_selected_price_is_the_standard_of_every_drug_of_the_generic_from_the_ef
 
     # A later batch of the same generic takes over from its own effective date; the originator's
     # step-down continues from where it stands instead of starting again.
-    procurement.create_batch(session, ADMIN, code="B9", name="接续采购", kind="drug", cycle_start=date(2027, 9, 1),
+    batches.create_batch(session, ADMIN, code="B9", name="接续采购", kind="drug", cycle_start=date(2027, 9, 1),
                              cycle_end=date(2029, 8, 31))
-    procurement.add_product(session, ADMIN, "B9", code="AML-RENEW", generic_name=GENERIC, manufacturer="浙江华海药业",
+    batches.add_product(session, ADMIN, "B9", code="AML-RENEW", generic_name=GENERIC, manufacturer="浙江华海药业",
                             name="苯磺酸氨氯地平片", specification="5mg×28片", unit="片", price=D("0.12"), status="selected")
     assert standard(session, "AML-G", date(2027, 8, 31)) == (D("0.18"), D(0))
     # 0.20 is 1.67 × the new selected price: no cliff at 2 × (issue 21), it steps down too,
@@ -84,9 +84,9 @@ def test_selected_price_is_the_standard_of_every_drug_of_the_generic_from_the_ef
 def test_first_self_pay_ratios_of_selected_consumables(app, session):
     drug(session, "LENS-A", "800.00", generic="人工晶体")  # priced at the selected price
     drug(session, "LENS-B", "5000.00", generic="人工晶体")  # far above
-    procurement.create_batch(session, ADMIN, code="GH2024", name="人工晶体类", kind="consumable",
+    batches.create_batch(session, ADMIN, code="GH2024", name="人工晶体类", kind="consumable",
                              cycle_start=date(2024, 5, 31), cycle_end=date(2026, 5, 30), first_self_pay_base=D("0.3"))
-    procurement.add_product(session, ADMIN, "GH2024", code="LENS-SEL", generic_name="人工晶体", manufacturer="爱尔康",
+    batches.add_product(session, ADMIN, "GH2024", code="LENS-SEL", generic_name="人工晶体", manufacturer="爱尔康",
                             name="人工晶体", specification="单焦点", unit="个", price=D("800.00"), status="selected")
     on = date(2024, 6, 1)
     assert standard(session, "LENS-A", on, "employee") == (D("800.00"), D(0))
@@ -110,9 +110,9 @@ def test_the_payment_standard_endpoint(world):
 
 
 def test_a_drug_added_later_gets_its_step_down_at_the_next_scan(app, session, runner):
-    procurement.create_batch(session, ADMIN, code="B3", name="第三批", kind="drug", cycle_start=date(2026, 3, 1),
+    batches.create_batch(session, ADMIN, code="B3", name="第三批", kind="drug", cycle_start=date(2026, 3, 1),
                              cycle_end=date(2029, 2, 28))
-    procurement.add_product(session, ADMIN, "B3", code="AML-SEL", generic_name=GENERIC, manufacturer="浙江华海药业",
+    batches.add_product(session, ADMIN, "B3", code="AML-SEL", generic_name=GENERIC, manufacturer="浙江华海药业",
                             name="苯磺酸氨氯地平片", specification="5mg", unit="片", price=D("0.15"), status="selected")
     drug(session, "NORVASC", "4.50")
     assert standard(session, "NORVASC", date(2026, 3, 1))[0] == D("0.15")  # the generic's row only

@@ -103,7 +103,7 @@ def test_a_purchase_file_with_one_bad_row_records_nothing(world, as_role):
 
     ok = upload(world.admin, f"{API}/purchases/import", (header + "".join(rows[:2])).encode())
     assert ok.status_code == 201 and ok.get_json() == {"imported": 2, "price_deviations": 0}
-    lines = world.bureau.get(f"{API}/execution?as_of=2026-12-31&alerts=false").get_json()["items"]
+    lines = world.bureau.get(f"{API}/execution?as_of=2026-12-31").get_json()["items"]
     assert [(i["purchased"], i["purchased_amount"]) for i in lines] == [(200, "30.00")]
     problem(upload(world.admin, f"{API}/purchases/import", (header + rows[0]).encode()), 422)  # PO-1 again
 

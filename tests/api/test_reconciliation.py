@@ -59,7 +59,8 @@ def test_reconciliation_csv(desk):
     response = world.bureau.get("/api/v1/settlements/reconciliation.csv?period=month&pharmacy=P370811001")
     assert response.status_code == 200 and response.mimetype == "text/csv"
     assert "attachment" in response.headers["Content-Disposition"]
-    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    assert response.data.startswith(b"\xef\xbb\xbf")  # UTF-8 with a BOM, like every CSV (api.csv_response)
+    rows = list(csv.DictReader(io.StringIO(response.data.decode("utf-8-sig"))))
     assert len(rows) == 1
     row = rows[0]
     assert (row["pharmacy_code"], row["mode"], row["count"], row["total"], row["basic_fund"], row["balanced"]) == \

@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from dualchannel import auth, clock, db
-from dualchannel.procurement import rules
+from dualchannel.procurement.rules import agreement as rules
 from tests.browser.conftest import screenshot, sign_in
 
 API = "/api/v1/procurement"

@@ -247,7 +247,7 @@ def test_bureau_suspend_readmit_mismatch_flags_and_procurement(pages, live, tmp_
     expect(flag.locator(".trace-chain")).to_contain_text("济宁漱玉平民大药房(太白路店)")
     flag.get_by_role("button", name="患者时间线…").click()
     timeline = flag.get_by_role("link", name="患者 王芳 时间线")
-    expect(timeline).to_have_attribute("href", re.compile(r"^/patients/\d+/timeline$"))
+    expect(timeline).to_have_attribute("href", re.compile(r"^/timeline\?patient=\d+$"))
     screenshot(page, "tasks-bureau-flag-detail")
     with page.expect_download() as download:
         page.get_by_role("button", name="导出 CSV").click()

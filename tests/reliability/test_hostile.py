@@ -338,6 +338,8 @@ def test_a_lock_held_elsewhere_is_503_within_the_timeout(shared, tmp_path):
     ("PROCUREMENT_NON_SELECTED_SHARE_THRESHOLD", 0.9),
     ("PROCUREMENT_HOLIDAYS", ["9999-12-31"]),
     ("PROCUREMENT_FIRST_SELF_PAY_BASE", {"drug": "2"}),
+    ("PROCUREMENT_STEP_DOWN", {"years": [["0.7", "0"]]}),  # must end at the selected price
+    ("PROCUREMENT_STEP_DOWN", {"far_above_multiple": "2"}),
     ("TRACE_UNDO_DAYS", -1),
     ("MAX_VALID_DAYS", 0),
     ("MAX_DAYS_SUPPLY", 365),
@@ -351,6 +353,18 @@ def test_settings_outside_their_bounds_refuse_to_start(tmp_path, setting, value)
     with pytest.raises(ConfigurationError) as refused:
         make_app(f"sqlite:///{tmp_path}/x.sqlite", tmp_path / "instance", **{setting: value})
     assert f"DUALCHANNEL_{setting}" in str(refused.value)
+
+
+def test_a_step_down_in_the_settings_is_the_one_used(tmp_path):
+    """README's form of `PROCUREMENT_STEP_DOWN` starts the service (it once refused every value)."""
+    from dualchannel.procurement import standards
+
+    app = make_app(f"sqlite:///{tmp_path}/x.sqlite", tmp_path / "instance",
+                   PROCUREMENT_STEP_DOWN={"years": [["0.8", "0"], ["0.4", "0.5"], ["0", "1"]]})
+    with app.app_context():
+        assert [(str(y.own_price_factor), str(y.selected_factor)) for y in standards.step_down_schedule().years] == [
+            ("0.8", "0"), ("0.4", "0.5"), ("0", "1")]
+    app.extensions[db._ENGINE].dispose()
 
 
 def test_settings_from_the_environment_are_checked_too(tmp_path, monkeypatch):

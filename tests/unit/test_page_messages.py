@@ -13,7 +13,9 @@ ROOT = Path(__file__).resolve().parents[2]
 I18N = ROOT / "static" / "pages" / "js" / "i18n.js"
 CHECKED = ["auth.py", "api.py", "patients/services.py", "pharmacies/services.py", "prescriptions/services.py",
            "flags/services.py", "drugs/services.py", "signatures/services.py",
-           "accounts/services.py", "procurement/services.py", "procurement/supply.py", "procurement/execution.py", "public/services.py"]
+           "accounts/services.py", "public/services.py"] + [
+    f"procurement/{name}.py" for name in ("scope", "batches", "standards", "volumes", "purchases", "imports",
+                                          "declarations", "workdays", "supply", "progress", "execution")]
 ERRORS = {"Invalid", "Conflict", "NotFound", "Forbidden", "Unauthorized"}
 
 

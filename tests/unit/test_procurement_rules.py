@@ -1,4 +1,4 @@
-"""Unit tests of the pure procurement-execution rules (dualchannel.procurement.rules)."""
+"""Unit tests of the pure procurement-execution rules (dualchannel.procurement.rules.*)."""
 
 from __future__ import annotations
 
@@ -9,42 +9,19 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dualchannel.procurement.rules import (
-    DEFAULT_STEP_DOWN,
-    Insurance,
-    OutsideCycle,
-    PriceDeviation,
-    ProcurementKind,
-    ProductStatus,
-    PurchaseRecord,
-    StepDownSchedule,
-    StepDownYear,
-    SupplyState,
-    Treatment,
-    WorkingCalendar,
-    add_months,
-    agreement_months,
-    agreement_year,
-    agreement_years,
-    assess_selection_compliance,
-    assessment_group,
-    behind_alert_due,
-    behind_schedule,
-    combined_progress,
-    completed_share,
-    escalation_path,
-    first_self_pay_ratio,
-    first_year_problem,
-    latest_fix_date,
-    month_bounds,
-    month_of_year,
-    payment_standard_on,
-    prepayment_due,
-    purchase_price_deviation,
-    quarter_bounds,
-    reply_due,
-    schedule_share,
-    supply_problem_status,
+from dualchannel.insurance import Insurance
+from dualchannel.procurement.rules.agreement import (
+    OutsideCycle, ProcurementKind, ProductStatus, add_months, agreement_months, agreement_year,
+    agreement_years, assessment_group, behind_alert_due, behind_schedule, combined_progress, completed_share,
+    first_year_problem, month_bounds, month_of_year, quarter_bounds, schedule_share,
+)
+from dualchannel.procurement.rules.compliance import PurchaseRecord, Treatment, assess_selection_compliance
+from dualchannel.procurement.rules.prices import (
+    DEFAULT_STEP_DOWN, PriceDeviation, StepDownSchedule, StepDownYear, first_self_pay_ratio,
+    payment_standard_on, prepayment_due, purchase_price_deviation,
+)
+from dualchannel.procurement.rules.supply import (
+    SupplyState, WorkingCalendar, escalation_path, latest_fix_date, reply_due, supply_problem_status,
 )
 
 dates = st.dates(min_value=date(2018, 1, 1), max_value=date(2035, 12, 31))

@@ -1,6 +1,6 @@
 // A flag opened into what it is about: its prescriptions (the tracker tab), the trace chain of
 // its traceability codes (GET /trace/{code}), and the patient's timeline page
-// (/patients/<id>/timeline); and the filtered flags as a CSV file (UTF-8 with BOM, for Excel).
+// (/timeline?patient=<id>); and the filtered flags as a CSV file (UTF-8 with BOM, for Excel).
 
 import { api, signIn } from "./api.js";
 import { PRESCRIPTION_STATUS, formatInstant } from "./i18n.js";
@@ -51,7 +51,7 @@ export function flagDetail(flag, { openPrescription }) {
 }
 
 function timelineLink(id, text) {
-  return h("a", { href: `/patients/${encodeURIComponent(id)}/timeline`, class: "button small quiet" }, text);
+  return h("a", { href: `/timeline?patient=${encodeURIComponent(id)}`, class: "button small quiet" }, text);
 }
 
 function patientFinder(prescriptionId) {

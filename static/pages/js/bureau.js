@@ -4,6 +4,7 @@
 // tracker of a prescription found by its number.
 
 import { ApiError, api } from "./api.js";
+import { loadTuning, setupTuning } from "./audit-tuning.js";
 import { countyOfPharmacy, drawCoverageMap, lostCounties, readCoverage } from "./coverage-map.js";
 import {
   EVIDENCE, FLAG_STATUS, FLAG_TYPE, PHARMACY_STATUS, PROCUREMENT_ALERTS, SEVERITY, chinaToday, formatInstant,
@@ -37,7 +38,9 @@ async function start() {
     if (tab.id === "tab-pharmacies") loadPharmacies();
     if (tab.id === "tab-flags") loadFlags();
     if (tab.id === "tab-procurement") loadExecution();
+    if (tab.id === "tab-tuning") loadTuning();
   });
+  setupTuning(region);
   $("#execution-region").value = region;
   $("#execution-as-of").value = chinaToday();
   $("#execution-filter").addEventListener("submit", (event) => {

@@ -1,10 +1,18 @@
 // The pharmacy's page: inbox, real-name verification (patient or agent), the pharmacist's review
 // (审方, with a pharmacist's account), scanning trace codes into one field, dispensing,
 // settlement with a printable receipt, handing a prescription back.
+//
+// Through a network outage (outbox.js): the page starts from this tab's account and the last
+// copies of its lists and prescriptions, keeps every scan in the browser, and queues the
+// confirmed dispensing with the Idempotency-Key made at confirmation; the queue is sent in
+// order when the network is back, and a refusal is shown with the server's reason.
 
 import { api, newIdempotencyKey } from "./api.js";
-import { INSURANCE, PRESCRIPTION_STATUS, STORAGE, formatLastDay, pickupLabel, reviewLabel } from "./i18n.js";
 import { confirmAction } from "./confirm.js";
+import {
+  INSURANCE, PRESCRIPTION_STATUS, STORAGE, describeError, formatInstant, formatLastDay, pickupLabel, reviewLabel,
+} from "./i18n.js";
+import { Outbox, unreachable } from "./outbox.js";
 import { loadStock, renderAftercare } from "./pharmacy-aftercare.js";
 import { wireWorklist, worklistEntry, worklistQuery } from "./pharmacy-inbox.js";
 import { receipt } from "./receipt.js";
@@ -17,11 +25,19 @@ import {
 
 const settings = pageSettings();
 // rejected: code -> why the server refused it; reasons: the reason fields of return and not-dispensed
-const state = { open: null, scanner: null, rejected: new Map(), reasons: {} };
+// outbox: the queued writes; offline: the last request could not reach the service; waiting:
+// prescriptions with a dispensing queued
+const state = { open: null, scanner: null, rejected: new Map(), reasons: {}, outbox: null, offline: false,
+  waiting: new Set() };
 const SECTIONS = ["#rx-section", "#verify-section", "#review-section", "#scan-section", "#settle-section",
   "#aftercare-section", "#return-section", "#not-dispensed-section"];
 
 async function start() {
+  state.outbox = new Outbox(`${account.role}:${account.subject}`);
+  window.addEventListener("online", () => { setOffline(false); flushOutbox(); });
+  window.addEventListener("offline", () => setOffline(true));
+  setOffline(!navigator.onLine);
+  await renderOutbox();
   $("#inbox-refresh").addEventListener("click", loadLists);
   wireWorklist(loadLists);
   loadStock(account.subject);
@@ -48,6 +64,69 @@ async function start() {
   $("#not-dispensed-form").addEventListener("submit", closeWithoutDispensing);
   await loadLists();
   setInterval(() => { if (!document.hidden) loadLists(); }, 30000);
+  // Retry the queue now and then too: an 'online' event is not the only sign of recovery.
+  setInterval(() => { if (state.waiting.size && navigator.onLine) flushOutbox(); }, 5000);
+  if (navigator.onLine) await flushOutbox();
+}
+
+// --- Network and the outbox ----------------------------------------------------------------
+
+function setOffline(offline) {
+  state.offline = offline;
+  show($("#offline-banner"), offline);
+  document.body.classList.toggle("offline", offline);
+  const who = $("#who");
+  if (!offline && who.textContent.endsWith("（离线）")) who.textContent = who.textContent.slice(0, -"（离线）".length);
+}
+
+/** Show what is queued, what the server refused on replay (with its reason), and the receipts
+ * of queued dispensings applied since the page opened. */
+async function renderOutbox() {
+  const [queued, refused] = await Promise.all([state.outbox.queued(), state.outbox.refused()]);
+  state.waiting = new Set(queued.map((e) => e.prescription_id));
+  fill($("#outbox-list"), queued.map((e) => h("li", { dataset: { seq: e.seq } },
+    e.label, h("span", { class: "sub" }, `确认于 ${formatInstant(e.queued_at)} · 等待联网提交`))));
+  fill($("#outbox-refused"), refused.map((e) => {
+    const { message, fields, original } = describeError({ status: e.refused.status, problem: e.refused.problem });
+    return h("li", { class: "refused" }, h("strong", {}, `${e.label}：提交被拒绝，未发药`),
+      h("p", {}, message), fields.length ? h("ul", {}, fields.map(([l, t]) => h("li", {}, l ? `${l}：${t}` : t))) : null,
+      original ? h("p", { class: "sub" }, `服务器信息：${original}`) : null,
+      h("button", { type: "button", class: "small quiet", onclick: async () => { await state.outbox.remove(e.seq); await renderOutbox(); } },
+        "知道了"));
+  }));
+  show($("#outbox-list"), queued.length > 0);
+  show($("#outbox-refused"), refused.length > 0);
+  show($("#outbox-empty"), queued.length === 0);
+  fill($("#outbox-count"), queued.length ? `（${queued.length} 项待提交）` : "");
+  show($("#outbox-section"), queued.length > 0 || refused.length > 0 || state.offline
+    || $("#outbox-done").children.length > 0);
+}
+
+/** Send the queue in order; show each applied dispensing's receipt and each refusal's reason. */
+async function flushOutbox() {
+  const done = await state.outbox.flush(async (entry, result) => {
+    if (result.sent) {
+      await state.outbox.saveScans(entry.prescription_id, []);
+      $("#outbox-done").prepend(dispensingReceipt(result.sent, entry));
+      notify(`暂存的处方 ${entry.prescription_id} 发药已提交成功。`);
+    } else {
+      notify(`暂存的处方 ${entry.prescription_id} 发药被服务器拒绝，请查看原因。`, "warn");
+    }
+  });
+  if (done !== false) setOffline(!navigator.onLine);
+  await renderOutbox();
+  if (state.open) await openPrescription(state.open.id, false);
+  if (done) await loadLists();
+}
+
+/** The dispensing receipt (发药凭证) of a dispensing applied from the outbox: the server's answer. */
+function dispensingReceipt(p, entry) {
+  const last = [...p.history].reverse().find((e) => e.to_status === "dispensed");
+  return h("li", { class: "receipt-card", dataset: { prescription: p.id } },
+    h("strong", {}, `发药凭证 · 处方 ${p.id}`),
+    h("p", {}, `${p.patient.name}（${p.patient.id_number_masked}）· 发药时间 ${formatInstant(last ? last.at : p.updated_at)}`),
+    h("ul", {}, p.items.map((i) => h("li", {}, `${i.drug_name} × ${i.quantity}：追溯码 ${(i.trace_codes || []).join("、")}`))),
+    h("p", { class: "sub" }, `本机于 ${formatInstant(entry.queued_at)} 确认，恢复联网后提交（幂等键 ${entry.key.slice(0, 8)}…）`));
 }
 
 // --- Lists ---------------------------------------------------------------------------------
@@ -69,13 +148,25 @@ async function loadLists() {
       api("/pharmacy/prescriptions", { query: { status: "dispensed", limit: 20 } }),
     ]);
     if (asked !== listRequests) return;  // a later query (another filter) answers instead
-    fill($("#inbox-list"), inbox.items.map(listEntry));
-    show($("#inbox-empty"), inbox.items.length === 0);
-    fill($("#unsettled-list"), unsettled.items.map(listEntry));
-    show($("#unsettled-empty"), unsettled.items.length === 0);
+    showLists(inbox, unsettled);
+    if (state.offline && navigator.onLine) setOffline(false);
+    await state.outbox.keep("lists", { inbox, unsettled });
   } catch (error) {
-    showProblem($("#inbox-error"), error, "无法读取处方列表");
+    const copy = unreachable(error) && await state.outbox.copy("lists");
+    if (!copy) {
+      showProblem($("#inbox-error"), error, "无法读取处方列表");
+      return;
+    }
+    setOffline(true);
+    showLists(copy.inbox, copy.unsettled);
   }
+}
+
+function showLists(inbox, unsettled) {
+  fill($("#inbox-list"), inbox.items.map(listEntry));
+  show($("#inbox-empty"), inbox.items.length === 0);
+  fill($("#unsettled-list"), unsettled.items.map(listEntry));
+  show($("#unsettled-empty"), unsettled.items.length === 0);
 }
 
 // --- One prescription ----------------------------------------------------------------------
@@ -84,17 +175,22 @@ async function openPrescription(id, focus = true) {
   let prescription;
   try {
     prescription = await api(`/prescriptions/${id}`);
+    await state.outbox.keep(`prescription:${id}`, prescription);
   } catch (error) {
-    showProblem($("#inbox-error"), error, `无法打开处方 ${id}`);
-    return;
+    prescription = unreachable(error) && await state.outbox.copy(`prescription:${id}`);
+    if (!prescription) {
+      showProblem($("#inbox-error"), error, `无法打开处方 ${id}`);
+      return;
+    }
+    setOffline(true);
   }
   const changed = !state.open || state.open.id !== prescription.id;
   state.open = prescription;
   for (const button of document.querySelectorAll(".pick-list button")) {
     button.setAttribute("aria-current", String(Number(button.dataset.id) === id));
   }
-  render(prescription, changed);
-  loadTracker(prescription.id);
+  await render(prescription, changed);
+  if (!state.offline) loadTracker(prescription.id);
   if (focus) $("#rx-title").focus();
 }
 
@@ -108,7 +204,7 @@ async function loadTracker(id) {
   }
 }
 
-function render(p, fresh) {
+async function render(p, fresh) {
   show($("#nothing-open"), false);
   fill($("#rx-title"), `处方 ${p.id} `, statusBadge(p.status, PRESCRIPTION_STATUS));
   facts($("#rx-facts"), [
@@ -143,7 +239,10 @@ function render(p, fresh) {
     const refusal = review.find((a) => a.action === "refuse_review");
     fill($("#review-reason"), ((refusal && refusal.reason_codes) || []).map((r) => h("option", { value: r.code }, r.label)));
   }
+  const waiting = state.waiting.has(p.id);
   show($("#scan-section"), mine.has("dispense"));
+  show($("#scan-queued"), waiting);
+  show($("#scan-work"), !waiting);
   show($("#settle-section"), mine.has("settle") || p.status === "settled");
   show($("#return-section"), mine.has("return"));
   show($("#not-dispensed-section"), mine.has("not_dispense"));
@@ -176,6 +275,13 @@ function render(p, fresh) {
     state.scanner = new TraceScanner(p.items, settings.tracePattern);
     state.rejected = new Map();
     setScanMessage("", "");
+    // Codes scanned before a reload (or an outage) are kept in the browser: put them back.
+    const saved = await state.outbox.scans(p.id);
+    for (const kept of saved) {
+      const item = state.scanner.items.find((i) => i.drug_code === kept.drug_code);
+      for (const code of kept.trace_codes) if (item && item.codes.length < item.packs) item.codes.push(code);
+    }
+    if (saved.length) setScanMessage(`已恢复本机保存的 ${state.scanner.scanned} 个追溯码。`, "ok");
     renderScanner();
   }
   renderAftercare(p, account, { reload, undoDays: settings.traceUndoDays });
@@ -276,6 +382,12 @@ function scan(raw) {
     setScanMessage(`已达处方数量：所有药品都已扫满，多余的追溯码 ${result.code} 未记录。`, "error");
   }
   renderScanner();
+  keepScans();
+}
+
+/** Keep the codes scanned so far in the browser: a reload or an outage loses none. */
+function keepScans() {
+  if (state.scanner && state.open) state.outbox.saveScans(state.open.id, state.scanner.payload().items);
 }
 
 function describePattern() {
@@ -301,7 +413,9 @@ function renderScanner() {
     class: state.rejected.has(code) ? "rejected" : "" },
   code, state.rejected.has(code) ? `（${state.rejected.get(code)}）` : "", ` · ${item.drug_name}`,
   h("button", { type: "button", class: "small quiet", "aria-label": `移除追溯码 ${code}`,
-    onclick: () => { scanner.remove(code); state.rejected.delete(code); renderScanner(); $("#scan-input").focus(); } }, "移除")))));
+    onclick: () => {
+      scanner.remove(code); state.rejected.delete(code); renderScanner(); keepScans(); $("#scan-input").focus();
+    } }, "移除")))));
   $("#dispense-button").disabled = !scanner.complete || state.rejected.size > 0;
   fill($("#dispense-button"), scanner.complete ? "确认发药" : `确认发药（已扫 ${scanner.scanned} / ${scanner.needed}）`);
 }
@@ -317,36 +431,55 @@ async function dispense() {
   const button = $("#dispense-button");
   await busy(button, async () => {
     clearProblem($("#dispense-error"));
+    const prescription = state.open;
     const payload = state.scanner.payload();
-    try {
-      await api(`/prescriptions/${state.open.id}/dispense`, { method: "POST", body: payload });
-      notify(`处方 ${state.open.id} 已发药，请为患者结算。`);
+    // The key is made now, when the pharmacist confirms, and stored with the request before it
+    // is sent: however often it is sent again (outage, reload, another tab), it dispenses once.
+    const count = payload.items.reduce((n, i) => n + i.trace_codes.length, 0);
+    const entry = await state.outbox.add({
+      action: "dispense", path: `/prescriptions/${prescription.id}/dispense`, body: payload,
+      key: newIdempotencyKey(), prescription_id: prescription.id,
+      label: `处方 ${prescription.id} 发药（${prescription.patient.name}，${count} 个追溯码）`,
+    });
+    const result = await state.outbox.send(entry, { keepRefused: false });
+    if (result.offline) {
+      setOffline(true);
+      notify(`网络已断开：处方 ${prescription.id} 的发药已暂存在本机，恢复联网后自动提交。`, "warn");
+      state.scanner = null;
+      await renderOutbox();
+      await render(prescription, false);
+      return;
+    }
+    if (result.sent) {
+      await state.outbox.saveScans(prescription.id, []);
+      notify(`处方 ${prescription.id} 已发药，请为患者结算。`);
       state.scanner = null;
       await reload();
       $("#settle-button").focus();
-    } catch (error) {
-      // A code dispensed elsewhere: the server names it; mark it so it can be removed.
-      const reused = (error.problem && error.problem.trace_codes) || [];
-      for (const code of reused) if (state.scanner.owner(code)) state.rejected.set(code, "已被使用");
-      // A code refused by position (another product's, malformed): mark it for removal too.
-      const refused = [];
-      for (const key of Object.keys((error.problem && error.problem.errors) || {})) {
-        const at = key.match(/^items\.(\d+)\.trace_codes\.(\d+)$/);
-        const code = at && payload.items[at[1]] && payload.items[at[1]].trace_codes[at[2]];
-        if (code) { state.rejected.set(code, "不能用于本药品"); refused.push(code); }
-      }
-      showProblem($("#dispense-error"), error, "发药失败");
-      if (refused.length) {
-        setScanMessage(`追溯码 ${refused.join("、")} 不能用于本处方的药品，请移除后扫描正确的药盒。`, "error");
-      } else if (reused.length) {
-        $("#dispense-error").append(h("p", {}, `已被使用的追溯码：${reused.join("、")}。请移除后扫描其他药盒。`));
-        setScanMessage(`追溯码 ${reused.join("、")} 已有发药记录，同一盒药不能再次销售。请移除后扫描其他药盒。`, "error");
-      } else {
-        setScanMessage("发药未完成，请查看下方提示。", "error");
-      }
-      renderScanner();
-      $("#scan-input").focus();
+      return;
     }
+    const error = result.refused;
+    // A code dispensed elsewhere: the server names it; mark it so it can be removed.
+    const reused = (error.problem && error.problem.trace_codes) || [];
+    for (const code of reused) if (state.scanner.owner(code)) state.rejected.set(code, "已被使用");
+    // A code refused by position (another product's, malformed): mark it for removal too.
+    const refused = [];
+    for (const key of Object.keys((error.problem && error.problem.errors) || {})) {
+      const at = key.match(/^items\.(\d+)\.trace_codes\.(\d+)$/);
+      const code = at && payload.items[at[1]] && payload.items[at[1]].trace_codes[at[2]];
+      if (code) { state.rejected.set(code, "不能用于本药品"); refused.push(code); }
+    }
+    showProblem($("#dispense-error"), error, "发药失败");
+    if (refused.length) {
+      setScanMessage(`追溯码 ${refused.join("、")} 不能用于本处方的药品，请移除后扫描正确的药盒。`, "error");
+    } else if (reused.length) {
+      $("#dispense-error").append(h("p", {}, `已被使用的追溯码：${reused.join("、")}。请移除后扫描其他药盒。`));
+      setScanMessage(`追溯码 ${reused.join("、")} 已有发药记录，同一盒药不能再次销售。请移除后扫描其他药盒。`, "error");
+    } else {
+      setScanMessage("发药未完成，请查看下方提示。", "error");
+    }
+    renderScanner();
+    $("#scan-input").focus();
   });
   if (state.scanner) renderScanner();
 }
@@ -434,6 +567,16 @@ async function closeWithoutDispensing(event) {
   });
 }
 
+/** The service worker keeps this page's files so it opens without a network (secure contexts only:
+ * HTTPS, or localhost). */
+function registerServiceWorker() {
+  if (!("serviceWorker" in navigator)) return;
+  navigator.serviceWorker.register("/pharmacy-sw.js", { scope: "/pharmacy" }).catch((error) => {
+    console.warn("离线缓存不可用", error);
+  });
+}
+
 // Start last: every declaration above is initialised by then.
-const account = await startPage(["pharmacy"]);
+const account = await startPage(["pharmacy"], { offline: true });
+registerServiceWorker();
 if (account) await start();

@@ -161,6 +161,10 @@ async function choosePatient(patient) {
     ["异地备案地区", patient.filed_region || "无"],
     ["医疗救助类别", ASSISTANCE[patient.assistance_category] || patient.assistance_category || "无"],
   ]);
+  // Before prescribing: what the patient already got, at every pharmacy (the PDMP lookup).
+  $("#patient-facts").append(h("dt", {}, "用药记录"), h("dd", {}, h("a", {
+    href: `/timeline?patient=${patient.id}`, id: "patient-timeline-link" },
+  "查看跨药店用药时间轴")));
   await loadEligibility();
 }
 

@@ -5,7 +5,7 @@ import { api, ApiError, PAGE_OF_ROLE, signIn } from "./api.js";
 import { ROLE } from "./i18n.js";
 import { h, fill, showProblem } from "./ui.js";
 
-export async function startPage(roles) {
+export async function startPage(roles, { offline = false } = {}) {
   const token = signIn.token();
   if (!token) {
     window.location.replace(`/login?next=${encodeURIComponent(window.location.pathname)}`);
@@ -22,6 +22,14 @@ export async function startPage(roles) {
     account = await api("/me");
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) return null; // api() is redirecting
+    // A page that works offline (the pharmacy's counter) starts with the account this tab
+    // signed in with; the server checks the token again on every request once online.
+    if (offline && error instanceof ApiError && error.status === 0 && signIn.account()
+        && roles.includes(signIn.account().role)) {
+      account = signIn.account();
+      fill(document.getElementById("who"), `${ROLE[account.role] || account.role}：${account.display_name}（离线）`);
+      return account;
+    }
     showProblem(document.getElementById("page-error"), error, "无法确认登录身份");
     return null;
   }
