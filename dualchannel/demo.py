@@ -18,9 +18,8 @@ from dualchannel.institutions import services as institutions
 from dualchannel.patients import services as patients
 from dualchannel.pharmacies import services as pharmacies
 from dualchannel.prescriptions import services as prescriptions
-from dualchannel.procurement import execution as procurement_execution
-from dualchannel.procurement import services as procurement
-from dualchannel.procurement import supply
+from dualchannel.procurement import alerts as procurement_alerts
+from dualchannel.procurement import batches, declarations, purchases, supply, volumes
 from dualchannel.settlements import services as settlements
 from dualchannel.signatures import services as signatures
 from dualchannel.institutions.models import Institution
@@ -164,27 +163,27 @@ def _load_procurement(session: Session) -> None:
     today = clock.today()
     start = today - timedelta(days=BATCH_DAYS_AGO)
     end = start.replace(year=start.year + 2) - timedelta(days=1)
-    procurement.create_batch(session, ADMIN, code=BATCH_CODE, name="第九批国家组织药品集中采购（山东接续，示例）",
+    batches.create_batch(session, ADMIN, code=BATCH_CODE, name="第九批国家组织药品集中采购（山东接续，示例）",
                              kind="drug", cycle_start=start, cycle_end=end, effective_date=start)
     prices = {}
     for code, generic, maker, name, spec, unit, price, status in PRODUCTS:
-        procurement.add_product(session, ADMIN, BATCH_CODE, code=code, generic_name=generic, manufacturer=maker,
+        batches.add_product(session, ADMIN, BATCH_CODE, code=code, generic_name=generic, manufacturer=maker,
                                 name=name, specification=spec, unit=unit, price=Decimal(price), status=status)
         prices[code] = Decimal(price)
     for institution, product, agreed, share in AGREED:
-        procurement.set_agreed_volume(session, ADMIN, institution_code=institution, product_code=product,
+        volumes.set_agreed_volume(session, ADMIN, institution_code=institution, product_code=product,
                                       year_start=start, quantity=agreed)
         bought = int(agreed * Decimal(share))
         # Bought in monthly orders, the last a week ago.
         months = max(1, (BATCH_DAYS_AGO - 7) // 30)
         for month in range(months):
             quantity = bought // months + (bought % months if month == months - 1 else 0)
-            procurement.record_purchase(
+            purchases.record_purchase(
                 session, ADMIN, institution_code=institution, product_code=product, quantity=quantity,
                 amount=(prices[product] * quantity).quantize(Decimal("0.01")),
                 date=start + timedelta(days=7 + 30 * month), reference=f"{institution}-{product}-{month + 1:02d}")
     # 济宁市第一人民医院 also bought the originator losartan (non-selected, dearer).
-    procurement.record_purchase(session, ADMIN, institution_code="H370811001", product_code="GY09-LST-02",
+    purchases.record_purchase(session, ADMIN, institution_code="H370811001", product_code="GY09-LST-02",
                                 quantity=30_000, amount=(prices["GY09-LST-02"] * 30_000).quantize(Decimal("0.01")),
                                 date=today - timedelta(days=20), reference="H370811001-GY09-LST-02-01")
     # 兖州区人民医院 reports the selected atorvastatin undelivered for 10 days; not yet confirmed.
@@ -192,11 +191,11 @@ def _load_procurement(session: Session) -> None:
                   description="中选阿托伐他汀钙片配送企业连续10天未按订单配送，库存仅够3天使用。",
                   reported_on=today - timedelta(days=2))
     # 邹城市人民医院 declares its demand of atorvastatin, with an explanation: awaits the bureau.
-    procurement.declare_demand(session, ADMIN, institution_code="H370883001", product_code="GY09-ATV-01",
+    declarations.declare_demand(session, ADMIN, institution_code="H370883001", product_code="GY09-ATV-01",
                                year_start=start, quantity=20_000,
                                explanation="心内科部分患者转诊至济宁市第一人民医院，预计用量下降。")
     session.commit()
-    procurement_execution.sync_alerts(session, region=None, as_of=today)
+    procurement_alerts.sync_alerts(session, region=None, as_of=today)
 
 
 def load(session: Session) -> dict[str, tuple[str | None, str]]:

@@ -5,7 +5,7 @@ distance from the hospital rather than from its county's centre. Nullable: insti
 registered before have none (the county centre stays their default).
 
 Revision ID: a20b1c2d3e4f
-Revises: 5c2f888e98cb
+Revises: 7a3d1c9e4b20
 Create Date: 2026-12-03 15:45:00
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 
 
 revision = 'a20b1c2d3e4f'
-down_revision = '5c2f888e98cb'
+down_revision = '7a3d1c9e4b20'
 branch_labels = None
 depends_on = None
 

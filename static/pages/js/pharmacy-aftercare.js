@@ -35,18 +35,19 @@ async function currentSettlement(prescriptionId) {
 
 /** Fill the after-sale section for the open prescription; `reload()` refreshes the page's lists. */
 let renders = 0;
+let shownFor = null;  // the prescription whose after-sale part is on the page
 
 export async function renderAftercare(prescription, account, { reload, undoDays }) {
   const asked = ++renders;
   const section = $("#aftercare-section");
+  // A refresh of the same settled prescription keeps a reprinted receipt on the page.
+  if (shownFor !== prescription.id || prescription.status !== "settled") fill($("#aftercare-receipt"));
+  shownFor = prescription.id;
   const settled = ["settled"].includes(prescription.status);
   const packs = prescription.status === "dispensed" ? prescription.items.flatMap((item) =>
     item.trace_codes.map((code) => ({ code, item }))) : [];
   show(section, settled || packs.length > 0);
   clearProblem($("#aftercare-error"));
-  fill($("#aftercare-settlement"));
-  fill($("#aftercare-packs"));
-  fill($("#aftercare-receipt"));
   if (settled) {
     let settlement;
     try {
@@ -55,7 +56,10 @@ export async function renderAftercare(prescription, account, { reload, undoDays 
       showProblem($("#aftercare-error"), error, "无法读取结算记录");
       return;
     }
-    if (!settlement || asked !== renders) return;  // a later render (another prescription) shows instead
+    if (asked !== renders) return;  // a later render shows instead
+    fill($("#aftercare-settlement"));
+    fill($("#aftercare-packs"));
+    if (!settlement) return;
     const reprint = h("button", { type: "button", id: "reprint-button" }, "补打收据");
     reprint.addEventListener("click", () => {
       fill($("#receipt-area"));  // one receipt on the page to print
@@ -69,6 +73,10 @@ export async function renderAftercare(prescription, account, { reload, undoDays 
         + `${formatInstant(settlement.created_at)}，个人自付 ¥ ${settlement.patient_pays}。`),
       h("div", { class: "inline-form" }, reasonInput("reverse-reason", "冲正原因"), reprint, reverse),
       h("p", { class: "hint" }, "冲正后处方回到“已发药”，可重新结算；需退药的，冲正后再逐盒退药。"));
+  }
+  if (!settled) {
+    fill($("#aftercare-settlement"));
+    fill($("#aftercare-packs"));
   }
   if (packs.length) {
     const until = prescription.dispensed_at
