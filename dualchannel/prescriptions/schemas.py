@@ -105,9 +105,11 @@ class ListQuery(ListArgs):
 class WorklistQuery(ListArgs):
     status = ma.fields.String(load_default=None, validate=ma.validate.OneOf(
         [*rules.WORKLIST_FILTERS, *[s.value for s in Status]]), metadata={"description":
-        "open (waiting, still valid), closed (expired, cancelled, not dispensed, or handed back), a status, or returned"})
+        "open (waiting, still valid), closed (expired, cancelled, not dispensed, or handed back), "
+        "a status, or returned"})
     id_number = ma.fields.String(load_default=None, validate=ma.validate.Length(1, 40),
-                                 metadata={"description": "the patient's resident ID number (typed or read from the card)"})
+                                 metadata={"description": "the patient's resident ID number (typed or read "
+                                                          "from the card)"})
     number = ma.fields.String(load_default=None, validate=ma.validate.Length(1, 32),
                               metadata={"description": "the prescription number (处方编号) or its id"})
 
@@ -133,7 +135,8 @@ class WorklistEntryOut(ma.Schema):
 
     id = ma.fields.Integer()
     number = ma.fields.String(allow_none=True)
-    status = ma.fields.String(metadata={"description": "the status, `expired` past validity, `returned` if handed back"})
+    status = ma.fields.String(metadata={"description": "the status, `expired` past validity, `returned` if "
+                                                       "handed back"})
     patient_name_masked = ma.fields.String()
     patient_id_number_masked = ma.fields.String()
     drugs = ma.fields.List(ma.fields.Nested(WorklistDrug))
@@ -148,9 +151,10 @@ class WorklistEntryOut(ma.Schema):
         if entry.closing is not None:
             e = entry.closing
             reason = rules.REASONS.get(e.reason_code) if e.reason_code else None
-            closing = {"action": e.action, "reason_code": e.reason_code, "reason_label": reason.label if reason else None,
-                       "note": e.reason, "at": e.at}
-        return {"id": p.id, "number": p.number, "status": entry.phase, "patient_name_masked": rules.mask_name(entry.patient.name),
+            closing = {"action": e.action, "reason_code": e.reason_code,
+                       "reason_label": reason.label if reason else None, "note": e.reason, "at": e.at}
+        return {"id": p.id, "number": p.number, "status": entry.phase,
+                "patient_name_masked": rules.mask_name(entry.patient.name),
                 "patient_id_number_masked": entry.patient.id_number_masked,
                 "drugs": [{"drug_code": i.drug_code, "drug_name": d.name, "generic_name": d.generic_name,
                            "quantity": i.quantity, "unit": d.unit} for i, d in entry.items],

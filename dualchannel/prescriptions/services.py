@@ -474,7 +474,8 @@ def _worklist_entries(session: Session, actor: Actor, found: list[Prescription])
     if not found:
         return []
     ids = [p.id for p in found]
-    patients_by_id = {p.id: p for p in session.exec(select(Patient).where(Patient.id.in_({p.patient_id for p in found})))}
+    patient_ids = {p.patient_id for p in found}
+    patients_by_id = {p.id: p for p in session.exec(select(Patient).where(Patient.id.in_(patient_ids)))}
     items: dict[int, list] = {i: [] for i in ids}
     for item, drug in session.execute(select(PrescriptionItem, Drug).join(Drug, Drug.code == PrescriptionItem.drug_code)
                                       .where(PrescriptionItem.prescription_id.in_(ids)).order_by(PrescriptionItem.id)):

@@ -11,7 +11,8 @@ from tests.support import find_resident_ids
 
 def tokens_of(output):
     roles = ("admin", "bureau", "physician", "pharmacy", "pharmacist", "institution")
-    return {line.split()[0]: line.split()[-1] for line in output.splitlines() if line.split() and line.split()[0] in roles}
+    return {line.split()[0]: line.split()[-1] for line in output.splitlines()
+            if line.split() and line.split()[0] in roles}
 
 
 def test_demo_prints_the_patients_full_numbers_only_when_asked(app):
