@@ -168,10 +168,16 @@ def idempotency_purge_command(days):
 
 
 @click.command("demo")
+@click.option("--id-numbers/--no-id-numbers", default=None,
+              help="Print the demo patients' full ID numbers (default: only when stdout is a terminal).")
 @with_appcontext
-def demo_command():
-    """Load the Jining (370800) demo data into an empty database and print a token per role."""
+def demo_command(id_numbers):
+    """Load the Jining (370800) demo data into an empty database and print a token per role,
+    then the demo patients' names and ID numbers (fictitious; for real-name verification)."""
+    import sys
+
     from dualchannel import demo
+    from dualchannel.patients.identity import mask
 
     migrate.upgrade(db.engine())
     with db.new_session() as session:
@@ -180,7 +186,14 @@ def demo_command():
         except DomainError as error:
             raise click.ClickException(error.detail)
     for role, (subject, token) in tokens.items():
-        click.echo(f"{role:10} {subject or '-':12} {token}")
+        click.echo(f"{role:11} {subject or '-':12} {token}")
+    # The patients are demo data: their numbers are printed where a person reads them (a
+    # terminal, or with --id-numbers as bin/run asks), masked where output is piped or captured.
+    full = sys.stdout.isatty() if id_numbers is None else id_numbers
+    click.echo("演示患者（虚构数据，用于药店实名核验）：" if full else
+               "演示患者（身份证号已隐去；在终端运行或加 --id-numbers 显示完整号码）：")
+    for name, number in demo.patient_list():
+        click.echo(f"  患者 {name:4} {number if full else mask(number)}")
 
 
 def init_app(app: Flask) -> None:

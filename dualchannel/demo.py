@@ -18,18 +18,21 @@ from dualchannel.institutions import services as institutions
 from dualchannel.patients import services as patients
 from dualchannel.pharmacies import services as pharmacies
 from dualchannel.prescriptions import services as prescriptions
+from dualchannel.procurement import alerts as procurement_alerts
+from dualchannel.procurement import batches, declarations, purchases, supply, volumes
 from dualchannel.settlements import services as settlements
 from dualchannel.signatures import services as signatures
 from dualchannel.institutions.models import Institution
 
 ADMIN = Actor(Role.admin, None, "demo")
 
+# code, name, county, WGS-84 lat, lon (approximate, for distances to pharmacies)
 INSTITUTIONS = [
-    ("H370811001", "济宁市第一人民医院", "370811"),
-    ("H370811002", "济宁医学院附属医院", "370811"),
-    ("H370812001", "济宁市兖州区人民医院", "370812"),
-    ("H370881001", "曲阜市人民医院", "370881"),
-    ("H370883001", "邹城市人民医院", "370883"),
+    ("H370811001", "济宁市第一人民医院", "370811", 35.4068, 116.5851),
+    ("H370811002", "济宁医学院附属医院", "370811", 35.4053, 116.5949),
+    ("H370812001", "济宁市兖州区人民医院", "370812", 35.5540, 116.7760),
+    ("H370881001", "曲阜市人民医院", "370881", 35.5880, 116.9860),
+    ("H370883001", "邹城市人民医院", "370883", 35.4050, 116.9650),
 ]
 
 PHYSICIANS = [
@@ -122,14 +125,88 @@ def _resident_id(area: str, born: str, serial: int) -> str:
     return body + ric.calc_check_digit(body + "0")
 
 
+def patient_list() -> list[tuple[str, str]]:
+    """The demo patients as (name, full resident ID number): fictitious people, printed by
+    `dualchannel demo` so a pharmacist can verify them (实名核验) in the demo."""
+    return [(name, _resident_id(area, born, serial))
+            for serial, (name, area, born, _insurance, _assistance) in enumerate(PATIENTS, start=101)]
+
+
+# The demo's 集采 batch: products of two generics (one with a non-selected and a backup product),
+# the institutions' agreed volumes and what they bought so far, dated back from today so the
+# schedule (序时进度) is about two thirds through the first agreement year.
+BATCH_CODE = "GY-2026-09"
+BATCH_DAYS_AGO = 240
+# code, generic name, manufacturer, product name, specification, unit, price, status
+PRODUCTS = [
+    ("GY09-LST-01", "氯沙坦钾片", "浙江华海药业股份有限公司", "氯沙坦钾片 50mg×28片", "50mg", "片", "0.2100", "selected"),
+    ("GY09-LST-02", "氯沙坦钾片", "杭州默沙东制药有限公司", "科素亚 50mg×7片", "50mg", "片", "3.1000", "non_selected"),
+    ("GY09-ATV-01", "阿托伐他汀钙片", "齐鲁制药有限公司", "阿托伐他汀钙片 20mg×28片", "20mg", "片", "0.2800", "selected"),
+    ("GY09-ATV-BK", "阿托伐他汀钙片", "北京嘉林药业股份有限公司", "阿乐 20mg×7片（备供）", "20mg", "片", "0.3100", "backup"),
+    ("GY09-MET-01", "盐酸二甲双胍片", "石药集团欧意药业有限公司", "盐酸二甲双胍片 0.5g×60片", "0.5g", "片", "0.0300", "selected"),
+]
+# institution, product, agreed volume of the first year, purchased so far (share of it): behind,
+# on schedule and ahead of the time-elapsed schedule.
+AGREED = [
+    ("H370811001", "GY09-LST-01", 120_000, "0.30"),   # behind schedule: an alert
+    ("H370811001", "GY09-ATV-01", 80_000, "0.70"),    # on schedule
+    ("H370811002", "GY09-LST-01", 60_000, "0.95"),    # ahead of schedule
+    ("H370812001", "GY09-ATV-01", 40_000, "0.45"),    # behind, with a supply problem reported
+    ("H370881001", "GY09-MET-01", 150_000, "0.80"),   # ahead
+    ("H370883001", "GY09-MET-01", 90_000, "0.50"),    # behind
+]
+
+
+def _load_procurement(session: Session) -> None:
+    """A realistic 集采 batch: agreed volumes, purchases behind and ahead of schedule, a
+    non-selected purchase, a supply problem and a demand declaration awaiting the bureau."""
+    today = clock.today()
+    start = today - timedelta(days=BATCH_DAYS_AGO)
+    end = start.replace(year=start.year + 2) - timedelta(days=1)
+    batches.create_batch(session, ADMIN, code=BATCH_CODE, name="第九批国家组织药品集中采购（山东接续，示例）",
+                             kind="drug", cycle_start=start, cycle_end=end, effective_date=start)
+    prices = {}
+    for code, generic, maker, name, spec, unit, price, status in PRODUCTS:
+        batches.add_product(session, ADMIN, BATCH_CODE, code=code, generic_name=generic, manufacturer=maker,
+                                name=name, specification=spec, unit=unit, price=Decimal(price), status=status)
+        prices[code] = Decimal(price)
+    for institution, product, agreed, share in AGREED:
+        volumes.set_agreed_volume(session, ADMIN, institution_code=institution, product_code=product,
+                                      year_start=start, quantity=agreed)
+        bought = int(agreed * Decimal(share))
+        # Bought in monthly orders, the last a week ago.
+        months = max(1, (BATCH_DAYS_AGO - 7) // 30)
+        for month in range(months):
+            quantity = bought // months + (bought % months if month == months - 1 else 0)
+            purchases.record_purchase(
+                session, ADMIN, institution_code=institution, product_code=product, quantity=quantity,
+                amount=(prices[product] * quantity).quantize(Decimal("0.01")),
+                date=start + timedelta(days=7 + 30 * month), reference=f"{institution}-{product}-{month + 1:02d}")
+    # 济宁市第一人民医院 also bought the originator losartan (non-selected, dearer).
+    purchases.record_purchase(session, ADMIN, institution_code="H370811001", product_code="GY09-LST-02",
+                                quantity=30_000, amount=(prices["GY09-LST-02"] * 30_000).quantize(Decimal("0.01")),
+                                date=today - timedelta(days=20), reference="H370811001-GY09-LST-02-01")
+    # 兖州区人民医院 reports the selected atorvastatin undelivered for 10 days; not yet confirmed.
+    supply.report(session, ADMIN, institution_code="H370812001", product_code="GY09-ATV-01",
+                  description="中选阿托伐他汀钙片配送企业连续10天未按订单配送，库存仅够3天使用。",
+                  reported_on=today - timedelta(days=2))
+    # 邹城市人民医院 declares its demand of atorvastatin, with an explanation: awaits the bureau.
+    declarations.declare_demand(session, ADMIN, institution_code="H370883001", product_code="GY09-ATV-01",
+                               year_start=start, quantity=20_000,
+                               explanation="心内科部分患者转诊至济宁市第一人民医院，预计用量下降。")
+    session.commit()
+    procurement_alerts.sync_alerts(session, region=None, as_of=today)
+
+
 def load(session: Session) -> dict[str, tuple[str | None, str]]:
     """Load the demo set into an empty database; returns role -> (subject, token)."""
     if session.exec(select(Institution.code)).first() is not None:
         raise Conflict("The database is not empty; the demo loads only into an empty one.")
     # The example policies of Jining (unless `init-db` loaded them already), so the demo settles.
     settlements.import_default_policies(session)
-    for code, name, adcode in INSTITUTIONS:
-        institutions.create_institution(session, ADMIN, code=code, name=name, adcode=adcode)
+    for code, name, adcode, lat, lon in INSTITUTIONS:
+        institutions.create_institution(session, ADMIN, code=code, name=name, adcode=adcode, lat=lat, lon=lon,
+                                        crs="wgs84")
     for code, name, institution, responsible in PHYSICIANS:
         institutions.create_physician(session, ADMIN, code=code, name=name, institution_code=institution,
                                       responsible=responsible)
@@ -174,9 +251,10 @@ def load(session: Session) -> dict[str, tuple[str | None, str]]:
     prescriptions.issue(session, physician, patient_id=created[5].id, diagnosis="慢性心力衰竭",
                         valid_days=3, items=[{"drug_code": "XC09DX04", "quantity": 2, "days_supply": 28,
                                               "dosage": "每日两次，每次1片"}])
+    _load_procurement(session)
     tokens = {}
     for role, subject in (("admin", None), ("bureau", "370800"), ("physician", "D370811001"),
-                          ("pharmacy", "P370811001")):
+                          ("pharmacy", "P370811001"), ("institution", "H370811001")):
         tokens[role] = (subject, auth.create_token(session, role=role, subject=subject, name=f"demo {role}"))
     # The pharmacy's token bound to its pharmacist: acts as the pharmacy and reviews (审方).
     tokens["pharmacist"] = (pharmacy_code, pharmacies.pharmacist_token(session, pharmacy_code=pharmacy_code,

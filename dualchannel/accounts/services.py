@@ -109,6 +109,10 @@ def describe(session: Session, actor: Actor) -> Account:
             account.organisation = {"code": institution.code, "name": institution.name,
                                     "adcode": institution.adcode}
             account.home = place(shapes, institution.adcode)
+            if institution.lat is not None and account.home is not None:
+                # Distances from the hospital itself, not its county's centre.
+                account.home = Place(adcode=institution.adcode, name=institution.name,
+                                     lat=institution.lat, lon=institution.lon)
             city = _city(institution.adcode)
             account.region = Place(adcode=city, name=region_name(shapes, city) or city)
             account.areas = areas(shapes, city)

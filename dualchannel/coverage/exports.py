@@ -32,7 +32,7 @@ def _to_crs(geometries: np.ndarray, crs: str) -> np.ndarray:
     return shapely.transform(geometries, convert)
 
 
-def _pharmacy_properties(p: Pharmacy) -> dict:
+def pharmacy_properties(p: Pharmacy) -> dict:
     return {"kind": "pharmacy", "code": p.code, "name": p.name, "status": p.status, "address": p.address,
             "county_adcode": p.county_adcode, "county_mismatch": p.county_mismatch, "cold_chain": p.cold_chain,
             "traceability": p.traceability}
@@ -56,7 +56,7 @@ def geojson(found: CoverageMap, crs: str = "wgs84") -> str:
         for row, polygon in zip(report.counties, polygons)
     ]
     features += [
-        f'{{"type":"Feature","id":{_dumps(p.code)},"properties":{_dumps(_pharmacy_properties(p))},"geometry":{point}}}'
+        f'{{"type":"Feature","id":{_dumps(p.code)},"properties":{_dumps(pharmacy_properties(p))},"geometry":{point}}}'
         for p, point in zip(located, points)
     ]
     head = {"type": "FeatureCollection", "region": report.region.adcode, "region_name": report.region.name,

@@ -74,6 +74,16 @@ def coverage_map(session: Session, actor: Actor, region: str) -> CoverageMap:
     return CoverageMap(report=report, geometries=boundaries.geometries[indexes], pharmacies=located)
 
 
+def display_map(session: Session, actor: Actor, region: str) -> tuple[Report, list[Pharmacy]]:
+    """The coverage report of `region` for its display map, with the pharmacies (not exited) to
+    draw as points in a city or county view (a national or province view draws none)."""
+    report = coverage(session, actor, region)
+    if report.region.level in ("national", "province"):
+        return report, []
+    scope = [row.county.adcode for row in report.counties]
+    return report, pharmacies.in_counties(session, actor, scope, statuses=LIVE_STATUSES)
+
+
 @dataclass(frozen=True)
 class WhatIf:
     """What taking pharmacies out of service would do to a region's coverage."""

@@ -1,7 +1,10 @@
 from dualchannel import db
 from dualchannel.api import blueprint
 from dualchannel.auth import current_actor
-from dualchannel.coverage import exports, schemas, services
+import shapely
+from flask import Response
+
+from dualchannel.coverage import display, exports, schemas, services
 
 bp = blueprint("coverage", __name__, "County coverage of the dual-channel pharmacy network (bureau)")
 
@@ -19,9 +22,23 @@ def coverage(args):
 @bp.response(200, {"type": "object"}, content_type="application/geo+json",
              description="FeatureCollection: county polygons with the report's properties, pharmacies as points")
 def coverage_geojson(args):
-    """The coverage report as a map."""
-    return exports.geojson_response(services.coverage_map(db.session(), current_actor(), args["region"]),
-                                    crs=args["crs"])
+    """The coverage report as a map (gzipped for clients that accept it)."""
+    return display.compressed(exports.geojson_response(
+        services.coverage_map(db.session(), current_actor(), args["region"]), crs=args["crs"]))
+
+
+@bp.get("/coverage/map")
+@bp.arguments(schemas.RegionQuery, location="query")
+@bp.response(200, {"type": "object"}, content_type="application/geo+json",
+             description="FeatureCollection of the units under the region (provinces, cities or counties), "
+                         "display-simplified, with their coverage; pharmacies as points in city and county views")
+def coverage_display_map(args):
+    """The coverage map to draw: national by province, a province by city, a city by county (WGS-84, gzip)."""
+    report, located = services.display_map(db.session(), current_actor(), args["region"])
+    points = shapely.to_geojson(shapely.points([p.lon for p in located], [p.lat for p in located])) if located else []
+    text = display.feature_collection(report, [(exports.pharmacy_properties(p), point)
+                                               for p, point in zip(located, points)])
+    return display.compressed(Response(text, mimetype="application/geo+json"))
 
 
 @bp.get("/coverage.csv")

@@ -12,6 +12,9 @@ class Institution(SQLModel, table=True):
     name: str = Field(max_length=200)
     adcode: str = Field(max_length=6, index=True)
     created_at: datetime = Field(sa_type=UTCDateTime)
+    # Where the hospital stands (WGS-84), for distances to pharmacies; None: its county's centre.
+    lat: float | None = Field(default=None)
+    lon: float | None = Field(default=None)
 
 
 class Physician(SQLModel, table=True):

@@ -5,17 +5,24 @@ from sqlmodel import Session
 from dualchannel import adcodes, clock, db
 from dualchannel.auth import Actor, require_registrar
 from dualchannel.errors import Conflict, Invalid, NotFound
+from dualchannel.geo import crs as geo_crs
 from dualchannel.institutions.models import Institution, Physician
 
 
-def create_institution(session: Session, actor: Actor, *, code: str, name: str, adcode: str) -> Institution:
-    """Register a designated medical institution (定点医疗机构)."""
+def create_institution(session: Session, actor: Actor, *, code: str, name: str, adcode: str,
+                       lat: float | None = None, lon: float | None = None, crs: str = "gcj02") -> Institution:
+    """Register a designated medical institution (定点医疗机构), optionally with its location
+    (stored as WGS-84, converted from `crs`)."""
     if not adcodes.is_valid(adcode):
         raise Invalid("adcode is not a 6-digit division code.", {"adcode": ["Not an adcode."]})
+    if (lat is None) != (lon is None):
+        raise Invalid("Give lat and lon together.", {"lat" if lat is None else "lon": ["Give lat and lon together."]})
     require_registrar(actor, adcode)
     if session.get(Institution, code):
         raise Conflict(f"Institution {code} already exists.")
-    institution = Institution(code=code, name=name, adcode=adcode, created_at=clock.now())
+    if lat is not None:
+        lat, lon = geo_crs.to_wgs84(lat, lon, crs)
+    institution = Institution(code=code, name=name, adcode=adcode, lat=lat, lon=lon, created_at=clock.now())
     session.add(institution)
     db.commit(session, f"Institution {code} already exists.")
     return institution

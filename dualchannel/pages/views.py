@@ -28,7 +28,8 @@ def _headers(response):
 def _render(page: str, heading: str):
     config = current_app.config
     return render_template(f"pages/{page}.html", page=page, heading=heading,
-                           max_days_supply=config["MAX_DAYS_SUPPLY"], max_valid_days=config["MAX_VALID_DAYS"])
+                           max_days_supply=config["MAX_DAYS_SUPPLY"], max_valid_days=config["MAX_VALID_DAYS"],
+                           trace_undo_days=config["TRACE_UNDO_DAYS"])
 
 
 @bp.get("/")

@@ -255,6 +255,15 @@ def return_stock(session: Session, code: str, returned: dict[str, int]) -> None:
             session.add(Stock(pharmacy_code=code, drug_code=drug_code, quantity=quantity, updated_at=clock.now()))
 
 
+def network_capacity(session: Session, *, regions: list[str]) -> tuple[int, int]:
+    """(active dual-channel pharmacies, of them with cold chain) inside any of `regions`: one query."""
+    active, cold = session.execute(
+        select(sa.func.count(), sa.func.coalesce(sa.func.sum(sa.case((Pharmacy.cold_chain.is_(True), 1), else_=0)), 0))
+        .where(Pharmacy.status == PharmacyStatus.active.value,
+               sa.or_(*(Pharmacy.county_adcode.startswith(adcodes.prefix(r)) for r in regions)))).one()
+    return int(active), int(cold)
+
+
 def able_to_fill(session: Session, *, regions: list[str], needs: dict[str, int], cold_chain: bool) -> list[Pharmacy]:
     """Active pharmacies inside any of `regions` with the stock for `needs` (and cold chain if needed)."""
     statement = select(Pharmacy).where(

@@ -248,3 +248,16 @@ def review_content(*, number: str, content_digest: str, licence_number: str, pha
     return {"format": REVIEW_FORMAT, "prescription": {"number": number, "digest": content_digest},
             "pharmacist": licence_number, "pharmacy_code": pharmacy_code, "outcome": outcome,
             "reason_code": reason_code, "note": note, "reviewed_at": instant(at)}
+
+
+# What a pharmacy's worklist `status` filter selects besides a plain status. `open`: waiting at
+# the pharmacy (routed, verified, reviewed) and still valid; `closed`: ended without a sale
+# (expired, cancelled, not dispensed) or handed back by this pharmacy; `returned`: handed back.
+WORKLIST_FILTERS = ("open", "closed", RETURNED)
+
+
+def mask_name(name: str | None) -> str | None:
+    """A patient's name as a list shows it: the family name, the rest starred (张*, 孔**)."""
+    if not name:
+        return name
+    return name[0] + "*" * max(1, len(name) - 1)

@@ -102,6 +102,69 @@ class ListQuery(ListArgs):
     status = ma.fields.String(load_default=None, validate=ma.validate.OneOf([s.value for s in Status]))
 
 
+class WorklistQuery(ListArgs):
+    status = ma.fields.String(load_default=None, validate=ma.validate.OneOf(
+        [*rules.WORKLIST_FILTERS, *[s.value for s in Status]]), metadata={"description":
+        "open (waiting, still valid), closed (expired, cancelled, not dispensed, or handed back), "
+        "a status, or returned"})
+    id_number = ma.fields.String(load_default=None, validate=ma.validate.Length(1, 40),
+                                 metadata={"description": "the patient's resident ID number (typed or read "
+                                                          "from the card)"})
+    number = ma.fields.String(load_default=None, validate=ma.validate.Length(1, 32),
+                              metadata={"description": "the prescription number (处方编号) or its id"})
+
+
+class WorklistDrug(ma.Schema):
+    drug_code = ma.fields.String()
+    drug_name = ma.fields.String()
+    generic_name = ma.fields.String()
+    quantity = ma.fields.Integer()
+    unit = ma.fields.String()
+
+
+class WorklistClosing(ma.Schema):
+    action = ma.fields.String()
+    reason_code = ma.fields.String(allow_none=True)
+    reason_label = ma.fields.String(allow_none=True, metadata={"description": "zh-CN"})
+    note = ma.fields.String(allow_none=True)
+    at = Timestamp()
+
+
+class WorklistEntryOut(ma.Schema):
+    """A line of the pharmacy's worklist."""
+
+    id = ma.fields.Integer()
+    number = ma.fields.String(allow_none=True)
+    status = ma.fields.String(metadata={"description": "the status, `expired` past validity, `returned` if "
+                                                       "handed back"})
+    patient_name_masked = ma.fields.String()
+    patient_id_number_masked = ma.fields.String()
+    drugs = ma.fields.List(ma.fields.Nested(WorklistDrug))
+    issued_at = Timestamp()
+    valid_until = Timestamp()
+    closing = ma.fields.Nested(WorklistClosing, allow_none=True)
+
+    @ma.pre_dump
+    def flatten(self, entry, **kwargs):
+        p = entry.prescription
+        closing = None
+        if entry.closing is not None:
+            e = entry.closing
+            reason = rules.REASONS.get(e.reason_code) if e.reason_code else None
+            closing = {"action": e.action, "reason_code": e.reason_code,
+                       "reason_label": reason.label if reason else None, "note": e.reason, "at": e.at}
+        return {"id": p.id, "number": p.number, "status": entry.phase,
+                "patient_name_masked": rules.mask_name(entry.patient.name),
+                "patient_id_number_masked": entry.patient.id_number_masked,
+                "drugs": [{"drug_code": i.drug_code, "drug_name": d.name, "generic_name": d.generic_name,
+                           "quantity": i.quantity, "unit": d.unit} for i, d in entry.items],
+                "issued_at": p.issued_at, "valid_until": p.valid_until if entry.phase != rules.RETURNED else None,
+                "closing": closing}
+
+
+WorklistPage = page_schema(WorklistEntryOut)
+
+
 class ItemOut(ma.Schema):
     drug_code = ma.fields.String()
     drug_name = ma.fields.String()
@@ -218,6 +281,10 @@ class PrescriptionOut(ma.Schema):
     patient = ma.fields.Nested(PatientBrief)
     physician_code = ma.fields.String()
     institution_code = ma.fields.String()
+    physician_name = ma.fields.String(allow_none=True, metadata={"description": "on reads"})
+    institution_name = ma.fields.String(allow_none=True, metadata={"description": "on reads"})
+    pharmacy_name = ma.fields.String(allow_none=True, metadata={"description": "on reads"})
+    pharmacy_address = ma.fields.String(allow_none=True, metadata={"description": "on reads"})
     diagnosis = ma.fields.String()
     issued_at = Timestamp()
     valid_until = Timestamp()
@@ -260,6 +327,7 @@ class PrescriptionOut(ma.Schema):
             "history": detail.events,
             "review": review_of(detail.events),
             "next_actions": next_actions(p.status),
+            **detail.names,
         }
 
 

@@ -57,6 +57,9 @@ class PrescriptionDetail:
     returns: list[PackReturn] = field(default_factory=list)
     pharmacy: Pharmacy | None = None
     key: SigningKey | None = None  # the key its signature was made with
+    # Names people read instead of codes (physician, institution, pharmacy and its address);
+    # loaded by `detail` for reads, absent from write steps' answers.
+    names: dict[str, str | None] = field(default_factory=dict)
 
 
 def _scope(role: Role, subject):
@@ -333,6 +336,7 @@ def issue(session: Session, actor: Actor, *, patient_id: int, diagnosis: str, va
                                "a re-examination (复查评估) must renew it."]
     if errors:
         raise Invalid("The prescription breaks dual-channel rules.", errors, code="prescription_rules")
+    _require_a_pharmacy(session, patient, cold=any(d.storage == Storage.cold_chain.value for d in drugs.values()))
     now = clock.now()
     key = signatures.signing_key(session, signing.physician_holder(physician.code), keys, at=now)
     prescription = Prescription(patient_id=patient.id, physician_code=physician.code,
@@ -355,6 +359,21 @@ def issue(session: Session, actor: Actor, *, patient_id: int, diagnosis: str, va
     return PrescriptionDetail(prescription=prescription, patient=patient, items=rows, drugs=drugs, events=[event])
 
 
+def _require_a_pharmacy(session: Session, patient: Patient, *, cold: bool) -> None:
+    """A prescription no pharmacy of the network could ever fill is refused at issue (409), naming
+    why: no active dual-channel pharmacy in the patient's region (or filed region), or none with
+    the cold chain a cold-chain drug needs. Stock is not asked: it changes by the hour."""
+    regions = _patient_regions(patient)
+    active, cold_chain = pharmacies.network_capacity(session, regions=regions)
+    if active == 0:
+        raise Conflict(f"No active dual-channel pharmacy serves the patient's region ({', '.join(regions)}); "
+                       "the prescription could not be filled anywhere.", code="no_pharmacy_serves_patient",
+                       regions=regions)
+    if cold and cold_chain == 0:
+        raise Conflict(f"No active dual-channel pharmacy with cold chain serves the patient's region "
+                       f"({', '.join(regions)}).", code="no_cold_chain_pharmacy_serves_patient", regions=regions)
+
+
 def issue_link(prescription: Prescription, content: bytes) -> dict:
     """What the issue event's link covers besides the event: the signed content's digest, the
     signature and its key."""
@@ -375,7 +394,113 @@ def detail(session: Session, prescription: Prescription) -> PrescriptionDetail:
         events=list(session.exec(select(PrescriptionEvent)
                                  .where(PrescriptionEvent.prescription_id == prescription.id)
                                  .order_by(PrescriptionEvent.id))),
-        packs=dispensed.dispensed, returns=dispensed.returned)
+        packs=dispensed.dispensed, returns=dispensed.returned, names=_names(session, prescription))
+
+
+def _names(session: Session, prescription: Prescription) -> dict[str, str | None]:
+    """The physician's, institution's and pharmacy's names (and the pharmacy's address), in one query."""
+    row = session.execute(
+        select(Physician.name, Institution.name, Pharmacy.name, Pharmacy.address)
+        .select_from(Physician)
+        .join(Institution, Institution.code == prescription.institution_code)
+        .outerjoin(Pharmacy, Pharmacy.code == prescription.pharmacy_code)
+        .where(Physician.code == prescription.physician_code)).first()
+    keys = ("physician_name", "institution_name", "pharmacy_name", "pharmacy_address")
+    return dict(zip(keys, row)) if row else {}
+
+
+@dataclass(frozen=True)
+class WorklistEntry:
+    """A line of a pharmacy's worklist: enough to recognise the prescription without opening it."""
+
+    prescription: Prescription
+    patient: Patient
+    items: list[tuple[PrescriptionItem, Drug]]
+    phase: str  # the status, `expired` for a live one past its validity, `returned` for one handed back
+    closing: PrescriptionEvent | None  # why it ended (returned, cancelled, expired, not dispensed)
+
+
+_LIVE = (Status.routed.value, Status.verified.value, Status.reviewed.value)
+_ENDED = (Status.cancelled.value, Status.expired.value, Status.not_dispensed.value)
+
+
+def pharmacy_worklist(session: Session, actor: Actor, *, status: str | None = None, id_number: str | None = None,
+                      number: str | None = None, limit: int | None = None, cursor: str | None = None) -> Page:
+    """The calling pharmacy's prescriptions, newest first, with patient (masked), drugs and why
+    a closed one ended; found by the patient's ID number (typed or read from the card) or the
+    prescription number. Handed-back prescriptions are listed from the pharmacy's own return
+    events (their later course, elsewhere, is not shown)."""
+    actor.require(Role.pharmacy)
+    handed_back = select(PrescriptionEvent.prescription_id).where(
+        PrescriptionEvent.action == Action.hand_back.value, PrescriptionEvent.actor == actor.label)
+    mine = visible(actor)
+    not_mine = sa.or_(Prescription.pharmacy_code.is_(None), Prescription.pharmacy_code != actor.subject)
+    now = clock.now()
+    live = sa.and_(Prescription.status.in_(_LIVE), mine)
+    if status == "open":
+        condition = sa.and_(live, Prescription.valid_until > now)
+    elif status == "expired":
+        condition = sa.and_(mine, sa.or_(Prescription.status == Status.expired.value,
+                                         sa.and_(Prescription.status.in_(_LIVE), Prescription.valid_until <= now)))
+    elif status == "returned":
+        condition = sa.and_(Prescription.id.in_(handed_back), not_mine)
+    elif status == "closed":
+        condition = sa.or_(sa.and_(mine, Prescription.status.in_(_ENDED)),
+                           sa.and_(live, Prescription.valid_until <= now),
+                           sa.and_(Prescription.id.in_(handed_back), not_mine))
+    elif status:
+        condition = sa.and_(mine, Prescription.status == status)
+    else:
+        condition = sa.or_(mine, Prescription.id.in_(handed_back))
+    statement = select(Prescription).where(condition)
+    if number:
+        number = number.strip()
+        statement = statement.where(sa.or_(Prescription.number == number,
+                                           Prescription.id == (int(number) if number.isdigit() and len(number) < 10
+                                                               else -1)))
+    if id_number:
+        try:
+            digest = identity.vault().lookup_hash(identity.normalize(id_number.strip()))
+        except identity.InvalidIdNumber as error:
+            raise Invalid("Not a valid resident ID number.", {"id_number": [str(error)]}, code="id_number_invalid")
+        statement = statement.where(Prescription.patient_id.in_(select(Patient.id).where(Patient.id_hash == digest)))
+    page = _record_list(session, actor, paginate(session, statement, Prescription.id, limit=limit, cursor=cursor),
+                        "worklist")
+    return Page(_worklist_entries(session, actor, page.items), page.next_cursor)
+
+
+def _worklist_entries(session: Session, actor: Actor, found: list[Prescription]) -> list[WorklistEntry]:
+    if not found:
+        return []
+    ids = [p.id for p in found]
+    patient_ids = {p.patient_id for p in found}
+    patients_by_id = {p.id: p for p in session.exec(select(Patient).where(Patient.id.in_(patient_ids)))}
+    items: dict[int, list] = {i: [] for i in ids}
+    for item, drug in session.execute(select(PrescriptionItem, Drug).join(Drug, Drug.code == PrescriptionItem.drug_code)
+                                      .where(PrescriptionItem.prescription_id.in_(ids)).order_by(PrescriptionItem.id)):
+        items[item.prescription_id].append((item, drug))
+    closings: dict[int, PrescriptionEvent] = {}
+    for event in session.exec(select(PrescriptionEvent).where(
+            PrescriptionEvent.prescription_id.in_(ids),
+            PrescriptionEvent.action.in_([Action.hand_back.value, Action.cancel.value, Action.expire.value,
+                                          Action.not_dispense.value, Action.refuse_review.value]))
+            .order_by(PrescriptionEvent.id)):
+        if event.action == Action.hand_back.value and event.actor != actor.label:
+            continue  # another pharmacy's return is not this one's business
+        closings[event.prescription_id] = event
+    now = clock.now()
+    entries = []
+    for p in found:
+        if p.pharmacy_code != actor.subject:
+            phase = rules.RETURNED
+        elif p.status in _LIVE and p.valid_until <= now:
+            phase = Status.expired.value
+        else:
+            phase = p.status
+        closing = closings.get(p.id) if phase in (rules.RETURNED, *_ENDED) else None
+        entries.append(WorklistEntry(prescription=p, patient=patients_by_id[p.patient_id], items=items[p.id],
+                                     phase=phase, closing=closing))
+    return entries
 
 
 def record_read(session: Session, actor: Actor, prescription: Prescription, **extra) -> None:

@@ -1,10 +1,12 @@
+from flask import Response
+
 from dualchannel import db
 from dualchannel.api import blueprint
 from dualchannel.audit_trail.schemas import AccessPage
 from dualchannel.auth import current_actor
 from dualchannel.idempotency import PARAMETER as IDEMPOTENCY_KEY
 from dualchannel.idempotency import idempotent
-from dualchannel.prescriptions import rules, schemas, services
+from dualchannel.prescriptions import rules, schemas, services, slip
 
 bp = blueprint("prescriptions", __name__, "Dual-channel e-prescriptions: issue, route, verify, dispense")
 
@@ -32,6 +34,15 @@ def list_prescriptions(args):
 def get_prescription(prescription_id):
     """A prescription with its items and full history."""
     return services.get(db.session(), current_actor(), prescription_id)
+
+
+@bp.get("/prescriptions/<int:prescription_id>/qr.svg")
+@bp.response(200, {"type": "string"}, content_type="image/svg+xml", description="QR code of the prescription number")
+def prescription_qr(prescription_id):
+    """The prescription number (处方编号) as a QR code for the patient's slip (a read, logged)."""
+    found = services.get(db.session(), current_actor(), prescription_id)
+    number = found.prescription.number or str(found.prescription.id)
+    return Response(slip.qr_svg(number), mimetype="image/svg+xml")
 
 
 @bp.get("/prescriptions/<int:prescription_id>/tracker")
@@ -147,6 +158,15 @@ def not_dispensed(body, prescription_id):
 def reason_codes():
     """The published reason codes: code, zh-CN label, the actions that accept each."""
     return {"items": rules.reason_codes()}
+
+
+@bp.get("/pharmacy/prescriptions")
+@bp.arguments(schemas.WorklistQuery, location="query")
+@bp.response(200, schemas.WorklistPage)
+def pharmacy_worklist(args):
+    """The calling pharmacy's prescriptions with patient (masked), drugs and validity; by status,
+    patient ID number or prescription number; closed ones with the reason."""
+    return services.pharmacy_worklist(db.session(), current_actor(), **args)
 
 
 @bp.get("/pharmacy/inbox")

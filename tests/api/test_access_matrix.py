@@ -479,6 +479,8 @@ MATRIX: dict[tuple[str, str], Case] = {
         expect=dict(admin="ooo", bureau="oo-", physician="o--", pharmacy="o--", institution="---")),
     ("GET", "/api/v1/prescriptions/<int:prescription_id>"): Case(
         args=rx_static, expect=dict(admin="ooo", bureau="oo4", physician="o44", pharmacy="o44", institution="444")),
+    ("GET", "/api/v1/prescriptions/<int:prescription_id>/qr.svg"): Case(
+        args=rx_static, expect=dict(admin="ooo", bureau="oo4", physician="o44", pharmacy="o44", institution="444")),
     ("GET", "/api/v1/prescriptions/<int:prescription_id>/tracker"): Case(
         args=rx_static, expect=dict(admin="ooo", bureau="oo4", physician="o44", pharmacy="o44", institution="444")),
     ("GET", "/api/v1/prescriptions/<int:prescription_id>/pharmacy-options"): Case(
@@ -508,6 +510,9 @@ MATRIX: dict[tuple[str, str], Case] = {
         expect=dict(admin="333", bureau="334", physician="344", pharmacy="o44", institution="444")),
     ("GET", "/api/v1/reason-codes"): Case(expect=dict(admin="o", bureau="o", physician="o", pharmacy="o", institution="o")),
     ("GET", "/api/v1/pharmacy/inbox"): Case(
+        query=lambda o, s: {"limit": 500}, listed=lambda o, s: o.static("prescription", s),
+        expect=dict(admin="333", bureau="333", physician="333", pharmacy="o--", institution="333")),
+    ("GET", "/api/v1/pharmacy/prescriptions"): Case(
         query=lambda o, s: {"limit": 500}, listed=lambda o, s: o.static("prescription", s),
         expect=dict(admin="333", bureau="333", physician="333", pharmacy="o--", institution="333")),
     ("GET", "/api/v1/trace/<code>"): Case(
@@ -570,6 +575,8 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/coverage"): Case(
         query=region_query, expect=dict(admin="ooo", bureau="oo4", physician="333", pharmacy="333", institution="333")),
     ("GET", "/api/v1/coverage.geojson"): Case(
+        query=region_query, expect=dict(admin="ooo", bureau="oo4", physician="333", pharmacy="333", institution="333")),
+    ("GET", "/api/v1/coverage/map"): Case(
         query=region_query, expect=dict(admin="ooo", bureau="oo4", physician="333", pharmacy="333", institution="333")),
     ("GET", "/api/v1/coverage.csv"): Case(
         query=region_query, expect=dict(admin="ooo", bureau="oo4", physician="333", pharmacy="333", institution="333")),

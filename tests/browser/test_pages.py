@@ -225,6 +225,8 @@ def test_bureau_map_admission_exit_and_flags(pages, live):
     page.get_by_role("tab", name="药店准入与退出").click()
     row = page.locator("#pharmacies-table tbody tr").filter(has_text="泗水县泉林大药房")
     row.get_by_role("button", name="准入 泗水县泉林大药房").click()
+    expect(page.locator("#confirm-text")).to_contain_text("准入后 泗水县 将重新有在用的双通道药店")
+    page.get_by_role("button", name="确认准入").click()
     expect(page.locator("#notice")).to_contain_text("泗水县泉林大药房 已准入双通道管理")
     expect(page.locator("#pharmacies-table")).not_to_contain_text("泗水县泉林大药房")
     expect(page.locator("#pharmacies-table")).to_contain_text("与实际位置不符")  # 北湖店 declared 任城区

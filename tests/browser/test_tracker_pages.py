@@ -71,6 +71,7 @@ def test_reasons_and_the_tracker_on_every_page(pages, live, routed):
     expect(back.locator("#return-reason-note-error")).to_have_text("必须填写。")
     back.get_by_label("说明（必填）").fill("冷链设备检修，三日内无法供药")
     back.get_by_role("button", name="退回处方").click()
+    counter.get_by_role("button", name="确认退回").click()  # 退回 asks first (issue 20)
     expect(counter.locator("#notice")).to_contain_text(f"处方 {returned} 已退回开方医师")
 
     # The physician sees where it is and why, then cancels it with a reason.

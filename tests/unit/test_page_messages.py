@@ -2,7 +2,8 @@
 
 The API answers integrators in English; the pages translate. This reads the services' raise
 statements (detail and field messages) and the pages' pattern table, and lists what is missing.
-Messages of features the pages do not call yet are not checked (listed below)."""
+Messages of features the pages do not call yet are not checked (listed below); refusals whose
+`code` has a text in static/pages/js/code-messages.js are rendered from the code."""
 
 import ast
 import re
@@ -35,13 +36,27 @@ def _sample(node) -> str | None:
     return None
 
 
+# Refusals the pages render by their `code` (static/pages/js/code-messages.js, issue 20).
+CODE_MESSAGES = ROOT / "static" / "pages" / "js" / "code-messages.js"
+
+
+def coded_on_the_pages() -> set[str]:
+    source = CODE_MESSAGES.read_text()
+    table = source[source.index("CODE_TEXT = {"):source.index("};")]
+    return set(re.findall(r"^\s*([a-z_]+):", table, re.MULTILINE))
+
+
 def raised_messages() -> set[str]:
     messages = set()
+    coded = coded_on_the_pages()
     for name in CHECKED:
         tree = ast.parse((ROOT / "dualchannel" / name).read_text())
         for node in ast.walk(tree):
             if not (isinstance(node, ast.Call) and getattr(node.func, "id", None) in ERRORS):
                 continue
+            code = next((k.value.value for k in node.keywords if k.arg == "code" and isinstance(k.value, ast.Constant)), None)
+            if code in coded:
+                continue  # rendered from its code, whatever the English says
             if node.args and (text := _sample(node.args[0])):
                 messages.add(text)
             for argument in node.args[1:2]:

@@ -9,6 +9,9 @@ import { countyOfPharmacy, drawCoverageMap, lostCounties, readCoverage } from ".
 import {
   EVIDENCE, FLAG_STATUS, FLAG_TYPE, PHARMACY_STATUS, PROCUREMENT_ALERTS, SEVERITY, chinaToday, formatInstant,
 } from "./i18n.js";
+import { exportFlags, flagDetail } from "./bureau-flags.js";
+import { loadBureauDecisions } from "./bureau-procurement.js";
+import { confirmAction } from "./confirm.js";
 import { executionRow, lastDay, openAlertItem } from "./procurement.js";
 import { startPage } from "./session.js";
 import { trackerView } from "./tracker.js";
@@ -56,6 +59,8 @@ async function start() {
   $("#flag-status").addEventListener("change", () => loadFlags());
   $("#flag-type").addEventListener("change", () => loadFlags());
   $("#flags-more").addEventListener("click", () => loadFlags(true));
+  $("#flags-export").addEventListener("click", (event) => busy(event.currentTarget, () => exportFlags(
+    { status: $("#flag-status").value, type: $("#flag-type").value }, $("#flags-error"))));
   $("#exit-form").addEventListener("submit", confirmExit);
   $("#tracker-form").addEventListener("submit", (event) => {
     event.preventDefault();
@@ -66,6 +71,13 @@ async function start() {
 }
 
 // --- Prescription tracker: search by prescription number -----------------------------------
+
+/** From a flag: the prescription on the tracker tab. */
+function openOnTracker(id) {
+  $("#tab-tracker").click();
+  $("#tracker-id").value = String(id);
+  return trackPrescription(String(id), $("#tracker-form button[type=submit]"));
+}
 
 async function trackPrescription(id, button) {
   await busy(button, async () => {
@@ -88,7 +100,8 @@ async function loadCoverage(region) {
   state.region = region;
   let collection;
   try {
-    collection = await api("/coverage.geojson", { query: { region } });
+    // The display layer: national by province, a province by city, a city by county (gzip).
+    collection = await api("/coverage/map", { query: { region } });
   } catch (error) {
     state.coverage = null;
     $("#coverage-map").replaceChildren();
@@ -99,17 +112,45 @@ async function loadCoverage(region) {
   }
   const coverage = readCoverage(collection);
   state.coverage = coverage;
+  state.unitLevel = collection.unit_level || "county";
+  $("#coverage-region").value = region;
   for (const county of coverage.counties) state.names.set(county.adcode, county.name);
-  state.map = drawCoverageMap($("#coverage-map"), coverage, { onSelect: selectCounty });
-  const uncovered = coverage.counties.filter((c) => !c.covered);
-  const title = `${account.region && account.region.adcode === region ? account.region.name : region} 县级区划双通道药店覆盖`;
-  fill($("#map-title"), title);
-  fill($("#coverage-summary"), `共 ${coverage.counties.length} 个县级区划，已覆盖 ${coverage.counties.length - uncovered.length} 个。`,
+  const byCounty = state.unitLevel === "county";
+  state.map = drawCoverageMap($("#coverage-map"), coverage, { onSelect: byCounty ? selectCounty : descend });
+  drawCrumbs(collection.parents || [], region);
+  const unit = { province: "省级区划", city: "地市", county: "县级区划" }[state.unitLevel];
+  fill($("#map-title"), `${collection.region_name || region}：${byCounty ? "县级区划" : `按${unit}`}双通道药店覆盖`
+    + (byCounty ? "" : "（点击下钻）"));
+  const uncovered = collection.uncovered || [];
+  fill($("#coverage-summary"), `共 ${collection.total} 个县级区划，已覆盖 ${collection.covered} 个。`,
     h("br"), uncovered.length ? badge(`未覆盖 ${uncovered.length} 个`, "bad") : badge("全部县级区划均已覆盖", "ok"));
-  fill($("#uncovered-list"), uncovered.map((c) => h("li", {},
-    h("button", { type: "button", class: "small quiet", onclick: () => selectCounty(c.adcode) }, c.name))));
-  show($("#uncovered-box"), uncovered.length > 0);
-  if (state.selected) selectCounty(state.selected, false);
+  const lacking = coverage.counties.filter((c) => !c.covered);
+  fill($("#uncovered-list"), lacking.slice(0, 40).map((c) => h("li", {},
+    h("button", { type: "button", class: "small quiet", onclick: () => (byCounty ? selectCounty(c.adcode) : descend(c.adcode)) },
+      byCounty ? c.name : `${c.name}（${c.uncovered_counties} 个）`))));
+  fill($("#uncovered-box h3"), byCounty ? "未覆盖的县级区划" : `有未覆盖县级区划的${unit}`);
+  show($("#uncovered-box"), lacking.length > 0);
+  fill($("#county-title"), byCounty ? "点击地图上的区县查看药店" : `点击地图上的${unit}查看下一级`);
+  fill($("#county-pharmacies"));
+  if (state.selected && byCounty) selectCounty(state.selected, false);
+}
+
+/** Go down one level: a province to its cities, a city to its counties. */
+function descend(adcode) {
+  state.selected = null;
+  return loadCoverage(adcode);
+}
+
+/** 全国 › 山东省 › 济宁市: the levels above, as far as the account may look. */
+function drawCrumbs(parents, region) {
+  const own = account.role === "admin" ? "100000" : ((account.region && account.region.adcode) || account.subject);
+  const reachable = parents.findIndex((p) => p.adcode === own);
+  const shown = account.role === "admin" ? parents : parents.slice(Math.max(reachable, 0));
+  fill($("#map-crumbs"), shown.flatMap((p, i) => [
+    i ? h("span", { "aria-hidden": "true" }, "›") : null,
+    p.adcode === region
+      ? h("span", { "aria-current": "page" }, p.name)
+      : h("button", { type: "button", class: "small quiet", onclick: () => descend(p.adcode) }, p.name)]));
 }
 
 async function selectCounty(adcode, focus = true) {
@@ -130,8 +171,9 @@ async function selectCounty(adcode, focus = true) {
   fill($("#county-pharmacies"), list.length ? list.map((p) => h("li", {},
     p.name || p.code, " ", statusBadge(p.status || "active", PHARMACY_STATUS),
     h("span", { class: "sub" }, [p.code, p.address].filter(Boolean).join(" · ")),
+    p.county_mismatch ? h("span", { class: "sub" }, badge(`申报为 ${countyName(p.adcode)}，与实际位置不符`, "warn")) : null,
     (p.status === "applied" || p.status === "suspended") ? h("button", { type: "button", class: "small",
-      onclick: (event) => admit(p, event.currentTarget) }, "准入") : null))
+      onclick: (event) => admit(p, event.currentTarget) }, p.status === "suspended" ? "恢复" : "准入") : null))
     : h("li", { class: "hint" }, "此区县没有登记的药店。"));
   if (focus) $("#county-title").focus();
 }
@@ -150,8 +192,12 @@ async function loadPharmacies() {
         p.county_mismatch ? h("span", { class: "sub" }, badge(`申报为 ${countyName(p.adcode)}，与实际位置不符`, "warn")) : null),
       h("td", {}, statusBadge(p.status, PHARMACY_STATUS)),
       h("td", {},
-        (p.status === "applied" || p.status === "suspended") ? h("button", { type: "button", class: "small primary",
+        p.status === "applied" ? h("button", { type: "button", class: "small primary",
           "aria-label": `准入 ${p.name}`, onclick: (event) => admit(p, event.currentTarget) }, "准入") : null,
+        p.status === "suspended" ? h("button", { type: "button", class: "small primary",
+          "aria-label": `恢复 ${p.name}`, onclick: (event) => admit(p, event.currentTarget) }, "恢复") : null,
+        p.status === "active" ? h("button", { type: "button", class: "small",
+          "aria-label": `暂停 ${p.name}`, onclick: () => openExit(p, "suspend") }, "暂停") : null,
         p.status !== "exited" ? h("button", { type: "button", class: "small",
           "aria-label": `${p.name} 退出双通道`, onclick: () => openExit(p) }, "退出") : null))));
     show($("#pharmacies-empty"), items.length === 0);
@@ -160,12 +206,33 @@ async function loadPharmacies() {
   }
 }
 
+/** Before 准入 or 恢复: a declared county that is not where the pharmacy stands, and what the
+ * admission changes on the map (an uncovered county covered again). False if the bureau declines. */
+async function confirmAdmission(pharmacy) {
+  const again = pharmacy.status === "suspended";
+  const county = countyName(pharmacy.county_adcode);
+  const lines = [];
+  if (pharmacy.county_mismatch) {
+    lines.push(`注意：申报所在区县为 ${countyName(pharmacy.adcode)}，但按位置实际位于 ${county}。准入后按实际位置计入 ${county} 的覆盖。`);
+  }
+  let uncovered = null;
+  try {
+    const region = pharmacy.county_adcode;
+    uncovered = (await api("/coverage", { query: { region } })).uncovered.includes(region);
+  } catch { /* the effect is a convenience; the admission itself is checked by the server */ }
+  if (uncovered === true) lines.push(`${again ? "恢复" : "准入"}后 ${county} 将重新有在用的双通道药店（目前未覆盖）。`);
+  else if (uncovered === false) lines.push(`${county} 目前已有在用的双通道药店，覆盖不变。`);
+  return confirmAction(lines.join(" "), { title: `${again ? "恢复" : "准入"} ${pharmacy.name}（${pharmacy.code}）`,
+    yes: again ? "确认恢复" : "确认准入" });
+}
+
 async function admit(pharmacy, button) {
+  if (!await confirmAdmission(pharmacy)) return;
   await busy(button, async () => {
     clearProblem($("#pharmacies-error"));
     try {
       await api(`/pharmacies/${encodeURIComponent(pharmacy.code)}/admit`, { method: "POST", body: {} });
-      notify(`${pharmacy.name} 已准入双通道管理。`);
+      notify(`${pharmacy.name} 已${pharmacy.status === "suspended" ? "恢复" : "准入"}双通道管理。`);
     } catch (error) {
       showProblem($("#pharmacies-error"), error, "准入失败");
       if ($("#panel-pharmacies").hidden) showProblem($("#coverage-error"), error, "准入失败");
@@ -174,16 +241,28 @@ async function admit(pharmacy, button) {
   await Promise.all([loadPharmacies(), state.region ? loadCoverage(state.region) : null]);
 }
 
-async function openExit(pharmacy) {
+// Exit and suspension share the dialog: the same what-if, a reason, force when a county would be left bare.
+const TAKE_OUT = {
+  exit: { title: "药店退出双通道", verb: "退出", reason: "退出原因", confirm: "确认退出", done: "已退出双通道管理" },
+  suspend: { title: "暂停药店双通道资格", verb: "暂停", reason: "暂停原因", confirm: "确认暂停", done: "已暂停双通道资格" },
+};
+
+async function openExit(pharmacy, action = "exit") {
   state.exiting = pharmacy;
+  state.takeOut = action;
+  const words = TAKE_OUT[action];
   const dialog = $("#exit-dialog");
   $("#exit-form").reset();
   clearProblem($("#exit-error"));
   show($("#exit-force-field"), false);
+  fill($("#exit-title"), words.title);
+  fill(document.querySelector("label[for=exit-reason]"), words.reason);
+  fill(document.querySelector("label[for=exit-force]"), `仍然强制${words.verb}（该区县将没有在用的双通道药店）`);
+  fill($("#exit-confirm"), words.confirm);
   fill($("#exit-pharmacy"), `${pharmacy.name}（${pharmacy.code}），位于 ${countyName(pharmacy.county_adcode)}`);
   const whatif = $("#whatif");
   whatif.className = "whatif";
-  fill(whatif, "正在分析退出对区县覆盖的影响…");
+  fill(whatif, `正在分析${words.verb}对区县覆盖的影响…`);
   dialog.showModal();
   $("#exit-reason").focus();
   try {
@@ -192,10 +271,10 @@ async function openExit(pharmacy) {
     const lost = lostCounties(answer);
     if (lost.length) {
       whatif.className = "whatif bad";
-      fill(whatif, `退出后以下县级区划将没有在用的双通道药店：${lost.map((c) => c.name || c.adcode).join("、")}。`);
+      fill(whatif, `${words.verb}后以下县级区划将没有在用的双通道药店：${lost.map((c) => c.name || c.adcode).join("、")}。`);
     } else {
       whatif.className = "whatif ok";
-      fill(whatif, "退出后各县级区划仍有在用的双通道药店。");
+      fill(whatif, `${words.verb}后各县级区划仍有在用的双通道药店。`);
     }
     if (state.map) state.map.markLost(lost.map((c) => c.adcode));
   } catch (error) {
@@ -212,14 +291,15 @@ async function confirmExit(event) {
   await busy($("#exit-confirm"), async () => {
     clearProblem($("#exit-error"));
     try {
-      await api(`/pharmacies/${encodeURIComponent(pharmacy.code)}/exit`, { method: "POST",
+      const action = state.takeOut || "exit";
+      await api(`/pharmacies/${encodeURIComponent(pharmacy.code)}/${action}`, { method: "POST",
         body: { reason: $("#exit-reason").value.trim(), force: $("#exit-force").checked } });
       $("#exit-dialog").close();
-      notify(`${pharmacy.name} 已退出双通道管理。`);
+      notify(`${pharmacy.name} ${TAKE_OUT[action].done}。`);
       if (state.map) state.map.markLost([]);
       await Promise.all([loadPharmacies(), state.region ? loadCoverage(state.region) : null]);
     } catch (error) {
-      showProblem($("#exit-error"), error, "退出未完成");
+      showProblem($("#exit-error"), error, `${TAKE_OUT[state.takeOut || "exit"].verb}未完成`);
       if (error.status === 409 && (error.problem.uncovered || /force it/i.test(error.problem.detail || ""))) {
         show($("#exit-force-field"), true);
         $("#exit-force").focus();
@@ -292,11 +372,8 @@ function flagCard(flag) {
       badge(`风险：${SEVERITY[flag.severity] || flag.severity}`, flag.severity === "high" ? "bad" : "warn"),
       statusBadge(flag.status, FLAG_STATUS),
       h("span", { class: "sub" }, `${formatInstant(flag.created_at)} · ${countyName(flag.region)} · ${subjectLabel(flag.subject)}`)),
-    facts(h("dl", { class: "facts" }), evidence.map(([key, value]) => [EVIDENCE[key] || key, evidenceValue(key, value)])));
-  const patient = String(flag.subject || "").match(/^patient:(\d+)$/);
-  if (patient) {
-    card.append(h("p", {}, h("a", { href: `/timeline?patient=${patient[1]}` }, `查看患者 ${patient[1]} 的跨药店用药时间轴`)));
-  }
+    facts(h("dl", { class: "facts" }), evidence.map(([key, value]) => [EVIDENCE[key] || key, evidenceValue(key, value)])),
+    flagDetail(flag, { openPrescription: openOnTracker }));
   if (flag.status !== "open") {
     card.append(h("p", { class: "sub" }, `审核：${FLAG_STATUS[flag.status]}，${flag.reviewed_by || ""} ${formatInstant(flag.reviewed_at)}：${flag.review_note || ""}`));
     return card;
@@ -356,6 +433,8 @@ async function loadExecution(more = false) {
         `${y.batch_code} 协议年度 ${y.year_start} 至 ${lastDay(y.year_end)}，时间进度 ${Math.round(y.schedule_share * 100)}%`).join("；")) : null);
     fill($("#execution-table tbody"));
     loadProcurementAlerts();
+    loadBureauDecisions({ institutionName: (code) => state.institutionNames.get(code) || code,
+      refresh: () => loadExecution() });
   }
   for (const item of report.items) if (item.institution_name) state.institutionNames.set(item.institution_code, item.institution_name);
   $("#execution-table tbody").append(...report.items.map((item) => executionRow(item, countyName)));

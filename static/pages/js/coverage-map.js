@@ -106,6 +106,27 @@ export function labelPoint(geometry) {
 
 export function level(count) { return count <= 0 ? 0 : Math.min(count, 3); }
 
+/** A province or city of a display layer (GET /coverage/map): it holds several counties. */
+function isAggregate(unit) { return unit.level === "province" || unit.level === "city"; }
+
+/** A province's or city's colour follows the share of its counties covered; a county's, its pharmacies. */
+function unitClass(unit) {
+  if (!isAggregate(unit)) return `level-${level(unit.active_pharmacies)}`;
+  if (unit.uncovered_counties === 0) return "level-3";
+  return unit.covered_counties > 0 ? "partial" : "level-0";
+}
+
+function unitLabel(unit) {
+  if (isAggregate(unit)) {
+    return `${unit.name}：${unit.covered_counties}/${unit.counties} 个县级区划已覆盖，${unit.active_pharmacies} 家在用双通道药店（点击查看下级）`;
+  }
+  return `${unit.name}：${unit.active_pharmacies > 0 ? `${unit.active_pharmacies} 家在用双通道药店` : "没有在用的双通道药店（未覆盖）"}`;
+}
+
+// 内蒙古自治区 → 内蒙古, 广西壮族自治区 → 广西: names that fit a national map.
+const SHORT = /(壮族|回族|维吾尔)?(自治区|特别行政区|省|市)$/;
+function shortName(name, dense) { return dense ? name.replace(SHORT, "") || name : name; }
+
 /**
  * Draw `coverage` ({counties, pharmacies} from readCoverage) into `svg`.
  * `onSelect(adcode)` is called on a click or on Enter/Space on a focused county.
@@ -125,11 +146,11 @@ export function drawCoverageMap(svg, coverage, { onSelect } = {}) {
   const areaLayer = h("svg:g", { class: "counties" });
   const labelLayer = h("svg:g", { class: "labels", "aria-hidden": "true" });
   const pointLayer = h("svg:g", { class: "pharmacies", "aria-hidden": "true" });
+  const dense = counties.length > 20;  // a national view: 34 provinces, smaller names
   for (const county of counties) {
-    const label = `${county.name}：${county.active_pharmacies > 0
-      ? `${county.active_pharmacies} 家在用双通道药店` : "没有在用的双通道药店（未覆盖）"}`;
+    const label = unitLabel(county);
     const path = h("svg:path", {
-      d: pathData(county.geometry, project), class: `county level-${level(county.active_pharmacies)}`,
+      d: pathData(county.geometry, project), class: `county ${unitClass(county)}`,
       "fill-rule": "evenodd", tabindex: 0, role: "button", "aria-label": label, "aria-pressed": "false",
       dataset: { adcode: county.adcode },
     }, h("svg:title", {}, label));
@@ -142,12 +163,13 @@ export function drawCoverageMap(svg, coverage, { onSelect } = {}) {
     const at = labelPoint(county.geometry);
     if (at) {
       const [x, y] = project(at);
-      const covered = county.active_pharmacies > 0;
+      const covered = isAggregate(county) ? county.uncovered_counties === 0 : county.active_pharmacies > 0;
+      const note = isAggregate(county) ? `${county.uncovered_counties} 县未覆盖` : "未覆盖";
       labelLayer.append(h("svg:text", { x: x.toFixed(1), y: y.toFixed(1), "text-anchor": "middle",
-        "dominant-baseline": "middle", class: `county-label ${covered ? "" : "uncovered"}` },
-      covered ? county.name : [
-        h("svg:tspan", { x: x.toFixed(1), dy: "-0.55em" }, county.name),
-        h("svg:tspan", { x: x.toFixed(1), dy: "1.2em" }, "未覆盖")]));
+        "dominant-baseline": "middle", class: `county-label ${covered ? "" : "uncovered"} ${dense ? "dense" : ""}` },
+      covered || dense ? shortName(county.name, dense) : [
+        h("svg:tspan", { x: x.toFixed(1), dy: "-0.55em" }, shortName(county.name, dense)),
+        h("svg:tspan", { x: x.toFixed(1), dy: "1.2em" }, note)]));
     }
   }
   for (const pharmacy of pharmacies) {

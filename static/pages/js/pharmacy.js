@@ -8,10 +8,13 @@
 // order when the network is back, and a refusal is shown with the server's reason.
 
 import { api, newIdempotencyKey } from "./api.js";
+import { confirmAction } from "./confirm.js";
 import {
   INSURANCE, PRESCRIPTION_STATUS, STORAGE, describeError, formatInstant, formatLastDay, pickupLabel, reviewLabel,
 } from "./i18n.js";
 import { Outbox, unreachable } from "./outbox.js";
+import { loadStock, renderAftercare } from "./pharmacy-aftercare.js";
+import { wireWorklist, worklistEntry, worklistQuery } from "./pharmacy-inbox.js";
 import { receipt } from "./receipt.js";
 import { TraceScanner } from "./scanner.js";
 import { pageSettings, startPage } from "./session.js";
@@ -27,7 +30,7 @@ const settings = pageSettings();
 const state = { open: null, scanner: null, rejected: new Map(), reasons: {}, outbox: null, offline: false,
   waiting: new Set() };
 const SECTIONS = ["#rx-section", "#verify-section", "#review-section", "#scan-section", "#settle-section",
-  "#return-section", "#not-dispensed-section"];
+  "#aftercare-section", "#return-section", "#not-dispensed-section"];
 
 async function start() {
   state.outbox = new Outbox(`${account.role}:${account.subject}`);
@@ -36,6 +39,8 @@ async function start() {
   setOffline(!navigator.onLine);
   await renderOutbox();
   $("#inbox-refresh").addEventListener("click", loadLists);
+  wireWorklist(loadLists);
+  loadStock(account.subject);
   $("#verify-agent").addEventListener("change", () => {
     show($("#agent-fields"), $("#verify-agent").checked);
     if ($("#verify-agent").checked) $("#agent-name").focus();
@@ -126,21 +131,23 @@ function dispensingReceipt(p, entry) {
 
 // --- Lists ---------------------------------------------------------------------------------
 
+let listRequests = 0;
+
 function listEntry(p) {
-  return h("li", {}, h("button", {
-    type: "button", "aria-current": state.open && state.open.id === p.id ? "true" : "false",
-    dataset: { id: p.id }, onclick: () => openPrescription(p.id),
-  }, `处方 ${p.id} `, statusBadge(p.status, PRESCRIPTION_STATUS),
-  h("span", { class: "sub" }, `有效期至 ${formatLastDay(p.valid_until)}（含当日）`)));
+  return worklistEntry(p, { current: state.open && state.open.id === p.id, onOpen: openPrescription });
 }
 
 async function loadLists() {
   clearProblem($("#inbox-error"));
+  const query = worklistQuery();
+  if (!query) return;
+  const asked = ++listRequests;
   try {
     const [inbox, unsettled] = await Promise.all([
-      api("/pharmacy/inbox", { query: { limit: 50 } }),
-      api("/prescriptions", { query: { status: "dispensed", limit: 20 } }),
+      api("/pharmacy/prescriptions", { query }),
+      api("/pharmacy/prescriptions", { query: { status: "dispensed", limit: 20 } }),
     ]);
+    if (asked !== listRequests) return;  // a later query (another filter) answers instead
     showLists(inbox, unsettled);
     if (state.offline && navigator.onLine) setOffline(false);
     await state.outbox.keep("lists", { inbox, unsettled });
@@ -205,7 +212,8 @@ async function render(p, fresh) {
     ["身份证号", p.patient.id_number_masked],
     ["参保类型", INSURANCE[p.patient.insurance] || p.patient.insurance],
     ["诊断", p.diagnosis],
-    ["开方医师", `${p.physician_code}（${p.institution_code}）`],
+    ["开方医师", p.physician_name ? `${p.physician_name}（${p.physician_code}）` : p.physician_code],
+    ["开方机构", p.institution_name ? `${p.institution_name}（${p.institution_code}）` : p.institution_code],
     ["处方编号", p.number || "—"],
     ["有效期至", formatLastDay(p.valid_until)],
     ["取药人", pickupLabel(p)],
@@ -276,13 +284,19 @@ async function render(p, fresh) {
     if (saved.length) setScanMessage(`已恢复本机保存的 ${state.scanner.scanned} 个追溯码。`, "ok");
     renderScanner();
   }
+  renderAftercare(p, account, { reload, undoDays: settings.traceUndoDays });
+  if (!fresh && mine.has("settle")) {  // reversed (冲正): it can be settled again
+    show($("#settle-button"), true);
+    clearProblem($("#settle-error"));
+    fill($("#receipt-area"));
+  }
   if (p.status === "settled" && fresh) {
     showMessage($("#settle-error"), "此处方已结算。");
     show($("#settle-button"), false);
   }
 }
 
-function reload() { return Promise.all([openPrescription(state.open.id, false), loadLists()]); }
+function reload() { return Promise.all([openPrescription(state.open.id, false), loadLists(), loadStock(account.subject)]); }
 
 // --- Verify --------------------------------------------------------------------------------
 
@@ -512,6 +526,9 @@ function closeCurrent() {
 async function handBack(event) {
   event.preventDefault();
   if (!validate(event.target)) return;
+  const sure = await confirmAction(`将处方 ${state.open.id}（患者 ${state.open.patient.name}）退回开方医师？退回后本店不能再为其发药。`,
+    { title: "确认退回处方", yes: "确认退回" });
+  if (!sure) return;
   await busy(event.submitter || event.target.querySelector("button[type=submit]"), async () => {
     clearProblem($("#return-error"));
     try {

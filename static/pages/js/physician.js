@@ -6,6 +6,9 @@ import {
   ASSISTANCE, INSURANCE, PRESCRIPTION_STATUS, STORAGE, chinaToday, formatInstant, formatLastDay, pickupLabel,
   reviewLabel,
 } from "./i18n.js";
+import { codeText } from "./code-messages.js";
+import { slip } from "./physician-slip.js";
+import { loadWorklist } from "./physician-worklist.js";
 import { pageSettings, startPage } from "./session.js";
 import { reasonFields, trackerView } from "./tracker.js";
 import {
@@ -50,6 +53,8 @@ async function start() {
   }
   fillEligibilityDrugs();
   addItemRow();
+  $("#slip-print").addEventListener("click", () => window.print());
+  loadWorklist(openPatientById);
   await loadRecent();
   // Follow the status of recent prescriptions while the page is in view.
   setInterval(() => { if (!document.hidden) loadRecent(); }, 30000);
@@ -90,7 +95,9 @@ async function registerPatient(event) {
     try {
       const patient = await api("/patients", { method: "POST", body: {
         id_number: $("#patient-id-number").value.trim(), name: $("#patient-name").value.trim(),
-        insurance: $("#register-insurance").value, region: $("#register-region").value.trim() } });
+        insurance: $("#register-insurance").value, region: $("#register-region").value.trim(),
+        assistance_category: $("#register-assistance").value,
+        filed_region: $("#register-filed-region").value.trim() || null } });
       notify(`已登记参保人 ${patient.name}。`);
       show($("#register-patient"), false);
       clearProblem($("#patient-error"));
@@ -108,7 +115,39 @@ async function registerPatient(event) {
   });
 }
 
+/** From the re-examination worklist: the patient opened as if found. */
+async function openPatientById(id) {
+  clearProblem($("#patient-error"));
+  try {
+    const patient = await api(`/patients/${id}`);
+    $("#patient-name").value = patient.name;
+    $("#patient-id-number").value = "";
+    await choosePatient(patient);
+    $("#eligibility-title").focus();
+  } catch (error) {
+    showProblem($("#patient-error"), error, "无法打开患者");
+  }
+}
+
+/** A new patient starts from empty forms: nothing of the previous one's stays selected. */
+function resetForNewPatient() {
+  $("#issue-form").reset();
+  fill($("#items"));
+  rowSerial = 0;  // no row left: the first is item-0 again
+  addItemRow();
+  $("#eligibility-form").reset();
+  $("#register-form").reset();
+  for (const box of ["#issue-error", "#eligibility-error", "#route-error", "#register-error", "#slip-error"]) clearProblem($(box));
+  state.target = null;
+  show($("#route-section"), false);
+  show($("#slip-section"), false);
+  fill($("#slip-area"));
+  setUpLocations();
+  for (const part of document.querySelectorAll(".custom-location")) part.hidden = true;
+}
+
 async function choosePatient(patient) {
+  if (!patient || !state.patient || state.patient.id !== patient.id) resetForNewPatient();
   state.patient = patient;
   show($("#patient-card"), Boolean(patient));
   show($("#eligibility-section"), Boolean(patient));
@@ -274,22 +313,31 @@ async function issuePrescription(event) {
       await loadRecent();
       await chooseTarget(prescription);
     } catch (error) {
-      showProblem($("#issue-error"), error, "开具失败");
+      const known = codeText(error);
+      if (known) showMessage($("#issue-error"), `开具失败：${known}`);
+      else showProblem($("#issue-error"), error, "开具失败");
     }
   });
 }
 
 // --- Pharmacy options and routing ------------------------------------------------------------
 
+// The hospital's own location, when the institution has one: the default start of distances.
+const HOSPITAL = "hospital";
+let locationsWired = false;
+
 function setUpLocations() {
   const areas = account.areas || [];
   const home = account.home;
+  // A home named like one of the areas is a county centre; otherwise it is the hospital itself.
+  const located = Boolean(home && home.lat !== null && home.lat !== undefined && !areas.some((a) => a.name === home.name));
   fill($("#location-area"),
-    areas.map((a) => h("option", { value: a.adcode, selected: home && a.adcode === home.adcode },
-      `${a.name}${home && a.adcode === home.adcode ? "（本院所在地）" : ""}`)),
-    home && !areas.some((a) => a.adcode === home.adcode)
-      ? h("option", { value: home.adcode, selected: true }, `${home.name}（本院所在地）`) : null,
+    located ? h("option", { value: HOSPITAL, selected: true }, `${home.name}（本院位置）`) : null,
+    areas.map((a) => h("option", { value: a.adcode, selected: !located && home && a.adcode === home.adcode },
+      `${a.name}${home && a.adcode === home.adcode ? "（本院所在区县中心）" : "（区县中心）"}`)),
     h("option", { value: CUSTOM }, "输入经纬度…"));
+  if (locationsWired) return;
+  locationsWired = true;
   $("#location-area").addEventListener("change", () => {
     const custom = $("#location-area").value === CUSTOM;
     for (const part of document.querySelectorAll(".custom-location")) part.hidden = !custom;
@@ -303,6 +351,7 @@ function origin() {
   if (chosen === CUSTOM) {
     return { lat: $("#location-lat").value, lon: $("#location-lon").value, crs: $("#location-crs").value };
   }
+  if (chosen === HOSPITAL) return { lat: account.home.lat, lon: account.home.lon, crs: "wgs84" };
   const area = (account.areas || []).find((a) => a.adcode === chosen) || account.home;
   return area && area.lat !== null && area.lat !== undefined ? { lat: area.lat, lon: area.lon, crs: "wgs84" } : {};
 }
@@ -350,15 +399,28 @@ async function route(option, button) {
     try {
       const routed = await api(`/prescriptions/${prescription.id}/route`, {
         method: "POST", body: { pharmacy_code: option.code } });
-      notify(`处方 ${routed.id} 已流转至 ${option.name}，请告知患者前往取药。`);
+      notify(`处方 ${routed.id} 已流转至 ${option.name}，请打印取药单交给患者。`);
       state.target = null;
       show($("#route-section"), false);
       await loadRecent();
       if (state.detailId === routed.id) renderDetail(routed);
+      await showSlip(routed.id);
     } catch (error) {
       showProblem($("#route-error"), error, "流转失败");
     }
   });
+}
+
+async function showSlip(id) {
+  clearProblem($("#slip-error"));
+  show($("#slip-section"), true);
+  try {
+    fill($("#slip-area"), await slip(id));
+    $("#slip-section-title").focus();
+  } catch (error) {
+    fill($("#slip-area"));
+    showProblem($("#slip-error"), error, "无法生成取药单");
+  }
 }
 
 // --- Recent prescriptions ------------------------------------------------------------------
@@ -440,11 +502,13 @@ function renderDetail(p) {
       ["药品", p.items.map((i) => h("span", { class: "sub" },
         `${i.drug_name} × ${i.quantity}${i.unit || ""}，${i.days_supply} 天，${i.dosage}（${STORAGE[i.storage] || i.storage}）`))],
       ["有效期至", formatLastDay(p.valid_until)],
-      ["药店", p.pharmacy_code || "未流转"],
+      ["药店", p.pharmacy_name ? `${p.pharmacy_name}（${p.pharmacy_address}）` : (p.pharmacy_code || "未流转")],
       ["取药人", pickupLabel(p)],
       ["审方", reviewLabel(p)],
     ]),
-    buttons.some(Boolean) ? h("div", { class: "inline-form" }, buttons) : null,
+    buttons.some(Boolean) || p.pharmacy_code ? h("div", { class: "inline-form" }, buttons,
+      p.pharmacy_code && ["routed", "verified", "reviewed"].includes(p.status)
+        ? h("button", { type: "button", onclick: () => showSlip(p.id) }, "取药单") : null) : null,
     cancelForm, problem, tracker);
   box.hidden = false;
   loadTracker(p.id, tracker);

@@ -60,5 +60,6 @@ export function pageSettings() {
     tracePattern: /^[0-9]{20}$/,
     maxDaysSupply: Number(data.maxDaysSupply || 84),
     maxValidDays: Number(data.maxValidDays || 3),
+    traceUndoDays: Number(data.traceUndoDays || 7),
   };
 }
