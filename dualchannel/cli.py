@@ -177,7 +177,7 @@ def demo_command(id_numbers):
     import sys
 
     from dualchannel import demo
-    from dualchannel.patients.identity import mask
+    from dualchannel.identity import mask
 
     migrate.upgrade(db.engine())
     with db.new_session() as session:
