@@ -260,6 +260,56 @@ def _refuse_if_expired(prescription: Prescription) -> None:
         raise _expired(prescription)
 
 
+def _issue_problems(session: Session, actor: Actor, *, patient_id: int, valid_days: int, items: list[dict]):
+    """The patient of a new prescription, or Invalid listing every rule it breaks at once, by
+    field: the patient, the validity, and for each item its drug (listed twice, unknown, not
+    dual-channel, eligibility missing or expired) and its days' supply."""
+    errors: dict[str, list[str]] = {}
+    kinds: set[str] = set()  # "patient_id", "valid_days", "twice", or "rule" for an item's rule
+
+    def refuse(field: str, message: str, kind: str = "rule") -> None:
+        errors.setdefault(field, []).append(message)
+        kinds.add(kind)
+
+    patient = None
+    try:  # only a patient in care at the physician's institution
+        patient = patients.get_patient(session, actor, patient_id)
+    except NotFound:
+        refuse("patient_id", "Unknown patient.", "patient_id")
+    if not 1 <= valid_days <= current_app.config["MAX_VALID_DAYS"]:
+        refuse("valid_days", "1 to 3.", "valid_days")
+    drugs = drugs_by_code(session, {item["drug_code"] for item in items})
+    today, seen = clock.today(), set()
+    for index, item in enumerate(items):
+        drug, key = drugs.get(item["drug_code"]), f"items.{index}"
+        if item["drug_code"] in seen:
+            refuse(f"{key}.drug_code", "A drug is listed twice.", "twice")
+        seen.add(item["drug_code"])
+        if drug is None:
+            refuse(f"{key}.drug_code", f"Unknown drug {item['drug_code']}.")
+        elif not drug.dual_channel:
+            refuse(f"{key}.drug_code", f"{drug.name} is not a dual-channel drug.")
+        elif drug.requires_eligibility and patient is not None:
+            until = patients.eligible_until(session, patient.id, drug.code)
+            if until is None:
+                refuse(f"{key}.drug_code", f"No eligibility (待遇准入) recorded for {drug.name}.")
+            elif until < today:
+                refuse(f"{key}.drug_code", f"Eligibility for {drug.name} expired on {until.isoformat()}; "
+                                           "a re-examination (复查评估) must renew it.")
+        if item["days_supply"] > current_app.config["MAX_DAYS_SUPPLY"]:
+            refuse(f"{key}.days_supply", "At most 84 days' supply (12 weeks, 长期处方).")
+    if not errors:
+        return patient
+    # One kind of problem keeps its own code; several at once are `prescription_rules`.
+    if kinds == {"patient_id"}:
+        raise Invalid(f"No patient {patient_id}.", errors, code="patient_unknown")
+    if kinds == {"valid_days"}:
+        raise Invalid("A prescription is valid 1 to 3 days.", errors, code="validity_too_long")
+    if kinds == {"twice"}:
+        raise Invalid("Each drug appears once.", errors, code="drug_listed_twice")
+    raise Invalid("The prescription breaks dual-channel rules.", errors, code="prescription_rules")
+
+
 def issue(session: Session, actor: Actor, *, patient_id: int, diagnosis: str, valid_days: int,
           items: list[dict]) -> PrescriptionDetail:
     """A responsible physician issues a dual-channel e-prescription, signed with their key (the
@@ -270,36 +320,7 @@ def issue(session: Session, actor: Actor, *, patient_id: int, diagnosis: str, va
     if physician is None or not physician.responsible:
         raise Forbidden("Only a responsible physician (医保责任医师) issues dual-channel prescriptions.",
                         code="physician_not_responsible")
-    try:  # only a patient in care at the physician's institution
-        patient = patients.get_patient(session, actor, patient_id)
-    except NotFound:
-        raise Invalid(f"No patient {patient_id}.", {"patient_id": ["Unknown patient."]}, code="patient_unknown")
-    if not 1 <= valid_days <= current_app.config["MAX_VALID_DAYS"]:
-        raise Invalid("A prescription is valid 1 to 3 days.", {"valid_days": ["1 to 3."]}, code="validity_too_long")
-    codes = [item["drug_code"] for item in items]
-    if len(set(codes)) != len(codes):
-        raise Invalid("Each drug appears once.", {"items": ["A drug is listed twice."]}, code="drug_listed_twice")
-    drugs = drugs_by_code(session, set(codes))
-    errors: dict[str, list[str]] = {}
-    today = clock.today()
-    for index, item in enumerate(items):
-        drug = drugs.get(item["drug_code"])
-        key = f"items.{index}"
-        if drug is None:
-            errors[key] = [f"Unknown drug {item['drug_code']}."]
-        elif not drug.dual_channel:
-            errors[key] = [f"{drug.name} is not a dual-channel drug."]
-        elif item["days_supply"] > current_app.config["MAX_DAYS_SUPPLY"]:
-            errors[key] = ["At most 84 days' supply (12 weeks, 长期处方)."]
-        elif drug.requires_eligibility:
-            until = patients.eligible_until(session, patient.id, drug.code)
-            if until is None:
-                errors[key] = [f"No eligibility (待遇准入) recorded for {drug.name}."]
-            elif until < today:
-                errors[key] = [f"Eligibility for {drug.name} expired on {until.isoformat()}; "
-                               "a re-examination (复查评估) must renew it."]
-    if errors:
-        raise Invalid("The prescription breaks dual-channel rules.", errors, code="prescription_rules")
+    patient = _issue_problems(session, actor, patient_id=patient_id, valid_days=valid_days, items=items)
     now = clock.now()
     key = signatures.signing_key(session, signing.physician_holder(physician.code), keys, at=now)
     prescription = Prescription(patient_id=patient.id, physician_code=physician.code,
@@ -440,7 +461,7 @@ def reveal_pickup(session: Session, actor: Actor, prescription_id: int, *, reaso
     reason = audit.require_reason(reason)
     prescription = _load(session, actor, prescription_id)
     if prescription.pickup_id_encrypted is None:
-        raise NotFound(f"No agent picked up prescription {prescription.id}.")
+        raise NotFound(f"No agent picked up prescription {prescription.id}.", code="pickup_not_by_agent")
     entry = audit.record(session, actor, AccessAction.reveal, "prescription", prescription.id,
                          patient_id=prescription.patient_id, region=prescription.patient_region, reason=reason,
                          detail={"field": "pickup.id_number"})

@@ -133,7 +133,7 @@ def view_region(actor: Actor, region: str | None) -> str | None:
     if actor.role is Role.bureau:
         region = region or actor.subject
         if not actor.in_region(region):
-            raise NotFound(f"No region {region} in your scope.")
+            raise NotFound(f"No region {region} in your scope.", code="region_not_found")
         return region
     if actor.role is Role.admin:
         return region
@@ -145,24 +145,25 @@ def acting_institution(session: Session, actor: Actor, institution_code: str | N
     or an admin may act for one."""
     if actor.role in INSTITUTION_ROLES:
         if institution_code not in (None, actor.subject):
-            raise Forbidden(f"An institution {verb} only for itself.")
+            raise Forbidden(f"An institution {verb} only for itself.", code="institution_own_only")
         institution_code = actor.subject
     else:
         actor.require(Role.admin, Role.bureau, *INSTITUTION_ROLES)
         if not institution_code:
-            raise Invalid("Which institution?", {"institution_code": ["Missing."]})
+            raise Invalid("Which institution?", {"institution_code": ["Missing."]}, code="institution_required")
     ref = institution_of(session, institution_code)
     if ref is None:
-        raise Invalid(f"No institution or pharmacy {institution_code}.", {"institution_code": ["Unknown institution."]})
+        raise Invalid(f"No institution or pharmacy {institution_code}.", {"institution_code": ["Unknown institution."]},
+                      code="institution_unknown")
     if actor.role is Role.bureau and not actor.in_region(ref.region):
-        raise Forbidden(f"A bureau {verb} only inside its own region.")
+        raise Forbidden(f"A bureau {verb} only inside its own region.", code="outside_region")
     return ref
 
 
 def _require_bureau_for(actor: Actor, region: str, verb: str) -> None:
     actor.require(Role.admin, Role.bureau)
     if not actor.in_region(region):
-        raise Forbidden(f"A bureau {verb} only inside its own region.")
+        raise Forbidden(f"A bureau {verb} only inside its own region.", code="outside_region")
 
 
 # ---------------------------------------------------------------------------
@@ -207,24 +208,26 @@ def create_batch(session: Session, actor: Actor, *, code: str, name: str, kind: 
     if actor.role is Role.bureau:
         region = region or actor.subject
         if not actor.in_region(region):
-            raise Forbidden("A bureau publishes batches only for its own region.")
+            raise Forbidden("A bureau publishes batches only for its own region.", code="outside_region")
     if cycle_end < cycle_start:
-        raise Invalid("The cycle ends before it starts.", {"cycle_end": ["Before cycle_start."]})
+        raise Invalid("The cycle ends before it starts.", {"cycle_end": ["Before cycle_start."]},
+                      code="cycle_ends_before_start")
     if first_year_end is not None and (problem := rules.first_year_problem(cycle_start, cycle_end, first_year_end)):
         raise Invalid(f"The first agreement year cannot end on {first_year_end}: {problem}.",
                       {"first_year_end": [f"Within the cycle, less than {rules.MAX_FIRST_YEAR_MONTHS} months "
                                           "after cycle_start."]}, code="first_year_end_invalid")
     effective_date = effective_date or cycle_start
     if not cycle_start <= effective_date <= cycle_end:
-        raise Invalid("The effective date is outside the cycle.", {"effective_date": ["Outside the cycle."]})
+        raise Invalid("The effective date is outside the cycle.", {"effective_date": ["Outside the cycle."]},
+                      code="effective_date_outside_cycle")
     if session.exec(select(Batch.id).where(Batch.code == code)).first() is not None:
-        raise Conflict(f"Batch {code} already exists.")
+        raise Conflict(f"Batch {code} already exists.", code="batch_exists")
     batch = Batch(code=code, name=name, kind=kind, cycle_start=cycle_start, cycle_end=cycle_end,
                   first_year_end=first_year_end, effective_date=effective_date, region=region,
                   direct_settlement=direct_settlement, first_self_pay_base=first_self_pay_base,
                   created_by=actor.label, created_at=clock.now())
     session.add(batch)
-    db.commit(session, f"Batch {code} already exists.")
+    db.commit(session, f"Batch {code} already exists.", code="batch_exists")
     return describe_batch(batch)
 
 
@@ -232,7 +235,7 @@ def get_batch(session: Session, actor: Actor, code: str) -> Batch:
     """A batch by code; published results are readable by every account."""
     batch = session.exec(select(Batch).where(Batch.code == code)).first()
     if batch is None:
-        raise NotFound(f"No batch {code}.")
+        raise NotFound(f"No batch {code}.", code="batch_not_found")
     return batch
 
 
@@ -249,7 +252,8 @@ def list_batches(session: Session, actor: Actor) -> list[dict]:
 def _require_batch_editor(actor: Actor, batch: Batch) -> None:
     actor.require(Role.admin, Role.bureau)
     if actor.role is Role.bureau and (batch.region is None or not actor.in_region(batch.region)):
-        raise Forbidden("A bureau changes only batches of its own region; national ones are the admin's.")
+        raise Forbidden("A bureau changes only batches of its own region; national ones are the admin's.",
+                        code="batch_of_other_region")
 
 
 def describe_product(product: Product, batch: Batch) -> dict:
@@ -262,7 +266,7 @@ def get_product(session: Session, code: str, field: str = "product_code") -> tup
     row = session.exec(select(Product, Batch).join(Batch, Batch.id == Product.batch_id)
                        .where(Product.code == code)).first()
     if row is None:
-        raise Invalid(f"No procurement product {code}.", {field: ["Unknown product."]})
+        raise Invalid(f"No procurement product {code}.", {field: ["Unknown product."]}, code="product_unknown")
     return row
 
 
@@ -271,7 +275,7 @@ def product_detail(session: Session, actor: Actor, code: str) -> dict:
     try:
         product, batch = get_product(session, code)
     except Invalid:
-        raise NotFound(f"No procurement product {code}.")
+        raise NotFound(f"No procurement product {code}.", code="product_not_found")
     return describe_product(product, batch)
 
 
@@ -300,15 +304,15 @@ def add_product(session: Session, actor: Actor, batch_code: str, **values) -> di
     batch = get_batch(session, actor, batch_code)
     _require_batch_editor(actor, batch)
     if errors := _check_product(values):
-        raise Invalid("The product is invalid.", errors)
+        raise Invalid("The product is invalid.", errors, code="product_invalid")
     if session.exec(select(Product.id).where(Product.code == values["code"])).first() is not None:
-        raise Conflict(f"Product {values['code']} already exists.")
+        raise Conflict(f"Product {values['code']} already exists.", code="product_exists")
     product = _new_product(batch, values)
     session.add(product)
     session.flush()
     if product.status == rules.ProductStatus.SELECTED:
         refresh_payment_standards(session, batch, product.generic_name)
-    db.commit(session, f"Product {values['code']} already exists.")
+    db.commit(session, f"Product {values['code']} already exists.", code="product_exists")
     return describe_product(product, batch)
 
 
@@ -363,7 +367,7 @@ def import_products(session: Session, actor: Actor, batch_code: str, *, filename
     session.flush()
     for generic in sorted({p.generic_name for p in products if p.status == rules.ProductStatus.SELECTED}):
         refresh_payment_standards(session, batch, generic)
-    db.commit(session, "A product of the file was added meanwhile; nothing was imported.")
+    db.commit(session, "A product of the file was added meanwhile; nothing was imported.", code="concurrent_change")
     return {"imported": len(products)}
 
 
@@ -488,7 +492,8 @@ def set_agreed_volume(session: Session, actor: Actor, *, institution_code: str, 
     actor.require(Role.admin, Role.bureau)
     ref = institution_of(session, institution_code)
     if ref is None:
-        raise Invalid(f"No institution or pharmacy {institution_code}.", {"institution_code": ["Unknown institution."]})
+        raise Invalid(f"No institution or pharmacy {institution_code}.", {"institution_code": ["Unknown institution."]},
+                      code="institution_unknown")
     _require_bureau_for(actor, ref.region, "sets agreed volumes")
     product, batch = get_product(session, product_code)
     line = line_for(session, ref, product, _year_of(batch, year_start))
@@ -544,7 +549,8 @@ def _ratio(ratio: Decimal | None) -> Decimal:
     low, high = setting("AGREED_RATIO_MIN"), setting("AGREED_RATIO_MAX")
     ratio = setting("AGREED_RATIO") if ratio is None else ratio
     if not low <= ratio <= high:
-        raise Invalid(f"The ratio must be within {low}–{high}.", {"ratio": [f"Between {low} and {high}."]})
+        raise Invalid(f"The ratio must be within {low}–{high}.", {"ratio": [f"Between {low} and {high}."]},
+                      code="ratio_out_of_range", low=str(low), high=str(high))
     return ratio
 
 
@@ -565,7 +571,8 @@ def compute_agreed_volumes(session: Session, actor: Actor, *, product_code: str,
     base_end = base_end or year[0]
     base_start = base_start or rules.add_months(base_end, -12)
     if base_start >= base_end:
-        raise Invalid("The base period is empty.", {"base_start": ["Must be before base_end."]})
+        raise Invalid("The base period is empty.", {"base_start": ["Must be before base_end."]},
+                      code="base_period_empty")
     usage = base_usage(session, product.generic_name, base_start, base_end, region=region)
     items = []
     for code, used in sorted(usage.items()):
@@ -716,14 +723,14 @@ def record_purchase(session: Session, actor: Actor, *, institution_code: str, pr
     ref = acting_institution(session, actor, institution_code, "records purchases")
     product, batch = get_product(session, product_code)
     if errors := _purchase_problems(batch, date, clock.today()):
-        raise Invalid("The purchase date is not allowed.", errors)
+        raise Invalid("The purchase date is not allowed.", errors, code="purchase_date_invalid")
     if reference and session.exec(select(Purchase.id).where(Purchase.institution_code == ref.code,
                                                             Purchase.reference == reference)).first():
-        raise Conflict(f"A purchase with reference {reference} is already recorded.")
+        raise Conflict(f"A purchase with reference {reference} is already recorded.", code="purchase_exists")
     (purchase, deviation), = _add_purchases(session, actor, [(ref, product, batch, {
         "quantity": quantity, "amount": amount, "date": date, "supplier": supplier, "distributor": distributor,
         "reference": reference})])
-    db.commit(session, f"A purchase with reference {reference} is already recorded.")
+    db.commit(session, f"A purchase with reference {reference} is already recorded.", code="purchase_exists")
     return describe_purchase(purchase, product.code, price_deviation=deviation.value if deviation else None)
 
 
@@ -782,7 +789,8 @@ def import_purchases(session: Session, actor: Actor, *, filename: str, data: byt
             entries.append((refs[code], found[0], found[1], values))
     tables.reject(problems)
     recorded = _add_purchases(session, actor, entries)
-    db.commit(session, "A purchase of the file was recorded meanwhile; nothing was imported.")
+    db.commit(session, "A purchase of the file was recorded meanwhile; nothing was imported.",
+              code="concurrent_change")
     return {"imported": len(entries), "price_deviations": sum(deviation is not None for _, deviation in recorded)}
 
 
@@ -833,7 +841,7 @@ def declare_demand(session: Session, actor: Actor, *, product_code: str, year_st
     is required. One declaration awaits the bureau at a time; after a return, declare again.
     """
     if actor.role is Role.bureau:
-        raise Forbidden("Institutions declare their own demand.")
+        raise Forbidden("Institutions declare their own demand.", code="declaration_own_only")
     ref = acting_institution(session, actor, institution_code, "declares demand")
     product, batch = get_product(session, product_code)
     year = _year_of(batch, year_start)
@@ -842,14 +850,15 @@ def declare_demand(session: Session, actor: Actor, *, product_code: str, year_st
         Declaration.year_start == year[0],
         Declaration.status.in_([DeclarationStatus.submitted.value, DeclarationStatus.accepted.value]))).first()
     if pending is not None:
-        raise Conflict(f"A declaration for this product and year is already {pending}.")
+        raise Conflict(f"A declaration for this product and year is already {pending}.",
+                       code="declaration_pending", declaration_status=pending)
     used = base_usage(session, product.generic_name, rules.add_months(year[0], -12), year[0],
                       institution_codes={ref.code}).get(ref.code, Decimal(0))
     history = _round_units(used / product.conversion)
     if quantity < history and not explanation:
         raise Invalid(f"The declaration is below the institution's history of {history}; explain why.",
                       {"explanation": [f"Required below the history of {history} ({product.unit})."]},
-                      history=history)
+                      history=history, code="explanation_required")
     declaration = Declaration(institution_code=ref.code, region=ref.region, product_id=product.id,
                               year_start=year[0], quantity=quantity, history=history, explanation=explanation,
                               created_by=actor.label, created_at=clock.now())
@@ -863,7 +872,7 @@ def _declaration(session: Session, actor: Actor, declaration_id: int) -> Declara
     declaration = session.exec(select(Declaration).where(Declaration.id == declaration_id,
                                                          visible_declarations(actor))).first()
     if declaration is None:
-        raise NotFound(f"No declaration {declaration_id}.")
+        raise NotFound(f"No declaration {declaration_id}.", code="declaration_not_found")
     return declaration
 
 
@@ -897,7 +906,7 @@ def _decide(session: Session, actor: Actor, declaration_id: int, to: Declaration
     ).rowcount
     if touched != 1:
         session.rollback()
-        raise Conflict(f"Declaration {declaration_id} is not awaiting a decision.")
+        raise Conflict(f"Declaration {declaration_id} is not awaiting a decision.", code="declaration_not_pending")
     return declaration
 
 
@@ -972,5 +981,5 @@ def set_calendar_day(session: Session, actor: Actor, day: str, *, kind: str, nam
     else:
         row.kind, row.name, row.updated_by, row.updated_at = kind, name, actor.label, clock.now()
     session.add(row)
-    db.commit(session, f"{day} was set meanwhile.")
+    db.commit(session, f"{day} was set meanwhile.", code="concurrent_change")
     return {"day": when, "kind": kind, "name": name, "source": "table"}

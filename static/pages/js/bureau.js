@@ -6,7 +6,8 @@
 import { ApiError, api } from "./api.js";
 import { countyOfPharmacy, drawCoverageMap, lostCounties, readCoverage } from "./coverage-map.js";
 import {
-  EVIDENCE, FLAG_STATUS, FLAG_TYPE, PHARMACY_STATUS, PROCUREMENT_ALERTS, SEVERITY, chinaToday, formatInstant,
+  EVIDENCE, FLAG_STATUS, FLAG_TYPE, PHARMACY_STATUS, PROCUREMENT_ALERTS, SEVERITY, chinaToday, describeError,
+  formatInstant,
 } from "./i18n.js";
 import { executionRow, lastDay, openAlertItem } from "./procurement.js";
 import { startPage } from "./session.js";
@@ -197,7 +198,7 @@ async function openExit(pharmacy) {
     if (state.map) state.map.markLost(lost.map((c) => c.adcode));
   } catch (error) {
     whatif.className = "whatif";
-    fill(whatif, `无法分析退出的影响：${error instanceof ApiError ? (error.problem.detail || error.status) : error}`);
+    fill(whatif, `无法分析退出的影响：${error instanceof ApiError ? describeError(error).message : error}`);
   }
 }
 
@@ -217,7 +218,7 @@ async function confirmExit(event) {
       await Promise.all([loadPharmacies(), state.region ? loadCoverage(state.region) : null]);
     } catch (error) {
       showProblem($("#exit-error"), error, "退出未完成");
-      if (error.status === 409 && (error.problem.uncovered || /force it/i.test(error.problem.detail || ""))) {
+      if (error.status === 409 && error.problem.code === "last_pharmacy_in_county") {
         show($("#exit-force-field"), true);
         $("#exit-force").focus();
       }
