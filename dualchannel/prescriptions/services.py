@@ -76,7 +76,8 @@ def _load(session: Session, actor: Actor, prescription_id: int) -> Prescription:
     prescription = session.exec(select(Prescription).where(Prescription.id == prescription_id, visible(actor))
                                 .execution_options(populate_existing=True)).first()
     if prescription is None:
-        raise NotFound(f"No prescription {prescription_id}.", code="prescription_not_found")
+        raise NotFound(f"No prescription {prescription_id}.", code="prescription_not_found",
+                       prescription_id=prescription_id)
     return prescription
 
 
@@ -95,7 +96,8 @@ def _load_detail(session: Session, actor: Actor, prescription_id: int) -> Prescr
         .order_by(PrescriptionItem.id, PrescriptionEvent.id)
         .execution_options(populate_existing=True)).all()
     if not rows:
-        raise NotFound(f"No prescription {prescription_id}.", code="prescription_not_found")
+        raise NotFound(f"No prescription {prescription_id}.", code="prescription_not_found",
+                       prescription_id=prescription_id)
     items = list({row[4].id: row[4] for row in rows}.values())
     events = list({row[6].id: row[6] for row in rows if row[6] is not None}.values())
     prescription, patient, pharmacy, key = rows[0][:4]
