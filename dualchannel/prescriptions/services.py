@@ -263,7 +263,7 @@ def _refuse_if_expired(prescription: Prescription) -> None:
 
 
 def _issue_problems(session: Session, actor: Actor, *, patient_id: int, valid_days: int, items: list[dict]):
-    """The patient of a new prescription, or Invalid listing every rule it breaks at once, by
+    """The patient of a new prescription and its drugs by code, or Invalid listing every rule it breaks at once, by
     field: the patient, the validity, and for each item its drug (listed twice, unknown, not
     dual-channel, eligibility missing or expired) and its days' supply."""
     errors: dict[str, list[str]] = {}
@@ -301,7 +301,7 @@ def _issue_problems(session: Session, actor: Actor, *, patient_id: int, valid_da
         if item["days_supply"] > current_app.config["MAX_DAYS_SUPPLY"]:
             refuse(f"{key}.days_supply", "At most 84 days' supply (12 weeks, 长期处方).")
     if not errors:
-        return patient
+        return patient, drugs
     # One kind of problem keeps its own code; several at once are `prescription_rules`.
     if kinds == {"patient_id"}:
         raise Invalid(f"No patient {patient_id}.", errors, code="patient_unknown")
@@ -322,7 +322,7 @@ def issue(session: Session, actor: Actor, *, patient_id: int, diagnosis: str, va
     if physician is None or not physician.responsible:
         raise Forbidden("Only a responsible physician (医保责任医师) issues dual-channel prescriptions.",
                         code="physician_not_responsible")
-    patient = _issue_problems(session, actor, patient_id=patient_id, valid_days=valid_days, items=items)
+    patient, drugs = _issue_problems(session, actor, patient_id=patient_id, valid_days=valid_days, items=items)
     now = clock.now()
     key = signatures.signing_key(session, signing.physician_holder(physician.code), keys, at=now)
     prescription = Prescription(patient_id=patient.id, physician_code=physician.code,
