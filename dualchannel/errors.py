@@ -18,9 +18,10 @@ class DomainError(Exception):
     """A business rule said no. Services raise these; they know nothing of HTTP.
 
     `code` (required) is the stable snake_case name clients act on, one of the registry
-    `dualchannel.problems.PROBLEMS` (the `detail` sentence is for people and may change). `on_refusal` are callables taking the session that write what the refusal
-    itself leaves behind (an audit flag, an access-log entry): they run after the request's own
-    work is rolled back, in a transaction of their own (`db.record_refusal`).
+    `dualchannel.problems.PROBLEMS` (the `detail` sentence is for people and may change).
+    `on_refusal` are callables taking the session that write what the refusal itself leaves
+    behind (an audit flag, an access-log entry): they run after the request's own work is
+    rolled back, in a transaction of their own (`db.record_refusal`).
     """
 
     status = 400
