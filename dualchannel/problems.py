@@ -156,6 +156,8 @@ PROBLEMS: dict[str, ProblemType] = {p.code: p for p in (
     _P("drug_listed_twice", 422, "药品重复", "同一药品在一张处方中只能出现一次。", "Each drug appears once on a prescription."),
     _P("invalid_transition", 409, "处方状态不允许", "处方当前为“{status_now}”，不能{action}。",
        "The prescription's status (`status_now`) does not allow the action."),
+    _P("settlement_invalid_transition", 409, "结算状态不允许", "该结算（报销）当前的状态不允许此操作。",
+       "The settlement's status (`status_now`) does not allow the action (approve, reject, reverse)."),
     _P("prescription_expired", 409, "处方已过期", "处方已过期，不能继续办理。", "The prescription is past its validity."),
     _P("not_prescribing_physician", 403, "不是开方医师", "只有开方医师可以办理此处方。",
        "Only the prescribing physician may do this."),

@@ -1034,7 +1034,8 @@ def _refuse_undo_unless_dispensed(status: str) -> None:
                        code="settled_reverse_first", status_now=status)
     if status != Status.dispensed.value:
         raise Conflict(f"The prescription is {status}; only a pack of a dispensed, unsettled "
-                       "prescription can be undone.", code="invalid_transition", status_now=status)
+                       "prescription can be undone.", code="invalid_transition", status_now=status,
+                       action="undo_pack")
 
 
 def expire_overdue(session: Session, now: datetime | None = None) -> int:

@@ -583,8 +583,8 @@ def _change(session: Session, actor: Actor, settlement: Settlement, action: str,
     The loaded `settlement` shows the new state."""
     sources, target = rules.TRANSITIONS[action]
     if Status(settlement.status) not in sources:
-        raise Conflict(f"A settlement that is {settlement.status} cannot be {action}d.", code="invalid_transition",
-                       status_now=settlement.status)
+        raise Conflict(f"A settlement that is {settlement.status} cannot be {action}d.",
+                       code="settlement_invalid_transition", status_now=settlement.status, action=action)
     now = clock.now()
     event = SettlementEvent(settlement_id=settlement.id, action=action, from_status=settlement.status,
                             to_status=target.value, actor=actor.label, reason=reason, at=now)
