@@ -47,12 +47,13 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     validate(app.config, feature_checks=[standards.check_settings])
 
-    from dualchannel import api, cli, db, errors, logs, metrics, ratelimit
+    from dualchannel import api, cli, db, errors, logs, metrics, problems, ratelimit
 
     logs.init_app(app)
     metrics.init_app(app)
     db.init_app(app)
     errors.init_app(app)
+    problems.init_app(app)
     cli.init_app(app)
 
     rest = api.Api(app)
@@ -62,6 +63,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         rest.register_blueprint(bp)
         blueprints[bp.name] = bp
     ratelimit.init_app(app, blueprints)
+    api.document_problems(rest, app)
     rest.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     rest.spec.options["security"] = [{"bearer": []}]
 

@@ -9,6 +9,7 @@ import io
 import re
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import flask_smorest
@@ -20,7 +21,7 @@ from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.routing import IntegerConverter
 
-from dualchannel import adcodes, auth, clock, errors
+from dualchannel import adcodes, auth, clock, errors, problems
 from dualchannel.errors import Invalid, NotFound
 
 # Integer primary keys are 32-bit on PostgreSQL (`integer`); a larger id in a URL or body is an
@@ -51,7 +52,11 @@ class ProblemSchema(ma.Schema):
     title = ma.fields.String(required=True)
     status = ma.fields.Integer(required=True)
     detail = ma.fields.String(required=True)
-    errors = ma.fields.Dict(metadata={"description": "Field -> messages"})
+    code = ma.fields.String(required=True, metadata={
+        "description": "Stable snake_case code: act on it, not on `detail`. Each is explained at `type` "
+                       "(/problems/<code>) and listed under x-problem-codes.",
+        "enum": sorted(problems.PROBLEMS)})
+    errors = ma.fields.Dict(metadata={"description": "Field path (items.0.quantity) -> messages, every bad field at once"})
 
 
 class Api(_Api):
@@ -184,7 +189,7 @@ def refuse_unreadable_input() -> None:
     if request.method == "OPTIONS":
         return
     if not _storable_text(request.path):
-        raise NotFound("No such resource.")
+        raise NotFound("No such resource.", code="resource_not_found")
     if request.mimetype != "multipart/form-data":
         request.max_content_length = current_app.config["MAX_JSON_BODY"]
     if request.content_length is not None and request.content_length > request.max_content_length:
@@ -395,3 +400,50 @@ class RatioField(MoneyField):
     def __init__(self, **kwargs):
         super().__init__(places=4, **kwargs)
         self.validators.append(ma.validate.Range(max=1))
+
+
+# Codes any API operation may answer with: the edge's, authentication's and the database's.
+EDGE_CODES = ("token_missing", "token_invalid", "role_forbidden", "invalid_fields", "unknown_fields", "malformed_json",
+              "json_too_deep", "unstorable_value", "value_out_of_range", "payload_too_large", "unsupported_media_type",
+              "rate_limited", "concurrent_change", "unavailable", "internal_error")
+WRITE_CODES = ("invalid_idempotency_key", "idempotency_key_reused", "idempotency_key_in_progress")
+_RULE_ARGUMENT = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
+
+
+def document_problems(rest: Api, app) -> None:
+    """Put the problem codes in /openapi.json: every code with its status, titles and page at
+    the top (`x-problem-codes`), the `code` member's enum in the Problem schema, and on each
+    operation the codes it can answer with (`x-problem-codes`: those its feature and the
+    features it calls raise, and the edge's)."""
+    root = Path(__file__).resolve().parent
+    rest.spec.options["x-problem-codes"] = {
+        code: {"status": p.status, "title": p.title, "description": p.en, "type": "/problems/" + code}
+        for code, p in sorted(problems.PROBLEMS.items())}
+    paths = rest.spec._paths  # apispec keeps the operations here until to_dict()
+    for rule in app.url_map.iter_rules():
+        view = app.view_functions.get(rule.endpoint)
+        module = getattr(getattr(view, "view_class", view), "__module__", "")
+        path = _RULE_ARGUMENT.sub(r"{\1}", rule.rule)
+        if not module.startswith("dualchannel.") or path not in paths:
+            continue
+        feature = root / module.split(".")[1]
+        if not feature.is_dir():
+            continue
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            operation = paths[path].get(method.lower())
+            if operation is None:
+                continue
+            codes = set(_feature_codes(feature)) | set(EDGE_CODES)
+            if method != "GET":
+                codes |= set(WRITE_CODES)
+            operation["x-problem-codes"] = sorted(c for c in codes if c in problems.PROBLEMS)
+
+
+def _feature_codes(feature: Path) -> frozenset[str]:
+    codes = set(problems.codes_in(feature))
+    for other in problems.imported_features(feature):
+        if (feature.parent / other).is_dir():
+            codes |= problems.codes_in(feature.parent / other)
+        elif (feature.parent / f"{other}.py").is_file():
+            codes |= problems.codes_in(feature.parent / f"{other}.py")
+    return frozenset(codes)

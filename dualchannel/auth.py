@@ -83,7 +83,7 @@ class Actor:
     def require(self, *roles: Role) -> None:
         """Raise Forbidden unless the actor has one of `roles`."""
         if self.role not in roles:
-            raise Forbidden(f"The role {self.role.value} may not do this.")
+            raise Forbidden(f"The role {self.role.value} may not do this.", code="role_forbidden", role=self.role.value)
 
 
 def _digest(token: str) -> str:
@@ -97,13 +97,15 @@ def create_token(session: Session, *, role: str, subject: str | None, name: str 
     try:
         role = Role(role)
     except ValueError:
-        raise Invalid(f"Unknown role {role!r}.", {"role": [f"One of {', '.join(r.value for r in Role)}."]})
+        raise Invalid(f"Unknown role {role!r}.", {"role": [f"One of {', '.join(r.value for r in Role)}."]},
+                      code="role_unknown")
     if role is Role.admin:
         subject = None
     elif not subject:
-        raise Invalid("This role needs a subject.", {"subject": ["Missing."]})
+        raise Invalid("This role needs a subject.", {"subject": ["Missing."]}, code="subject_required")
     if role is Role.bureau and not adcodes.is_valid(subject):
-        raise Invalid("A bureau's subject is the 6-digit adcode of its region.", {"subject": ["Not an adcode."]})
+        raise Invalid("A bureau's subject is the 6-digit adcode of its region.", {"subject": ["Not an adcode."]},
+                      code="bureau_subject_invalid")
     if pharmacist_id is not None and role is not Role.pharmacy:
         raise Invalid("Only a pharmacy's token is bound to a pharmacist.", {"pharmacist": ["Not a pharmacy."]},
                       code="pharmacist_needs_pharmacy")
@@ -214,4 +216,4 @@ def require_registrar(actor: Actor, adcode: str) -> None:
     """Registry entries are made by an admin, or by a bureau inside its own region."""
     actor.require(Role.admin, Role.bureau)
     if not actor.in_region(adcode):
-        raise Forbidden("A bureau registers only inside its own region.")
+        raise Forbidden("A bureau registers only inside its own region.", code="outside_region")

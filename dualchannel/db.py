@@ -388,7 +388,7 @@ def init_app(app: Flask) -> None:
     app.teardown_appcontext(_close_session)
 
 
-def commit(session: Session, conflict: str = "It already exists.", code: str = "already_exists") -> None:
+def commit(session: Session, conflict: str, *, code: str) -> None:
     """Commit, turning a unique-constraint race into a Conflict instead of a 500."""
     from dualchannel.errors import Conflict
 

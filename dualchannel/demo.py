@@ -201,7 +201,7 @@ def _load_procurement(session: Session) -> None:
 def load(session: Session) -> dict[str, tuple[str | None, str]]:
     """Load the demo set into an empty database; returns role -> (subject, token)."""
     if session.exec(select(Institution.code)).first() is not None:
-        raise Conflict("The database is not empty; the demo loads only into an empty one.")
+        raise Conflict("The database is not empty; the demo loads only into an empty one.", code="database_not_empty")
     # The example policies of Jining (unless `init-db` loaded them already), so the demo settles.
     settlements.import_default_policies(session)
     for code, name, adcode, lat, lon in INSTITUTIONS:

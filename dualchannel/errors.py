@@ -7,6 +7,8 @@ import math
 from flask import Flask, current_app, jsonify
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from dualchannel.problems import PROBLEMS
+
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
@@ -15,23 +17,21 @@ PROBLEM_JSON = "application/problem+json"
 class DomainError(Exception):
     """A business rule said no. Services raise these; they know nothing of HTTP.
 
-    `code` is the stable snake_case name clients act on (the `detail` sentence is for people
-    and may change). `on_refusal` are callables taking the session that write what the refusal
-    itself leaves behind (an audit flag, an access-log entry): they run after the request's own
-    work is rolled back, in a transaction of their own (`db.record_refusal`).
+    `code` (required) is the stable snake_case name clients act on, one of the registry
+    `dualchannel.problems.PROBLEMS` (the `detail` sentence is for people and may change).
+    `on_refusal` are callables taking the session that write what the refusal itself leaves
+    behind (an audit flag, an access-log entry): they run after the request's own work is
+    rolled back, in a transaction of their own (`db.record_refusal`).
     """
 
     status = 400
     title = "Bad request"
-    code = "bad_request"
 
-    def __init__(self, detail: str, errors: dict | None = None, *, code: str | None = None,
-                 on_refusal=(), **extra):
+    def __init__(self, detail: str, errors: dict | None = None, *, code: str, on_refusal=(), **extra):
         super().__init__(detail)
         self.detail = detail
         self.errors = errors
-        if code is not None:
-            self.code = code
+        self.code = code
         self.on_refusal = tuple(on_refusal)
         self.extra = extra
 
@@ -41,19 +41,16 @@ class NotFound(DomainError):
 
     status = 404
     title = "Not found"
-    code = "not_found"
 
 
 class Forbidden(DomainError):
     status = 403
     title = "Forbidden"
-    code = "forbidden"
 
 
 class Unauthorized(DomainError):
     status = 401
     title = "Unauthorized"
-    code = "unauthorized"
 
 
 class Conflict(DomainError):
@@ -61,7 +58,6 @@ class Conflict(DomainError):
 
     status = 409
     title = "Conflict"
-    code = "conflict"
 
 
 class Invalid(DomainError):
@@ -69,7 +65,6 @@ class Invalid(DomainError):
 
     status = 422
     title = "Unprocessable content"
-    code = "invalid"
 
 
 # Codes of the errors werkzeug and webargs raise, by status.
@@ -81,16 +76,19 @@ PROBLEM_TYPE_PREFIX = "/problems/"
 
 
 def problem(status: int, title: str, detail: str, errors=None, *, code: str | None = None, **extra):
-    """A problem+json response with its stable `code` and a `type` URI built from it. Any
+    """A problem+json response with its stable `code` (one of `problems.PROBLEMS`) and a `type`
+    URI built from it; `errors` is flattened to field path -> messages (`items.0.quantity`). Any
     resident ID number in it is masked: error texts name the caller's input (a code, a field),
     and an ID number typed in the wrong field must not come back."""
     from dualchannel.identity import redact
 
-    code = code or HTTP_CODES.get(status, "error")
+    code = code or HTTP_CODES.get(status, "internal_error")
+    if code not in PROBLEMS:
+        log.error("problem code %r is not in the registry (dualchannel/problems.py)", code)
     body = {"type": PROBLEM_TYPE_PREFIX + code, "title": title, "status": status, "detail": detail,
             "code": code}
     if errors:
-        body["errors"] = errors
+        body["errors"] = flatten_errors(errors)
     body.update(extra)
     response = jsonify(json.loads(redact(json.dumps(body, ensure_ascii=False, default=str))))
     response.status_code = status
@@ -106,8 +104,6 @@ def _http_problem(error: HTTPException):
         (location, inner), = errors.items()
         if location in ("json", "query", "querystring", "headers", "view_args", "form", "files"):
             errors = inner
-    if isinstance(errors, dict) and errors.get("_schema") and len(errors) == 1 and error.code == 422:
-        errors = {"body": errors["_schema"]}
     if isinstance(errors, list):  # a body that is not JSON at all: still field -> messages
         errors = {"body": errors}
     detail = data.get("message") or error.description or error.name
@@ -120,7 +116,8 @@ def _http_problem(error: HTTPException):
             if len(unknown) == len(_leaves(errors)):
                 code = "unknown_fields"
     if error.code == 400 and "json" in (data.get("messages") or {}):
-        detail, code = "The request body is not valid JSON.", "malformed_json"
+        detail = "The request body is not valid JSON."
+        code = "malformed_json"
     response = problem(error.code or 500, error.name, detail, errors, code=code)
     for name, value in (data.get("headers") or {}).items():
         response.headers[name] = value
@@ -139,6 +136,21 @@ def _leaves(errors, where: str = "") -> dict[str, list]:
     for key, inner in errors.items():
         found.update(_leaves(inner, f"{where}.{key}" if where else str(key)))
     return found
+
+
+def flatten_errors(errors) -> dict[str, list]:
+    """One shape for every 422: field path -> messages, all fields at once. marshmallow's nested
+    dicts become dotted paths (`{"items": {0: {"quantity": [...]}}}` -> `items.0.quantity`); a
+    schema-level message (`_schema`) belongs to the object that holds it (`body` at the top)."""
+    if not isinstance(errors, dict):
+        return {"body": errors if isinstance(errors, list) else [errors]}
+    flat: dict[str, list] = {}
+    for path, messages in _leaves(errors).items():
+        parts = [part for part in path.split(".") if part != "_schema"]
+        key = ".".join(parts) or "body"
+        messages = messages if isinstance(messages, list) else [messages]
+        flat.setdefault(key, []).extend(messages)
+    return flat
 
 
 def _unknown_fields(errors) -> list[str]:

@@ -17,6 +17,7 @@ from flask.testing import FlaskCliRunner, FlaskClient
 
 from dualchannel import clock, create_app, db, migrate
 from dualchannel.models import metadata
+from dualchannel.problems import PROBLEMS
 from dualchannel.signatures import crypto
 from tests.support import find_resident_ids
 
@@ -286,3 +287,46 @@ def privacy_guard(monkeypatch):
         for logger, level in zip(loggers, levels):
             logger.setLevel(level)
     assert not leaks, f"Full resident ID numbers leaked: {leaks}"
+
+
+def problem_contract_violations(body: dict, status: int) -> list[str]:
+    """What a problem+json body breaks of the error contract (empty when it keeps it): a `code`
+    of the registry with its status, `type` built from it, every placeholder of the code's
+    zh-CN text filled by a member of the problem, and `errors` flat (field path -> messages)."""
+    code = body.get("code")
+    known = PROBLEMS.get(code)
+    wrong = []
+    if known is None:
+        return [f"code {code!r} is not in dualchannel/problems.py"]
+    if body.get("type") != f"/problems/{code}":
+        wrong.append(f"type {body.get('type')!r} is not /problems/{code}")
+    if known.status != status or body.get("status") != status:
+        wrong.append(f"{code} is registered as {known.status}, answered {status}")
+    missing = [name for name in known.placeholders if body.get(name) in (None, "")]
+    if missing:
+        wrong.append(f"{code}: the zh-CN text needs {missing}, which the problem does not carry")
+    errors = body.get("errors")
+    if errors is not None and not (isinstance(errors, dict) and all(
+            isinstance(k, str) and isinstance(v, list) and all(not isinstance(m, (dict, list)) for m in v)
+            for k, v in errors.items())):
+        wrong.append(f"errors is not field path -> messages: {errors!r}"[:300])
+    return wrong
+
+
+@pytest.fixture(autouse=True)
+def problem_contract(monkeypatch):
+    """Across the whole suite: every problem+json answer carries a `code` of the registry
+    (dualchannel/problems.py) with its status and `type: /problems/<code>` (never about:blank),
+    the members its zh-CN text needs, and flat `errors`."""
+    open_ = FlaskClient.open
+
+    def checked_open(self, *args, **kwargs):
+        response = open_(self, *args, **kwargs)
+        if response.mimetype == "application/problem+json":
+            path = response.request.path if response.request is not None else "?"
+            wrong = problem_contract_violations(response.get_json(), response.status_code)
+            if wrong:
+                raise AssertionError(f"Problem answer to {path} breaks the error contract: {wrong}")
+        return response
+
+    monkeypatch.setattr(FlaskClient, "open", checked_open)

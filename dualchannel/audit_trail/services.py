@@ -70,5 +70,5 @@ def require_reason(reason: str | None) -> str:
     """A reason with words in it, for reads and undos that must say why; else Invalid."""
     text = (reason or "").strip()
     if not text:
-        raise Invalid("A reason is required.", {"reason": ["Say why."]})
+        raise Invalid("A reason is required.", {"reason": ["Say why."]}, code="reason_required")
     return text

@@ -36,11 +36,11 @@ def _region(actor: Actor, region: str) -> tuple[rules.Region, list[County]]:
     """
     actor.require(Role.admin, Role.bureau)
     if not actor.in_region(region) or (region == NATIONAL_ADCODE and actor.role is not Role.admin):
-        raise NotFound(f"No region {region}.")
+        raise NotFound(f"No region {region}.", code="region_not_found")
     try:
         counties = geo_boundaries.current().counties_in(region)
     except KeyError:
-        raise NotFound(f"No region {region} in the county boundaries.") from None
+        raise NotFound(f"No region {region} in the county boundaries.", code="region_not_found") from None
     return rules.describe_region(region, counties), counties
 
 
@@ -108,7 +108,8 @@ def what_if(session: Session, actor: Actor, region: str, exclude: list[str]) -> 
     found = pharmacies.in_counties(session, actor, codes=codes)
     missing = [c for c in codes if c not in {p.code for p in found}]
     if missing:
-        raise Invalid("Unknown pharmacies in exclude.", {"exclude": [f"No pharmacy {c}." for c in missing]})
+        raise Invalid("Unknown pharmacies in exclude.", {"exclude": [f"No pharmacy {c}." for c in missing]},
+                      code="pharmacy_unknown")
     removed = Counter(p.county_adcode for p in found if p.status == PharmacyStatus.active.value)
     return WhatIf(report=report, excluded=found, losing=rules.losing_coverage(report.counties, removed))
 

@@ -139,7 +139,9 @@ def payment_standard_on(session: Session, drug: Drug, on: date, *,
     is not treated as selected: it keeps the base ratio.
     """
     if insurance is not None and insurance not in INSURANCE_TYPES:
-        raise Invalid(f"Unknown insurance type {insurance!r}.", {"insurance": [f"One of {', '.join(INSURANCE_TYPES)}."]})
+        raise Invalid(f"Unknown insurance type {insurance!r}.",
+                      {"insurance": [f"One of {', '.join(INSURANCE_TYPES)}."]},
+                      code="insurance_unknown")
     row = _standard_in_force(session, drug, on)
     if row is None:
         return drug.payment_standard, Decimal(0)

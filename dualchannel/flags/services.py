@@ -111,7 +111,7 @@ def get_flag(session: Session, actor: Actor, flag_id: int) -> Flag:
     actor.require(Role.admin, Role.bureau)
     flag = session.exec(select(Flag).where(Flag.id == flag_id, visible(actor))).first()
     if flag is None:
-        raise NotFound(f"No flag {flag_id}.")
+        raise NotFound(f"No flag {flag_id}.", code="flag_not_found")
     return flag
 
 
@@ -124,7 +124,7 @@ def review_flag(session: Session, actor: Actor, flag_id: int, *, decision: str, 
     ).rowcount
     if touched != 1:
         session.rollback()
-        raise Conflict(f"Flag {flag_id} was already reviewed.")
+        raise Conflict(f"Flag {flag_id} was already reviewed.", code="flag_already_reviewed")
     session.commit()
     session.refresh(flag)
     return flag

@@ -14,24 +14,25 @@ def create_institution(session: Session, actor: Actor, *, code: str, name: str, 
     """Register a designated medical institution (定点医疗机构), optionally with its location
     (stored as WGS-84, converted from `crs`)."""
     if not adcodes.is_valid(adcode):
-        raise Invalid("adcode is not a 6-digit division code.", {"adcode": ["Not an adcode."]})
+        raise Invalid("adcode is not a 6-digit division code.", {"adcode": ["Not an adcode."]}, code="adcode_invalid")
     if (lat is None) != (lon is None):
-        raise Invalid("Give lat and lon together.", {"lat" if lat is None else "lon": ["Give lat and lon together."]})
+        raise Invalid("Give lat and lon together.", {"lat" if lat is None else "lon": ["Give lat and lon together."]},
+                      code="coordinates_incomplete")
     require_registrar(actor, adcode)
     if session.get(Institution, code):
-        raise Conflict(f"Institution {code} already exists.")
+        raise Conflict(f"Institution {code} already exists.", code="institution_exists")
     if lat is not None:
         lat, lon = geo_crs.to_wgs84(lat, lon, crs)
     institution = Institution(code=code, name=name, adcode=adcode, lat=lat, lon=lon, created_at=clock.now())
     session.add(institution)
-    db.commit(session, f"Institution {code} already exists.")
+    db.commit(session, f"Institution {code} already exists.", code="institution_exists")
     return institution
 
 
 def get_institution(session: Session, actor: Actor, code: str) -> Institution:
     institution = session.get(Institution, code)
     if institution is None or not actor.in_region(institution.adcode):
-        raise NotFound(f"No institution {code}.")
+        raise NotFound(f"No institution {code}.", code="institution_not_found")
     return institution
 
 
@@ -40,14 +41,15 @@ def create_physician(session: Session, actor: Actor, *, code: str, name: str, in
     """Register a physician; `responsible` marks a 医保责任医师."""
     institution = session.get(Institution, institution_code)
     if institution is None:
-        raise Invalid(f"No institution {institution_code}.", {"institution_code": ["Unknown institution."]})
+        raise Invalid(f"No institution {institution_code}.", {"institution_code": ["Unknown institution."]},
+                      code="institution_unknown")
     require_registrar(actor, institution.adcode)
     if session.get(Physician, code):
-        raise Conflict(f"Physician {code} already exists.")
+        raise Conflict(f"Physician {code} already exists.", code="physician_exists")
     physician = Physician(code=code, name=name, institution_code=institution_code, responsible=responsible,
                           created_at=clock.now())
     session.add(physician)
-    db.commit(session, f"Physician {code} already exists.")
+    db.commit(session, f"Physician {code} already exists.", code="physician_exists")
     return physician
 
 

@@ -261,17 +261,19 @@ def record_eligibility(session: Session, actor: Actor, *, patient_id: int, drug_
     actor.require(Role.physician)
     physician = session.get(Physician, actor.subject)
     if physician is None or not physician.responsible:
-        raise Forbidden("Only a responsible physician (医保责任医师) records eligibility.")
+        raise Forbidden("Only a responsible physician (医保责任医师) records eligibility.", code="physician_not_responsible")
     patient = get_patient(session, actor, patient_id)
     drug = session.get(Drug, drug_code)
     if drug is None:
-        raise Invalid(f"No drug {drug_code}.", {"drug_code": ["Unknown drug."]})
+        raise Invalid(f"No drug {drug_code}.", {"drug_code": ["Unknown drug."]}, code="drug_unknown")
     if not drug.requires_eligibility:
-        raise Invalid(f"{drug.name} does not require eligibility.", {"drug_code": ["No eligibility needed."]})
+        raise Invalid(f"{drug.name} does not require eligibility.", {"drug_code": ["No eligibility needed."]},
+                      code="eligibility_not_required")
     today = clock.today()
     valid_until = valid_until or today + timedelta(days=DEFAULT_ELIGIBILITY_DAYS)
     if valid_until < today:
-        raise Invalid("valid_until is in the past.", {"valid_until": ["Must be today or later."]})
+        raise Invalid("valid_until is in the past.", {"valid_until": ["Must be today or later."]},
+                      code="valid_until_past")
     eligibility = Eligibility(patient_id=patient.id, drug_code=drug_code, physician_code=physician.code,
                               valid_from=today, valid_until=valid_until, created_at=clock.now())
     session.add(eligibility)
@@ -323,7 +325,8 @@ def re_examinations(session: Session, actor: Actor, *, within_days: int = 30, ex
     actor.require(Role.physician)
     physician = session.get(Physician, actor.subject)
     if physician is None or not physician.responsible:
-        raise Forbidden("Only a responsible physician (医保责任医师) reviews re-examinations.")
+        raise Forbidden("Only a responsible physician (医保责任医师) reviews re-examinations.",
+                        code="physician_not_responsible")
     today = clock.today()
     ours = (select(Eligibility.patient_id, Eligibility.drug_code)
             .join(Physician, Physician.code == Eligibility.physician_code)

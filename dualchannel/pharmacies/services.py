@@ -20,11 +20,13 @@ from dualchannel.pharmacies.models import Pharmacist, Pharmacy, PharmacyEvent, P
 def locate(lat: float, lon: float, crs: str) -> tuple[float, float, geo_boundaries.County]:
     """WGS-84 coordinates and the county of a point given in any supported system."""
     if not geo_crs.in_china(lat, lon):
-        raise Invalid("The location is not in China.", {"lat": ["Outside China."], "lon": ["Outside China."]})
+        raise Invalid("The location is not in China.", {"lat": ["Outside China."], "lon": ["Outside China."]},
+                      code="point_outside_china")
     lat, lon = geo_crs.to_wgs84(lat, lon, crs)
     county = geo_boundaries.current().county_of(lat, lon)
     if county is None:
-        raise Invalid("The location is in no county of China.", {"lat": ["In no county."], "lon": ["In no county."]})
+        raise Invalid("The location is in no county of China.", {"lat": ["In no county."], "lon": ["In no county."]},
+                      code="point_outside_counties")
     return lat, lon, county
 
 
@@ -48,10 +50,10 @@ def ensure_admitted(pharmacy: Pharmacy) -> None:
     a suspended, exited or not yet admitted one is refused with 409 naming its state."""
     if pharmacy.status == PharmacyStatus.active.value:
         return
-    state = {PharmacyStatus.suspended.value: "suspended", PharmacyStatus.exited.value: "exited"}.get(
-        pharmacy.status, "not_admitted")
     raise Conflict(f"{pharmacy.name} ({pharmacy.code}) is {pharmacy.status}: only an admitted dual-channel "
-                   "pharmacy may verify, dispense, settle or undo.", code=f"pharmacy_{state}",
+                   "pharmacy may verify, dispense, settle or undo.",
+                   code={PharmacyStatus.suspended.value: "pharmacy_suspended",
+                         PharmacyStatus.exited.value: "pharmacy_exited"}.get(pharmacy.status, "pharmacy_not_admitted"),
                    pharmacy_code=pharmacy.code, pharmacy_status=pharmacy.status)
 
 
@@ -69,7 +71,7 @@ def create_pharmacy(session: Session, actor: Actor, *, code: str, name: str, add
     require_registrar(actor, adcode)
     lat, lon, county = locate(lat, lon, crs)
     if session.get(Pharmacy, code):
-        raise Conflict(f"Pharmacy {code} already exists.")
+        raise Conflict(f"Pharmacy {code} already exists.", code="pharmacy_exists")
     now = clock.now()
     pharmacy = Pharmacy(code=code, name=name, address=address, adcode=adcode, lat=lat, lon=lon,
                         county_adcode=county.adcode, city_adcode=county.city_adcode,
@@ -83,14 +85,14 @@ def create_pharmacy(session: Session, actor: Actor, *, code: str, name: str, add
                    region=county.adcode, dedup_key=f"county_mismatch:{code}:{adcode}:{county.adcode}",
                    evidence={"pharmacy_code": code, "declared_adcode": adcode, "computed_adcode": county.adcode,
                              "computed_name": county.name, "lat": lat, "lon": lon})
-    db.commit(session, f"Pharmacy {code} already exists.")
+    db.commit(session, f"Pharmacy {code} already exists.", code="pharmacy_exists")
     return pharmacy
 
 
 def get_pharmacy(session: Session, actor: Actor, code: str) -> Pharmacy:
     pharmacy = session.exec(select(Pharmacy).where(Pharmacy.code == code, visible(actor))).first()
     if pharmacy is None:
-        raise NotFound(f"No pharmacy {code}.")
+        raise NotFound(f"No pharmacy {code}.", code="pharmacy_not_found")
     return pharmacy
 
 
@@ -131,7 +133,7 @@ def change_status(session: Session, actor: Actor, code: str, action: str, *, rea
     current = PharmacyStatus(pharmacy.status)
     if current not in sources:
         raise Conflict(f"A pharmacy that is {current.value} cannot be {rules.PAST[action]}.",
-                       status_now=current.value)
+                       status_now=current.value, code="pharmacy_invalid_transition", action=action)
     if target is PharmacyStatus.active and not pharmacy.traceability:
         # Seed 003 三(二): a dual-channel pharmacy must "满足对所售药品已实现电子追溯".
         raise Conflict(f"{pharmacy.name} has no electronic traceability of the drugs it sells (药品电子追溯); "
@@ -139,7 +141,7 @@ def change_status(session: Session, actor: Actor, code: str, action: str, *, rea
                        criterion="traceability")
     # Suspensions and exits always need one, so a forced one always says why.
     if needs_reason and not reason:
-        raise Invalid(f"A reason is required to {action}.", {"reason": ["Missing."]})
+        raise Invalid(f"A reason is required to {action}.", {"reason": ["Missing."]}, code="reason_required")
     forced = False
     if target is not PharmacyStatus.active:
         # Lock every active pharmacy of the county, this one included: of two racing exits,
@@ -156,7 +158,8 @@ def change_status(session: Session, actor: Actor, code: str, action: str, *, rea
                     f"({pharmacy.county_adcode}): to {action} it would leave the county without one. "
                     f"Send force: true with a reason to do it anyway.",
                     uncovered=[pharmacy.county_adcode],
-                    counties=[{"adcode": pharmacy.county_adcode, "name": name}])
+                    counties=[{"adcode": pharmacy.county_adcode, "name": name}],
+                    code="last_pharmacy_in_county", county_name=name)
             forced = True
     now = clock.now()
     touched = session.execute(
@@ -165,7 +168,7 @@ def change_status(session: Session, actor: Actor, code: str, action: str, *, rea
     ).rowcount
     if touched != 1:
         session.rollback()
-        raise Conflict(f"Pharmacy {code} changed meanwhile; try again.")
+        raise Conflict(f"Pharmacy {code} changed meanwhile; try again.", code="concurrent_change")
     session.add(PharmacyEvent(pharmacy_code=code, action=action, from_status=current.value, to_status=target.value,
                               reason=reason, forced=forced, actor=actor.label, at=now))
     session.commit()
@@ -209,13 +212,13 @@ def set_stock(session: Session, actor: Actor, code: str, quantities: dict[str, i
     """Set stock levels (the pharmacy itself, or an admin); returns the whole stock."""
     if not (actor.role is Role.admin or (actor.role is Role.pharmacy and actor.subject == code)):
         if actor.role is Role.pharmacy:
-            raise NotFound(f"No pharmacy {code}.")
-        raise Forbidden("Only the pharmacy itself sets its stock.")
+            raise NotFound(f"No pharmacy {code}.", code="pharmacy_not_found")
+        raise Forbidden("Only the pharmacy itself sets its stock.", code="stock_own_pharmacy_only")
     pharmacy = get_pharmacy(session, actor, code)
     known = set(session.exec(select(Drug.code).where(Drug.code.in_(quantities))))
     unknown = sorted(set(quantities) - known)
     if unknown:
-        raise Invalid("Unknown drugs.", {code_: ["Unknown drug."] for code_ in unknown})
+        raise Invalid("Unknown drugs.", {code_: ["Unknown drug."] for code_ in unknown}, code="drug_unknown")
     now = clock.now()
     for drug_code, quantity in quantities.items():
         row = session.get(Stock, (pharmacy.code, drug_code))

@@ -89,7 +89,8 @@ def _load(session: Session, actor: Actor, prescription_id: int) -> Prescription:
     prescription = session.exec(select(Prescription).where(Prescription.id == prescription_id, visible(actor))
                                 .execution_options(populate_existing=True)).first()
     if prescription is None:
-        raise NotFound(f"No prescription {prescription_id}.", code="prescription_not_found")
+        raise NotFound(f"No prescription {prescription_id}.", code="prescription_not_found",
+                       prescription_id=prescription_id)
     return prescription
 
 
@@ -116,7 +117,8 @@ def _load_detail(session: Session, actor: Actor, prescription_id: int) -> Prescr
     rows = session.execute(_detail_query(actor.role),
                            {"prescription_id": prescription_id, "scope": _scope_subject(actor)}).all()
     if not rows:
-        raise NotFound(f"No prescription {prescription_id}.", code="prescription_not_found")
+        raise NotFound(f"No prescription {prescription_id}.", code="prescription_not_found",
+                       prescription_id=prescription_id)
     items = list({row[4].id: row[4] for row in rows}.values())
     events = list({row[6].id: row[6] for row in rows if row[6] is not None}.values())
     prescription, patient, pharmacy, key = rows[0][:4]
@@ -296,6 +298,56 @@ def _refuse_if_expired(prescription: Prescription) -> None:
         raise _expired(prescription)
 
 
+def _issue_problems(session: Session, actor: Actor, *, patient_id: int, valid_days: int, items: list[dict]):
+    """The patient of a new prescription and its drugs by code, or Invalid listing every rule it breaks at once, by
+    field: the patient, the validity, and for each item its drug (listed twice, unknown, not
+    dual-channel, eligibility missing or expired) and its days' supply."""
+    errors: dict[str, list[str]] = {}
+    kinds: set[str] = set()  # "patient_id", "valid_days", "twice", or "rule" for an item's rule
+
+    def refuse(field: str, message: str, kind: str = "rule") -> None:
+        errors.setdefault(field, []).append(message)
+        kinds.add(kind)
+
+    patient = None
+    try:  # only a patient in care at the physician's institution
+        patient = patients.get_patient(session, actor, patient_id)
+    except NotFound:
+        refuse("patient_id", "Unknown patient.", "patient_id")
+    if not 1 <= valid_days <= current_app.config["MAX_VALID_DAYS"]:
+        refuse("valid_days", "1 to 3.", "valid_days")
+    drugs = drugs_by_code(session, {item["drug_code"] for item in items})
+    today, seen = clock.today(), set()
+    for index, item in enumerate(items):
+        drug, key = drugs.get(item["drug_code"]), f"items.{index}"
+        if item["drug_code"] in seen:
+            refuse(f"{key}.drug_code", "A drug is listed twice.", "twice")
+        seen.add(item["drug_code"])
+        if drug is None:
+            refuse(f"{key}.drug_code", f"Unknown drug {item['drug_code']}.")
+        elif not drug.dual_channel:
+            refuse(f"{key}.drug_code", f"{drug.name} is not a dual-channel drug.")
+        elif drug.requires_eligibility and patient is not None:
+            until = patients.eligible_until(session, patient.id, drug.code)
+            if until is None:
+                refuse(f"{key}.drug_code", f"No eligibility (待遇准入) recorded for {drug.name}.")
+            elif until < today:
+                refuse(f"{key}.drug_code", f"Eligibility for {drug.name} expired on {until.isoformat()}; "
+                                           "a re-examination (复查评估) must renew it.")
+        if item["days_supply"] > current_app.config["MAX_DAYS_SUPPLY"]:
+            refuse(f"{key}.days_supply", "At most 84 days' supply (12 weeks, 长期处方).")
+    if not errors:
+        return patient, drugs
+    # One kind of problem keeps its own code; several at once are `prescription_rules`.
+    if kinds == {"patient_id"}:
+        raise Invalid(f"No patient {patient_id}.", errors, code="patient_unknown")
+    if kinds == {"valid_days"}:
+        raise Invalid("A prescription is valid 1 to 3 days.", errors, code="validity_too_long")
+    if kinds == {"twice"}:
+        raise Invalid("Each drug appears once.", errors, code="drug_listed_twice")
+    raise Invalid("The prescription breaks dual-channel rules.", errors, code="prescription_rules")
+
+
 def issue(session: Session, actor: Actor, *, patient_id: int, diagnosis: str, valid_days: int,
           items: list[dict]) -> PrescriptionDetail:
     """A responsible physician issues a dual-channel e-prescription, signed with their key (the
@@ -306,36 +358,7 @@ def issue(session: Session, actor: Actor, *, patient_id: int, diagnosis: str, va
     if physician is None or not physician.responsible:
         raise Forbidden("Only a responsible physician (医保责任医师) issues dual-channel prescriptions.",
                         code="physician_not_responsible")
-    try:  # only a patient in care at the physician's institution
-        patient = patients.get_patient(session, actor, patient_id)
-    except NotFound:
-        raise Invalid(f"No patient {patient_id}.", {"patient_id": ["Unknown patient."]}, code="patient_unknown")
-    if not 1 <= valid_days <= current_app.config["MAX_VALID_DAYS"]:
-        raise Invalid("A prescription is valid 1 to 3 days.", {"valid_days": ["1 to 3."]}, code="validity_too_long")
-    codes = [item["drug_code"] for item in items]
-    if len(set(codes)) != len(codes):
-        raise Invalid("Each drug appears once.", {"items": ["A drug is listed twice."]}, code="drug_listed_twice")
-    drugs = drugs_by_code(session, set(codes))
-    errors: dict[str, list[str]] = {}
-    today = clock.today()
-    for index, item in enumerate(items):
-        drug = drugs.get(item["drug_code"])
-        key = f"items.{index}"
-        if drug is None:
-            errors[key] = [f"Unknown drug {item['drug_code']}."]
-        elif not drug.dual_channel:
-            errors[key] = [f"{drug.name} is not a dual-channel drug."]
-        elif item["days_supply"] > current_app.config["MAX_DAYS_SUPPLY"]:
-            errors[key] = ["At most 84 days' supply (12 weeks, 长期处方)."]
-        elif drug.requires_eligibility:
-            until = patients.eligible_until(session, patient.id, drug.code)
-            if until is None:
-                errors[key] = [f"No eligibility (待遇准入) recorded for {drug.name}."]
-            elif until < today:
-                errors[key] = [f"Eligibility for {drug.name} expired on {until.isoformat()}; "
-                               "a re-examination (复查评估) must renew it."]
-    if errors:
-        raise Invalid("The prescription breaks dual-channel rules.", errors, code="prescription_rules")
+    patient, drugs = _issue_problems(session, actor, patient_id=patient_id, valid_days=valid_days, items=items)
     _require_a_pharmacy(session, patient, cold=any(d.storage == Storage.cold_chain.value for d in drugs.values()))
     now = clock.now()
     key = signatures.signing_key(session, signing.physician_holder(physician.code), keys, at=now)
@@ -598,7 +621,7 @@ def reveal_pickup(session: Session, actor: Actor, prescription_id: int, *, reaso
     reason = audit.require_reason(reason)
     prescription = _load(session, actor, prescription_id)
     if prescription.pickup_id_encrypted is None:
-        raise NotFound(f"No agent picked up prescription {prescription.id}.")
+        raise NotFound(f"No agent picked up prescription {prescription.id}.", code="pickup_not_by_agent")
     entry = audit.record(session, actor, AccessAction.reveal, "prescription", prescription.id,
                          patient_id=prescription.patient_id, region=prescription.patient_region, reason=reason,
                          detail={"field": "pickup.id_number"})
@@ -1168,7 +1191,8 @@ def _refuse_undo_unless_dispensed(status: str) -> None:
                        code="settled_reverse_first", status_now=status)
     if status != Status.dispensed.value:
         raise Conflict(f"The prescription is {status}; only a pack of a dispensed, unsettled "
-                       "prescription can be undone.", code="invalid_transition", status_now=status)
+                       "prescription can be undone.", code="invalid_transition", status_now=status,
+                       action="undo_pack")
 
 
 def expire_overdue(session: Session, now: datetime | None = None) -> int:

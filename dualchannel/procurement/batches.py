@@ -63,24 +63,26 @@ def create_batch(session: Session, actor: Actor, *, code: str, name: str, kind: 
     if actor.role is Role.bureau:
         region = region or actor.subject
         if not actor.in_region(region):
-            raise Forbidden("A bureau publishes batches only for its own region.")
+            raise Forbidden("A bureau publishes batches only for its own region.", code="outside_region")
     if cycle_end < cycle_start:
-        raise Invalid("The cycle ends before it starts.", {"cycle_end": ["Before cycle_start."]})
+        raise Invalid("The cycle ends before it starts.", {"cycle_end": ["Before cycle_start."]},
+                      code="cycle_ends_before_start")
     if first_year_end is not None and (problem := first_year_problem(cycle_start, cycle_end, first_year_end)):
         raise Invalid(f"The first agreement year cannot end on {first_year_end}: {problem}.",
                       {"first_year_end": [f"Within the cycle, less than {MAX_FIRST_YEAR_MONTHS} months "
                                           "after cycle_start."]}, code="first_year_end_invalid")
     effective_date = effective_date or cycle_start
     if not cycle_start <= effective_date <= cycle_end:
-        raise Invalid("The effective date is outside the cycle.", {"effective_date": ["Outside the cycle."]})
+        raise Invalid("The effective date is outside the cycle.", {"effective_date": ["Outside the cycle."]},
+                      code="effective_date_outside_cycle")
     if session.exec(select(Batch.id).where(Batch.code == code)).first() is not None:
-        raise Conflict(f"Batch {code} already exists.")
+        raise Conflict(f"Batch {code} already exists.", code="batch_exists")
     batch = Batch(code=code, name=name, kind=kind, cycle_start=cycle_start, cycle_end=cycle_end,
                   first_year_end=first_year_end, effective_date=effective_date, region=region,
                   direct_settlement=direct_settlement, first_self_pay_base=first_self_pay_base,
                   created_by=actor.label, created_at=clock.now())
     session.add(batch)
-    db.commit(session, f"Batch {code} already exists.")
+    db.commit(session, f"Batch {code} already exists.", code="batch_exists")
     return describe_batch(batch)
 
 
@@ -88,7 +90,7 @@ def get_batch(session: Session, actor: Actor, code: str) -> Batch:
     """A batch by code; published results are readable by every account."""
     batch = session.exec(select(Batch).where(Batch.code == code)).first()
     if batch is None:
-        raise NotFound(f"No batch {code}.")
+        raise NotFound(f"No batch {code}.", code="batch_not_found")
     return batch
 
 
@@ -105,7 +107,8 @@ def list_batches(session: Session, actor: Actor) -> list[dict]:
 def require_batch_editor(actor: Actor, batch: Batch) -> None:
     actor.require(Role.admin, Role.bureau)
     if actor.role is Role.bureau and (batch.region is None or not actor.in_region(batch.region)):
-        raise Forbidden("A bureau changes only batches of its own region; national ones are the admin's.")
+        raise Forbidden("A bureau changes only batches of its own region; national ones are the admin's.",
+                        code="batch_of_other_region")
 
 
 def describe_product(product: Product, batch: Batch) -> dict:
@@ -118,7 +121,7 @@ def get_product(session: Session, code: str, field: str = "product_code") -> tup
     row = session.exec(select(Product, Batch).join(Batch, Batch.id == Product.batch_id)
                        .where(Product.code == code)).first()
     if row is None:
-        raise Invalid(f"No procurement product {code}.", {field: ["Unknown product."]})
+        raise Invalid(f"No procurement product {code}.", {field: ["Unknown product."]}, code="product_unknown")
     return row
 
 
@@ -132,7 +135,7 @@ def product_detail(session: Session, actor: Actor, code: str) -> dict:
     try:
         product, batch = get_product(session, code)
     except Invalid:
-        raise NotFound(f"No procurement product {code}.")
+        raise NotFound(f"No procurement product {code}.", code="product_not_found")
     return describe_product(product, batch)
 
 
@@ -169,13 +172,13 @@ def add_product(session: Session, actor: Actor, batch_code: str, **values) -> di
     batch = get_batch(session, actor, batch_code)
     require_batch_editor(actor, batch)
     if errors := check_product(values):
-        raise Invalid("The product is invalid.", errors)
+        raise Invalid("The product is invalid.", errors, code="product_invalid")
     if session.exec(select(Product.id).where(Product.code == values["code"])).first() is not None:
-        raise Conflict(f"Product {values['code']} already exists.")
+        raise Conflict(f"Product {values['code']} already exists.", code="product_exists")
     product = new_product(batch, values)
     session.add(product)
     session.flush()
     if product.status == ProductStatus.SELECTED:
         refresh_payment_standards(session, batch, product.generic_name)
-    db.commit(session, f"Product {values['code']} already exists.")
+    db.commit(session, f"Product {values['code']} already exists.", code="product_exists")
     return describe_product(product, batch)

@@ -44,7 +44,7 @@ def declare_demand(session: Session, actor: Actor, *, product_code: str, year_st
     is required. One declaration awaits the bureau at a time; after a return, declare again.
     """
     if actor.role is Role.bureau:
-        raise Forbidden("Institutions declare their own demand.")
+        raise Forbidden("Institutions declare their own demand.", code="declaration_own_only")
     ref = acting_institution(session, actor, institution_code, "declares demand")
     product, batch = get_product(session, product_code)
     year = year_of(batch, year_start)
@@ -53,14 +53,15 @@ def declare_demand(session: Session, actor: Actor, *, product_code: str, year_st
         Declaration.year_start == year[0],
         Declaration.status.in_([DeclarationStatus.submitted.value, DeclarationStatus.accepted.value]))).first()
     if pending is not None:
-        raise Conflict(f"A declaration for this product and year is already {pending}.")
+        raise Conflict(f"A declaration for this product and year is already {pending}.",
+                       code="declaration_pending", declaration_status=pending)
     used = base_usage(session, product.generic_name, add_months(year[0], -12), year[0],
                       institution_codes={ref.code}).get(ref.code, Decimal(0))
     history = round_units(used / product.conversion)
     if quantity < history and not explanation:
         raise Invalid(f"The declaration is below the institution's history of {history}; explain why.",
                       {"explanation": [f"Required below the history of {history} ({product.unit})."]},
-                      history=history)
+                      history=history, code="explanation_required")
     declaration = Declaration(institution_code=ref.code, region=ref.region, product_id=product.id,
                               year_start=year[0], quantity=quantity, history=history, explanation=explanation,
                               created_by=actor.label, created_at=clock.now())
@@ -74,7 +75,7 @@ def _declaration(session: Session, actor: Actor, declaration_id: int) -> Declara
     declaration = session.exec(select(Declaration).where(Declaration.id == declaration_id,
                                                          visible_declarations(actor))).first()
     if declaration is None:
-        raise NotFound(f"No declaration {declaration_id}.")
+        raise NotFound(f"No declaration {declaration_id}.", code="declaration_not_found")
     return declaration
 
 
@@ -108,7 +109,7 @@ def _decide(session: Session, actor: Actor, declaration_id: int, to: Declaration
     ).rowcount
     if touched != 1:
         session.rollback()
-        raise Conflict(f"Declaration {declaration_id} is not awaiting a decision.")
+        raise Conflict(f"Declaration {declaration_id} is not awaiting a decision.", code="declaration_not_pending")
     return declaration
 
 

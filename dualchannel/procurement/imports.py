@@ -68,7 +68,7 @@ def import_products(session: Session, actor: Actor, batch_code: str, *, filename
     session.flush()
     for generic in sorted({p.generic_name for p in products if p.status == ProductStatus.SELECTED}):
         refresh_payment_standards(session, batch, generic)
-    db.commit(session, "A product of the file was added meanwhile; nothing was imported.")
+    db.commit(session, "A product of the file was added meanwhile; nothing was imported.", code="concurrent_change")
     return {"imported": len(products)}
 
 
@@ -127,5 +127,6 @@ def import_purchases(session: Session, actor: Actor, *, filename: str, data: byt
     tables.reject(problems)
     recorded = add_purchases(session, actor, entries)
     sync_institutions(session, {ref.code for ref, _, _, _ in entries})
-    db.commit(session, "A purchase of the file was recorded meanwhile; nothing was imported.")
+    db.commit(session, "A purchase of the file was recorded meanwhile; nothing was imported.",
+              code="concurrent_change")
     return {"imported": len(entries), "price_deviations": sum(deviation is not None for _, deviation in recorded)}

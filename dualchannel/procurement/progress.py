@@ -98,7 +98,7 @@ def years_in_view(session: Session, as_of: date, batch_code: str | None = None) 
         statement = statement.where(Batch.code == batch_code)
     batches = list(session.exec(statement))
     if batch_code and not batches:
-        raise NotFound(f"No batch {batch_code}.")
+        raise NotFound(f"No batch {batch_code}.", code="batch_not_found")
     today = clock.today()
     years = [y for y in (year_in_view(b, as_of, today) for b in batches) if y is not None]
     groups: dict[tuple, list[int]] = defaultdict(list)

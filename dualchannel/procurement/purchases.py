@@ -127,15 +127,15 @@ def record_purchase(session: Session, actor: Actor, *, institution_code: str, pr
     ref = acting_institution(session, actor, institution_code, "records purchases")
     product, batch = get_product(session, product_code)
     if errors := purchase_problems(batch, date, clock.today()):
-        raise Invalid("The purchase date is not allowed.", errors)
+        raise Invalid("The purchase date is not allowed.", errors, code="purchase_date_invalid")
     if reference and session.exec(select(Purchase.id).where(Purchase.institution_code == ref.code,
                                                             Purchase.reference == reference)).first():
-        raise Conflict(f"A purchase with reference {reference} is already recorded.")
+        raise Conflict(f"A purchase with reference {reference} is already recorded.", code="purchase_exists")
     (purchase, deviation), = add_purchases(session, actor, [(ref, product, batch, {
         "quantity": quantity, "amount": amount, "date": date, "supplier": supplier, "distributor": distributor,
         "reference": reference})])
     sync_institutions(session, {ref.code})
-    db.commit(session, f"A purchase with reference {reference} is already recorded.")
+    db.commit(session, f"A purchase with reference {reference} is already recorded.", code="purchase_exists")
     return describe_purchase(purchase, product.code, price_deviation=deviation.value if deviation else None)
 
 

@@ -99,7 +99,7 @@ def view_region(actor: Actor, region: str | None) -> str | None:
     if actor.role is Role.bureau:
         region = region or actor.subject
         if not actor.in_region(region):
-            raise NotFound(f"No region {region} in your scope.")
+            raise NotFound(f"No region {region} in your scope.", code="region_not_found")
         return region
     if actor.role is Role.admin:
         return region
@@ -111,21 +111,22 @@ def acting_institution(session: Session, actor: Actor, institution_code: str | N
     or an admin may act for one."""
     if actor.role in INSTITUTION_ROLES:
         if institution_code not in (None, actor.subject):
-            raise Forbidden(f"An institution {verb} only for itself.")
+            raise Forbidden(f"An institution {verb} only for itself.", code="institution_own_only")
         institution_code = actor.subject
     else:
         actor.require(Role.admin, Role.bureau, *INSTITUTION_ROLES)
         if not institution_code:
-            raise Invalid("Which institution?", {"institution_code": ["Missing."]})
+            raise Invalid("Which institution?", {"institution_code": ["Missing."]}, code="institution_required")
     ref = institution_of(session, institution_code)
     if ref is None:
-        raise Invalid(f"No institution or pharmacy {institution_code}.", {"institution_code": ["Unknown institution."]})
+        raise Invalid(f"No institution or pharmacy {institution_code}.", {"institution_code": ["Unknown institution."]},
+                      code="institution_unknown")
     if actor.role is Role.bureau and not actor.in_region(ref.region):
-        raise Forbidden(f"A bureau {verb} only inside its own region.")
+        raise Forbidden(f"A bureau {verb} only inside its own region.", code="outside_region")
     return ref
 
 
 def require_bureau_for(actor: Actor, region: str, verb: str) -> None:
     actor.require(Role.admin, Role.bureau)
     if not actor.in_region(region):
-        raise Forbidden(f"A bureau {verb} only inside its own region.")
+        raise Forbidden(f"A bureau {verb} only inside its own region.", code="outside_region")

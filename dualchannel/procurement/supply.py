@@ -68,7 +68,7 @@ def _load(session: Session, actor: Actor, problem_id: int) -> tuple[SupplyProble
     row = session.exec(select(SupplyProblem, Product.code).join(Product, Product.id == SupplyProblem.product_id)
                        .where(SupplyProblem.id == problem_id, visible_problems(actor))).first()
     if row is None:
-        raise NotFound(f"No supply problem {problem_id}.")
+        raise NotFound(f"No supply problem {problem_id}.", code="supply_problem_not_found")
     return row
 
 
@@ -78,24 +78,26 @@ def _answer(session: Session, problem: SupplyProblem, product_code: str) -> dict
 
 def _within(field: str, on: date, earliest: date, today: date) -> None:
     if on > today:
-        raise Invalid(f"{field} is in the future.", {field: ["In the future."]})
+        raise Invalid(f"{field} is in the future.", {field: ["In the future."]}, code="date_in_future")
     if on < earliest:
-        raise Invalid(f"{field} is before {earliest}.", {field: [f"Not before {earliest}."]})
+        raise Invalid(f"{field} is before {earliest}.", {field: [f"Not before {earliest}."]}, code="date_too_early")
 
 
 def report(session: Session, actor: Actor, *, product_code: str, description: str, company: str | None = None,
            reported_on: date | None = None, institution_code: str | None = None) -> dict:
     """An institution reports a supply problem of a selected product (or an admin for it)."""
     if actor.role is Role.bureau:
-        raise Forbidden("Institutions report their supply problems; the bureau follows them up.")
+        raise Forbidden("Institutions report their supply problems; the bureau follows them up.",
+                        code="supply_problem_institution_only")
     ref = acting_institution(session, actor, institution_code, "reports supply problems")
     product, _ = get_product(session, product_code)
     if product.status != ProductStatus.SELECTED:
-        raise Invalid("Supply problems concern selected products.", {"product_code": ["Not a selected product."]})
+        raise Invalid("Supply problems concern selected products.", {"product_code": ["Not a selected product."]},
+                      code="product_not_selected")
     today = clock.today()
     reported_on = reported_on or today
     if reported_on > today:
-        raise Invalid("reported_on is in the future.", {"reported_on": ["In the future."]})
+        raise Invalid("reported_on is in the future.", {"reported_on": ["In the future."]}, code="date_in_future")
     problem = SupplyProblem(institution_code=ref.code, region=ref.region, product_id=product.id,
                             company=company or product.manufacturer, description=description,
                             reported_on=reported_on, reported_by=actor.label, created_at=clock.now())
@@ -141,7 +143,8 @@ def _advance(session: Session, problem: SupplyProblem, sources: tuple[SupplyStag
         .values(stage=target.value, **values)).rowcount
     if touched != 1:
         session.rollback()
-        raise Conflict(f"Supply problem {problem.id} is {problem.stage}; it cannot become {target.value}.")
+        raise Conflict(f"Supply problem {problem.id} is {problem.stage}; it cannot become {target.value}.",
+                       code="supply_problem_invalid_transition", stage=problem.stage, target=target.value)
 
 
 def record_reply(session: Session, actor: Actor, problem_id: int, *, reply: str, promised_fix: date,
@@ -156,7 +159,8 @@ def record_reply(session: Session, actor: Actor, problem_id: int, *, reply: str,
     latest = latest_fix_date(replied_on, calendar=calendar)
     if not replied_on <= promised_fix <= latest:
         raise Invalid(f"The promised fix must be between {replied_on} and {latest} (5 working days).",
-                      {"promised_fix": [f"Between {replied_on} and {latest}."]}, latest_fix_date=latest.isoformat())
+                      {"promised_fix": [f"Between {replied_on} and {latest}."]}, latest_fix_date=latest.isoformat(),
+                      code="promised_fix_out_of_range")
     _advance(session, problem, (SupplyStage.reported,), SupplyStage.replied, replied_on=replied_on, reply=reply,
              promised_fix=promised_fix)
     session.refresh(problem)
@@ -197,7 +201,7 @@ def confirm(session: Session, actor: Actor, problem_id: int, *, confirmed_on: da
                               .values(confirmed_on=confirmed_on, confirmed_by=actor.label)).rowcount
     if touched != 1:
         session.rollback()
-        raise Conflict(f"Supply problem {problem_id} is already confirmed.")
+        raise Conflict(f"Supply problem {problem_id} is already confirmed.", code="supply_problem_confirmed")
     sync_institutions(session, {problem.institution_code})  # its period exempts purchases now
     session.commit()
     session.refresh(problem)

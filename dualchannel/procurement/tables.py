@@ -52,11 +52,12 @@ def _csv_rows(data: bytes) -> list[list[str]]:
         except UnicodeDecodeError:
             continue
     else:  # pragma: no cover - gb18030 decodes every byte sequence
-        raise Invalid("The file is neither UTF-8 nor GB18030 text.", {"file": ["Unreadable text."]})
+        raise Invalid("The file is neither UTF-8 nor GB18030 text.", {"file": ["Unreadable text."]},
+                      code="file_unreadable")
     try:
         return list(csv.reader(io.StringIO(text, newline="")))
     except csv.Error as error:
-        raise Invalid(f"The CSV file cannot be read: {error}.", {"file": ["Malformed CSV."]})
+        raise Invalid(f"The CSV file cannot be read: {error}.", {"file": ["Malformed CSV."]}, code="malformed_file")
 
 
 def _xlsx_rows(data: bytes) -> list[list[object]]:
@@ -91,13 +92,15 @@ def read_table(filename: str, data: bytes, aliases: Mapping[str, str], required:
     is_xlsx = filename.lower().endswith((".xlsx", ".xlsm")) or data[:2] == b"PK"
     raw = _xlsx_rows(data) if is_xlsx else _csv_rows(data)
     if not raw or not any(_cell(c) for c in raw[0]):
-        raise Invalid("The file has no header row.", {"file": ["Empty or without a header row."]})
+        raise Invalid("The file has no header row.", {"file": ["Empty or without a header row."]},
+                      code="file_without_header")
     fields = [aliases.get(_normalise(h)) for h in raw[0]]
     missing = sorted(required - set(fields))
     if missing:
-        raise Invalid(f"Missing columns: {', '.join(missing)}.", {"file": [f"Missing column {m}." for m in missing]})
+        raise Invalid(f"Missing columns: {', '.join(missing)}.", {"file": [f"Missing column {m}." for m in missing]},
+                      code="file_columns_missing")
     if len(raw) - 1 > MAX_ROWS:
-        raise Invalid(f"At most {MAX_ROWS} rows per file.", {"file": ["Too many rows."]})
+        raise Invalid(f"At most {MAX_ROWS} rows per file.", {"file": ["Too many rows."]}, code="file_too_many_rows")
     rows = []
     for number, values in enumerate(raw[1:], start=2):
         cells = [_cell(v) for v in values]
@@ -106,7 +109,7 @@ def read_table(filename: str, data: bytes, aliases: Mapping[str, str], required:
         row = {field: cell for field, cell in zip(fields, cells) if field is not None}
         rows.append((number, row))
     if not rows:
-        raise Invalid("The file has no data rows.", {"file": ["No rows."]})
+        raise Invalid("The file has no data rows.", {"file": ["No rows."]}, code="file_without_rows")
     return rows
 
 
@@ -135,5 +138,5 @@ def reject(problems: list[dict]) -> None:
     raise Invalid(
         f"{len(problems)} row(s) are invalid (line {lines}); nothing was imported.",
         {f"line {p['line']}": [p["reason"]] for p in problems},
-        rows=problems,
+        rows=problems, code="rows_invalid",
     )

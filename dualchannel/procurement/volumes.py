@@ -57,7 +57,8 @@ def set_agreed_volume(session: Session, actor: Actor, *, institution_code: str, 
     actor.require(Role.admin, Role.bureau)
     ref = institution_of(session, institution_code)
     if ref is None:
-        raise Invalid(f"No institution or pharmacy {institution_code}.", {"institution_code": ["Unknown institution."]})
+        raise Invalid(f"No institution or pharmacy {institution_code}.", {"institution_code": ["Unknown institution."]},
+                      code="institution_unknown")
     require_bureau_for(actor, ref.region, "sets agreed volumes")
     product, batch = get_product(session, product_code)
     line = line_for(session, ref, product, year_of(batch, year_start))
@@ -114,7 +115,8 @@ def agreed_ratio(ratio: Decimal | None) -> Decimal:
     low, high = setting("AGREED_RATIO_MIN"), setting("AGREED_RATIO_MAX")
     ratio = setting("AGREED_RATIO") if ratio is None else ratio
     if not low <= ratio <= high:
-        raise Invalid(f"The ratio must be within {low}–{high}.", {"ratio": [f"Between {low} and {high}."]})
+        raise Invalid(f"The ratio must be within {low}–{high}.", {"ratio": [f"Between {low} and {high}."]},
+                      code="ratio_out_of_range", low=str(low), high=str(high))
     return ratio
 
 
@@ -135,7 +137,8 @@ def compute_agreed_volumes(session: Session, actor: Actor, *, product_code: str,
     base_end = base_end or year[0]
     base_start = base_start or add_months(base_end, -12)
     if base_start >= base_end:
-        raise Invalid("The base period is empty.", {"base_start": ["Must be before base_end."]})
+        raise Invalid("The base period is empty.", {"base_start": ["Must be before base_end."]},
+                      code="base_period_empty")
     usage = base_usage(session, product.generic_name, base_start, base_end, region=region)
     items = []
     for code, used in sorted(usage.items()):

@@ -56,5 +56,5 @@ def set_calendar_day(session: Session, actor: Actor, day: str, *, kind: str, nam
     else:
         row.kind, row.name, row.updated_by, row.updated_at = kind, name, actor.label, clock.now()
     session.add(row)
-    db.commit(session, f"{day} was set meanwhile.")
+    db.commit(session, f"{day} was set meanwhile.", code="concurrent_change")
     return {"day": when, "kind": kind, "name": name, "source": "table"}

@@ -83,13 +83,14 @@ def _check_places(policy: rules.Policy) -> None:
     errors = {name: [f"At most {RATIO_PLACES} decimal places."] for name, r in ratios
               if r != r.quantize(Decimal(1).scaleb(-RATIO_PLACES))}
     if errors:
-        raise Invalid("A ratio has too many decimal places.", errors)
+        raise Invalid("A ratio has too many decimal places.", errors, code="ratio_too_precise")
 
 
 def _row(policy: rules.Policy, actor: Actor, note: str | None) -> SettlementPolicy:
     _check_places(policy)
     if note is not None and len(note) > 500:
-        raise Invalid("A policy note is at most 500 characters.", {"note": ["At most 500 characters."]})
+        raise Invalid("A policy note is at most 500 characters.", {"note": ["At most 500 characters."]},
+                      code="note_too_long")
     return SettlementPolicy(
         region=policy.region, insurance=policy.insurance, effective_from=policy.effective_from,
         deductible=policy.deductible, fund_ratio=policy.fund_ratio, fund_cap=policy.fund_cap,
@@ -114,24 +115,24 @@ def add_policy(session: Session, actor: Actor, *, region: str, insurance: str, e
     same region, insurance and start date twice is a Conflict; a change is a new start date."""
     actor.require(Role.admin, Role.bureau)
     if not actor.in_region(region):
-        raise Forbidden("A bureau sets policies only inside its own region.")
+        raise Forbidden("A bureau sets policies only inside its own region.", code="outside_region")
     try:
         policy = rules.Policy(
             region=region, insurance=insurance, effective_from=effective_from,
             ci_tiers=tuple((tier["up_to"], tier["ratio"]) for tier in ci_tiers),
             **({} if assistance_ratios is None else {"assistance_ratios": assistance_ratios}), **amounts)
     except (TypeError, ValueError) as error:
-        raise Invalid(f"The policy is not valid: {error}.", {"body": [str(error)]})
+        raise Invalid(f"The policy is not valid: {error}.", {"body": [str(error)]}, code="policy_invalid")
     if _existing(session, policy) is not None:
         raise Conflict(f"A {insurance} policy of {region} from {effective_from} exists; "
-                       "versions are not edited, add one with a later effective_from.")
+                       "versions are not edited, add one with a later effective_from.", code="policy_exists")
     row = _row(policy, actor, note)
     session.add(row)
     try:
         session.commit()
     except sa.exc.IntegrityError:
         session.rollback()
-        raise Conflict(f"A {insurance} policy of {region} from {effective_from} exists.")
+        raise Conflict(f"A {insurance} policy of {region} from {effective_from} exists.", code="policy_exists")
     return row
 
 
@@ -155,7 +156,8 @@ def import_policies(session: Session, actor: Actor,
             differing.append(f"{policy.region}/{policy.insurance}/{policy.effective_from}")
     if differing:
         session.rollback()
-        raise Conflict(f"Stored versions differ and are never overwritten: {', '.join(differing)}.")
+        raise Conflict(f"Stored versions differ and are never overwritten: {', '.join(differing)}.",
+                       code="policy_versions_differ")
     session.commit()
     return added, unchanged
 
@@ -184,7 +186,7 @@ def get_policy(session: Session, actor: Actor, policy_id: int) -> SettlementPoli
     row = session.exec(select(SettlementPolicy).where(SettlementPolicy.id == policy_id,
                                                       policy_visible(actor))).first()
     if row is None:
-        raise NotFound(f"No settlement policy {policy_id}.")
+        raise NotFound(f"No settlement policy {policy_id}.", code="policy_not_found")
     return row
 
 
@@ -299,7 +301,7 @@ def _load(session: Session, actor: Actor, settlement_id: int) -> Settlement:
     settlement = session.exec(select(Settlement).where(Settlement.id == settlement_id, visible(actor))
                               .execution_options(populate_existing=True)).first()
     if settlement is None:
-        raise NotFound(f"No settlement {settlement_id}.")
+        raise NotFound(f"No settlement {settlement_id}.", code="settlement_not_found")
     return settlement
 
 
@@ -381,9 +383,9 @@ def _refuse_settling(session: Session, actor: Actor, prescription: Prescription,
                                      "attempted_at": attempted_at})])
     if existing is not None:
         raise Conflict(f"Prescription {prescription.id} is already settled (settlement {existing.id}).",
-                       settlement_id=existing.id, status_now=prescription.status)
+                       settlement_id=existing.id, status_now=prescription.status, code="already_settled")
     raise Conflict(f"A prescription that is {prescription.status} cannot be settled.",
-                   status_now=prescription.status)
+                   status_now=prescription.status, code="invalid_transition", action="settle")
 
 
 def _prices(session: Session, loaded, unit_prices: dict[str, Decimal], on: date,
@@ -581,8 +583,8 @@ def _change(session: Session, actor: Actor, settlement: Settlement, action: str,
     The loaded `settlement` shows the new state."""
     sources, target = rules.TRANSITIONS[action]
     if Status(settlement.status) not in sources:
-        raise Conflict(f"A settlement that is {settlement.status} cannot be {action}d.", code="invalid_transition",
-                       status_now=settlement.status)
+        raise Conflict(f"A settlement that is {settlement.status} cannot be {action}d.",
+                       code="settlement_invalid_transition", status_now=settlement.status, action=action)
     now = clock.now()
     event = SettlementEvent(settlement_id=settlement.id, action=action, from_status=settlement.status,
                             to_status=target.value, actor=actor.label, reason=reason, at=now)
@@ -631,7 +633,8 @@ def reverse(session: Session, actor: Actor, settlement_id: int, *, reason: str) 
     `rules`)."""
     settlement = _load(session, actor, settlement_id)
     if actor.role is Role.pharmacy and settlement.status == Status.approved.value:
-        raise Forbidden("A claim the bureau approved is reversed by a bureau, not by the pharmacy.")
+        raise Forbidden("A claim the bureau approved is reversed by a bureau, not by the pharmacy.",
+                        code="claim_reversed_by_bureau")
     _change(session, actor, settlement, "reverse", reason)
     _undo(session, actor, settlement, "reverse", reason)
     return _finish(session, settlement)

@@ -44,6 +44,15 @@ def test_no_server_error_for_bad_bodies(app, world, label, body, content_type):
             if response.status_code >= 400:  # problem+json; an OperationOutcome under /fhir/R4
                 assert response.mimetype == ("application/fhir+json" if url.startswith("/fhir/") else PROBLEM), \
                     (method, url, label)
+            if response.status_code == 422 and response.mimetype == PROBLEM:  # which fields were refused
+                assert response.get_json().get("errors"), (method, url, label)
+    if label == "nested wrong":  # each bad field named by its path, all in one answer
+        refused = world.physician.post("/api/v1/prescriptions", {
+            "items": [{"drug_code": "SAC", "quantity": -1, "days_supply": 0, "trace_codes": "x"}],
+            "patient_id": "1", "valid_days": 1.5})
+        assert refused.status_code == 422
+        assert set(refused.get_json()["errors"]) == {"items.0.quantity", "items.0.days_supply", "items.0.dosage",
+                                                     "items.0.trace_codes", "patient_id", "valid_days", "diagnosis"}
 
 
 def test_unknown_route_and_method_are_problems(client, world):
@@ -56,4 +65,5 @@ def test_unknown_route_and_method_are_problems(client, world):
 def test_validation_errors_name_fields(world):
     response = world.admin.post("/api/v1/institutions", {"name": "x"})
     body = response.get_json()
-    assert response.status_code == 422 and {"code", "adcode"} <= set(body["errors"])
+    assert response.status_code == 422 and set(body["errors"]) == {"code", "adcode"}
+    assert body["code"] == "invalid_fields" and body["type"] == "/problems/invalid_fields"

@@ -238,7 +238,7 @@ def test_a_same_generic_copy_of_a_negotiated_drug_follows_it(world, issue):
     routed = world.physician.post(f"/api/v1/prescriptions/{rx_id}/route", {"pharmacy_code": "P370811001"})
     assert routed.status_code == 200 and routed.get_json()["status"] == "routed"
     refused = problem(issue("SAC-H"), 422)  # the bureau kept this one out of dual-channel
-    assert "not a dual-channel drug" in refused["errors"]["items.0"][0]
+    assert "not a dual-channel drug" in refused["errors"]["items.0.drug_code"][0]
 
 
 # ---------------------------------------------------------------------------------------------

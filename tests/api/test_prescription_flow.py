@@ -79,21 +79,43 @@ def test_non_responsible_physician_is_403(world, issue):
 
 def test_non_dual_channel_drug_is_422(world, issue):
     body = problem(issue("AMX"), 422)
-    assert "items.0" in body["errors"]
+    assert body["code"] == "prescription_rules" and list(body["errors"]) == ["items.0.drug_code"]
 
 
 def test_ninety_days_supply_is_422(world, issue):
     body = issue("SAC", items=[{"drug_code": "SAC", "quantity": 1, "days_supply": 90, "dosage": "qd"}])
-    assert "84" in problem(body, 422)["errors"]["items.0"][0]
+    body = problem(body, 422)
+    assert list(body["errors"]) == ["items.0.days_supply"] and "84" in body["errors"]["items.0.days_supply"][0]
 
 
 def test_valid_days_beyond_three_is_422(world, issue):
-    problem(issue("SAC", valid_days=4), 422)
+    body = problem(issue("SAC", valid_days=4), 422)
+    assert body["code"] == "validity_too_long" and list(body["errors"]) == ["valid_days"]
+
+
+def test_every_rule_a_prescription_breaks_is_reported_at_once(world, issue):
+    """One request names every refused field: schema errors nested in items come back as dotted
+    paths, and the business rules (patient, validity, drug, supply) all in one 422."""
+    shape = problem(issue("SAC", items=[{"drug_code": "SAC", "quantity": 0, "days_supply": 7, "dosage": "qd"},
+                                        {"drug_code": "AMX", "quantity": 1, "days_supply": "x", "dosage": ""}]), 422)
+    assert shape["code"] == "invalid_fields"
+    assert set(shape["errors"]) == {"items.0.quantity", "items.1.days_supply", "items.1.dosage"}
+    rules = problem(world.physician.post("/api/v1/prescriptions", {
+        "patient_id": 999999, "diagnosis": "x", "valid_days": 5,
+        "items": [{"drug_code": "AMX", "quantity": 1, "days_supply": 7, "dosage": "qd"},
+                  {"drug_code": "SAC", "quantity": 1, "days_supply": 90, "dosage": "qd"},
+                  {"drug_code": "SAC", "quantity": 1, "days_supply": 7, "dosage": "qd"},
+                  {"drug_code": "NOPE", "quantity": 1, "days_supply": 7, "dosage": "qd"}]}), 422)
+    assert rules["code"] == "prescription_rules"
+    assert set(rules["errors"]) == {"patient_id", "valid_days", "items.0.drug_code", "items.1.days_supply",
+                                    "items.2.drug_code", "items.3.drug_code"}
+    assert "listed twice" in rules["errors"]["items.2.drug_code"][0]
 
 
 def test_missing_and_expired_eligibility_is_422(world, issue):
     body = problem(issue("OSI", 1), 422)
-    assert "eligibility" in body["errors"]["items.0"][0].lower()
+    assert list(body["errors"]) == ["items.0.drug_code"]
+    assert "eligibility" in body["errors"]["items.0.drug_code"][0].lower()
     patient = world.patient["id"]
     today = clock.today()
     recorded = world.physician.post(f"/api/v1/patients/{patient}/eligibility",
@@ -102,7 +124,7 @@ def test_missing_and_expired_eligibility_is_422(world, issue):
     assert issue("OSI", 1).status_code == 201
     clock.travel(timedelta(days=3))
     expired = problem(issue("OSI", 1), 422)
-    assert "re-examination" in expired["errors"]["items.0"][0]
+    assert "re-examination" in expired["errors"]["items.0.drug_code"][0]
     renewed = world.physician.post(f"/api/v1/patients/{patient}/eligibility",
                                    {"drug_code": "OSI", "valid_until": (clock.today() + timedelta(days=90)).isoformat()})
     assert renewed.status_code == 201

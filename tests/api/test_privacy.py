@@ -187,7 +187,7 @@ def test_request_log_is_structured_and_has_no_body(client, world, caplog):
 def test_an_id_number_in_the_wrong_field_comes_back_masked(world, issue):
     number = world.patient_id_number
     body = problem(issue("SAC", items=[{"drug_code": number, "quantity": 1, "days_supply": 7, "dosage": "qd"}]), 422)
-    assert world.patient["id_number_masked"] in body["errors"]["items.0"][0]
+    assert world.patient["id_number_masked"] in body["errors"]["items.0.drug_code"][0]
     body = problem(world.physician.post(f"/api/v1/prescriptions/{issue().get_json()['id']}/route",
                                         {"pharmacy_code": number}), 422)
     assert world.patient["id_number_masked"] in body["detail"]

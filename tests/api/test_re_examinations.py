@@ -61,7 +61,8 @@ def test_re_examination_flow(world, issue):
     assert listed(world.physician) == [("张三", -1, True, "D370811001"), ("李四", 9, False, "D370811003")]
     assert listed(world.physician, "&expired_days=0") == [("李四", 9, False, "D370811003")]
     blocked = problem(issue("OSI", 1), 422)
-    assert "expired on" in blocked["errors"]["items.0"][0] and "复查评估" in blocked["errors"]["items.0"][0]
+    reason = blocked["errors"]["items.0.drug_code"][0]
+    assert "expired on" in reason and "复查评估" in reason
 
     eligibility(world.physician, zhang, 180)  # the re-examination renews it
     assert issue("OSI", 1).status_code == 201

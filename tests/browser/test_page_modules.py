@@ -56,17 +56,23 @@ def test_resident_id_check_digit(run):
                                     "1101051949123100", "abc"].map(m.isResidentId);""") == [True, True, False, False, False]
 
 
-def test_server_messages_become_chinese(run):
+def test_problems_become_chinese_by_code(run):
+    """The message comes from the problem's `code` (the table the app generates from its
+    registry), with placeholders filled from the problem; the English detail is not read."""
     result = run("i18n", """
         const e = (status, problem) => m.describeError({status, problem});
         return [
-          e(409, {detail: "A pharmacy that is exited cannot be admited."}).message,
-          e(422, {detail: "The prescription breaks dual-channel rules.",
-                  errors: {"items.0": ["Eligibility for 泰瑞沙 expired on 2025-01-01; a re-examination (复查评估) must renew it."]}}).fields,
-          e(422, {detail: "The request has invalid fields.", errors: {"pickup": {"id_number": ["Missing data for required field."]}}}).fields,
-          e(409, {detail: "Something new the page does not know."}),
+          e(409, {code: "pharmacy_invalid_transition", status_now: "exited", action: "admit",
+                  detail: "Anything at all."}).message,
+          e(422, {code: "prescription_rules", detail: "The prescription breaks dual-channel rules.",
+                  errors: {"items.0.drug_code": ["Eligibility for 泰瑞沙 expired on 2025-01-01; a re-examination (复查评估) must renew it."]}}).fields,
+          e(422, {code: "invalid_fields", errors: {"pickup.id_number": ["Missing data for required field."]}}).fields,
+          e(409, {code: "some_new_code", detail: "Something new the page does not know."}),
           e(0, {detail: "TypeError: Failed to fetch"}).message,
           m.fieldLabel("items.1.days_supply"),
+          e(409, {code: "signature_invalid", reason: "content_changed"}).message,
+          e(422, {code: "policy_missing", detail: "No employee settlement policy of region 370800 is in force."}).message,
+          e(429, {code: "rate_limited", retry_after: 7}).message,
         ];
     """)
     assert result[0] == "药店当前为“已退出”，不能准入。"
@@ -76,6 +82,9 @@ def test_server_messages_become_chinese(run):
                          "status": 409}
     assert result[4] == "无法连接服务器，请检查网络后重试。"
     assert result[5] == "第2项药品的用药天数"
+    assert result[6] == "处方电子签名验证未通过：处方内容在签名后被修改，与电子签名不符。已向医保局报告，请勿发药。"
+    assert result[7] == "参保地在该日期没有有效的结算政策：请联系医保局录入。"
+    assert result[8] == "操作过于频繁，请在 7 秒后再试。"
 
 
 def test_money_and_dates_are_shown_without_floats(run):

@@ -7,7 +7,8 @@ import { ApiError, api } from "./api.js";
 import { loadTuning, setupTuning } from "./audit-tuning.js";
 import { countyOfPharmacy, drawCoverageMap, lostCounties, readCoverage } from "./coverage-map.js";
 import {
-  EVIDENCE, FLAG_STATUS, FLAG_TYPE, PHARMACY_STATUS, PROCUREMENT_ALERTS, SEVERITY, chinaToday, formatInstant,
+  EVIDENCE, FLAG_STATUS, FLAG_TYPE, PHARMACY_STATUS, PROCUREMENT_ALERTS, SEVERITY, chinaToday, describeError,
+  formatInstant,
 } from "./i18n.js";
 import { exportFlags, flagDetail } from "./bureau-flags.js";
 import { loadBureauDecisions } from "./bureau-procurement.js";
@@ -279,7 +280,7 @@ async function openExit(pharmacy, action = "exit") {
     if (state.map) state.map.markLost(lost.map((c) => c.adcode));
   } catch (error) {
     whatif.className = "whatif";
-    fill(whatif, `无法分析退出的影响：${error instanceof ApiError ? (error.problem.detail || error.status) : error}`);
+    fill(whatif, `无法分析退出的影响：${error instanceof ApiError ? describeError(error).message : error}`);
   }
 }
 
@@ -300,7 +301,7 @@ async function confirmExit(event) {
       await Promise.all([loadPharmacies(), state.region ? loadCoverage(state.region) : null]);
     } catch (error) {
       showProblem($("#exit-error"), error, `${TAKE_OUT[state.takeOut || "exit"].verb}未完成`);
-      if (error.status === 409 && (error.problem.uncovered || /force it/i.test(error.problem.detail || ""))) {
+      if (error.status === 409 && (error.problem.uncovered || error.problem.code === "last_pharmacy_in_county")) {
         show($("#exit-force-field"), true);
         $("#exit-force").focus();
       }

@@ -1,5 +1,6 @@
 // Chinese labels for the API's codes, and Chinese messages for its problem+json errors.
 // The API speaks English to integrators; the people at the desk and the counter read Chinese.
+import { PROBLEMS } from "/problems.js";
 
 export const PRESCRIPTION_STATUS = {
   issued: "已开具", routed: "已流转", verified: "已核验", reviewed: "已审方", dispensed: "已发药",
@@ -88,15 +89,16 @@ const FIELD = {
   physician_code: "医师", compromised_since: "密钥泄露时间",
 };
 
-// Why a signature is not trusted (the English of signatures/rules.py PROBLEMS).
+// Why a signature is not trusted: the `reason` of a signature_invalid problem (the keys of
+// signatures/rules.py PROBLEMS).
 const SIGNATURE_PROBLEM = {
-  "it carries no signature": "处方没有电子签名",
-  "its signing key is not on record": "签名密钥不存在",
-  "its signing key belongs to someone else": "签名密钥不属于签名人",
-  "its signing key was not certified by the service's CA": "签名密钥未经本系统 CA 签发",
-  "its signing key was not valid at the signing time": "签名时密钥不在有效期内",
-  "its signing key was revoked before the signing time": "签名密钥在签名时间之前已被吊销",
-  "its content no longer matches its signature": "处方内容在签名后被修改，与电子签名不符",
+  unsigned: "处方没有电子签名",
+  key_unknown: "签名密钥不存在",
+  key_of_another_holder: "签名密钥不属于签名人",
+  certificate_invalid: "签名密钥未经本系统 CA 签发",
+  key_not_valid_at_signing: "签名时密钥不在有效期内",
+  key_revoked: "签名密钥在签名时间之前已被吊销",
+  content_changed: "处方内容在签名后被修改，与电子签名不符",
 };
 
 /** A field name of an `errors` map in Chinese: `items.0.quantity` -> 第1项药品的数量. */
@@ -109,7 +111,7 @@ export function fieldLabel(key) {
     const rest = parts.slice(index + 1).join(".");
     const inner = rest.match(/^(\w+)\.(\d+)$/);  // items.0.trace_codes.2 -> 第1项药品的第3个追溯码
     if (inner) return `第${Number(parts[index]) + 1}项${head}的第${Number(inner[2]) + 1}个${FIELD[inner[1]] || inner[1]}`;
-    const tail = rest ? `的${FIELD[rest] || rest}` : "";
+    const tail = rest && (FIELD[rest] || rest) !== head ? `的${FIELD[rest] || rest}` : "";  // items.0.drug_code: 第1项药品
     return `第${Number(parts[index]) + 1}项${head}${tail}`;
   }
   return key;
@@ -118,149 +120,77 @@ export function fieldLabel(key) {
 const status = (s) => PRESCRIPTION_STATUS[s] || PHARMACY_STATUS[s] || s;
 const action = (a) => ACTION[a] || ACTION[a.replace(/e?d$/, "")] || a;
 
-// Server messages (English) and their Chinese equivalents. Order matters: first match wins.
-const MESSAGES = [
-  [/^The ID number is not the patient's\.$/, () => "身份证号与处方患者不一致，请核对后重试。"],
-  [/^(.+?) is not a valid resident ID number: (.+)\.$/, (m) => `${fieldLabel(m[1])}不是有效的居民身份证号（${idReason(m[2])}）。`],
-  [/^No patient with this ID number and name\.$/, () => "没有找到身份证号与姓名相符的参保人：请核对身份证号和姓名。"],
-  [/^The name is blank\.$/, () => "姓名不能为空。"],
-  [/^The name is too long\.$/, () => "姓名过长。"],
+// The zh-CN text of every problem code, generated from the service's registry
+// (dualchannel/problems.py, served as /problems.js): the pages translate codes, not sentences.
+// `{member}` placeholders are filled from the problem's own members.
+const FILL = {
+  status_now: (v) => status(v), action: (v) => action(v), reason: (v) => SIGNATURE_PROBLEM[v] || v,
+  stage: (v) => STAGE[v] || v, target: (v) => STAGE[v] || v, role: (v) => ROLE[v] || v,
+};
+
+/** The Chinese message of a problem+json, from its `code`; null for a code this page does not know. */
+export function problemMessage(problem) {
+  const entry = problem && PROBLEMS[problem.code];
+  if (!entry) return null;
+  return entry.zh.replace(/\{(\w+)\}/g, (_, name) => {
+    const value = problem[name];
+    if (value === undefined || value === null) return "";
+    return FILL[name] ? FILL[name](String(value)) : String(value);
+  });
+}
+
+// Messages of single fields (the values of a 422's `errors`): marshmallow's and the services'.
+// Details are translated by code above; only these per-field texts are matched, first match wins.
+const FIELD_MESSAGES = [
   [/^Too many requests \((\w+): at most (.+)\); retry after (\d+) s\.$/, (m) => `操作过于频繁，请在 ${m[3]} 秒后再试。`],
-  [/^Say which token: the token, its id, or a role and subject\.$/, () => "请指明要停用的访问令牌：令牌本身、其编号，或角色与账户。"],
   [/^A patient with this ID number already exists\.$/, () => "该身份证号的参保人已经登记。"],
-  [/^A trace code was already dispensed; the pack cannot be sold twice\.$/, () => "追溯码已被使用过：同一盒药不能销售两次。请核对药盒后重新扫码。"],
-  [/^Not enough stock to dispense this prescription\.$/, () => "本药店库存不足，无法发药。"],
-  [/^The trace codes do not match the prescription\.$/, () => "追溯码与处方不符："],
-  [/^The prescription breaks dual-channel rules\.$/, () => "处方不符合双通道管理规定："],
   [/^The request has invalid fields\.$/, () => "提交的内容有误："],
   [/^The request body is not valid JSON\.$/, () => "请求格式有误。"],
   [/^A prescription is valid 1 to 3 days\.$/, () => "处方有效期为 1 至 3 天。"],
   [/^Each drug appears once\.$/, () => "同一药品在一张处方中只能出现一次。"],
-  [/^A prescription that is (\w+) cannot be dispensed( before verification)?\.$/,
-    (m) => `处方当前为“${status(m[1])}”，不能发药${m[2] ? "：请先完成实名核验" : ""}。`],
-  [/^A prescription that is (\w+) does not allow (\w+)\.$/, (m) => `处方当前为“${status(m[1])}”，不能${action(m[2])}。`],
-  [/^Prescription (\d+) expired at (.+)\.$/, (m) => `处方 ${m[1]} 已于 ${formatInstant(m[2])} 过期。`],
-  [/^Prescription (\d+) was changed by another request\.$/, (m) => `处方 ${m[1]} 刚被其他操作修改，请刷新后重试。`],
-  [/^Prescription (\d+) is refused: (.+)\.$/,
-    (m) => `处方 ${m[1]} 电子签名验证未通过：${SIGNATURE_PROBLEM[m[2]] || m[2]}。已向医保局报告，请勿发药。`],
-  [/^A prescription is reviewed \(审方\) by a pharmacist: sign in with a pharmacist's token\.$/,
-    () => "审方须由执业药师完成：请使用药师本人的账户登录。"],
   [/^A pharmacist reviews \(审方\) a prescription before it is dispensed\.$/, () => "处方须经药师审方通过后才能发药。"],
-  [/^The token's pharmacist is not one of this pharmacy's\.$/, () => "当前账户的药师不属于本药店。"],
   [/^An approval carries no reason code\.$/, () => "审方通过时不填写不通过原因。"],
-  [/^A refusal names its reason code\.$/, () => "审方不通过须选择原因。"],
-  [/^A refusal for another reason says which\.$/, () => "不通过原因为“其他”时须填写审方意见。"],
   [/^Only for a refusal\.$/, () => "仅在审方不通过时填写。"],
-  [/^Required with reason_code other\.$/, () => "原因为“其他”时必须填写。"],
   [/^A pharmacist with licence (\S+) is registered\.$/, (m) => `执业药师注册证编号 ${m[1]} 已经登记。`],
-  [/^No pharmacist with licence (\S+)( at pharmacy (\S+))?\.$/, (m) => `没有找到执业药师注册证编号为 ${m[1]} 的药师${m[3] ? `（药店 ${m[3]}）` : ""}。`],
   [/^Not a pharmacist of this pharmacy\.$/, () => "不是本药店的药师。"],
   [/^Unknown pharmacist\.$/, () => "未知的药师。"],
   [/^Only a pharmacy's token is bound to a pharmacist\.$/, () => "只有药店账户可以绑定药师。"],
   [/^Not a pharmacy\.$/, () => "不是药店。"],
   [/^6 to 32 letters and digits\.$/, () => "须为 6 至 32 位字母或数字。"],
-  [/^No valid signing key for (\S+): its keys are revoked or expired; an admin or the bureau issues a new one \(dualchannel keys issue\)\.$/,
-    () => "您的电子签名密钥已吊销或过期，暂不能签名：请联系医保局或系统管理员签发新密钥。"],
-  [/^Name one holder: a physician or a pharmacist\.$/, () => "请指定一位医师或药师。"],
   [/^Give physician_code or pharmacist\.$/, () => "请填写医师编码或药师执业注册证编号（二选一）。"],
-  [/^No physician (\S+)\.$/, (m) => `没有找到医师 ${m[1]}。`],
   [/^Unknown physician\.$/, () => "未知的医师。"],
-  [/^A bureau issues and revokes keys only inside its own region\.$/, () => "医保局只能为本辖区的医师和药师签发或吊销密钥。"],
-  [/^No signing key (\S+)\.$/, (m) => `没有找到签名密钥 ${m[1]}。`],
   [/^A key is revoked from now or from a past instant\.$/, () => "密钥只能从现在或过去的某一时刻起吊销。"],
-  [/^Signing key (\S+) is already revoked\.$/, (m) => `签名密钥 ${m[1]} 已经吊销。`],
-  [/^Only a responsible physician \(医保责任医师\) issues dual-channel prescriptions\.$/, () => "只有医保责任医师可以开具双通道处方。"],
-  [/^Only a responsible physician \(医保责任医师\) records eligibility\.$/, () => "只有医保责任医师可以认定待遇资格。"],
-  [/^Only a responsible physician \(医保责任医师\) reviews re-examinations\.$/, () => "只有医保责任医师可以查看复查评估名单。"],
-  [/^No such resource\.$/, () => "没有找到该对象。"],
-  [/^Unknown insurance type (.+)\.$/, (m) => `未知的参保类型：${m[1]}。`],
-  [/^The request has values no record can hold\.$/, () => "请求中含有无法保存的字符或过大的数字。"],
   [/^The request has fields this route does not take: (.+)\.$/, (m) => `请求中含有本功能不接受的字段：${m[1]}。`],
-  [/^The JSON body is nested more than (\d+) levels deep\.$/, (m) => `请求内容的嵌套超过 ${m[1]} 层。`],
   [/^The cursor is not one this service issued\.$/, () => "翻页参数无效，请重新查询。"],
   [/^A value is too large or too long to be stored\.$/, () => "有数值过大或文字过长，无法保存。"],
   [/^The database is not (answering|reachable)/, () => "数据库暂时无法访问，请稍后重试。"],
-  [/^The data value transmitted exceeds the capacity limit\.$/, () => "提交的内容过大。"],
-  [/^No agent picked up prescription (\d+)\.$/, (m) => `处方 ${m[1]} 不是由代办人取药的。`],
-  [/^Only the pharmacy it is routed to may (\w+) this prescription\.$/, (m) => `只有处方流转到的药店可以${action(m[1])}此处方。`],
-  [/^Only the prescribing physician may (\w+) this prescription\.$/, (m) => `只有开方医师可以${action(m[1])}此处方。`],
-  [/^The role (\w+) may not do this\.$/, (m) => `${ROLE[m[1]] || m[1]}账户无权执行此操作。`],
-  [/^A pharmacy that is (\w+) cannot be (\w+)\.$/, (m) => `药店当前为“${status(m[1])}”，不能${action(m[2])}。`],
-  [/^Pharmacy (\S+) changed meanwhile; try again\.$/, (m) => `药店 ${m[1]} 的状态刚被修改，请刷新后重试。`],
-  [/^(.+) is the only active dual-channel pharmacy in (.+) \([^)]+\): to \w+ it would leave the county without one\. Send force: true with a reason to do it anyway\.$/,
-    (m) => `${m[1]}是${m[2]}唯一在用的双通道药店，退出后该区县将没有双通道药店。如确需退出，请填写理由并勾选“仍然强制退出”。`],
-  [/^Forcing needs a reason\.$/, () => "强制退出必须填写理由。"],
-  [/^A reason is required to (\w+)\.$/, (m) => `${action(m[1])}必须填写理由。`],
-  [/^A reason code of the published list is required to (\w+)\.$/, (m) => `${action(m[1])}须选择原因：`],
   [/^Required: one of (.+)\.$/, () => "请从列表中选择原因。"],
   [/^Not a reason code for (\w+): one of (.+)\.$/, (m) => `该原因不适用于${action(m[1])}，请从列表中选择。`],
   [/^Reason (\S+) needs a note saying what happened\.$/, () => "选择“其他原因”时须填写说明。"],
-  [/^Flag (\d+) was already reviewed\.$/, (m) => `预警 ${m[1]} 已经审核过了。`],
-  [/^(.+) is not an active dual-channel pharmacy\.$/, (m) => `${m[1]}不是在用的双通道药店。`],
-  [/^(.+) is outside the patient's coordinating region\.$/, (m) => `${m[1]}不在患者的统筹地区内。`],
   [/^(.+) has no cold chain for a cold-chain drug\.$/, (m) => `${m[1]}没有冷链条件，不能调配冷链药品。`],
   [/^(.+) does not require eligibility\.$/, (m) => `${m[1]}无需认定待遇资格。`],
   [/^valid_until is in the past\.$/, () => "有效期不能早于今天。"],
-  [/^The location is not in China\.$/, () => "该位置不在中国境内，请检查经纬度。"],
-  [/^The point is not in China\.$/, () => "该位置不在中国境内，请检查经纬度和坐标来源。"],
   [/^Give lat and lon together\.$/, () => "请同时填写纬度和经度。"],
-  [/^The location is in no county of China\.$/, () => "该位置不在任何县级区划内，请检查经纬度。"],
-  [/^A bureau registers only (inside its own region|patients of its own region)\.$/, () => "医保局只能在本辖区内登记。"],
-  [/^A bearer token is required\.$/, () => "请先登录。"],
-  [/^The token is unknown or revoked\.$/, () => "访问令牌无效或已停用。"],
   [/^The cursor is not one this service issued\.$/, () => "翻页参数无效，请刷新列表。"],
-  [/^No prescription (\S+)\.$/, (m) => `没有找到处方 ${m[1]}（或无权查看）。`],
   [/^No pharmacy (\S+)\.$/, (m) => `没有找到药店 ${m[1]}。`],
   [/^No patient (\S+)\.$/, (m) => `没有找到患者 ${m[1]}。`],
-  [/^No drug (\S+)\.$/, (m) => `没有找到药品 ${m[1]}。`],
-  [/^No flag (\S+)\.$/, (m) => `没有找到预警 ${m[1]}。`],
   [/^(Drug|Pharmacy|Institution|Physician) (\S+) already exists\.$/,
     (m) => `${{ Drug: "药品", Pharmacy: "药店", Institution: "医疗机构", Physician: "医师" }[m[1]]} ${m[2]} 已经登记。`],
-  [/^No pack with trace code (\S+) was dispensed\.$/, (m) => `追溯码 ${m[1]} 没有发药记录。`],
   [/^Only the pharmacy itself sets its stock\.$/, () => "只有药店本身可以设置库存。"],
-  [/^Unknown drugs\.$/, () => "有未知的药品："],
   [/^A bureau's subject is the 6-digit adcode of its region\.$/, () => "医保局账户须对应其辖区的 6 位行政区划代码。"],
   [/^This role needs a subject\.$/, () => "此类账户须指定所代表的机构或地区。"],
-  [/^Unknown role (.+)\.$/, (m) => `未知的账户类型 ${m[1]}。`],
   // Procurement (集采): batches, products, volumes, purchases, declarations, supply problems.
-  [/^No region (\S+) in your scope\.$/, (m) => `辖区内没有区域 ${m[1]}。`],
   [/^An institution (.+) only for itself\.$/, () => "医疗机构只能为本机构办理此事项。"],
   [/^A bureau (.+) only inside its own region\.$/, () => "医保局只能在本辖区内办理此事项。"],
-  [/^Which institution\?$/, () => "请指定医疗机构。"],
-  [/^No institution or pharmacy (\S+)\.$/, (m) => `没有找到医疗机构或药店 ${m[1]}。`],
-  [/^A bureau publishes batches only for its own region\.$/, () => "医保局只能发布本辖区的集采批次。"],
-  [/^A bureau changes only batches of its own region; national ones are the admin's\.$/, () => "医保局只能修改本辖区的集采批次；国家批次由系统管理员维护。"],
   [/^The cycle ends before it starts\.$/, () => "采购周期的结束日期早于开始日期。"],
   [/^The effective date is outside the cycle\.$/, () => "执行日期不在采购周期内。"],
   [/^Batch (\S+) already exists\.$/, (m) => `集采批次 ${m[1]} 已经存在。`],
-  [/^No batch (\S+)\.$/, (m) => `没有找到集采批次 ${m[1]}。`],
-  [/^No procurement product (\S+)\.$/, (m) => `没有找到集采产品 ${m[1]}。`],
-  [/^The product is invalid\.$/, () => "产品信息有误："],
   [/^Product (\S+) already exists\.$/, (m) => `集采产品 ${m[1]} 已经存在。`],
-  [/^The first agreement year cannot end on (\S+): .+\.$/, (m) => `首个协议年度不能在 ${m[1]} 结束：须在采购周期内结束，且短于 13 个月。`],
   [/^Within the cycle, less than (\d+) months after cycle_start\.$/, (m) => `须在采购周期内，且距周期开始不足 ${m[1]} 个月。`],
-  [/^(\S+) does not start an agreement year of batch (\S+)\.$/, (m) => `${m[1]} 不是集采批次 ${m[2]} 的协议年度起始日。`],
-  [/^The ratio must be within (\S+)–(\S+)\.$/, (m) => `约定比例须在 ${m[1]} 至 ${m[2]} 之间。`],
   [/^The base period is empty\.$/, () => "基期为空：开始日期须早于结束日期。"],
-  [/^The purchase date is not allowed\.$/, () => "采购日期不符合要求："],
   [/^A purchase with reference (\S+) is already recorded\.$/, (m) => `采购单号 ${m[1]} 已经登记过了。`],
   [/^Institutions declare their own demand\.$/, () => "需求量由医疗机构自行申报。"],
-  [/^A declaration for this product and year is already (\w+)\.$/,
-    (m) => `该产品本年度的申报已${{ submitted: "提交，正在等待医保局审核", accepted: "被医保局确认" }[m[1]] || `处于“${m[1]}”状态`}。`],
-  [/^The declaration is below the institution's history of (\d+); explain why\.$/,
-    (m) => `申报量低于本机构历史使用量 ${m[1]}，请填写书面说明。`],
-  [/^No declaration (\S+)\.$/, (m) => `没有找到申报 ${m[1]}。`],
-  [/^Declaration (\S+) is not awaiting a decision\.$/, (m) => `申报 ${m[1]} 不在待审核状态。`],
-  [/^No date (\S+)\.$/, (m) => `没有日期 ${m[1]} 的设置。`],
-  [/^No supply problem (\S+)\.$/, (m) => `没有找到供应问题 ${m[1]}。`],
-  [/^(\w+) is in the future\.$/, (m) => `${fieldLabel(m[1])}不能晚于今天。`],
-  [/^(\w+) is before (\S+)\.$/, (m) => `${fieldLabel(m[1])}不能早于 ${m[2]}。`],
-  [/^Institutions report their supply problems; the bureau follows them up\.$/, () => "供应问题由医疗机构报告，医保局负责跟进。"],
   [/^Supply problems concern selected products\.$/, () => "只有中选产品可以报告供应问题。"],
-  [/^Supply problem (\S+) is (\w+); it cannot become (\w+)\.$/, (m) => `供应问题 ${m[1]} 当前为“${STAGE[m[2]] || m[2]}”，不能变为“${STAGE[m[3]] || m[3]}”。`],
-  [/^The promised fix must be between (\S+) and (\S+) \(5 working days\)\.$/, (m) => `承诺解决日期须在 ${m[1]} 至 ${m[2]} 之间（5 个工作日内）。`],
-  [/^Supply problem (\S+) is already confirmed\.$/, (m) => `供应问题 ${m[1]} 已经确认过了。`],
-  [/^The requested URL was not found on the server\./, () => "服务器没有提供此功能。"],
   [/^The server failed; the error was logged\.$/, () => "服务器内部错误，已记录日志，请稍后重试或联系管理员。"],
   // Messages of single fields.
   [/^Missing data for required field\.$/, () => "必须填写。"],
@@ -366,12 +296,12 @@ const ID_REASONS = {
   "birth date is out of range": "出生日期超出范围",
   "must be a string": "格式有误",
 };
-function idReason(text) { return ID_REASONS[text] || text; }
 
-/** A server message in Chinese, or null when it is not one this page knows. */
-export function translate(message) {
+/** A field message (a value of a 422's `errors`) in Chinese, or null when this page does not know it. */
+export function translateField(message) {
   if (typeof message !== "string") return null;
-  for (const [pattern, render] of MESSAGES) {
+  if (ID_REASONS[message]) return ID_REASONS[message];
+  for (const [pattern, render] of FIELD_MESSAGES) {
     const match = message.match(pattern);
     if (match) return render(match);
   }
@@ -420,9 +350,9 @@ function flatten(errors, prefix = "") {
 export function describeError(error) {
   const problem = (error && error.problem) || {};
   const code = error && typeof error.status === "number" ? error.status : 500;
-  const known = translate(problem.detail);
+  const known = problemMessage(problem);
   const heading = TITLE[code] || `请求失败（${code}）。`;
-  const fields = flatten(problem.errors).map(([key, text]) => [fieldLabel(key), translate(text) || text]);
+  const fields = flatten(problem.errors).map(([key, text]) => [fieldLabel(key), translateField(text) || text]);
   let message = known || heading;
   let original = null;
   if (!known && problem.detail && code !== 0) original = problem.detail;

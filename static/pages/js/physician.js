@@ -6,7 +6,6 @@ import {
   ASSISTANCE, INSURANCE, PRESCRIPTION_STATUS, STORAGE, chinaToday, formatInstant, formatLastDay, pickupLabel,
   reviewLabel,
 } from "./i18n.js";
-import { codeText } from "./code-messages.js";
 import { slip } from "./physician-slip.js";
 import { loadWorklist } from "./physician-worklist.js";
 import { pageSettings, startPage } from "./session.js";
@@ -313,9 +312,7 @@ async function issuePrescription(event) {
       await loadRecent();
       await chooseTarget(prescription);
     } catch (error) {
-      const known = codeText(error);
-      if (known) showMessage($("#issue-error"), `开具失败：${known}`);
-      else showProblem($("#issue-error"), error, "开具失败");
+      showProblem($("#issue-error"), error, "开具失败");
     }
   });
 }
