@@ -19,7 +19,7 @@ from dualchannel.procurement.alerts import BEHIND, NON_SELECTED_HIGH, behind_key
 from dualchannel.procurement.batches import product_id_of
 from dualchannel.procurement.compliance import assess_groups
 from dualchannel.procurement.models import Line, Product
-from dualchannel.procurement.progress import (YearInView, fen, in_view, monthly_totals, period_bounds, periods_of,
+from dualchannel.procurement.progress import (YearInView, fen, in_view, monthly_totals, months_span, periods_of,
                                               progress, years_in_view)
 from dualchannel.procurement.rules.agreement import behind_schedule, completed_share, schedule_share
 from dualchannel.procurement.rules.prices import PriceDeviation
@@ -152,7 +152,7 @@ def period_report(session: Session, actor: Actor, *, region: str | None = None, 
         for label, first, end in periods_of(year, period):
             quantity = sum(q for q, _ in months[first:end])
             cumulative += quantity
-            start, stop, read_at = period_bounds(year, first, end)
+            start, stop, read_at = months_span(year, first, end)
             report["items"].append({
                 "period": label, "period_start": start, "period_end": stop, "batch_code": year.batch.code,
                 "year_start": year.start, "product_code": product.code, "product_name": product.name,

@@ -24,7 +24,7 @@ from sqlmodel import Session, select
 from dualchannel import clock
 from dualchannel.auth import Actor
 from dualchannel.procurement.models import Line, Product
-from dualchannel.procurement.progress import (YearInView, in_view, monthly_totals, period_bounds, periods_of,
+from dualchannel.procurement.progress import (YearInView, in_view, monthly_totals, months_span, periods_of,
                                               years_in_view)
 from dualchannel.procurement.rules.agreement import FEN, ProductStatus
 from dualchannel.procurement.rules.prices import prepayment_due
@@ -101,7 +101,7 @@ def ledger(session: Session, actor: Actor, *, region: str | None = None, as_of: 
             purchased = sum((Decimal(fen) for _, fen in months[first:end]), Decimal(0)) * FEN
             cumulative += purchased
             owed_so_far = max(Decimal(0), cumulative - paid_in_advance)
-            start, stop, _ = period_bounds(year, first, end)
+            start, stop, _ = months_span(year, first, end)
             quarters.append({"quarter": label, "start": start, "end": stop,
                              "closed": year.months[end - 1][1] <= as_of + timedelta(days=1),
                              "purchased": purchased,

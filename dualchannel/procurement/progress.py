@@ -314,7 +314,7 @@ def periods_of(year: YearInView, period: str) -> list[tuple[str, int, int]]:
     return [(f"Q{q + 1}", 3 * q, min(3 * q + 3, shown)) for q in range((shown + 2) // 3)]
 
 
-def period_bounds(year: YearInView, first: int, end: int) -> tuple[date, date, date]:
+def months_span(year: YearInView, first: int, end: int) -> tuple[date, date, date]:
     """(start, end exclusive, date the schedule is read at) of months ``[first, end)``: a
     period still running at `as_of` ends after `as_of` and is read at `as_of`."""
     start, stop = year.months[first][0], year.months[end - 1][1]

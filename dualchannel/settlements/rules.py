@@ -338,7 +338,7 @@ class Accumulators:
 
 
 @dataclass(frozen=True)
-class Line:
+class ChargeLine:
     """One dispensed prescription line.
 
     ``quantity`` in dispensing units (≥ 1); ``unit_price`` the price charged per unit (e.g.
@@ -428,7 +428,7 @@ def _critical_illness_raw(policy: Policy, base_before: Decimal, base_after: Deci
     return raw
 
 
-def _settle_line(policy: Policy, acc: Accumulators, line: Line,
+def _settle_line(policy: Policy, acc: Accumulators, line: ChargeLine,
                  assistance_ratio: Decimal) -> tuple[LineSplit, Accumulators]:
     total = round_fen(line.unit_price * line.quantity)
     if line.payment_standard is None:
@@ -474,7 +474,7 @@ def _settle_line(policy: Policy, acc: Accumulators, line: Line,
     return split, delta
 
 
-def settle(policy: Policy, accumulators: Accumulators, lines: Sequence[Line],
+def settle(policy: Policy, accumulators: Accumulators, lines: Sequence[ChargeLine],
            assistance_category: str = "none") -> SettlementResult:
     """Settle a claim's ``lines`` under ``policy`` for a patient with these ``accumulators``.
 
@@ -505,7 +505,7 @@ def settle(policy: Policy, accumulators: Accumulators, lines: Sequence[Line],
     )
 
 
-def charge_in_full(accumulators: Accumulators, lines: Sequence[Line]) -> SettlementResult:
+def charge_in_full(accumulators: Accumulators, lines: Sequence[ChargeLine]) -> SettlementResult:
     """A manual claim no policy can adjudicate yet (the insured region's policy is not held):
     the patient pays every line in full at the counter and nothing enters the accumulators; the
     insured region's bureau adjudicates it with `settle` when it decides the claim."""

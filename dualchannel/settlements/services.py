@@ -408,9 +408,9 @@ def _prices(session: Session, loaded, unit_prices: dict[str, Decimal], on: date,
 
 
 def _lines(prescription: Prescription, loaded, units: dict[str, int],
-           prices: dict[str, tuple[Decimal, Decimal | None, Decimal]]) -> list[rules.Line]:
+           prices: dict[str, tuple[Decimal, Decimal | None, Decimal]]) -> list[rules.ChargeLine]:
     """One line per drug for the units still dispensed (a pack returned unopened is not paid)."""
-    lines = [rules.Line(item.drug_code, units[item.drug_code], *prices[item.drug_code])
+    lines = [rules.ChargeLine(item.drug_code, units[item.drug_code], *prices[item.drug_code])
              for item in loaded.items if units.get(item.drug_code)]
     if not lines:
         raise Conflict(f"Every pack of prescription {prescription.id} was returned; there is nothing to settle.",
@@ -418,7 +418,7 @@ def _lines(prescription: Prescription, loaded, units: dict[str, int],
     return lines
 
 
-def _flag_prices(session: Session, prescription: Prescription, pharmacy: Pharmacy, lines: list[rules.Line],
+def _flag_prices(session: Session, prescription: Prescription, pharmacy: Pharmacy, lines: list[rules.ChargeLine],
                  catalogue: dict[str, Drug]) -> None:
     """Pharmacies sell at the agreed price (协议价格): charging more is flagged with evidence."""
     for line in lines:
@@ -539,7 +539,7 @@ def _adjudicate(session: Session, actor: Actor, settlement: Settlement) -> None:
     policy = _policy_for(row, settlement.assistance_category)
     stored = list(session.exec(select(SettlementLine).where(SettlementLine.settlement_id == settlement.id)
                                .order_by(SettlementLine.position)))
-    lines = [rules.Line(s.drug_code, s.quantity, s.unit_price, s.payment_standard, s.first_self_pay_ratio)
+    lines = [rules.ChargeLine(s.drug_code, s.quantity, s.unit_price, s.payment_standard, s.first_self_pay_ratio)
              for s in stored]
     accumulator = _locked_accumulator(session, settlement.patient_id, settlement.year)
     result = rules.settle(policy, _as_rules(accumulator), lines, settlement.assistance_category)
@@ -620,7 +620,8 @@ def _undo(session: Session, actor: Actor, settlement: Settlement, action: str, r
     _write_accumulator(session, row, after)
 
 
-def _finish(session: Session, settlement: Settlement) -> SettlementDetail:
+def _committed_detail(session: Session, settlement: Settlement) -> SettlementDetail:
+    """Commit the settlement's change and answer it as stored, with its lines."""
     session.commit()
     session.refresh(settlement)
     return detail(session, settlement)
@@ -637,7 +638,7 @@ def reverse(session: Session, actor: Actor, settlement_id: int, *, reason: str) 
                         code="claim_reversed_by_bureau")
     _change(session, actor, settlement, "reverse", reason)
     _undo(session, actor, settlement, "reverse", reason)
-    return _finish(session, settlement)
+    return _committed_detail(session, settlement)
 
 
 def _claim(session: Session, actor: Actor, settlement_id: int) -> Settlement:
@@ -663,7 +664,7 @@ def approve(session: Session, actor: Actor, settlement_id: int, *, note: str | N
     if settlement.policy_id is None and settlement.status == Status.pending.value:
         _adjudicate(session, actor, settlement)
     _change(session, actor, settlement, "approve", note)
-    return _finish(session, settlement)
+    return _committed_detail(session, settlement)
 
 
 def reject(session: Session, actor: Actor, settlement_id: int, *, reason: str) -> SettlementDetail:
@@ -672,7 +673,7 @@ def reject(session: Session, actor: Actor, settlement_id: int, *, reason: str) -
     settlement = _claim(session, actor, settlement_id)
     _change(session, actor, settlement, "reject", reason)
     _undo(session, actor, settlement, "reject", reason)
-    return _finish(session, settlement)
+    return _committed_detail(session, settlement)
 
 
 # --- Reconciliation -------------------------------------------------------------------------
@@ -693,7 +694,7 @@ class Reconciliation:
     invariant: dict
 
 
-def period_bounds(period: str, on: date) -> tuple[date, date, str]:
+def reconciliation_window(period: str, on: date) -> tuple[date, date, str]:
     """[start, end) of the day or calendar month containing `on`, and its label."""
     if period == "day":
         return on, on + timedelta(days=1), on.isoformat()
@@ -717,7 +718,7 @@ def reconciliation(session: Session, actor: Actor, *, period: str = "day", on: d
     """Settlements made in a day or month, per pharmacy, mode and status, with the check that
     every settlement's parts equal the sums of its lines' parts and add up to its total."""
     actor.require(Role.admin, Role.bureau, Role.pharmacy)
-    start, end, label = period_bounds(period, on or clock.today())
+    start, end, label = reconciliation_window(period, on or clock.today())
     scope = [visible(actor), Settlement.settled_on >= start, Settlement.settled_on < end]
     if pharmacy:
         scope.append(Settlement.pharmacy_code == pharmacy)

@@ -12,7 +12,7 @@ from dualchannel.settlements.rules import (
     IN_FORCE,
     TRANSITIONS,
     Accumulators,
-    Line,
+    ChargeLine,
     LineSplit,
     Policy,
     Status,
@@ -52,7 +52,7 @@ def A(deductible_used="0", fund_paid="0", ci_base="0", ci_paid="0", assistance_p
 
 
 def L(code, quantity, price, standard=None, first_self_pay="0"):
-    return Line(code, quantity, D(price), None if standard is None else D(standard),
+    return ChargeLine(code, quantity, D(price), None if standard is None else D(standard),
                 D(first_self_pay))
 
 
@@ -251,9 +251,9 @@ def test_accumulator_arithmetic():
 @pytest.mark.parametrize("make, error", [
     (lambda: settle(RES, A(), []), ValueError),
     (lambda: settle(RES, A(), [L("A", 1, "1.00")], "wealthy"), ValueError),
-    (lambda: Line("A", 0, D("1.00")), ValueError),
-    (lambda: Line("A", 1, 1.5), TypeError),
-    (lambda: Line("A", 1, D("1.00"), first_self_pay_ratio=D("1.1")), ValueError),
+    (lambda: ChargeLine("A", 0, D("1.00")), ValueError),
+    (lambda: ChargeLine("A", 1, 1.5), TypeError),
+    (lambda: ChargeLine("A", 1, D("1.00"), first_self_pay_ratio=D("1.1")), ValueError),
     (lambda: Accumulators(fund_paid=D("0.001")), ValueError),
     (lambda: Policy.from_dict({**_EXAMPLE_ROW, "fund_ratio": 0.6}), TypeError),
     (lambda: Policy.from_dict({**_EXAMPLE_ROW, "fund_cpa": "1.00"}), ValueError),
@@ -338,7 +338,7 @@ def policies(draw):
 
 accumulators = st.builds(Accumulators, fen(3000), fen(25000), fen(20000), fen(12000), fen(4000))
 lines = st.builds(
-    Line, st.sampled_from(["D1", "D2", "D3"]), st.integers(1, 60), prices,
+    ChargeLine, st.sampled_from(["D1", "D2", "D3"]), st.integers(1, 60), prices,
     st.none() | prices, ratios,
 )
 
