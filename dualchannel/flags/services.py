@@ -123,7 +123,6 @@ def review_flag(session: Session, actor: Actor, flag_id: int, *, decision: str, 
         .values(status=decision, review_note=note, reviewed_by=actor.label, reviewed_at=clock.now())
     ).rowcount
     if touched != 1:
-        session.rollback()
         raise Conflict(f"Flag {flag_id} was already reviewed.", code="flag_already_reviewed")
     session.commit()
     session.refresh(flag)

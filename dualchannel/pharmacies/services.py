@@ -150,7 +150,6 @@ def change_status(session: Session, actor: Actor, code: str, action: str, *, rea
         others = [c for c in active if c != code]
         if rules.leaves_county_uncovered(current, len(others)):
             if not force:
-                session.rollback()
                 county = geo_boundaries.current().get(pharmacy.county_adcode)
                 name = county.name if county else pharmacy.county_adcode
                 raise Conflict(
@@ -167,7 +166,6 @@ def change_status(session: Session, actor: Actor, code: str, action: str, *, rea
         .values(status=target.value, updated_at=now)
     ).rowcount
     if touched != 1:
-        session.rollback()
         raise Conflict(f"Pharmacy {code} changed meanwhile; try again.", code="concurrent_change")
     session.add(PharmacyEvent(pharmacy_code=code, action=action, from_status=current.value, to_status=target.value,
                               reason=reason, forced=forced, actor=actor.label, at=now))

@@ -108,7 +108,6 @@ def _decide(session: Session, actor: Actor, declaration_id: int, to: Declaration
         .values(status=to.value, bureau_note=note, decided_by=actor.label, decided_at=clock.now())
     ).rowcount
     if touched != 1:
-        session.rollback()
         raise Conflict(f"Declaration {declaration_id} is not awaiting a decision.", code="declaration_not_pending")
     return declaration
 

@@ -142,7 +142,6 @@ def _advance(session: Session, problem: SupplyProblem, sources: tuple[SupplyStag
         .where(SupplyProblem.id == problem.id, SupplyProblem.stage.in_([s.value for s in sources]))
         .values(stage=target.value, **values)).rowcount
     if touched != 1:
-        session.rollback()
         raise Conflict(f"Supply problem {problem.id} is {problem.stage}; it cannot become {target.value}.",
                        code="supply_problem_invalid_transition", stage=problem.stage, target=target.value)
 
@@ -200,7 +199,6 @@ def confirm(session: Session, actor: Actor, problem_id: int, *, confirmed_on: da
                                                              SupplyProblem.confirmed_on.is_(None))
                               .values(confirmed_on=confirmed_on, confirmed_by=actor.label)).rowcount
     if touched != 1:
-        session.rollback()
         raise Conflict(f"Supply problem {problem_id} is already confirmed.", code="supply_problem_confirmed")
     sync_institutions(session, {problem.institution_code})  # its period exempts purchases now
     session.commit()

@@ -131,7 +131,6 @@ def add_policy(session: Session, actor: Actor, *, region: str, insurance: str, e
     try:
         session.commit()
     except sa.exc.IntegrityError:
-        session.rollback()
         raise Conflict(f"A {insurance} policy of {region} from {effective_from} exists.", code="policy_exists")
     return row
 
@@ -155,7 +154,6 @@ def import_policies(session: Session, actor: Actor,
         else:
             differing.append(f"{policy.region}/{policy.insurance}/{policy.effective_from}")
     if differing:
-        session.rollback()
         raise Conflict(f"Stored versions differ and are never overwritten: {', '.join(differing)}.",
                        code="policy_versions_differ")
     session.commit()

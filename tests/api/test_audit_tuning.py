@@ -113,9 +113,8 @@ def test_who_may_read_and_set_thresholds(clinic, as_role):
     bad = problem(clinic.bureau.put("/api/v1/audit/thresholds", {
         "thresholds": {"shopping_min_pharmacies": 1, "overlap_remaining_share": 1.5, "outlier_factor": "x",
                        "no_such": 3}}), 422)
-    assert set(bad["errors"]) == {"thresholds", "reason"}
-    assert set(bad["errors"]["thresholds"]) == {"shopping_min_pharmacies", "overlap_remaining_share",
-                                                "outlier_factor", "no_such"}
+    assert set(bad["errors"]) == {"reason", "thresholds.shopping_min_pharmacies", "thresholds.overlap_remaining_share",
+                                  "thresholds.outlier_factor", "thresholds.no_such"}
 
 
 def test_thresholds_per_region_change_what_the_scan_raises(clinic, runner, as_role):
