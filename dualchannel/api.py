@@ -5,6 +5,7 @@ depth, unknown fields and query parameters, codes, dates, money and cursors."""
 import base64
 import binascii
 import csv
+import functools
 import io
 import re
 from dataclasses import dataclass
@@ -439,6 +440,7 @@ def document_problems(rest: Api, app) -> None:
             operation["x-problem-codes"] = sorted(c for c in codes if c in problems.PROBLEMS)
 
 
+@functools.cache  # the sources do not change while the process runs; parsing them costs seconds
 def _feature_codes(feature: Path) -> frozenset[str]:
     codes = set(problems.codes_in(feature))
     for other in problems.imported_features(feature):
