@@ -361,11 +361,16 @@ def init_app(app) -> None:
 
     @app.get("/problems.js")
     def problem_module():
-        body = ("// Generated from dualchannel/problems.py: the zh-CN text of every problem code.\n"
-                "export const PROBLEMS = " + json.dumps(
-                    {code: {"status": p.status, "title": p.title, "zh": p.zh} for code, p in sorted(PROBLEMS.items())},
-                    ensure_ascii=False, indent=0, sort_keys=True) + ";\n")
-        return app.response_class(body, mimetype="text/javascript")
+        return app.response_class(module_source(), mimetype="text/javascript")
+
+
+@functools.cache
+def module_source() -> str:
+    """`/problems.js`: the zh-CN text of every code as an ES module (the pages import it)."""
+    return ("// Generated from dualchannel/problems.py: the zh-CN text of every problem code.\n"
+            "export const PROBLEMS = " + json.dumps(
+                {code: {"status": p.status, "title": p.title, "zh": p.zh} for code, p in sorted(PROBLEMS.items())},
+                ensure_ascii=False, indent=0, sort_keys=True) + ";\n")
 
 
 # Calls that name a problem code: the domain exceptions, `errors.problem` and `db.commit`.

@@ -6,6 +6,8 @@ from pathlib import Path
 
 from flask import Blueprint, current_app, redirect, render_template, url_for
 
+from dualchannel import problems
+
 bp = Blueprint("pages", __name__, template_folder="templates")
 
 # Hospital and bureau networks are closed: a page loads nothing from anywhere else, and the
@@ -81,10 +83,12 @@ def institution():
 
 
 def _offline_assets() -> list[str]:
-    """What the pharmacy page needs to open without a network: itself, its styles and scripts."""
+    """What the pharmacy page needs to open without a network: itself, its styles and scripts,
+    and the problem codes' texts its scripts import."""
     static = Path(current_app.static_folder)
     files = [static / "pages/css/pages.css", static / "pages/favicon.svg", *sorted((static / "pages/js").glob("*.js"))]
-    return [url_for("pages.pharmacy")] + [url_for("static", filename=str(f.relative_to(static))) for f in files]
+    return ([url_for("pages.pharmacy"), url_for("problem_module")]
+            + [url_for("static", filename=str(f.relative_to(static))) for f in files])
 
 
 @bp.get("/pharmacy-sw.js")
@@ -98,6 +102,7 @@ def pharmacy_service_worker():
         if path.is_file() and path.suffix in (".js", ".css", ".svg"):
             digest.update(path.read_bytes())
     digest.update((Path(bp.root_path) / "templates/pages/pharmacy.html").read_bytes())
+    digest.update(problems.module_source().encode())
     source = (static / "pages/pharmacy-sw.js").read_text(encoding="utf-8")
     body = f"const ASSETS = {json.dumps(assets)};\nconst VERSION = \"{digest.hexdigest()[:16]}\";\n{source}"
     response = current_app.response_class(body, mimetype="text/javascript")
