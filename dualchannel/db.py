@@ -105,11 +105,16 @@ def UnitPrice():  # noqa: N802
 
 def insert(session: Session, table):
     """`INSERT` of the session's dialect, with its `ON CONFLICT` clauses (PostgreSQL, SQLite)."""
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    return dialect_insert(table)
+    return dialect_insert(session.get_bind().dialect.name)(table)
+
+
+def dialect_insert(dialect_name: str):
+    """The `insert` construct of a dialect by name, for statements built once per dialect."""
+    if dialect_name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+        return postgresql_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+    return sqlite_insert
 
 
 def database_url(app: Flask) -> str:

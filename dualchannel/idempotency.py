@@ -64,8 +64,20 @@ def fingerprint() -> str:
     return hashlib.sha256(raw).hexdigest()
 
 
-def _where(actor: str, endpoint: str, key: str):
-    return sa.and_(IdempotencyKey.actor == actor, IdempotencyKey.endpoint == endpoint, IdempotencyKey.key == key)
+@functools.cache
+def _statements(dialect_name: str) -> tuple[sa.Insert, sa.Select, sa.Update]:
+    """Built once per dialect (bind parameters `actor`, `endpoint`, `key`): the claim, one
+    INSERT that waits for a concurrent claim of the same key to commit or roll back and inserts
+    nothing when one is there, returning its id; the read of an existing claim; the store of the
+    answer into the claim (`claim_id`, and the columns `status` and `body`)."""
+    table = IdempotencyKey.__table__
+    where = sa.and_(table.c.actor == sa.bindparam("actor"), table.c.endpoint == sa.bindparam("endpoint"),
+                    table.c.key == sa.bindparam("key"))
+    claim = (db.dialect_insert(dialect_name)(table)  # its parameters: the columns' names
+             .on_conflict_do_nothing(index_elements=["actor", "endpoint", "key"]).returning(table.c.id))
+    read = select(IdempotencyKey).where(where).execution_options(populate_existing=True)
+    store = sa.update(table).where(table.c.id == sa.bindparam("claim_id"))
+    return claim, read, store
 
 
 def _replay(record: IdempotencyKey, request_hash: str):
@@ -95,25 +107,22 @@ def idempotent(view):
             raise Invalid(f"{HEADER} must be 1 to 255 visible ASCII characters.",
                           {HEADER: ["1 to 255 visible ASCII characters."]}, code="invalid_idempotency_key")
         session = db.session()
+        claim, read, store = _statements(session.get_bind().dialect.name)
         actor, endpoint, request_hash = current_actor().label, f"{request.method} {request.path}"[:200], fingerprint()
-        where = _where(actor, endpoint, key)
-        # Claim the key: one INSERT that waits for a concurrent claim of the same key to commit
-        # or roll back, and inserts nothing when one is there.
-        claim = (db.insert(session, IdempotencyKey)
-                 .values(actor=actor, endpoint=endpoint, key=key, request_hash=request_hash, created_at=clock.now())
-                 .on_conflict_do_nothing(index_elements=["actor", "endpoint", "key"]).returning(IdempotencyKey.id))
-        if session.execute(claim).first() is None:
-            record = session.exec(select(IdempotencyKey).where(where)
-                                  .execution_options(populate_existing=True)).one()
+        names = {"actor": actor, "endpoint": endpoint, "key": key}
+        claiming = {**names, "request_hash": request_hash, "created_at": clock.now()}
+        claim_id = session.execute(claim, claiming).scalar()
+        if claim_id is None:
+            record = session.exec(read, params=names).one()
             if record.status is not None or record.created_at >= clock.now() - STALE_AFTER:
                 return _replay(record, request_hash)
             # Left without an answer by an older version: take it over.
             session.execute(sa.delete(IdempotencyKey).where(IdempotencyKey.id == record.id))
-            session.execute(claim)
+            claim_id = session.execute(claim, claiming).scalar()
         response = make_response(view(*args, **kwargs))
         if 200 <= response.status_code < 300:
             values = {"status": response.status_code, "body": response.get_data(as_text=True)}
-            stored = session.execute(sa.update(IdempotencyKey).where(where).values(**values)).rowcount
+            stored = session.execute(store, {"claim_id": claim_id, **values}).rowcount
             if stored == 0:
                 # The service rolled back its first attempt (and the claim with it) before it succeeded.
                 session.add(IdempotencyKey(actor=actor, endpoint=endpoint, key=key, request_hash=request_hash,

@@ -1,5 +1,6 @@
 """The drug catalogue: registering drugs, reading them, and their dated payment standards."""
 
+import functools
 from datetime import date
 from decimal import Decimal
 
@@ -114,16 +115,21 @@ def own_price(drug: Drug) -> Decimal | None:
     return drug.agreed_price if drug.agreed_price is not None else drug.payment_standard
 
 
-def _standard_in_force(session: Session, drug: Drug, on: date) -> DrugPaymentStandard | None:
+@functools.cache
+def _standard_query() -> sa.Select:
     # The latest row on or before `on`; on the same date the drug's own row beats the generic's.
-    return session.exec(
-        select(DrugPaymentStandard)
-        .where(DrugPaymentStandard.generic_name == drug.generic_name,
-               DrugPaymentStandard.drug_code.in_([drug.code, ALL_DRUGS]),
-               DrugPaymentStandard.effective_from <= on)
-        .order_by(DrugPaymentStandard.effective_from.desc(),
-                  sa.case((DrugPaymentStandard.drug_code == ALL_DRUGS, 1), else_=0))
-    ).first()
+    return (select(DrugPaymentStandard)
+            .where(DrugPaymentStandard.generic_name == sa.bindparam("generic_name"),
+                   DrugPaymentStandard.drug_code.in_([sa.bindparam("drug_code"), ALL_DRUGS]),
+                   DrugPaymentStandard.effective_from <= sa.bindparam("on"))
+            .order_by(DrugPaymentStandard.effective_from.desc(),
+                      sa.case((DrugPaymentStandard.drug_code == ALL_DRUGS, 1), else_=0))
+            .limit(1))
+
+
+def _standard_in_force(session: Session, drug: Drug, on: date) -> DrugPaymentStandard | None:
+    return session.exec(_standard_query(), params={"generic_name": drug.generic_name, "drug_code": drug.code,
+                                                   "on": on}).first()
 
 
 def payment_standard_on(session: Session, drug: Drug, on: date, *,

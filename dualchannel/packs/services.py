@@ -4,6 +4,7 @@ Functions here add to the caller's transaction and never commit: the use cases o
 prescriptions (dispense, undo), settlements (what to bill) and procurement (usage) call them.
 """
 
+import functools
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,6 +33,21 @@ def units_left(session: Session, pharmacy_code: str, codes_by_drug: dict[str, li
     return {code: left for code, drug, left in rows if code in codes_by_drug.get(drug, ())}
 
 
+@functools.cache
+def _take_statement(dialect_name: str) -> sa.Insert:
+    """`take`'s upsert, built once per dialect on the table (Core: the ORM adds nothing here).
+    Executed with one parameter set per draw, it is still one statement (insertmanyvalues)."""
+    pack = TracePack.__table__
+    statement = db.dialect_insert(dialect_name)(pack)
+    return statement.on_conflict_do_update(
+        index_elements=[pack.c.trace_code],
+        set_={"units_dispensed": pack.c.units_dispensed + statement.excluded.units_dispensed},
+        where=sa.and_(pack.c.pharmacy_code == statement.excluded.pharmacy_code,
+                      pack.c.drug_code == statement.excluded.drug_code,
+                      pack.c.units_dispensed + statement.excluded.units_dispensed <= pack.c.units_per_pack),
+    ).returning(pack.c.trace_code)
+
+
 def take(session: Session, *, prescription_id: int, pharmacy_code: str, draws: list[Draw],
          units_per_pack: dict[str, int | None], at: datetime) -> list[str]:
     """Take `draws` from their packs; returns the codes refused (each is another pharmacy's, or
@@ -45,19 +61,10 @@ def take(session: Session, *, prescription_id: int, pharmacy_code: str, draws: l
     rows = [{"trace_code": d.trace_code, "drug_code": d.drug_code, "pharmacy_code": pharmacy_code,
              "units_per_pack": units_per_pack.get(d.drug_code) or 1, "units_dispensed": d.units, "opened_at": at}
             for d in draws]
-    statement = db.insert(session, TracePack)
-    pack = TracePack.__table__.c
-    statement = statement.on_conflict_do_update(
-        index_elements=[pack.trace_code],
-        set_={"units_dispensed": pack.units_dispensed + statement.excluded.units_dispensed},
-        where=sa.and_(pack.pharmacy_code == statement.excluded.pharmacy_code,
-                      pack.drug_code == statement.excluded.drug_code,
-                      pack.units_dispensed + statement.excluded.units_dispensed <= pack.units_per_pack),
-    ).returning(pack.trace_code)
-    accepted = set(session.execute(statement.values(rows)).scalars())
+    accepted = set(session.execute(_take_statement(session.get_bind().dialect.name), rows).scalars())
     refused = sorted({d.trace_code for d in draws} - accepted)
     if not refused:
-        session.execute(sa.insert(DispensedPack), [
+        session.execute(DispensedPack.__table__.insert(), [
             {"trace_code": d.trace_code, "prescription_id": prescription_id, "drug_code": d.drug_code,
              "pharmacy_code": pharmacy_code, "units": d.units, "dispensed_at": at} for d in draws])
     return refused
@@ -74,11 +81,16 @@ def pack(session: Session, code: str) -> TracePack | None:
     return session.get(TracePack, code)
 
 
+@functools.cache
+def _units_dispensed_query() -> sa.Select:
+    return (select(DispensedPack.drug_code, sa.func.sum(DispensedPack.units))
+            .where(DispensedPack.prescription_id == sa.bindparam("prescription_id"))
+            .group_by(DispensedPack.drug_code))
+
+
 def units_dispensed(session: Session, prescription_id: int) -> dict[str, int]:
     """Units still dispensed to a prescription, per drug (what a settlement bills)."""
-    return dict(session.execute(
-        select(DispensedPack.drug_code, sa.func.sum(DispensedPack.units))
-        .where(DispensedPack.prescription_id == prescription_id).group_by(DispensedPack.drug_code)).all())
+    return dict(session.execute(_units_dispensed_query(), {"prescription_id": prescription_id}).all())
 
 
 @dataclass

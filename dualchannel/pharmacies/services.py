@@ -1,5 +1,6 @@
 """Pharmacies: registration with a computed county, admission, suspension, exit, stock."""
 
+import functools
 from collections.abc import Collection
 
 import sqlalchemy as sa
@@ -232,14 +233,26 @@ def stock_of(session: Session, code: str) -> dict[str, int]:
     return dict(session.exec(select(Stock.drug_code, Stock.quantity).where(Stock.pharmacy_code == code)).all())
 
 
+@functools.cache
+def _take_stock_statement() -> sa.Update:
+    """`take_stock`'s conditional decrement, built once on the table (Core: nothing of the
+    stock is loaded in the session to keep in step)."""
+    stock = Stock.__table__.c
+    return (sa.update(Stock.__table__)
+            .where(stock.pharmacy_code == sa.bindparam("pharmacy"), stock.drug_code == sa.bindparam("drug"),
+                   stock.quantity >= sa.bindparam("taken"))
+            .values(quantity=stock.quantity - sa.bindparam("taken"), updated_at=sa.bindparam("at")))
+
+
 def take_stock(session: Session, code: str, needs: dict[str, int]) -> bool:
-    """Decrease stock by `needs` in the caller's transaction; False when any is short."""
+    """Decrease stock by `needs` in the caller's transaction; False when any is short. Pending
+    writes are flushed first, so the stock rows (hot: every dispensing of the pharmacy) are
+    locked last, right before the caller commits."""
+    session.flush()
+    now = clock.now()
     for drug_code, quantity in needs.items():
-        touched = session.execute(
-            sa.update(Stock).where(Stock.pharmacy_code == code, Stock.drug_code == drug_code,
-                                   Stock.quantity >= quantity)
-            .values(quantity=Stock.quantity - quantity, updated_at=clock.now())
-        ).rowcount
+        touched = session.execute(_take_stock_statement(),
+                                  {"pharmacy": code, "drug": drug_code, "taken": quantity, "at": now}).rowcount
         if touched != 1:
             return False
     return True

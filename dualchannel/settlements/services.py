@@ -9,6 +9,7 @@ settlement and its lines. Reversal, rejection and approval are conditional updat
 settlement's status taken from `rules.TRANSITIONS`.
 """
 
+import functools
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
@@ -188,11 +189,17 @@ def get_policy(session: Session, actor: Actor, policy_id: int) -> SettlementPoli
     return row
 
 
+@functools.cache
+def _policies_query() -> sa.Select:
+    return select(SettlementPolicy).where(SettlementPolicy.region == sa.bindparam("region"),
+                                          SettlementPolicy.insurance == sa.bindparam("insurance"),
+                                          SettlementPolicy.effective_from <= sa.bindparam("on"))
+
+
 def policy_in_force(session: Session, *, region: str, insurance: str, on: date) -> SettlementPolicy | None:
     """The stored version in force `on` a date (`rules.policy_for`), or None."""
-    rows = {row.effective_from: row for row in session.exec(select(SettlementPolicy).where(
-        SettlementPolicy.region == region, SettlementPolicy.insurance == insurance,
-        SettlementPolicy.effective_from <= on))}
+    rows = {row.effective_from: row for row in session.exec(
+        _policies_query(), params={"region": region, "insurance": insurance, "on": on})}
     try:
         chosen = rules.policy_for([to_policy(r) for r in rows.values()], region=region, insurance=insurance, on=on)
     except LookupError:
@@ -217,13 +224,18 @@ def _policy_for(row: SettlementPolicy, assistance_category: str) -> rules.Policy
 
 # --- Accumulators ---------------------------------------------------------------------------
 
+@functools.cache
+def _locked_accumulator_query() -> sa.Select:
+    return (select(Accumulator)
+            .where(Accumulator.patient_id == sa.bindparam("patient_id"), Accumulator.year == sa.bindparam("year"))
+            .with_for_update().execution_options(populate_existing=True))
+
+
 def _locked_accumulator(session: Session, patient_id: int, year: int) -> Accumulator:
     """The patient's row for `year`, created if missing, locked until the transaction ends
     (FOR UPDATE on PostgreSQL; SQLite's write transactions are serialized already)."""
     def read():
-        return session.exec(select(Accumulator)
-                            .where(Accumulator.patient_id == patient_id, Accumulator.year == year)
-                            .with_for_update().execution_options(populate_existing=True)).first()
+        return session.exec(_locked_accumulator_query(), params={"patient_id": patient_id, "year": year}).first()
 
     row = read()
     if row is None:
@@ -240,15 +252,24 @@ def _as_rules(row: Accumulator) -> rules.Accumulators:
     return rules.Accumulators(**{name: getattr(row, name) for name in _ACCUMULATED})
 
 
+@functools.cache
+def _write_accumulator_statement() -> sa.Update:
+    """The accumulator's compare-and-set on its version, built once on the table (Core)."""
+    table = Accumulator.__table__
+    return (sa.update(table)
+            .where(table.c.patient_id == sa.bindparam("of_patient"), table.c.year == sa.bindparam("of_year"),
+                   table.c.version == sa.bindparam("read_version"))
+            .values(version=table.c.version + 1, updated_at=sa.bindparam("at"),
+                    **{name: sa.bindparam(f"new_{name}") for name in _ACCUMULATED}))
+
+
 def _write_accumulator(session: Session, row: Accumulator, after: rules.Accumulators) -> None:
-    touched = session.execute(
-        sa.update(Accumulator)
-        .where(Accumulator.patient_id == row.patient_id, Accumulator.year == row.year,
-               Accumulator.version == row.version)
-        .values(version=row.version + 1, updated_at=clock.now(),
-                **{name: getattr(after, name) for name in _ACCUMULATED})
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    """Write `after` into the accumulator `row` was read as (pending writes flushed first, so
+    this hot row is the last one the transaction touches)."""
+    session.flush()
+    touched = session.execute(_write_accumulator_statement(), {
+        "of_patient": row.patient_id, "of_year": row.year, "read_version": row.version, "at": clock.now(),
+        **{f"new_{name}": getattr(after, name) for name in _ACCUMULATED}}).rowcount
     if touched != 1:
         raise Conflict("The patient's accumulators changed meanwhile; try again.", code="concurrent_change")
 
