@@ -191,42 +191,69 @@ def _conditional_update(columns: tuple[str, ...], first_link: bool, by_admitted_
     parameters `new_<column>`) where the prescription (`prescription_id`) still has the status
     (`from_status`) and history head (`head`; none yet when `first_link`) it was loaded with and,
     `by_admitted_pharmacy`, where its pharmacy is still admitted."""
-    same_head = Prescription.history_head.is_(None) if first_link else Prescription.history_head == sa.bindparam("head")
-    conditions = [Prescription.id == sa.bindparam("prescription_id"), same_head,
-                  Prescription.status == sa.bindparam("from_status")]
+    table = Prescription.__table__  # Core: the loaded prescription is kept in step by `_move`
+    same_head = table.c.history_head.is_(None) if first_link else table.c.history_head == sa.bindparam("head")
+    conditions = [table.c.id == sa.bindparam("prescription_id"), same_head,
+                  table.c.status == sa.bindparam("from_status")]
     if by_admitted_pharmacy:
-        conditions.append(pharmacies.is_active(Prescription.pharmacy_code))
-    return (sa.update(Prescription).where(*conditions)
-            .values({column: sa.bindparam(f"new_{column}") for column in columns})
-            .execution_options(synchronize_session=False))
+        conditions.append(pharmacies.is_active(table.c.pharmacy_code))
+    return sa.update(table).where(*conditions).values({column: sa.bindparam(f"new_{column}") for column in columns})
 
 
-def _chained_update(session: Session, prescription: Prescription, event: PrescriptionEvent, *, from_status: str,
-                    by_admitted_pharmacy: bool, values: dict) -> int:
-    """The conditional UPDATE of a write step (see `_conditional_update`), which also links
-    `event` into the prescription's history: it sets the new head only where the head is still
-    the one `event` was linked after. When only the head moved meanwhile (another step that
-    keeps the status, an undo of a pack, committed first), the event is linked after the
-    current head and the UPDATE tried once more. Returns the rows touched (1, or 0 when the
-    step lost its race)."""
+# The columns of a history event that its write step gives (its id comes from the database).
+_EVENT_COLUMNS = ("prescription_id", "action", "from_status", "to_status", "actor", "reason_code", "reason",
+                  "detail", "at", "chain_hash")
 
-    def attempt() -> int:
+
+@functools.cache
+def _recording_statements(columns: tuple[str, ...], first_link: bool, by_admitted_pharmacy: bool,
+                          dialect_name: str) -> tuple[sa.Update | None, sa.Insert]:
+    """A write step's conditional UPDATE and the INSERT of its event, built once per shape. On
+    PostgreSQL they are one statement (no UPDATE apart): the UPDATE in a CTE, the event
+    inserted for the row it touched (bind parameters `event_<column>`), returning the event's
+    id, or nothing when it touched none. Elsewhere the two run in turn."""
+    update = _conditional_update(columns, first_link, by_admitted_pharmacy)
+    events = PrescriptionEvent.__table__
+    if dialect_name != "postgresql":
+        return update, sa.insert(events).returning(events.c.id)
+    moved = update.returning(Prescription.__table__.c.id).cte("moved")
+    given = [sa.cast(sa.bindparam(f"event_{name}", type_=events.c[name].type), events.c[name].type)
+             for name in _EVENT_COLUMNS[1:]]
+    return None, (sa.insert(events).from_select(list(_EVENT_COLUMNS), sa.select(moved.c.id, *given))
+                  .returning(events.c.id))
+
+
+def _record(session: Session, prescription: Prescription, event: PrescriptionEvent, *, from_status: str,
+            by_admitted_pharmacy: bool, values: dict) -> bool:
+    """Write a step: the conditional UPDATE (see `_conditional_update`) and `event`, linked into
+    the prescription's history (its id set). The UPDATE sets the new head only where the head
+    is still the one `event` was linked after. When only the head moved meanwhile (another step
+    that keeps the status, an undo of a pack, committed first), the event is linked after the
+    current head and tried once more. False when the step lost its race (nothing written)."""
+    dialect_name = session.get_bind().dialect.name
+
+    def attempt() -> bool:
         head = prescription.history_head
         values["history_head"] = chain.append(head or chain_start(prescription), event)
-        statement = _conditional_update(tuple(values), head is None, by_admitted_pharmacy)
+        update, insert = _recording_statements(tuple(values), head is None, by_admitted_pharmacy, dialect_name)
         parameters = {"prescription_id": prescription.id, "head": head, "from_status": from_status,
                       **{f"new_{column}": value for column, value in values.items()}}
-        return session.execute(statement, parameters).rowcount
+        written = {name: getattr(event, name) for name in _EVENT_COLUMNS}
+        if update is None:
+            event.id = session.execute(insert, {**parameters, **{f"event_{n}": v for n, v in written.items()}}).scalar()
+        elif session.execute(update, parameters).rowcount == 1:
+            event.id = session.execute(insert, written).scalar()
+        return event.id is not None
 
-    touched = attempt()
-    if touched != 1:
-        # No lock: the second attempt compares-and-sets the head it reads here.
-        status, head = session.execute(select(Prescription.status, Prescription.history_head)
-                                       .where(Prescription.id == prescription.id)).one()
-        if status == prescription.status and head != prescription.history_head:
-            set_committed_value(prescription, "history_head", head)
-            touched = attempt()
-    return touched
+    if attempt():
+        return True
+    # No lock: the second attempt compares-and-sets the head it reads here.
+    status, head = session.execute(select(Prescription.status, Prescription.history_head)
+                                   .where(Prescription.id == prescription.id)).one()
+    if status == prescription.status and head != prescription.history_head:
+        set_committed_value(prescription, "history_head", head)
+        return attempt()
+    return False
 
 
 def _move(session: Session, prescription: Prescription, action: Action, actor_label: str, *,
@@ -245,13 +272,11 @@ def _move(session: Session, prescription: Prescription, action: Action, actor_la
                               to_status=step.target.value, actor=actor_label, reason_code=reason_code, reason=reason,
                               detail=detail, at=now)
     changed = {"status": step.target.value, "updated_at": now, **values}
-    touched = _chained_update(session, prescription, event, from_status=source.value,
-                              by_admitted_pharmacy=by_admitted_pharmacy, values=changed)
-    if touched != 1:
+    if not _record(session, prescription, event, from_status=source.value,
+                   by_admitted_pharmacy=by_admitted_pharmacy, values=changed):
         _lost_race(session, prescription)
     for name, value in changed.items():
         set_committed_value(prescription, name, value)
-    session.add(event)
     return event
 
 
@@ -1171,16 +1196,14 @@ def undo_pack(session: Session, actor: Actor, code: str, *, reason: str) -> str:
     # (then this touches nothing) or waits.
     event = PrescriptionEvent(prescription_id=prescription.id, action="undo_pack", actor=actor.label, reason=reason,
                               detail={"trace_code": code, "drug_code": dispensing.drug_code}, at=now)
-    held = _chained_update(session, prescription, event, from_status=Status.dispensed.value,
-                           by_admitted_pharmacy=True, values={"updated_at": now})
-    if held != 1:
+    if not _record(session, prescription, event, from_status=Status.dispensed.value,
+                   by_admitted_pharmacy=True, values={"updated_at": now}):
         _refuse_undo_unless_dispensed(session.scalar(select(Prescription.status)
                                                      .where(Prescription.id == prescription.id)))
         _lost_race(session, prescription)
     if not packs.give_back(session, dispensing, at=now, actor=actor.label, reason=reason):
         raise Conflict("The pack was undone by another request.", code="concurrent_change")
     pharmacies.return_stock(session, dispensing.pharmacy_code, {dispensing.drug_code: dispensing.units})
-    session.add(event)
     session.commit()
     return code
 
