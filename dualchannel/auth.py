@@ -23,7 +23,7 @@ from dualchannel.db import UTCDateTime
 from dualchannel.errors import Forbidden, Invalid, Unauthorized
 
 
-class Role(str, enum.Enum):
+class Role(enum.StrEnum):
     admin = "admin"
     bureau = "bureau"
     physician = "physician"

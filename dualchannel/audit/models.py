@@ -37,7 +37,7 @@ class AuditThresholdChange(SQLModel, table=True):
     after: dict[str, Any] = Field(sa_type=sa.JSON)
 
 
-class ExemptionKind(str, enum.Enum):
+class ExemptionKind(enum.StrEnum):
     drug = "drug"  # value: a drug code
     generic = "generic"  # value: a generic name
     diagnosis = "diagnosis"  # value: text the prescription's diagnosis contains

@@ -10,7 +10,7 @@ from sqlmodel import Field, SQLModel
 from dualchannel.db import UTCDateTime
 
 
-class AccessAction(str, enum.Enum):
+class AccessAction(enum.StrEnum):
     read = "read"  # one object shown to the caller
     list = "list"  # a list of objects; `detail.ids` names them
     search = "search"  # a lookup by ID number (the number itself is never kept)

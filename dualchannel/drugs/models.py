@@ -10,7 +10,7 @@ from sqlmodel import Field, SQLModel
 from dualchannel.db import Money, ScaledDecimal, UnitPrice, UTCDateTime
 
 
-class Storage(str, enum.Enum):
+class Storage(enum.StrEnum):
     normal = "normal"
     cold_chain = "cold_chain"
 

@@ -10,7 +10,7 @@ from sqlmodel import Field, SQLModel
 from dualchannel.db import UTCDateTime
 
 
-class FlagStatus(str, enum.Enum):
+class FlagStatus(enum.StrEnum):
     open = "open"
     confirmed = "confirmed"
     dismissed = "dismissed"

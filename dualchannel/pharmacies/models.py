@@ -10,7 +10,7 @@ from sqlmodel import Field, SQLModel
 from dualchannel.db import UTCDateTime
 
 
-class PharmacyStatus(str, enum.Enum):
+class PharmacyStatus(enum.StrEnum):
     applied = "applied"
     active = "active"  # admitted to dual-channel
     suspended = "suspended"

@@ -168,7 +168,7 @@ class Purchase(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
 
 
-class DeclarationStatus(str, enum.Enum):
+class DeclarationStatus(enum.StrEnum):
     submitted = "submitted"
     returned = "returned"  # 退回重新填报
     accepted = "accepted"
@@ -199,7 +199,7 @@ class Declaration(SQLModel, table=True):
     decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
-class SupplyStage(str, enum.Enum):
+class SupplyStage(enum.StrEnum):
     """Stored stage of a supply problem; overdue states are computed from dates."""
 
     reported = "reported"

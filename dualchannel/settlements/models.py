@@ -16,7 +16,7 @@ def Ratio():  # noqa: N802 - reads as a type in column declarations
     return ScaledDecimal(4)
 
 
-class Mode(str, enum.Enum):
+class Mode(enum.StrEnum):
     direct = "direct"  # 直接联网结算
     manual = "manual"  # 手工报销
 
