@@ -34,6 +34,7 @@ from pathlib import Path
 import psycopg
 import sqlalchemy as sa
 from flask import Flask, current_app, g
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, SQLModel
 
 # Stable constraint names make Alembic migrations identical on SQLite and PostgreSQL.
@@ -106,6 +107,23 @@ def UnitPrice():  # noqa: N802
 def insert(session: Session, table):
     """`INSERT` of the session's dialect, with its `ON CONFLICT` clauses (PostgreSQL, SQLite)."""
     return dialect_insert(session.get_bind().dialect.name)(table)
+
+
+def change_if(session: Session, row: SQLModel, *conditions: sa.ColumnElement[bool], values: dict,
+              refusal: Exception) -> None:
+    """The one way to change a record's state: `UPDATE ... SET values WHERE <row's key> AND
+    conditions` (the state it must still be in), in the caller's transaction; raise `refusal`
+    (a Conflict) when it touched nothing, because another request changed the row first. The
+    caller's transaction is never rolled back here (the request or the CLI's session does it
+    on the refusal); `row` shows the new values without a read back."""
+    model = type(row)
+    key = [getattr(model, column.key) == getattr(row, column.key) for column in model.__table__.primary_key]
+    touched = session.execute(sa.update(model).where(*key, *conditions).values(**values)
+                              .execution_options(synchronize_session=False)).rowcount
+    if touched != 1:
+        raise refusal
+    for name, value in values.items():
+        set_committed_value(row, name, value)
 
 
 def dialect_insert(dialect_name: str):

@@ -187,11 +187,9 @@ def revoke_exemption(session: Session, actor: Actor, exemption_id: int) -> Audit
     exemption = session.exec(select(AuditExemption).where(AuditExemption.id == exemption_id)).first()
     if exemption is None or not actor.in_region(exemption.region):
         raise NotFound(f"No exemption {exemption_id}.", code="exemption_not_found")
-    touched = session.execute(
-        sa.update(AuditExemption).where(AuditExemption.id == exemption_id, AuditExemption.revoked_at.is_(None))
-        .values(revoked_at=clock.now(), revoked_by=actor.label)).rowcount
-    if touched != 1:
-        raise Conflict(f"Exemption {exemption_id} was already revoked.", code="exemption_revoked")
+    db.change_if(session, exemption, AuditExemption.revoked_at.is_(None),
+                 values={"revoked_at": clock.now(), "revoked_by": actor.label},
+                 refusal=Conflict(f"Exemption {exemption_id} was already revoked.", code="exemption_revoked"))
     session.commit()
     session.refresh(exemption)
     return exemption

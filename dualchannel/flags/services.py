@@ -118,12 +118,10 @@ def get_flag(session: Session, actor: Actor, flag_id: int) -> Flag:
 def review_flag(session: Session, actor: Actor, flag_id: int, *, decision: str, note: str) -> Flag:
     """Confirm or dismiss an open flag, once."""
     flag = get_flag(session, actor, flag_id)
-    touched = session.execute(
-        sa.update(Flag).where(Flag.id == flag.id, Flag.status == FlagStatus.open.value)
-        .values(status=decision, review_note=note, reviewed_by=actor.label, reviewed_at=clock.now())
-    ).rowcount
-    if touched != 1:
-        raise Conflict(f"Flag {flag_id} was already reviewed.", code="flag_already_reviewed")
+    db.change_if(session, flag, Flag.status == FlagStatus.open.value,
+                 values={"status": decision, "review_note": note, "reviewed_by": actor.label,
+                         "reviewed_at": clock.now()},
+                 refusal=Conflict(f"Flag {flag_id} was already reviewed.", code="flag_already_reviewed"))
     session.commit()
     session.refresh(flag)
     return flag

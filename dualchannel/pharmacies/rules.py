@@ -1,13 +1,15 @@
 """Pure rules of the dual-channel pharmacy network: admission and exit (有进有出、动态调整)."""
 
-from dualchannel.pharmacies.models import PharmacyStatus as S
+from collections.abc import Mapping
 
-# action -> (allowed source states, target state, needs a reason)
-TRANSITIONS: dict[str, tuple[frozenset[S], S, bool]] = {
-    "admit": (frozenset({S.applied, S.suspended}), S.active, False),
-    "suspend": (frozenset({S.active}), S.suspended, True),
-    "exit": (frozenset({S.applied, S.active, S.suspended}), S.exited, True),
-}
+from dualchannel.pharmacies.models import PharmacyStatus as S
+from dualchannel.transitions import Move, table
+
+TRANSITIONS: Mapping[str, Move] = table(
+    Move("admit", frozenset({S.applied, S.suspended}), S.active),
+    Move("suspend", frozenset({S.active}), S.suspended, needs_reason=True),
+    Move("exit", frozenset({S.applied, S.active, S.suspended}), S.exited, needs_reason=True),
+)
 
 PAST = {"admit": "admitted", "suspend": "suspended", "exit": "exited"}
 

@@ -130,7 +130,8 @@ def change_status(session: Session, actor: Actor, code: str, action: str, *, rea
     """
     actor.require(Role.admin, Role.bureau)
     pharmacy = get_pharmacy(session, actor, code)
-    sources, target, needs_reason = rules.TRANSITIONS[action]
+    move = rules.TRANSITIONS[action]
+    sources, target, needs_reason = move.sources, move.target, move.needs_reason
     current = PharmacyStatus(pharmacy.status)
     if current not in sources:
         raise Conflict(f"A pharmacy that is {current.value} cannot be {rules.PAST[action]}.",
@@ -162,12 +163,9 @@ def change_status(session: Session, actor: Actor, code: str, action: str, *, rea
                     code="last_pharmacy_in_county", county_name=name)
             forced = True
     now = clock.now()
-    touched = session.execute(
-        sa.update(Pharmacy).where(Pharmacy.code == code, Pharmacy.status == current.value)
-        .values(status=target.value, updated_at=now)
-    ).rowcount
-    if touched != 1:
-        raise Conflict(f"Pharmacy {code} changed meanwhile; try again.", code="concurrent_change")
+    db.change_if(session, pharmacy, Pharmacy.status == current.value,
+                 values={"status": target.value, "updated_at": now},
+                 refusal=Conflict(f"Pharmacy {code} changed meanwhile; try again.", code="concurrent_change"))
     session.add(PharmacyEvent(pharmacy_code=code, action=action, from_status=current.value, to_status=target.value,
                               reason=reason, forced=forced, actor=actor.label, at=now))
     session.commit()

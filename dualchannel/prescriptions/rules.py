@@ -2,14 +2,16 @@
 No database here."""
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from dualchannel import clock
+from dualchannel.transitions import Move, table
 from dualchannel.signatures.crypto import instant
 
 
-class Status(str, enum.Enum):
+class Status(enum.StrEnum):
     issued = "issued"
     routed = "routed"
     verified = "verified"
@@ -23,7 +25,7 @@ class Status(str, enum.Enum):
     not_dispensed = "not_dispensed"
 
 
-class Action(str, enum.Enum):
+class Action(enum.StrEnum):
     route = "route"
     hand_back = "return"
     verify = "verify"
@@ -91,43 +93,28 @@ REVIEW_REFUSALS = ("irregular", "indication", "drug_choice", "dosage", "form_or_
                    "interaction", "contraindication", "other")
 
 
-@dataclass(frozen=True)
-class Transition:
-    action: Action
-    source: Status
-    target: Status
-    # who may do it: "physician" (its own), "pharmacy" (the routed one), "pharmacist" (one of
-    # the routed pharmacy's, with a token bound to them), "system"
-    by: str
-    needs_reason: bool = False
-    label: str = ""  # zh-CN, for the pages' buttons
-    # The reason codes this move takes (one is required when any are listed): codes of REASONS.
-    reasons: tuple[str, ...] = ()
-
-
+# Live: not yet dispensed nor ended (it may still expire or be cancelled).
+LIVE = frozenset({Status.issued, Status.routed, Status.verified, Status.reviewed})
+_AT_PHARMACY = frozenset({Status.routed, Status.verified, Status.reviewed})
 # The one table of allowed moves: services' conditional UPDATEs and the pages' buttons read it.
-TRANSITIONS: tuple[Transition, ...] = (
-    Transition(Action.route, Status.issued, Status.routed, "physician", label="流转至药店"),
-    *(Transition(Action.hand_back, s, Status.issued, "pharmacy", label="退回处方", reasons=RETURN_REASONS)
-      for s in (Status.routed, Status.verified, Status.reviewed)),
-    Transition(Action.verify, Status.routed, Status.verified, "pharmacy", label="实名核验"),
+TRANSITIONS: Mapping[str, Move] = table(
+    Move(Action.route, frozenset({Status.issued}), Status.routed, by="physician", label="流转至药店"),
+    Move(Action.hand_back, _AT_PHARMACY, Status.issued, by="pharmacy", label="退回处方", reasons=RETURN_REASONS),
+    Move(Action.verify, frozenset({Status.routed}), Status.verified, by="pharmacy", label="实名核验"),
     # 审方: a named pharmacist approves (then it may be dispensed) or refuses it back to the physician.
-    Transition(Action.review, Status.verified, Status.reviewed, "pharmacist", label="审方通过"),
-    Transition(Action.refuse_review, Status.verified, Status.issued, "pharmacist", label="审方不通过",
-               reasons=REVIEW_REFUSALS),
-    Transition(Action.dispense, Status.reviewed, Status.dispensed, "pharmacy", label="发药"),
-    Transition(Action.settle, Status.dispensed, Status.settled, "pharmacy", label="结算"),
-    Transition(Action.reverse, Status.settled, Status.dispensed, "pharmacy", needs_reason=True, label="冲正"),
-    *(Transition(Action.cancel, s, Status.cancelled, "physician", label="作废", reasons=CANCEL_REASONS)
-      for s in (Status.issued, Status.routed, Status.verified, Status.reviewed)),
-    *(Transition(Action.not_dispense, s, Status.not_dispensed, "pharmacy", label="未发药结束",
-                 reasons=NOT_DISPENSED_REASONS)
-      for s in (Status.routed, Status.verified, Status.reviewed)),
-    *(Transition(Action.expire, s, Status.expired, "system")
-      for s in (Status.issued, Status.routed, Status.verified, Status.reviewed)),
+    Move(Action.review, frozenset({Status.verified}), Status.reviewed, by="pharmacist", label="审方通过"),
+    Move(Action.refuse_review, frozenset({Status.verified}), Status.issued, by="pharmacist", label="审方不通过",
+         reasons=REVIEW_REFUSALS),
+    Move(Action.dispense, frozenset({Status.reviewed}), Status.dispensed, by="pharmacy", label="发药"),
+    Move(Action.settle, frozenset({Status.dispensed}), Status.settled, by="pharmacy", label="结算"),
+    Move(Action.reverse, frozenset({Status.settled}), Status.dispensed, by="pharmacy", needs_reason=True,
+         label="冲正"),
+    Move(Action.cancel, LIVE, Status.cancelled, by="physician", label="作废", reasons=CANCEL_REASONS),
+    Move(Action.not_dispense, _AT_PHARMACY, Status.not_dispensed, by="pharmacy", label="未发药结束",
+         reasons=NOT_DISPENSED_REASONS),
+    Move(Action.expire, LIVE, Status.expired, by="system"),
 )
 
-LIVE = frozenset({Status.issued, Status.routed, Status.verified, Status.reviewed})
 # Where a prescription ends: nothing moves it any more (a settlement's reversal moves a settled
 # one back, so settled is not final).
 FINAL = frozenset({Status.cancelled, Status.expired, Status.not_dispensed})
@@ -136,25 +123,26 @@ FINAL = frozenset({Status.cancelled, Status.expired, Status.not_dispensed})
 RETURNED = "returned"
 
 
-def sources(action: Action) -> tuple[Status, ...]:
+def sources(action: Action) -> frozenset[Status]:
     """The states from which `action` is allowed."""
-    return tuple(t.source for t in TRANSITIONS if t.action is action)
+    return TRANSITIONS[action].sources
 
 
-def transition(action: Action, source: Status) -> Transition | None:
-    """The transition for `action` from `source`, or None when not allowed."""
-    return next((t for t in TRANSITIONS if t.action is action and t.source is source), None)
+def transition(action: Action, source: Status) -> Move | None:
+    """The move `action` makes from `source`, or None when not allowed."""
+    move = TRANSITIONS[action]
+    return move if move.allows(source) else None
 
 
-def actions_from(source: Status) -> list[Transition]:
+def actions_from(source: Status) -> list[Move]:
     """What can be done next from `source` (for the pages' buttons)."""
-    return [t for t in TRANSITIONS if t.source is source and t.by != "system"]
+    return [m for m in TRANSITIONS.values() if m.allows(source) and m.by != "system"]
 
 
 def reason_codes() -> list[dict]:
     """The published list: each code with its label and the actions that accept it."""
     accepted: dict[str, set[str]] = {}
-    for t in TRANSITIONS:
+    for t in TRANSITIONS.values():
         for code in t.reasons:
             accepted.setdefault(code, set()).add(t.action.value)
     return [{"code": r.code, "label": r.label, "needs_note": r.needs_note, "actions": sorted(accepted[r.code])}
@@ -163,7 +151,7 @@ def reason_codes() -> list[dict]:
 
 def reasons_of(action: Action) -> tuple[str, ...]:
     """The reason codes `action` accepts (empty: it takes none)."""
-    return next((t.reasons for t in TRANSITIONS if t.action is action), ())
+    return TRANSITIONS[action].reasons
 
 
 def check_reason(action: Action, reason_code: str | None, note: str | None) -> dict[str, list[str]]:

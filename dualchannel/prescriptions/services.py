@@ -160,7 +160,7 @@ def _require_authentic(loaded: PrescriptionDetail, action: Action) -> None:
 
 def _require_party(actor: Actor, prescription: Prescription, action: Action) -> None:
     """Only its physician, or the pharmacy it is routed to, may move a prescription."""
-    by = next(t.by for t in rules.TRANSITIONS if t.action is action)
+    by = rules.TRANSITIONS[action].by
     if by == "physician" and not (actor.role is Role.physician and actor.subject == prescription.physician_code):
         raise Forbidden(f"Only the prescribing physician may {action.value} this prescription.",
                         code="not_prescribing_physician")

@@ -2,13 +2,13 @@
 returns or accepts; an accepted declaration sets the agreed volume.
 """
 
+from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
 
-import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from dualchannel import clock
+from dualchannel import clock, db
 from dualchannel.api import Page, paginate
 from dualchannel.auth import Actor, Role
 from dualchannel.errors import Conflict, Forbidden, Invalid, NotFound
@@ -18,6 +18,7 @@ from dualchannel.procurement.models import Batch, Declaration, DeclarationStatus
 from dualchannel.procurement.rules.agreement import add_months
 from dualchannel.procurement.scope import READERS, acting_institution, institution_of, scope
 from dualchannel.procurement.volumes import agreed_ratio, base_usage, line_for, round_units, set_agreed
+from dualchannel.transitions import Move, table
 
 
 def visible_declarations(actor: Actor):
@@ -99,22 +100,28 @@ def list_declarations(session: Session, actor: Actor, *, status: str | None = No
     return page
 
 
-def _decide(session: Session, actor: Actor, declaration_id: int, to: DeclarationStatus, note: str | None) -> Declaration:
+# The bureau's decisions on a submitted declaration.
+DECISIONS: Mapping[str, Move] = table(
+    Move("return", frozenset({DeclarationStatus.submitted}), DeclarationStatus.returned),
+    Move("accept", frozenset({DeclarationStatus.submitted}), DeclarationStatus.accepted),
+)
+
+
+def _decide(session: Session, actor: Actor, declaration_id: int, action: str, note: str | None) -> Declaration:
     declaration = _declaration(session, actor, declaration_id)
     actor.require(Role.admin, Role.bureau)
-    touched = session.execute(
-        sa.update(Declaration).where(Declaration.id == declaration.id,
-                                     Declaration.status == DeclarationStatus.submitted.value)
-        .values(status=to.value, bureau_note=note, decided_by=actor.label, decided_at=clock.now())
-    ).rowcount
-    if touched != 1:
-        raise Conflict(f"Declaration {declaration_id} is not awaiting a decision.", code="declaration_not_pending")
+    move = DECISIONS[action]
+    db.change_if(session, declaration, Declaration.status.in_(move.sources),
+                 values={"status": move.target, "bureau_note": note, "decided_by": actor.label,
+                         "decided_at": clock.now()},
+                 refusal=Conflict(f"Declaration {declaration_id} is not awaiting a decision.",
+                                  code="declaration_not_pending"))
     return declaration
 
 
 def return_declaration(session: Session, actor: Actor, declaration_id: int, *, note: str) -> dict:
     """The bureau sends a declaration back for a new one (退回重新填报), saying why."""
-    declaration = _decide(session, actor, declaration_id, DeclarationStatus.returned, note)
+    declaration = _decide(session, actor, declaration_id, "return", note)
     session.commit()
     session.refresh(declaration)
     return describe_declaration(session, declaration)
@@ -124,7 +131,7 @@ def accept_declaration(session: Session, actor: Actor, declaration_id: int, *, r
                        quantity: int | None = None) -> dict:
     """The bureau accepts a declaration: the agreed volume becomes `quantity` when given,
     else the declared demand × the agreed-volume ratio (rounded half up)."""
-    declaration = _decide(session, actor, declaration_id, DeclarationStatus.accepted, None)
+    declaration = _decide(session, actor, declaration_id, "accept", None)
     product = session.get(Product, declaration.product_id)
     batch = session.get(Batch, product.batch_id)
     agreed = quantity if quantity is not None else round_units(declaration.quantity * agreed_ratio(ratio))

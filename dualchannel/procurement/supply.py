@@ -11,13 +11,14 @@ the same generic are not assessed (seed 002 二(四)). Deadlines follow the work
 (`workdays.working_calendar`): weekends, public holidays, make-up working days.
 """
 
+from collections.abc import Mapping
 from datetime import date
 
 import sqlalchemy as sa
 from flask import current_app
 from sqlmodel import Session, select
 
-from dualchannel import adcodes, clock
+from dualchannel import adcodes, clock, db
 from dualchannel.api import Page, paginate
 from dualchannel.auth import Actor, Role
 from dualchannel.errors import Conflict, Forbidden, Invalid, NotFound
@@ -31,6 +32,7 @@ from dualchannel.procurement.rules.supply import (SupplyProblemStatus, SupplySta
                                                   latest_fix_date, reply_due, supply_problem_status)
 from dualchannel.procurement.scope import INSTITUTION_ROLES, READERS, acting_institution, scope
 from dualchannel.procurement.workdays import working_calendar
+from dualchannel.transitions import Move, table
 
 SUPPLY_OVERDUE = "supply_overdue"
 ESCALATION_RULE = "seed 002 二(八): 突出问题或无法协调解决的，逐级上报至省级医保部门"
@@ -135,15 +137,18 @@ def _require_party(actor: Actor) -> None:
         actor.require(Role.admin, Role.bureau)
 
 
-def _advance(session: Session, problem: SupplyProblem, sources: tuple[SupplyStage, ...], target: SupplyStage,
-             **values) -> None:
-    touched = session.execute(
-        sa.update(SupplyProblem)
-        .where(SupplyProblem.id == problem.id, SupplyProblem.stage.in_([s.value for s in sources]))
-        .values(stage=target.value, **values)).rowcount
-    if touched != 1:
-        raise Conflict(f"Supply problem {problem.id} is {problem.stage}; it cannot become {target.value}.",
-                       code="supply_problem_invalid_transition", stage=problem.stage, target=target.value)
+# A supply problem's stages: the company replies with a fix date, then it is resolved.
+MOVES: Mapping[str, Move] = table(
+    Move("reply", frozenset({SupplyStage.reported}), SupplyStage.replied),
+    Move("resolve", frozenset({SupplyStage.reported, SupplyStage.replied}), SupplyStage.resolved),
+)
+
+
+def _advance(session: Session, problem: SupplyProblem, action: str, **values) -> None:
+    move = MOVES[action]
+    db.change_if(session, problem, SupplyProblem.stage.in_(move.sources), values={"stage": move.target, **values},
+                 refusal=Conflict(f"Supply problem {problem.id} is {problem.stage}; it cannot become {move.target}.",
+                                  code="supply_problem_invalid_transition", stage=problem.stage, target=move.target))
 
 
 def record_reply(session: Session, actor: Actor, problem_id: int, *, reply: str, promised_fix: date,
@@ -160,8 +165,7 @@ def record_reply(session: Session, actor: Actor, problem_id: int, *, reply: str,
         raise Invalid(f"The promised fix must be between {replied_on} and {latest} (5 working days).",
                       {"promised_fix": [f"Between {replied_on} and {latest}."]}, latest_fix_date=latest.isoformat(),
                       code="promised_fix_out_of_range")
-    _advance(session, problem, (SupplyStage.reported,), SupplyStage.replied, replied_on=replied_on, reply=reply,
-             promised_fix=promised_fix)
+    _advance(session, problem, "reply", replied_on=replied_on, reply=reply, promised_fix=promised_fix)
     session.refresh(problem)
     _sync_one(session, problem, today, calendar)
     if problem.confirmed_on is not None:  # the end of an exemption period
@@ -178,8 +182,7 @@ def resolve(session: Session, actor: Actor, problem_id: int, *, resolution: str,
     today, calendar = clock.today(), working_calendar(session)
     resolved_on = resolved_on or today
     _within("resolved_on", resolved_on, problem.replied_on or problem.reported_on, today)
-    _advance(session, problem, (SupplyStage.reported, SupplyStage.replied), SupplyStage.resolved,
-             resolved_on=resolved_on, resolution=resolution)
+    _advance(session, problem, "resolve", resolved_on=resolved_on, resolution=resolution)
     session.refresh(problem)
     _sync_one(session, problem, today, calendar)
     if problem.confirmed_on is not None:  # the end of an exemption period
@@ -195,11 +198,10 @@ def confirm(session: Session, actor: Actor, problem_id: int, *, confirmed_on: da
     today = clock.today()
     confirmed_on = confirmed_on or today
     _within("confirmed_on", confirmed_on, problem.reported_on, today)
-    touched = session.execute(sa.update(SupplyProblem).where(SupplyProblem.id == problem.id,
-                                                             SupplyProblem.confirmed_on.is_(None))
-                              .values(confirmed_on=confirmed_on, confirmed_by=actor.label)).rowcount
-    if touched != 1:
-        raise Conflict(f"Supply problem {problem_id} is already confirmed.", code="supply_problem_confirmed")
+    db.change_if(session, problem, SupplyProblem.confirmed_on.is_(None),
+                 values={"confirmed_on": confirmed_on, "confirmed_by": actor.label},
+                 refusal=Conflict(f"Supply problem {problem_id} is already confirmed.",
+                                  code="supply_problem_confirmed"))
     sync_institutions(session, {problem.institution_code})  # its period exempts purchases now
     session.commit()
     session.refresh(problem)

@@ -74,6 +74,7 @@ from importlib import resources
 from pathlib import Path
 
 from dualchannel.insurance import Insurance
+from dualchannel.transitions import Move, table
 
 FEN = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -536,7 +537,7 @@ def reverse(accumulators: Accumulators, result: SettlementResult) -> Accumulator
         raise ValueError(f"accumulators do not contain this settlement: {exc}") from None
 
 
-class Status(str, enum.Enum):
+class Status(enum.StrEnum):
     """Where a settlement stands. A direct settlement is ``settled`` at once; a manual claim
     (手工报销) is ``pending`` until a bureau approves or rejects it."""
 
@@ -551,14 +552,14 @@ class Status(str, enum.Enum):
 #: so a decision never re-adjudicates it). Leaving them releases the accumulators.
 IN_FORCE = frozenset({Status.settled, Status.pending, Status.approved})
 
-#: The one table of settlement moves: action -> (allowed sources, target).
-TRANSITIONS: Mapping[str, tuple[frozenset[Status], Status]] = {
+#: The one table of settlement moves.
+TRANSITIONS: Mapping[str, Move] = table(
     # A claim charged in full (no policy of the insured region held) split under that policy.
-    "adjudicate": (frozenset({Status.pending}), Status.pending),
-    "approve": (frozenset({Status.pending}), Status.approved),
-    "reject": (frozenset({Status.pending}), Status.rejected),
-    "reverse": (IN_FORCE, Status.reversed),
-}
+    Move("adjudicate", frozenset({Status.pending}), Status.pending),
+    Move("approve", frozenset({Status.pending}), Status.approved),
+    Move("reject", frozenset({Status.pending}), Status.rejected),
+    Move("reverse", IN_FORCE, Status.reversed),
+)
 
 
 def delta_of(lines: Iterable[LineSplit]) -> Accumulators:

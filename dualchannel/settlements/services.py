@@ -16,10 +16,9 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
-from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
 
-from dualchannel import adcodes, clock
+from dualchannel import adcodes, clock, db
 from dualchannel.api import Page, paginate
 from dualchannel.auth import Actor, Role
 from dualchannel.drugs import services as drugs
@@ -28,7 +27,6 @@ from dualchannel.errors import Conflict, Forbidden, Invalid, NotFound
 from dualchannel.flags.services import raise_flag
 from dualchannel.history import chain
 from dualchannel.patients import services as patients
-from dualchannel.patients.models import Patient
 from dualchannel.packs import services as packs
 from dualchannel.pharmacies import services as pharmacies
 from dualchannel.pharmacies.models import Pharmacy
@@ -600,7 +598,8 @@ def _change(session: Session, actor: Actor, settlement: Settlement, action: str,
     """One conditional status change from `rules.TRANSITIONS`, recorded and linked into the
     settlement's history chain (with `extra`, what the step wrote besides); Conflict otherwise.
     The loaded `settlement` shows the new state."""
-    sources, target = rules.TRANSITIONS[action]
+    move = rules.TRANSITIONS[action]
+    sources, target = move.sources, move.target
     if Status(settlement.status) not in sources:
         raise Conflict(f"A settlement that is {settlement.status} cannot be {action}d.",
                        code="settlement_invalid_transition", status_now=settlement.status, action=action)
@@ -609,17 +608,12 @@ def _change(session: Session, actor: Actor, settlement: Settlement, action: str,
                             to_status=target.value, actor=actor.label, reason=reason, at=now)
     head = settlement.history_head
     same_head = Settlement.history_head.is_(None) if head is None else Settlement.history_head == head
-    touched = session.execute(
-        sa.update(Settlement).where(Settlement.id == settlement.id, Settlement.status == settlement.status, same_head)
-        .values(status=target.value, updated_at=now,
-                history_head=chain.append(head or chain.genesis("settlement", f"id:{settlement.id}"), event, extra))
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if touched != 1:
-        raise Conflict(f"Settlement {settlement.id} was changed by another request.", code="concurrent_change")
-    for name, value in (("status", target.value), ("updated_at", now),
-                        ("history_head", chain.next_head(event.chain_hash))):
-        set_committed_value(settlement, name, value)
+    db.change_if(session, settlement, Settlement.status == settlement.status, same_head,
+                 values={"status": target.value, "updated_at": now,
+                         "history_head": chain.append(head or chain.genesis("settlement", f"id:{settlement.id}"),
+                                                      event, extra)},
+                 refusal=Conflict(f"Settlement {settlement.id} was changed by another request.",
+                                  code="concurrent_change"))
     session.add(event)
 
 

@@ -12,7 +12,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from flask import current_app
 from sqlmodel import Session, select
 
-from dualchannel import adcodes, clock
+from dualchannel import adcodes, clock, db
 from dualchannel.api import Page, paginate
 from dualchannel.audit_trail import services as audit
 from dualchannel.auth import Actor, Role
@@ -237,12 +237,8 @@ def revoke_key(session: Session, actor: Actor, key_id: int, *, reason: str,
                       {"compromised_since": ["In the future."]}, code="revocation_in_future")
     values = {"revoked_at": compromised_since or now, "revoked_by": actor.label, "revocation_reason": reason,
               "revocation_recorded_at": now}
-    touched = session.execute(sa.update(SigningKey).where(SigningKey.id == key.id, SigningKey.revoked_at.is_(None))
-                              .values(**values).execution_options(synchronize_session=False)).rowcount
-    if touched != 1:
-        raise Conflict(f"Signing key {key_id} is already revoked.", code="signing_key_revoked")
-    for name, value in values.items():
-        setattr(key, name, value)
+    db.change_if(session, key, SigningKey.revoked_at.is_(None), values=values,
+                 refusal=Conflict(f"Signing key {key_id} is already revoked.", code="signing_key_revoked"))
     session.commit()
     return key
 

@@ -4,6 +4,7 @@ import pytest
 
 from dualchannel.prescriptions import rules
 from dualchannel.prescriptions.rules import Action, Status
+from dualchannel.transitions import Move, table
 
 
 @pytest.mark.parametrize("issued_utc,days,expected_local", [
@@ -19,9 +20,11 @@ def test_valid_until_is_local_midnight_after_last_day(issued_utc, days, expected
     assert rules.valid_until(issued, days).isoformat() == expected_local
 
 
-def test_every_transition_is_unique_per_source_and_action():
-    keys = [(t.action, t.source) for t in rules.TRANSITIONS]
-    assert len(keys) == len(set(keys))
+def test_every_action_is_one_move_to_one_target():
+    assert set(rules.TRANSITIONS) == set(Action)
+    assert all(move.action == action and move.sources for action, move in rules.TRANSITIONS.items())
+    with pytest.raises(ValueError):
+        table(Move("a", frozenset({Status.issued}), Status.routed), Move("a", frozenset({Status.routed}), Status.issued))
 
 
 def test_only_live_states_can_expire_or_be_cancelled():
@@ -44,10 +47,8 @@ def test_hand_back_returns_to_issued_and_terminal_states_have_no_actions():
 
 
 def test_every_reason_code_is_defined_and_used_and_one_action_takes_one_list():
-    used = {code for t in rules.TRANSITIONS for code in t.reasons}
+    used = {code for t in rules.TRANSITIONS.values() for code in t.reasons}
     assert used == set(rules.REASONS)
-    for action in {t.action for t in rules.TRANSITIONS}:
-        assert len({t.reasons for t in rules.TRANSITIONS if t.action is action}) == 1, action
     assert {r["code"]: r["actions"] for r in rules.reason_codes()}["out_of_stock"] == ["not_dispense", "return"]
 
 
@@ -61,7 +62,7 @@ def test_check_reason():
 
 def test_not_dispensed_is_final_and_only_from_the_pharmacy_counter():
     assert set(rules.sources(Action.not_dispense)) == {Status.routed, Status.verified, Status.reviewed}
-    assert all(t.by == "pharmacy" for t in rules.TRANSITIONS if t.action is Action.not_dispense)
+    assert rules.TRANSITIONS[Action.not_dispense].by == "pharmacy"
     assert rules.actions_from(Status.not_dispensed) == [] and Status.not_dispensed in rules.FINAL
 
 

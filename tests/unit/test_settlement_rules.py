@@ -229,9 +229,10 @@ def test_delta_of_rebuilds_a_claims_delta_from_its_lines():
 
 
 def test_settlement_status_transitions():
-    assert TRANSITIONS["approve"] == ({Status.pending}, Status.approved)
-    assert TRANSITIONS["reject"] == ({Status.pending}, Status.rejected)
-    assert TRANSITIONS["reverse"] == (IN_FORCE, Status.reversed)
+    moves = {action: (move.sources, move.target) for action, move in TRANSITIONS.items()}
+    assert moves["approve"] == ({Status.pending}, Status.approved)
+    assert moves["reject"] == ({Status.pending}, Status.rejected)
+    assert moves["reverse"] == (IN_FORCE, Status.reversed)
     assert IN_FORCE == {Status.settled, Status.pending, Status.approved}
 
 
