@@ -101,7 +101,8 @@ def pharmacy_service_worker():
     for path in sorted((static / "pages").rglob("*")):
         if path.is_file() and path.suffix in (".js", ".css", ".svg"):
             digest.update(path.read_bytes())
-    digest.update((Path(bp.root_path) / "templates/pages/pharmacy.html").read_bytes())
+    for template in sorted((Path(bp.root_path) / "templates/pages").glob("*.html")):  # the page and its includes
+        digest.update(template.read_bytes())
     digest.update(problems.module_source().encode())
     source = (static / "pages/pharmacy-sw.js").read_text(encoding="utf-8")
     body = f"const ASSETS = {json.dumps(assets)};\nconst VERSION = \"{digest.hexdigest()[:16]}\";\n{source}"
