@@ -45,3 +45,46 @@ def test_the_check_sees_an_import_of_a_feature(tmp_path):
     module.write_text("def f():\n    from dualchannel.patients.services import x\n"
                       "from dualchannel import prescriptions, clock\nimport dualchannel.audit.rules\n")
     assert imported(module) & FEATURES == {"patients", "prescriptions", "audit"}
+
+
+def tables_read(path: Path) -> set[str]:
+    """The features whose tables a module imports (`dualchannel.<feature>.models`)."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            parts = node.module.split(".")
+            if len(parts) == 3 and parts[0] == "dualchannel" and parts[2] == "models":
+                names.add(parts[1])
+    return names
+
+
+# Issue 19 asks that a feature read another's tables only through that feature's services. Not
+# there yet: these are the features that still import another's models (mostly the read models
+# that join across the ledger: audit's scans, the timeline, traceability, the one-query load of
+# a prescription). The list is exact: a new cross-feature read fails the test, and so does one
+# removed without taking it off the list.
+TABLES_READ_ACROSS = {
+    "accounts": {"institutions", "pharmacies"},
+    "audit": {"drugs", "flags", "institutions", "patients", "pharmacies", "prescriptions", "settlements"},
+    "coverage": {"pharmacies"},
+    "history": {"prescriptions", "settlements"},
+    "patients": {"audit_trail", "drugs", "flags", "institutions"},
+    "pharmacies": {"drugs"},
+    "prescriptions": {"audit_trail", "drugs", "institutions", "packs", "patients", "pharmacies", "signatures"},
+    "procurement": {"drugs", "flags", "institutions", "packs", "pharmacies"},
+    "public": {"pharmacies"},
+    "settlements": {"drugs", "pharmacies", "prescriptions"},
+    "signatures": {"institutions", "pharmacies"},
+    "timeline": {"audit_trail", "drugs", "institutions", "pharmacies", "prescriptions", "settlements"},
+    "traceability": {"audit_trail", "drugs", "institutions", "packs", "patients", "pharmacies", "prescriptions"},
+}
+
+
+def test_features_read_other_features_tables_only_where_listed():
+    found: dict[str, set[str]] = {}
+    for feature in FEATURES:
+        for path in (PACKAGE / feature).rglob("*.py"):
+            others = tables_read(path) - {feature}
+            if others:
+                found.setdefault(feature, set()).update(others)
+    assert found == TABLES_READ_ACROSS
