@@ -3,6 +3,7 @@ shared `geo` package) imports no feature. The composition roots, which wire feat
 are the exceptions: the app factory, the CLI, the demo data and the model registry."""
 
 import ast
+import importlib
 from pathlib import Path
 
 import dualchannel
@@ -48,13 +49,16 @@ def test_the_check_sees_an_import_of_a_feature(tmp_path):
 
 
 def tables_read(path: Path) -> set[str]:
-    """The features whose tables a module imports (`dualchannel.<feature>.models`)."""
+    """The features whose tables (SQLModel classes with a table) a module imports; their
+    enums and constants are values, not tables, and do not count."""
     names = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             parts = node.module.split(".")
             if len(parts) == 3 and parts[0] == "dualchannel" and parts[2] == "models":
-                names.add(parts[1])
+                models = importlib.import_module(node.module)
+                if any(getattr(getattr(models, alias.name), "__table__", None) is not None for alias in node.names):
+                    names.add(parts[1])
     return names
 
 
@@ -70,13 +74,13 @@ TABLES_READ_ACROSS = {
     "history": {"prescriptions", "settlements"},
     "patients": {"audit_trail", "drugs", "flags", "institutions"},
     "pharmacies": {"drugs"},
-    "prescriptions": {"audit_trail", "drugs", "institutions", "packs", "patients", "pharmacies", "signatures"},
+    "prescriptions": {"drugs", "institutions", "packs", "patients", "pharmacies", "signatures"},
     "procurement": {"drugs", "flags", "institutions", "packs", "pharmacies"},
     "public": {"pharmacies"},
     "settlements": {"drugs", "pharmacies", "prescriptions"},
     "signatures": {"institutions", "pharmacies"},
-    "timeline": {"audit_trail", "drugs", "institutions", "pharmacies", "prescriptions", "settlements"},
-    "traceability": {"audit_trail", "drugs", "institutions", "packs", "patients", "pharmacies", "prescriptions"},
+    "timeline": {"drugs", "institutions", "pharmacies", "prescriptions", "settlements"},
+    "traceability": {"drugs", "institutions", "packs", "patients", "pharmacies", "prescriptions"},
 }
 
 
