@@ -20,6 +20,7 @@ from dualchannel.pharmacies import services as pharmacies
 from dualchannel.prescriptions import services as prescriptions
 from dualchannel.procurement import alerts as procurement_alerts
 from dualchannel.procurement import batches, declarations, purchases, supply, volumes
+from dualchannel.procurement import scope as procurement_scope
 from dualchannel.settlements import services as settlements
 from dualchannel.signatures import services as signatures
 from dualchannel.institutions.models import Institution
@@ -170,18 +171,22 @@ def _load_procurement(session: Session) -> None:
         batches.add_product(session, ADMIN, BATCH_CODE, code=code, generic_name=generic, manufacturer=maker,
                                 name=name, specification=spec, unit=unit, price=Decimal(price), status=status)
         prices[code] = Decimal(price)
+    orders = []
     for institution, product, agreed, share in AGREED:
         volumes.set_agreed_volume(session, ADMIN, institution_code=institution, product_code=product,
                                       year_start=start, quantity=agreed)
         bought = int(agreed * Decimal(share))
         # Bought in monthly orders, the last a week ago.
         months = max(1, (BATCH_DAYS_AGO - 7) // 30)
+        ref, (found, batch) = procurement_scope.institution_of(session, institution), batches.get_product(session, product)
         for month in range(months):
             quantity = bought // months + (bought % months if month == months - 1 else 0)
-            purchases.record_purchase(
-                session, ADMIN, institution_code=institution, product_code=product, quantity=quantity,
-                amount=(prices[product] * quantity).quantize(Decimal("0.01")),
-                date=start + timedelta(days=7 + 30 * month), reference=f"{institution}-{product}-{month + 1:02d}")
+            orders.append((ref, found, batch, {
+                "quantity": quantity, "amount": (prices[product] * quantity).quantize(Decimal("0.01")),
+                "date": start + timedelta(days=7 + 30 * month), "reference": f"{institution}-{product}-{month + 1:02d}"}))
+    # Recorded as one import of the institutions' purchase files would record them.
+    purchases.add_purchases(session, ADMIN, orders)
+    procurement_alerts.sync_institutions(session, {ref.code for ref, _, _, _ in orders})
     # 济宁市第一人民医院 also bought the originator losartan (non-selected, dearer).
     purchases.record_purchase(session, ADMIN, institution_code="H370811001", product_code="GY09-LST-02",
                                 quantity=30_000, amount=(prices["GY09-LST-02"] * 30_000).quantize(Decimal("0.01")),
