@@ -217,8 +217,10 @@ def set_stock(session: Session, actor: Actor, code: str, quantities: dict[str, i
     if unknown:
         raise Invalid("Unknown drugs.", {code_: ["Unknown drug."] for code_ in unknown}, code="drug_unknown")
     now = clock.now()
+    held = {row.drug_code: row for row in session.exec(select(Stock).where(Stock.pharmacy_code == pharmacy.code,
+                                                                          Stock.drug_code.in_(quantities)))}
     for drug_code, quantity in quantities.items():
-        row = session.get(Stock, (pharmacy.code, drug_code))
+        row = held.get(drug_code)
         if row is None:
             session.add(Stock(pharmacy_code=pharmacy.code, drug_code=drug_code, quantity=quantity, updated_at=now))
         else:
