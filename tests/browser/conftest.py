@@ -107,3 +107,12 @@ def sign_in(page, live, role: str, *, expect: str | None = None):
 
 def screenshot(page, name: str, *, full_page: bool = True):
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
+
+
+def pytest_collection_modifyitems(items):
+    """The browser tests share one live server and its demo data, and some build on what an
+    earlier one left (a declaration accepted, a pack dispensed): under xdist they all run in one
+    worker, in file order (bin/test distributes with --dist loadgroup)."""
+    for item in items:
+        if item.path.parent == Path(__file__).parent:
+            item.add_marker(pytest.mark.xdist_group("browser"))
