@@ -18,7 +18,7 @@ FEATURES = (
     "prescriptions",
     "traceability",
     "flags",
-    "audit_trail",
+    "access_log",
     "coverage",
     "settlements",
     "audit",

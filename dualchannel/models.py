@@ -3,7 +3,7 @@
 from sqlmodel import SQLModel
 
 from dualchannel.audit.models import AuditExemption, AuditThreshold, AuditThresholdChange  # noqa: F401
-from dualchannel.audit_trail.models import AccessLog  # noqa: F401
+from dualchannel.access_log.models import AccessLog  # noqa: F401
 from dualchannel.auth import ApiToken, TokenRevocation  # noqa: F401
 from dualchannel.drugs.models import Drug, DrugPaymentStandard  # noqa: F401
 from dualchannel.flags.models import Flag  # noqa: F401

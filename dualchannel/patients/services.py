@@ -10,8 +10,8 @@ from sqlmodel import Session, select
 
 from dualchannel import adcodes, clock, db, identity
 from dualchannel.api import Page, decode_cursor, encode_cursor
-from dualchannel.audit_trail import services as audit
-from dualchannel.audit_trail.models import AccessAction, AccessLog
+from dualchannel.access_log import services as access
+from dualchannel.access_log.models import AccessAction, AccessLog
 from dualchannel.auth import Actor, Role
 from dualchannel.drugs.models import Drug
 from dualchannel.errors import Conflict, Forbidden, Invalid, NotFound
@@ -132,7 +132,7 @@ def create_patient(session: Session, actor: Actor, *, id_number: str, name: str,
                       assistance_category=assistance_category, created_at=clock.now())
     session.add(patient)
     session.flush()
-    audit.record(session, actor, AccessAction.create, "patient", patient.id, patient_id=patient.id, region=region)
+    access.record(session, actor, AccessAction.create, "patient", patient.id, patient_id=patient.id, region=region)
     establish_care(session, actor, patient, "registration")
     if elsewhere:
         raise_flag(session, type="duplicate_registration", severity="medium", subject=f"patient:{patient.id}",
@@ -146,7 +146,7 @@ def create_patient(session: Session, actor: Actor, *, id_number: str, name: str,
 
 
 def _record(session: Session, actor: Actor, action: AccessAction, patient: Patient, **extra) -> None:
-    audit.record(session, actor, action, "patient", patient.id, patient_id=patient.id, region=patient.region, **extra)
+    access.record(session, actor, action, "patient", patient.id, patient_id=patient.id, region=patient.region, **extra)
 
 
 def _found(session: Session, actor: Actor, patient: Patient) -> None:
@@ -202,7 +202,7 @@ def search_patient(session: Session, actor: Actor, id_number: str, name: str) ->
 def _missed(session: Session, actor: Actor) -> None:
     """A fruitless search: recorded (in the searcher's region), then checked for guessing."""
     region = account_region(session, actor)
-    audit.record(session, actor, AccessAction.search, "patient", detail={"found": False}, region=region)
+    access.record(session, actor, AccessAction.search, "patient", detail={"found": False}, region=region)
     session.flush()
     watch_enumeration(session, actor, region)
 
@@ -237,9 +237,9 @@ def reveal_id_number(session: Session, actor: Actor, patient_id: int, *, reason:
     """The patient's full ID number, for an admin or a bureau of the patient's region giving a
     reason; recorded (who, when, why, what) before it is returned."""
     actor.require(Role.admin, Role.bureau)
-    reason = audit.require_reason(reason)
+    reason = access.require_reason(reason)
     patient = get_patient(session, actor, patient_id)
-    entry = audit.record(session, actor, AccessAction.reveal, "patient", patient.id, patient_id=patient.id,
+    entry = access.record(session, actor, AccessAction.reveal, "patient", patient.id, patient_id=patient.id,
                          region=patient.region, reason=reason, detail={"field": "id_number"})
     session.commit()
     return {"patient_id": patient.id, "id_number": identity.vault().decrypt(patient.id_encrypted),
@@ -351,7 +351,7 @@ def re_examinations(session: Session, actor: Actor, *, within_days: int = 30, ex
         items.append(ReExamination(patient=session.get(Patient, patient_id), drug=session.get(Drug, drug_code),
                                    valid_until=until, days_left=(until - today).days, recorded_by=by))
     if items:
-        audit.record(session, actor, AccessAction.list, "patient",
+        access.record(session, actor, AccessAction.list, "patient",
                      detail={"view": "re-examinations", "ids": sorted({i.patient.id for i in items})})
         session.commit()
     return Page(items, encode_cursor(offset + limit) if more else None)

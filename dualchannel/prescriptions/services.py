@@ -19,8 +19,8 @@ from sqlmodel import Session, select
 
 from dualchannel import adcodes, clock, identity
 from dualchannel.api import Page, decode_cursor, encode_cursor, paginate
-from dualchannel.audit_trail import services as audit
-from dualchannel.audit_trail.models import AccessAction
+from dualchannel.access_log import services as access
+from dualchannel.access_log.models import AccessAction
 from dualchannel.auth import Actor, Role
 from dualchannel.drugs.models import Drug, Storage
 from dualchannel.drugs.services import drugs_by_code, owners_of_prefixes
@@ -553,13 +553,13 @@ def _worklist_entries(session: Session, actor: Actor, found: list[Prescription])
 
 def record_read(session: Session, actor: Actor, prescription: Prescription, **extra) -> None:
     """Add a read of `prescription` to the access log (the caller commits)."""
-    audit.record(session, actor, AccessAction.read, "prescription", prescription.id,
+    access.record(session, actor, AccessAction.read, "prescription", prescription.id,
                  patient_id=prescription.patient_id, region=prescription.patient_region, **extra)
 
 
 def _record_list(session: Session, actor: Actor, page: Page, view: str) -> Page:
     if page.items:
-        audit.record(session, actor, AccessAction.list, "prescription",
+        access.record(session, actor, AccessAction.list, "prescription",
                      detail={"view": view, "ids": [p.id for p in page.items]})
         session.commit()
     return page
@@ -637,17 +637,17 @@ def access_log(session: Session, actor: Actor, prescription_id: int, *, limit: i
     """Who read this prescription and its packs, and who revealed its agent's ID (admin, bureau)."""
     actor.require(Role.admin, Role.bureau)
     prescription = _load(session, actor, prescription_id)
-    return audit.of_record(session, actor, "prescription", prescription.id, limit=limit, cursor=cursor)
+    return access.of_record(session, actor, "prescription", prescription.id, limit=limit, cursor=cursor)
 
 
 def reveal_pickup(session: Session, actor: Actor, prescription_id: int, *, reason: str) -> dict:
     """The full ID number of the agent who picked up, for an admin or bureau, with a recorded reason."""
     actor.require(Role.admin, Role.bureau)
-    reason = audit.require_reason(reason)
+    reason = access.require_reason(reason)
     prescription = _load(session, actor, prescription_id)
     if prescription.pickup_id_encrypted is None:
         raise NotFound(f"No agent picked up prescription {prescription.id}.", code="pickup_not_by_agent")
-    entry = audit.record(session, actor, AccessAction.reveal, "prescription", prescription.id,
+    entry = access.record(session, actor, AccessAction.reveal, "prescription", prescription.id,
                          patient_id=prescription.patient_id, region=prescription.patient_region, reason=reason,
                          detail={"field": "pickup.id_number"})
     session.commit()
@@ -723,7 +723,7 @@ def records(session: Session, actor: Actor, *, patient_id: int | None = None, ph
         items = [loaded[p.id] for p, _ in rows]
     page = Page(items, encode_cursor(rows[-1][1]) if more and rows else None)
     if rows:
-        audit.record(session, actor, AccessAction.list, "prescription",
+        access.record(session, actor, AccessAction.list, "prescription",
                      detail={"view": "fhir", "ids": sorted(loaded)})
         session.commit()
     return page
@@ -1167,7 +1167,7 @@ def undo_pack(session: Session, actor: Actor, code: str, *, reason: str) -> str:
     settlement (冲正) first, then undo.
     """
     actor.require(Role.pharmacy)
-    reason = audit.require_reason(reason)
+    reason = access.require_reason(reason)
     code = pack_rules.canonical_code(code)
     if code is None:
         raise Invalid("Not a traceability code (药品追溯码).", {"code": ["20 digits."]}, code="trace_code_malformed")

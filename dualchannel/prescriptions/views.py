@@ -2,7 +2,7 @@ from flask import Response
 
 from dualchannel import db
 from dualchannel.api import blueprint
-from dualchannel.audit_trail.schemas import AccessPage
+from dualchannel.access_log.schemas import AccessPage
 from dualchannel.auth import current_actor
 from dualchannel.idempotency import PARAMETER as IDEMPOTENCY_KEY
 from dualchannel.idempotency import idempotent

@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 
 from dualchannel import adcodes, clock, db
 from dualchannel.api import Page, paginate
-from dualchannel.audit_trail import services as audit
+from dualchannel.access_log import services as access
 from dualchannel.auth import Actor, Role
 from dualchannel.errors import Conflict, Forbidden, Invalid, NotFound
 from dualchannel.institutions.models import Institution, Physician
@@ -225,7 +225,7 @@ def revoke_key(session: Session, actor: Actor, key_id: int, *, reason: str,
                compromised_since: datetime | None = None) -> SigningKey:
     """Revoke a key from now, or from `compromised_since` (not in the future): signatures made
     from then on are refused, earlier ones still verify."""
-    reason = audit.require_reason(reason)
+    reason = access.require_reason(reason)
     key = session.exec(select(SigningKey).where(SigningKey.id == key_id, visible(actor))
                        .execution_options(populate_existing=True)).first()
     if key is None:

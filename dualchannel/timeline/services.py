@@ -6,8 +6,8 @@ from datetime import timedelta
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from dualchannel.audit_trail import services as audit
-from dualchannel.audit_trail.models import AccessAction
+from dualchannel.access_log import services as access
+from dualchannel.access_log.models import AccessAction
 from dualchannel.auth import Actor, Role
 from dualchannel.drugs.models import Drug
 from dualchannel.institutions.models import Institution, Physician
@@ -106,7 +106,7 @@ def timeline(session: Session, actor: Actor, patient_id: int) -> dict:
                 "physician_name": physicians.get(p.physician_code), "institution_code": p.institution_code,
                 "institution_name": institutions.get(p.institution_code), **pharmacy(p.pharmacy_code),
                 "items": lines.get(p.id, [])} for p in prescriptions]
-    audit.record(session, actor, AccessAction.read, "patient_timeline", patient.id, patient_id=patient.id,
+    access.record(session, actor, AccessAction.read, "patient_timeline", patient.id, patient_id=patient.id,
                  region=patient.region, detail={"view": "timeline", "ids": ids})
     session.commit()
     return {"patient": patient, "prescriptions": summary, "events": events, "supplies": supplies,

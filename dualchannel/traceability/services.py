@@ -13,8 +13,8 @@ from datetime import datetime
 from flask import current_app
 from sqlmodel import Session
 
-from dualchannel.audit_trail import services as audit
-from dualchannel.audit_trail.models import AccessAction
+from dualchannel.access_log import services as access
+from dualchannel.access_log.models import AccessAction
 from dualchannel.auth import Actor, Role
 from dualchannel.drugs.models import Drug
 from dualchannel.errors import Invalid, NotFound
@@ -120,9 +120,9 @@ def trace(session: Session, actor: Actor, code: str) -> Chain:
     physician, institution, time, pickup, every part dispensed from it and undos."""
     actor.require(Role.admin, Role.bureau, Role.pharmacy)
     chain = _chain(session, actor, _checked_code(code))
-    audit.record(session, actor, AccessAction.read, "trace_code", chain.trace_code,
+    access.record(session, actor, AccessAction.read, "trace_code", chain.trace_code,
                  patient_id=chain.prescription.patient_id, region=chain.prescription.patient_region,
-                 related=audit.related_key("prescription", chain.prescription.id))
+                 related=access.related_key("prescription", chain.prescription.id))
     session.commit()
     return chain
 

@@ -72,7 +72,7 @@ TABLES_READ_ACROSS = {
     "audit": {"drugs", "flags", "institutions", "patients", "pharmacies", "prescriptions", "settlements"},
     "coverage": {"pharmacies"},
     "history": {"prescriptions", "settlements"},
-    "patients": {"audit_trail", "drugs", "flags", "institutions"},
+    "patients": {"access_log", "drugs", "flags", "institutions"},
     "pharmacies": {"drugs"},
     "prescriptions": {"drugs", "institutions", "packs", "patients", "pharmacies", "signatures"},
     "procurement": {"drugs", "flags", "institutions", "packs", "pharmacies"},

@@ -7,7 +7,7 @@ from sqlmodel import Session, select
 
 from dualchannel import adcodes, clock
 from dualchannel.api import Page, paginate
-from dualchannel.audit_trail.models import AccessAction, AccessLog
+from dualchannel.access_log.models import AccessAction, AccessLog
 from dualchannel.auth import Actor, Role
 from dualchannel.errors import Invalid
 

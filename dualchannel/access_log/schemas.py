@@ -1,7 +1,7 @@
 import marshmallow as ma
 
 from dualchannel.api import ListArgs, MAX_ID, page_schema, Timestamp
-from dualchannel.audit_trail.models import AccessAction
+from dualchannel.access_log.models import AccessAction
 
 
 class AccessOut(ma.Schema):

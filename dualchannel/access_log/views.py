@@ -1,9 +1,9 @@
 from dualchannel import db
 from dualchannel.api import blueprint
-from dualchannel.audit_trail import schemas, services
+from dualchannel.access_log import schemas, services
 from dualchannel.auth import current_actor
 
-bp = blueprint("audit_trail", __name__, "Access log: who read or revealed what, when and why")
+bp = blueprint("access_log", __name__, "Access log: who read or revealed what, when and why")
 
 
 @bp.get("/access-log")
