@@ -3,6 +3,7 @@ shared `geo` package) imports no feature. The composition roots, which wire feat
 are the exceptions: the app factory, the CLI, the demo data and the model registry."""
 
 import ast
+import functools
 import importlib
 from pathlib import Path
 
@@ -48,26 +49,67 @@ def test_the_check_sees_an_import_of_a_feature(tmp_path):
     assert imported(module) & FEATURES == {"patients", "prescriptions", "audit"}
 
 
+@functools.cache
+def table_classes() -> dict[str, set[str]]:
+    """Each feature's table classes (SQLModel classes with a table); enums and constants in its
+    models are values, not tables."""
+    out = {}
+    for feature in FEATURES:
+        if (PACKAGE / feature / "models.py").exists():
+            models = importlib.import_module(f"dualchannel.{feature}.models")
+            out[feature] = {name for name, value in vars(models).items()
+                            if isinstance(value, type) and getattr(value, "__table__", None) is not None
+                            and value.__module__ == models.__name__}
+    return out
+
+
 def tables_read(path: Path) -> set[str]:
-    """The features whose tables (SQLModel classes with a table) a module imports; their
-    enums and constants are values, not tables, and do not count."""
-    names = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    """The features whose tables a module reaches: a table class imported from any of the
+    feature's modules, its `models` module imported whole, or a table class read as an
+    attribute of a module of the feature (a re-export through its services)."""
+    tables = table_classes()
+    names, modules = set(), {}
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             parts = node.module.split(".")
-            if len(parts) == 3 and parts[0] == "dualchannel" and parts[2] == "models":
-                models = importlib.import_module(node.module)
-                if any(getattr(getattr(models, alias.name), "__table__", None) is not None for alias in node.names):
+            if parts[0] != "dualchannel" or len(parts) < 2:
+                continue
+            if len(parts) == 2:  # from dualchannel.pharmacies import services, models
+                for alias in node.names:
+                    modules[alias.asname or alias.name] = parts[1]
+                    if alias.name == "models":
+                        names.add(parts[1])
+            elif any(alias.name in tables.get(parts[1], ()) for alias in node.names):
+                names.add(parts[1])
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                parts = alias.name.split(".")
+                if parts[0] == "dualchannel" and len(parts) > 2 and parts[2] == "models":
                     names.add(parts[1])
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in modules:
+            if node.attr in tables.get(modules[node.value.id], ()):
+                names.add(modules[node.value.id])
     return names
 
 
-# Issue 19 asks that a feature read another's tables only through that feature's services. Not
-# there yet: these are the features that still import another's models (mostly the read models
-# that join across the ledger: audit's scans, the timeline, traceability, the one-query load of
-# a prescription). The list is exact: a new cross-feature read fails the test, and so does one
-# removed without taking it off the list.
-TABLES_READ_ACROSS = {
+def test_the_table_check_sees_every_way_in(tmp_path):
+    module = tmp_path / "m.py"
+    module.write_text("from dualchannel.drugs.models import Drug, Storage\n"
+                      "from dualchannel.flags.models import FlagStatus\n"  # an enum: a value
+                      "from dualchannel.institutions import models\n"
+                      "import dualchannel.packs.models\n"
+                      "from dualchannel.pharmacies import services as pharmacies\n"
+                      "def f():\n    return pharmacies.Pharmacy, pharmacies.is_active\n")
+    assert tables_read(module) == {"drugs", "institutions", "packs", "pharmacies"}
+
+
+# Issue 19: a feature reads another's tables only through that feature's services (lookups that
+# return values or its rows, and `*_view()` subqueries of the columns it lets others join on).
+# Features not there yet, listed exactly: a new cross-feature read fails the test, and so does
+# one removed without taking it off the list.
+TABLES_READ_ACROSS: dict[str, set[str]] = {
     "accounts": {"institutions", "pharmacies"},
     "audit": {"drugs", "flags", "institutions", "patients", "pharmacies", "prescriptions", "settlements"},
     "coverage": {"pharmacies"},
