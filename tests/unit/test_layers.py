@@ -10,7 +10,7 @@ from pathlib import Path
 import dualchannel
 
 PACKAGE = Path(dualchannel.__file__).parent
-COMPOSITION_ROOTS = {"__init__", "cli", "demo", "models"}
+COMPOSITION_ROOTS = {"__init__", "cli", "demo", "models", "synthetic"}
 SHARED_PACKAGES = {"geo"}  # value types every feature uses (county boundaries), kernel too
 FEATURES = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").exists()} - SHARED_PACKAGES - {"migrations"}
 
