@@ -18,8 +18,8 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dualchannel import clock, db, migrate  # noqa: E402
-from dualchannel.audit import services, synthetic  # noqa: E402
+from dualchannel import clock, db, migrate, synthetic  # noqa: E402
+from dualchannel.audit import services  # noqa: E402
 from dualchannel.audit.rules import Thresholds  # noqa: E402
 from dualchannel.flags.models import Flag  # noqa: E402
 from sqlmodel import Session, select  # noqa: E402

@@ -1,5 +1,6 @@
 """Recording accesses (in the caller's transaction) and reading the log (admins and bureaus)."""
 
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -72,3 +73,13 @@ def require_reason(reason: str | None) -> str:
     if not text:
         raise Invalid("A reason is required.", {"reason": ["Say why."]}, code="reason_required")
     return text
+
+
+# Read by other features (they never query the access log themselves).
+
+def fruitless_searches(session: Session, actor_label: str, since: datetime) -> tuple[int, datetime | None]:
+    """How many searches `actor_label` made since `since` that found nobody, and when the first was."""
+    return tuple(session.execute(
+        select(sa.func.count(), sa.func.min(AccessLog.at))
+        .where(AccessLog.actor == actor_label, AccessLog.action == AccessAction.search.value,
+               AccessLog.at >= since, AccessLog.resource_id.is_(None))).one())

@@ -13,8 +13,8 @@ from dualchannel import adcodes
 from dualchannel.auth import Actor, Role
 from dualchannel.geo import boundaries as geo_boundaries
 from dualchannel.geo.boundaries import NATIONAL_ADCODE, Boundaries
-from dualchannel.institutions.models import Institution, Physician
-from dualchannel.pharmacies.models import Pharmacist, Pharmacy
+from dualchannel.institutions import services as institutions
+from dualchannel.pharmacies import services as pharmacies
 
 
 @dataclass
@@ -100,8 +100,8 @@ def describe(session: Session, actor: Actor) -> Account:
         account.display_name = f"{region.name}医疗保障局"
         account.areas = areas(shapes, actor.subject)
     elif actor.role is Role.physician:
-        physician = session.get(Physician, actor.subject)
-        institution = session.get(Institution, physician.institution_code) if physician else None
+        physician = institutions.get_physician(session, actor.subject)
+        institution = institutions.institution_by_code(session, physician.institution_code) if physician else None
         if physician is not None:
             account.display_name = physician.name
             account.responsible = physician.responsible
@@ -117,7 +117,7 @@ def describe(session: Session, actor: Actor) -> Account:
             account.region = Place(adcode=city, name=region_name(shapes, city) or city)
             account.areas = areas(shapes, city)
     elif actor.role is Role.pharmacy:
-        pharmacy = session.get(Pharmacy, actor.subject)
+        pharmacy = pharmacies.pharmacy_by_code(session, actor.subject)
         if pharmacy is not None:
             account.display_name = pharmacy.name
             account.organisation = {"code": pharmacy.code, "name": pharmacy.name,
@@ -125,13 +125,14 @@ def describe(session: Session, actor: Actor) -> Account:
             account.home = Place(adcode=pharmacy.county_adcode,
                                  name=region_name(shapes, pharmacy.county_adcode) or pharmacy.county_adcode,
                                  lat=pharmacy.lat, lon=pharmacy.lon)
-        pharmacist = session.get(Pharmacist, actor.pharmacist_id) if actor.pharmacist_id else None
+        pharmacist = pharmacies.pharmacist_by_id(session, actor.pharmacist_id)
         if pharmacist is not None:
             account.pharmacist = {"id": pharmacist.id, "licence_number": pharmacist.licence_number,
                                   "name": pharmacist.name}
     elif actor.role is Role.institution:
         # Procurement concerns hospitals and, for some products, pharmacies: either may be the subject.
-        institution = session.get(Institution, actor.subject) or session.get(Pharmacy, actor.subject)
+        institution = (institutions.institution_by_code(session, actor.subject)
+                       or pharmacies.pharmacy_by_code(session, actor.subject))
         if institution is not None:
             adcode = getattr(institution, "county_adcode", None) or institution.adcode
             account.display_name = institution.name

@@ -10,14 +10,13 @@ from sqlmodel import Session
 from dualchannel import adcodes, clock
 from dualchannel.audit.sql import calendar_month
 from dualchannel.auth import Actor, Role
-from dualchannel.drugs.models import Drug
+from dualchannel.drugs import services as drugs
 from dualchannel.geo import boundaries as geo_boundaries
-from dualchannel.institutions.models import Physician
-from dualchannel.pharmacies.models import Pharmacy
+from dualchannel.institutions import services as institutions
+from dualchannel.pharmacies import services as pharmacies
 from dualchannel.prescriptions import services as prescriptions
-from dualchannel.prescriptions.models import Prescription, PrescriptionEvent
 from dualchannel.prescriptions.rules import REASONS
-from dualchannel.settlements.models import Settlement, SettlementLine
+from dualchannel.settlements import services as settlements
 from dualchannel.settlements.rules import IN_FORCE
 
 PARTS = ("total", "basic_fund", "critical_illness", "medical_assistance", "patient_pays")
@@ -48,27 +47,28 @@ def spending(session: Session, actor: Actor, *, by: str, region: str | None = No
     the insured place: seed 003 三(三)); `region` narrows further by the same rule.
     """
     actor.require(Role.admin, Role.bureau)
-    key = {"drug": SettlementLine.drug_code, "pharmacy": Settlement.pharmacy_code,
-           "county": Settlement.pharmacy_county}[by]
-    month = calendar_month(Settlement.settled_on)
+    settlement, line = settlements.settlement_view(), settlements.settlement_line_view()
+    key = {"drug": line.c.drug_code, "pharmacy": settlement.c.pharmacy_code, "county": settlement.c.pharmacy_county}[by]
+    month = calendar_month(settlement.c.settled_on)
     statement = (
         sa.select(key.label("key"), month.label("month"),
-                  sa.func.count(sa.distinct(Settlement.id)).label("settlements"),
-                  sa.func.sum(SettlementLine.quantity).label("quantity"),
-                  *(sa.func.sum(getattr(SettlementLine, part)).label(part) for part in PARTS))
-        .join(Settlement, Settlement.id == SettlementLine.settlement_id)
-        .where(Settlement.status.in_([s.value for s in IN_FORCE]))
+                  sa.func.count(sa.distinct(settlement.c.id)).label("settlements"),
+                  sa.func.sum(line.c.quantity).label("quantity"),
+                  *(sa.func.sum(line.c[part]).label(part) for part in PARTS))
+        .select_from(line)
+        .join(settlement, settlement.c.id == line.c.settlement_id)
+        .where(settlement.c.status.in_([s.value for s in IN_FORCE]))
         .group_by(key, month)
         .order_by(key, month)
     )
     if actor.role is Role.bureau:
-        statement = statement.where(Settlement.patient_region.startswith(adcodes.prefix(actor.subject)))
+        statement = statement.where(settlement.c.patient_region.startswith(adcodes.prefix(actor.subject)))
     if region:
-        statement = statement.where(Settlement.patient_region.startswith(adcodes.prefix(region)))
+        statement = statement.where(settlement.c.patient_region.startswith(adcodes.prefix(region)))
     if start:
-        statement = statement.where(Settlement.settled_on >= start)
+        statement = statement.where(settlement.c.settled_on >= start)
     if end:
-        statement = statement.where(Settlement.settled_on <= end)
+        statement = statement.where(settlement.c.settled_on <= end)
     rows = session.execute(statement).mappings().all()
     names = _names(session, by, {r["key"] for r in rows})
     out: list[SpendingRow] = []
@@ -91,9 +91,9 @@ def _follows(previous: str, month: str) -> bool:
 
 def _names(session: Session, by: str, keys: set[str]) -> dict[str, str]:
     if by == "drug":
-        return dict(session.execute(sa.select(Drug.code, Drug.name).where(Drug.code.in_(keys))).all())
+        return drugs.names(session, keys)
     if by == "pharmacy":
-        return dict(session.execute(sa.select(Pharmacy.code, Pharmacy.name).where(Pharmacy.code.in_(keys))).all())
+        return pharmacies.names(session, keys)
     return {k: county.name for k in keys if (county := geo_boundaries.current().get(k))}
 
 
@@ -114,23 +114,11 @@ def reasons(session: Session, actor: Actor, *, region: str | None = None, start:
     may read (its region's patients), `region` narrowing further, on China dates. Returns
     `{"totals": [per action and code], "items": [ReasonRow]}`."""
     actor.require(Role.admin, Role.bureau)
-    statement = (
-        sa.select(PrescriptionEvent.action, PrescriptionEvent.reason_code, PrescriptionEvent.actor,
-                  sa.func.count().label("count"))
-        .join(Prescription, Prescription.id == PrescriptionEvent.prescription_id)
-        .where(PrescriptionEvent.reason_code.is_not(None), prescriptions.visible(actor))
-        .group_by(PrescriptionEvent.action, PrescriptionEvent.reason_code, PrescriptionEvent.actor)
-    )
-    if region:
-        statement = statement.where(Prescription.patient_region.startswith(adcodes.prefix(region)))
-    if start:
-        statement = statement.where(PrescriptionEvent.at >= clock.start_of_day(start))
-    if end:
-        statement = statement.where(PrescriptionEvent.at < clock.start_of_day(end + timedelta(days=1)))
-    rows = session.execute(statement).mappings().all()
+    rows = prescriptions.reason_counts(session, actor, region=region,
+                                       since=clock.start_of_day(start) if start else None,
+                                       before=clock.start_of_day(end + timedelta(days=1)) if end else None)
     codes = {r["actor"].partition(":")[2] for r in rows}
-    names = {**dict(session.execute(sa.select(Pharmacy.code, Pharmacy.name).where(Pharmacy.code.in_(codes))).all()),
-             **dict(session.execute(sa.select(Physician.code, Physician.name).where(Physician.code.in_(codes))).all())}
+    names = {**pharmacies.names(session, codes), **institutions.physician_names(session, codes)}
     out = [ReasonRow(action=r["action"], reason_code=r["reason_code"], actor=r["actor"],
                      label=REASONS[r["reason_code"]].label if r["reason_code"] in REASONS else r["reason_code"],
                      name=names.get(r["actor"].partition(":")[2], r["actor"]), count=r["count"]) for r in rows]

@@ -19,10 +19,10 @@ from dualchannel.db import UTCDateTime
 from dualchannel.audit.models import AuditExemption, AuditThreshold, ExemptionKind
 from dualchannel.audit.rules import Thresholds
 from dualchannel.audit.sql import china_month, days_between
-from dualchannel.drugs.models import Drug
+from dualchannel.drugs import services as drugs
 from dualchannel.flags.services import raise_flags
-from dualchannel.pharmacies.models import Pharmacy
-from dualchannel.prescriptions.models import Prescription, PrescriptionEvent, PrescriptionItem
+from dualchannel.pharmacies import services as pharmacies
+from dualchannel.prescriptions import services as prescriptions
 from dualchannel.prescriptions.rules import REASONS, Action, Status
 
 # Moves by which a pharmacy sends a patient away without the drug, with a reason code.
@@ -53,24 +53,24 @@ EVERYWHERE = Scope()
 def _dispensing_lines(since: datetime, until: datetime, *extra, scope: Scope = EVERYWHERE):
     """One row per dispensed prescription item, narrow: the window sorts carry only these.
     `scope` applies to the patient's region (the region of the patient rules' flags)."""
+    p, item, drug = prescriptions.prescription_view(), prescriptions.prescription_item_view(), drugs.drug_view()
     return (
         sa.select(
-            Prescription.id.label("prescription_id"), Prescription.patient_id, Prescription.physician_code,
-            Prescription.pharmacy_code, Prescription.dispensed_at, PrescriptionItem.drug_code,
-            PrescriptionItem.quantity, PrescriptionItem.days_supply, Drug.generic_name, *extra,
+            p.c.id.label("prescription_id"), p.c.patient_id, p.c.physician_code, p.c.pharmacy_code,
+            p.c.dispensed_at, item.c.drug_code, item.c.quantity, item.c.days_supply, drug.c.generic_name, *extra,
         )
-        .join(PrescriptionItem, PrescriptionItem.prescription_id == Prescription.id)
-        .join(Drug, Drug.code == PrescriptionItem.drug_code)
-        .where(Prescription.status.in_([Status.dispensed.value, Status.settled.value]),
-               Prescription.dispensed_at >= since, Prescription.dispensed_at <= until,
-               *scope.where(Prescription.patient_region))
+        .select_from(p)
+        .join(item, item.c.prescription_id == p.c.id)
+        .join(drug, drug.c.code == item.c.drug_code)
+        .where(p.c.status.in_([Status.dispensed.value, Status.settled.value]),
+               p.c.dispensed_at >= since, p.c.dispensed_at <= until, *scope.where(p.c.patient_region))
     )
 
 
 def _regions(session: Session, prescription_ids: set[int]) -> dict[int, str]:
     """The patient region of a few flagged prescriptions (kept out of the big sorts)."""
-    return dict(session.execute(sa.select(Prescription.id, Prescription.patient_region)
-                                .where(Prescription.id.in_(prescription_ids))).all())
+    p = prescriptions.prescription_view()
+    return dict(session.execute(sa.select(p.c.id, p.c.patient_region).where(p.c.id.in_(prescription_ids))).all())
 
 
 def pharmacy_shopping(session: Session, t: Thresholds, as_of: datetime, scope: Scope = EVERYWHERE) -> list[dict]:
@@ -152,9 +152,10 @@ def volume_outlier(session: Session, t: Thresholds, since: datetime, as_of: date
                    scope: Scope = EVERYWHERE) -> list[dict]:
     """A pharmacy's monthly dispensing of a drug far above its county peers (`scope` applies
     to the pharmacies' county: peers share it)."""
-    lines = (_dispensing_lines(since, as_of, Pharmacy.county_adcode)
-             .join(Pharmacy, Pharmacy.code == Prescription.pharmacy_code)
-             .where(*scope.where(Pharmacy.county_adcode)).subquery("lines"))
+    pharmacy = pharmacies.pharmacy_view()
+    lines = (_dispensing_lines(since, as_of, pharmacy.c.county_adcode)
+             .join(pharmacy, pharmacy.c.code == prescriptions.prescription_view().c.pharmacy_code)
+             .where(*scope.where(pharmacy.c.county_adcode)).subquery("lines"))
     month = china_month(lines.c.dispensed_at)
     monthly = (
         sa.select(lines.c.pharmacy_code, lines.c.county_adcode, lines.c.drug_code, lines.c.generic_name,
@@ -188,20 +189,19 @@ def pharmacy_refusals(session: Session, t: Thresholds, as_of: datetime, scope: S
     """Pharmacies handing back or closing without dispensing many prescriptions with the same
     reason code inside the window: one flag per pharmacy and reason code (and set of cases)."""
     since = as_of - timedelta(days=t.refusal_window_days)
-    window = sa.and_(PrescriptionEvent.action.in_(REFUSALS), PrescriptionEvent.reason_code.is_not(None),
-                     PrescriptionEvent.actor.startswith("pharmacy:"),
-                     PrescriptionEvent.at >= since, PrescriptionEvent.at <= as_of)
-    suspects = (sa.select(PrescriptionEvent.actor, PrescriptionEvent.reason_code).where(window)
-                .group_by(PrescriptionEvent.actor, PrescriptionEvent.reason_code)
+    event, pharmacy = prescriptions.prescription_event_view(), pharmacies.pharmacy_view()
+    window = sa.and_(event.c.action.in_(REFUSALS), event.c.reason_code.is_not(None),
+                     event.c.actor.startswith("pharmacy:"), event.c.at >= since, event.c.at <= as_of)
+    suspects = (sa.select(event.c.actor, event.c.reason_code).where(window)
+                .group_by(event.c.actor, event.c.reason_code)
                 .having(sa.func.count() >= t.refusal_min_count).subquery("suspects"))
     rows = session.execute(
-        sa.select(PrescriptionEvent.actor, PrescriptionEvent.reason_code, PrescriptionEvent.action,
-                  PrescriptionEvent.prescription_id, PrescriptionEvent.at, Pharmacy.code, Pharmacy.county_adcode)
-        .join(suspects, sa.and_(suspects.c.actor == PrescriptionEvent.actor,
-                                suspects.c.reason_code == PrescriptionEvent.reason_code))
-        .join(Pharmacy, Pharmacy.code == sa.func.substr(PrescriptionEvent.actor, len("pharmacy:") + 1))
-        .where(window, *scope.where(Pharmacy.county_adcode))
-        .order_by(PrescriptionEvent.actor, PrescriptionEvent.reason_code, PrescriptionEvent.id)
+        sa.select(event.c.actor, event.c.reason_code, event.c.action, event.c.prescription_id, event.c.at,
+                  pharmacy.c.code, pharmacy.c.county_adcode)
+        .join(suspects, sa.and_(suspects.c.actor == event.c.actor, suspects.c.reason_code == event.c.reason_code))
+        .join(pharmacy, pharmacy.c.code == sa.func.substr(event.c.actor, len("pharmacy:") + 1))
+        .where(window, *scope.where(pharmacy.c.county_adcode))
+        .order_by(event.c.actor, event.c.reason_code, event.c.id)
     ).mappings().all()
     grouped: dict[tuple, list] = defaultdict(list)
     for row in rows:
@@ -224,9 +224,10 @@ def pharmacy_refusals(session: Session, t: Thresholds, as_of: datetime, scope: S
 
 def county_mismatch(session: Session) -> list[dict]:
     """Pharmacies whose declared county differs from the one their location lies in."""
+    pharmacy = pharmacies.pharmacy_view()
     rows = session.execute(
-        sa.select(Pharmacy.code, Pharmacy.adcode, Pharmacy.county_adcode, Pharmacy.lat, Pharmacy.lon)
-        .where(Pharmacy.county_adcode.is_not(None), Pharmacy.county_adcode != Pharmacy.adcode)
+        sa.select(pharmacy.c.code, pharmacy.c.adcode, pharmacy.c.county_adcode, pharmacy.c.lat, pharmacy.c.lon)
+        .where(pharmacy.c.county_adcode.is_not(None), pharmacy.c.county_adcode != pharmacy.c.adcode)
     ).mappings().all()
     # Same key as the flag raised at registration, so the scan never duplicates it.
     return [dict(type="county_mismatch", severity="medium", subject=f"pharmacy:{r['code']}",
@@ -278,10 +279,10 @@ def active_exemptions(session: Session, as_of: datetime) -> list[AuditExemption]
 
 def _diagnoses(session: Session, prescription_ids: set[int]) -> dict[int, str]:
     found: dict[int, str] = {}
-    ids = sorted(prescription_ids)
+    ids, p = sorted(prescription_ids), prescriptions.prescription_view()
     for start in range(0, len(ids), 1000):
-        found.update(session.execute(sa.select(Prescription.id, Prescription.diagnosis)
-                                     .where(Prescription.id.in_(ids[start:start + 1000]))).all())
+        found.update(session.execute(sa.select(p.c.id, p.c.diagnosis)
+                                     .where(p.c.id.in_(ids[start:start + 1000]))).all())
     return found
 
 

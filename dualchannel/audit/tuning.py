@@ -13,10 +13,11 @@ from dualchannel.audit import services
 from dualchannel.audit.models import AuditExemption, AuditThreshold, AuditThresholdChange, ExemptionKind
 from dualchannel.audit.rules import Thresholds
 from dualchannel.auth import Actor, Role
-from dualchannel.drugs.models import Drug
+from dualchannel.drugs import services as drugs
 from dualchannel.errors import Conflict, Invalid, NotFound
-from dualchannel.flags.models import Flag, FlagStatus
-from dualchannel.patients.models import Patient
+from dualchannel.flags import services as flags
+from dualchannel.flags.models import FlagStatus
+from dualchannel.patients import services as patients
 
 HISTORY_LENGTH = 100
 
@@ -97,16 +98,17 @@ def what_if(session: Session, actor: Actor, *, defaults: Thresholds, region: str
     keys = list(wanted)
     existing: set[str] = set()
     for start in range(0, len(keys), 1000):
-        existing.update(session.exec(select(Flag.dedup_key).where(Flag.dedup_key.in_(keys[start:start + 1000]))))
+        existing.update(row.dedup_key for row in flags.flag_keys(session, dedup_keys=keys[start:start + 1000]))
     raise_ = defaultdict(int)
     for key, kind in wanted.items():
         if key not in existing:
             raise_[kind] += 1
     clear = defaultdict(int)
+    flag = flags.flag_view()
     open_flags = session.execute(
-        sa.select(Flag.type, Flag.dedup_key).where(Flag.status == FlagStatus.open.value,
-                                                   Flag.type.in_(services.TUNED_RULES), Flag.created_at >= since,
-                                                   *scope.where(Flag.region)))
+        sa.select(flag.c.type, flag.c.dedup_key).where(flag.c.status == FlagStatus.open.value,
+                                                       flag.c.type.in_(services.TUNED_RULES),
+                                                       flag.c.created_at >= since, *scope.where(flag.c.region)))
     for kind, key in open_flags:
         if key not in wanted:
             clear[kind] += 1
@@ -152,15 +154,15 @@ def list_exemptions(session: Session, actor: Actor, *, region: str | None = None
 def _check_value(session: Session, region: str, kind: str, value: str) -> str:
     value = value.strip()
     if kind == ExemptionKind.patient.value:
-        patient = session.get(Patient, int(value)) if value.isdigit() and len(value) <= 10 else None
+        found = patients.patients_by_id(session, {int(value)}) if value.isdigit() and len(value) <= 10 else {}
+        patient = next(iter(found.values()), None)
         if patient is None or not adcodes.contains(region, patient.region):
             raise Invalid("No such patient in the region.", {"value": ["A patient id of the region."]},
                           code="exemption_patient_unknown")
         return str(patient.id)
-    if kind == ExemptionKind.drug.value and session.get(Drug, value) is None:
+    if kind == ExemptionKind.drug.value and not drugs.drugs_by_code(session, {value}):
         raise Invalid(f"No drug {value}.", {"value": ["A drug code."]}, code="exemption_drug_unknown")
-    if kind == ExemptionKind.generic.value and session.exec(
-            select(Drug.code).where(Drug.generic_name == value).limit(1)).first() is None:
+    if kind == ExemptionKind.generic.value and not drugs.drugs_of_generic(session, value):
         raise Invalid(f"No drug with the generic name {value}.", {"value": ["A generic name of a drug."]},
                       code="exemption_generic_unknown")
     return value

@@ -4,6 +4,7 @@ Both carry the same county properties as the JSON report (`schemas.county_proper
 """
 
 import json
+from typing import TYPE_CHECKING
 
 import numpy as np
 import shapely
@@ -14,7 +15,9 @@ from dualchannel.coverage.schemas import COUNTY_FIELDS, county_properties, summa
 from dualchannel.coverage.services import CoverageMap
 from dualchannel.coverage.rules import Report
 from dualchannel.geo import crs as geo_crs
-from dualchannel.pharmacies.models import Pharmacy
+
+if TYPE_CHECKING:
+    from dualchannel.pharmacies.models import Pharmacy
 
 
 def _dumps(value) -> str:
@@ -32,7 +35,7 @@ def _to_crs(geometries: np.ndarray, crs: str) -> np.ndarray:
     return shapely.transform(geometries, convert)
 
 
-def pharmacy_properties(p: Pharmacy) -> dict:
+def pharmacy_properties(p: "Pharmacy") -> dict:
     return {"kind": "pharmacy", "code": p.code, "name": p.name, "status": p.status, "address": p.address,
             "county_adcode": p.county_adcode, "county_mismatch": p.county_mismatch, "cold_chain": p.cold_chain,
             "traceability": p.traceability}

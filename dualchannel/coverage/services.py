@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import shapely
@@ -21,7 +22,10 @@ from dualchannel.errors import Invalid, NotFound
 from dualchannel.geo import boundaries as geo_boundaries
 from dualchannel.geo.boundaries import NATIONAL_ADCODE, County
 from dualchannel.pharmacies import services as pharmacies
-from dualchannel.pharmacies.models import Pharmacy, PharmacyStatus
+from dualchannel.pharmacies.models import PharmacyStatus
+
+if TYPE_CHECKING:  # pharmacies' rows, read as they come from its services
+    from dualchannel.pharmacies.models import Pharmacy
 
 # Statuses shown on the map: the network as it stands and as it may become (not exited ones).
 LIVE_STATUSES = (PharmacyStatus.applied.value, PharmacyStatus.active.value, PharmacyStatus.suspended.value)

@@ -193,3 +193,24 @@ def replace_payment_standards(session: Session, *, generic_name: str, source_bat
     for row in rows:
         if successor is None or row["effective_from"] < successor:
             session.add(DrugPaymentStandard(generic_name=generic_name, source_batch=source_batch, created_at=now, **row))
+
+
+# Read by other features (they never query the drug table themselves).
+
+def with_drug(statement: sa.Select, code: sa.ColumnElement) -> sa.Select:
+    """`statement` with the drug whose code is `code` joined and added as its next entity."""
+    return statement.add_columns(Drug).join(Drug, Drug.code == code)
+
+
+@functools.cache
+def drug_view() -> sa.Subquery:
+    """The drug table as other features join and read it (read-only)."""
+    return sa.select(Drug.code, Drug.generic_name, Drug.name, Drug.dual_channel, Drug.negotiated,
+                     Drug.storage, Drug.unit).subquery("drug_view")
+
+
+def names(session: Session, codes: set[str]) -> dict[str, str]:
+    """Names of the drugs among `codes`, by code."""
+    if not codes:
+        return {}
+    return dict(session.execute(sa.select(Drug.code, Drug.name).where(Drug.code.in_(list(codes)))).all())

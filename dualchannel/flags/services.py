@@ -1,6 +1,8 @@
 """Raising audit flags (never twice for the same evidence) and the bureau's review."""
 
-from collections.abc import Iterable
+import functools
+from collections.abc import Collection, Iterable
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -125,3 +127,54 @@ def review_flag(session: Session, actor: Actor, flag_id: int, *, decision: str, 
     session.commit()
     session.refresh(flag)
     return flag
+
+
+# Read by other features (they never query the flag table themselves).
+
+def open_counts(session: Session, types: Collection[str], *, region: str | None = None) -> dict[str, int]:
+    """How many flags of each of `types` are open (in `region` when given)."""
+    statement = (select(Flag.type, sa.func.count())
+                 .where(Flag.status == FlagStatus.open.value, Flag.type.in_(list(types))).group_by(Flag.type))
+    if region is not None:
+        statement = statement.where(Flag.region.startswith(adcodes.prefix(region)))
+    return dict(session.execute(statement).all())
+
+
+def flag_keys(session: Session, *, type: str | None = None, status: str | None = None, region: str | None = None,
+              subjects: Collection[str] | None = None, dedup_keys: Collection[str] | None = None) -> list[sa.Row]:
+    """Dedup key, status and subject of the flags matching every filter given (scans that raise
+    their own flags read them back to resolve the stale ones)."""
+    conditions = []
+    if type is not None:
+        conditions.append(Flag.type == type)
+    if status is not None:
+        conditions.append(Flag.status == status)
+    if region is not None:
+        conditions.append(Flag.region.startswith(adcodes.prefix(region)))
+    if subjects is not None:
+        conditions.append(Flag.subject.in_(list(subjects)))
+    if dedup_keys is not None:
+        conditions.append(Flag.dedup_key.in_(list(dedup_keys)))
+    return list(session.execute(select(Flag.dedup_key, Flag.status, Flag.subject).where(*conditions)).all())
+
+
+def evidence_of(session: Session, dedup_keys: Collection[str]) -> dict[str, dict[str, Any]]:
+    """The evidence of the flags with `dedup_keys`, by key."""
+    keys, found = list(dedup_keys), {}
+    for start in range(0, len(keys), _CHUNK):
+        found.update(session.execute(select(Flag.dedup_key, Flag.evidence)
+                                     .where(Flag.dedup_key.in_(keys[start:start + _CHUNK]))).all())
+    return found
+
+
+def raised_since(session: Session, *, type: str, subject: str, since: datetime) -> bool:
+    """Whether a flag of `type` about `subject` was raised at or after `since`."""
+    return session.exec(select(Flag.id).where(Flag.type == type, Flag.subject == subject,
+                                              Flag.created_at >= since)).first() is not None
+
+
+@functools.cache
+def flag_view() -> sa.Subquery:
+    """The flag table as other features join and read it (read-only)."""
+    return sa.select(Flag.id, Flag.type, Flag.severity, Flag.status, Flag.subject, Flag.region, Flag.dedup_key,
+                     Flag.created_at).subquery("flag_view")

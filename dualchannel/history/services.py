@@ -24,9 +24,7 @@ from dualchannel.flags.services import raise_flag
 from dualchannel.history import chain
 from dualchannel.history.models import HistoryCheck
 from dualchannel.prescriptions import services as prescriptions
-from dualchannel.prescriptions.models import Prescription
 from dualchannel.settlements import services as settlements
-from dualchannel.settlements.models import Settlement, SettlementEvent, SettlementLine
 from dualchannel.signatures.crypto import instant
 
 log = logging.getLogger(__name__)
@@ -134,8 +132,8 @@ def _record_against_history(detail: prescriptions.PrescriptionDetail) -> str | N
     return None
 
 
-def _settlement(settlement: Settlement, lines: list[SettlementLine], events: list[SettlementEvent],
-                origin: str | None) -> tuple[int, Finding | None]:
+def _settlement(detail: settlements.SettlementDetail, origin: str | None) -> tuple[int, Finding | None]:
+    settlement, lines, events = detail.settlement, detail.lines, detail.events
     name, region = f"settlement:{settlement.id}", settlement.patient_region
     if settlement.history_head is None and all(e.chain_hash is None for e in events):
         return 0, None  # older than the history chains
@@ -162,12 +160,13 @@ def _settlement(settlement: Settlement, lines: list[SettlementLine], events: lis
 
 
 def _page_ids(session: Session, after: int, since: datetime | None) -> list[int]:
-    statement = select(Prescription.id).where(Prescription.id > after)
+    p = prescriptions.prescription_view()
+    statement = sa.select(p.c.id).where(p.c.id > after)
     if since is not None:
+        s = settlements.settlement_view()
         statement = statement.where(sa.or_(
-            Prescription.updated_at >= since,
-            Prescription.id.in_(select(Settlement.prescription_id).where(Settlement.updated_at >= since))))
-    return list(session.exec(statement.order_by(Prescription.id).limit(PAGE)))
+            p.c.updated_at >= since, p.c.id.in_(sa.select(s.c.prescription_id).where(s.c.updated_at >= since))))
+    return list(session.scalars(statement.order_by(p.c.id).limit(PAGE)))
 
 
 def verify(session: Session, *, since: datetime | None = None) -> Report:
@@ -178,16 +177,7 @@ def verify(session: Session, *, since: datetime | None = None) -> Report:
     while ids := _page_ids(session, after, since):
         after = ids[-1]
         details = prescriptions.details_of(session, ids)
-        made = {s.id: s for s in session.exec(select(Settlement).where(Settlement.prescription_id.in_(ids))
-                                             .order_by(Settlement.id))}
-        lines: dict[int, list[SettlementLine]] = {i: [] for i in made}
-        events: dict[int, list[SettlementEvent]] = {i: [] for i in made}
-        if made:
-            for line in session.exec(select(SettlementLine).where(SettlementLine.settlement_id.in_(made))):
-                lines[line.settlement_id].append(line)
-            for event in session.exec(select(SettlementEvent).where(SettlementEvent.settlement_id.in_(made))
-                                      .order_by(SettlementEvent.id)):
-                events[event.settlement_id].append(event)
+        made = settlements.details_of_prescriptions(session, ids)
         for detail in details:
             links, finding = _prescription(detail)
             report.chains += 1
@@ -195,10 +185,10 @@ def verify(session: Session, *, since: datetime | None = None) -> Report:
             if finding:
                 report.findings.append(finding)
             origins = [e.chain_hash for e in detail.events if e.action == "settle"]
-            mine = [s for s in made.values() if s.prescription_id == detail.prescription.id]
+            mine = [s for s in made if s.settlement.prescription_id == detail.prescription.id]
             # Each settlement was started by one settle link of its prescription, in order.
-            for settlement, origin in zip(mine, origins + [None] * len(mine)):
-                links, finding = _settlement(settlement, lines[settlement.id], events[settlement.id], origin)
+            for settlement_detail, origin in zip(mine, origins + [None] * len(mine)):
+                links, finding = _settlement(settlement_detail, origin)
                 report.chains += 1
                 report.links += links
                 if finding:

@@ -1,5 +1,8 @@
 """Registering designated institutions and their physicians."""
 
+import functools
+
+import sqlalchemy as sa
 from sqlmodel import Session
 
 from dualchannel import adcodes, clock, db
@@ -65,3 +68,48 @@ def read_physician(session: Session, actor: Actor, code: str) -> tuple[Physician
     if institution is None or not actor.in_region(institution.adcode):
         raise NotFound(f"No physician {code}.", code="physician_not_found")
     return physician, institution
+
+
+# Read by other features (they never query the institution and physician tables themselves).
+
+def institution_by_code(session: Session, code: str | None) -> Institution | None:
+    """The institution with this code, or None (no scope check)."""
+    return session.get(Institution, code) if code else None
+
+
+def physician_and_institution_names(session: Session, physician_code: str,
+                                    institution_code: str) -> tuple[str | None, str | None]:
+    """The physician's and the institution's names, in one query (None for an unknown code)."""
+    row = session.execute(sa.select(Physician.name, Institution.name).select_from(Physician)
+                          .outerjoin(Institution, Institution.code == institution_code)
+                          .where(Physician.code == physician_code)).first()
+    return (row[0], row[1]) if row else (None, None)
+
+
+def institution_names(session: Session, codes: set[str]) -> dict[str, str]:
+    """Names of the institutions among `codes`, by code."""
+    if not codes:
+        return {}
+    return dict(session.execute(sa.select(Institution.code, Institution.name)
+                                .where(Institution.code.in_(list(codes)))).all())
+
+
+@functools.cache
+def institution_view() -> sa.Subquery:
+    """The institution table as other features join and read it (read-only)."""
+    return sa.select(Institution.code, Institution.name, Institution.adcode).subquery("institution_view")
+
+
+@functools.cache
+def physician_view() -> sa.Subquery:
+    """The physician table as other features join and read it (read-only)."""
+    return sa.select(Physician.code, Physician.name, Physician.institution_code,
+                     Physician.responsible).subquery("physician_view")
+
+
+def physician_names(session: Session, codes: set[str]) -> dict[str, str]:
+    """Names of the physicians among `codes`, by code."""
+    if not codes:
+        return {}
+    return dict(session.execute(sa.select(Physician.code, Physician.name)
+                                .where(Physician.code.in_(list(codes)))).all())

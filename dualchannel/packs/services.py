@@ -16,8 +16,6 @@ from dualchannel import db
 from dualchannel.packs.models import DispensedPack, PackReturn, TracePack
 from dualchannel.packs.rules import Draw
 
-__all__ = ["DispensedPack", "PackReturn", "TracePack", "Draw"]
-
 
 def units_left(session: Session, pharmacy_code: str, codes_by_drug: dict[str, list[str]]) -> dict[str, int]:
     """Units left in the packs among `codes_by_drug` that this pharmacy opened for that drug and
@@ -70,6 +68,14 @@ def take(session: Session, *, prescription_id: int, pharmacy_code: str, draws: l
     return refused
 
 
+def dispensed_rows(draws: list[Draw], *, prescription_id: int, pharmacy_code: str, at: datetime) -> list[DispensedPack]:
+    """The dispensings `take` wrote for `draws`, as rows in code order: an answer that reads
+    nothing back."""
+    return sorted((DispensedPack(trace_code=d.trace_code, prescription_id=prescription_id, drug_code=d.drug_code,
+                                 pharmacy_code=pharmacy_code, units=d.units, dispensed_at=at) for d in draws),
+                  key=lambda pack: pack.trace_code)
+
+
 def dispensings_of(session: Session, codes: Collection[str]) -> list[DispensedPack]:
     """Every live dispensing of any of `codes`, oldest first."""
     return list(session.exec(select(DispensedPack).where(DispensedPack.trace_code.in_(list(codes)))
@@ -102,11 +108,21 @@ class PrescriptionPacks:
 
 
 def of_prescription(session: Session, prescription_id: int) -> PrescriptionPacks:
-    return PrescriptionPacks(
-        dispensed=list(session.exec(select(DispensedPack).where(DispensedPack.prescription_id == prescription_id)
-                                    .order_by(DispensedPack.trace_code))),
-        returned=list(session.exec(select(PackReturn).where(PackReturn.prescription_id == prescription_id)
-                                   .order_by(PackReturn.id))))
+    """What was dispensed to one prescription (in code order) and what of it was undone."""
+    return of_prescriptions(session, [prescription_id])[prescription_id]
+
+
+def of_prescriptions(session: Session, ids: Collection[int]) -> dict[int, PrescriptionPacks]:
+    """`of_prescription` of each of `ids`, in two queries."""
+    found = {i: PrescriptionPacks(dispensed=[], returned=[]) for i in ids}
+    if found:
+        for pack in session.exec(select(DispensedPack).where(DispensedPack.prescription_id.in_(list(found)))
+                                 .order_by(DispensedPack.trace_code)):
+            found[pack.prescription_id].dispensed.append(pack)
+        for pack in session.exec(select(PackReturn).where(PackReturn.prescription_id.in_(list(found)))
+                                 .order_by(PackReturn.id)):
+            found[pack.prescription_id].returned.append(pack)
+    return found
 
 
 def returns_of(session: Session, code: str) -> list[PackReturn]:
@@ -133,6 +149,18 @@ def dispensed_by_pharmacy(session: Session, drug_codes: Iterable[str], *, start:
                           pharmacy_codes: Collection[str] | None = None) -> dict[str, int]:
     """Units of `drug_codes` dispensed per pharmacy in [start, end) (procurement's usage)."""
     statement = (select(DispensedPack.pharmacy_code, sa.func.sum(DispensedPack.units))
+                 .where(DispensedPack.drug_code.in_(list(drug_codes)), DispensedPack.dispensed_at >= start,
+                        DispensedPack.dispensed_at < end)
+                 .group_by(DispensedPack.pharmacy_code))
+    if pharmacy_codes is not None:
+        statement = statement.where(DispensedPack.pharmacy_code.in_(list(pharmacy_codes)))
+    return dict(session.execute(statement).all())
+
+
+def dispensings_by_pharmacy(session: Session, drug_codes: Iterable[str], *, start: datetime, end: datetime,
+                            pharmacy_codes: Collection[str] | None = None) -> dict[str, int]:
+    """Dispensings (one per pack drawn from) of `drug_codes` per pharmacy in [start, end)."""
+    statement = (select(DispensedPack.pharmacy_code, sa.func.count())
                  .where(DispensedPack.drug_code.in_(list(drug_codes)), DispensedPack.dispensed_at >= start,
                         DispensedPack.dispensed_at < end)
                  .group_by(DispensedPack.pharmacy_code))

@@ -3,6 +3,7 @@ relationships that let physicians read them, and their eligibility."""
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from flask import current_app
@@ -11,14 +12,18 @@ from sqlmodel import Session, select
 from dualchannel import adcodes, clock, db, identity
 from dualchannel.api import Page, decode_cursor, encode_cursor
 from dualchannel.access_log import services as access
-from dualchannel.access_log.models import AccessAction, AccessLog
+from dualchannel.access_log.models import AccessAction
 from dualchannel.auth import Actor, Role
-from dualchannel.drugs.models import Drug
+from dualchannel.drugs import services as drugs
 from dualchannel.errors import Conflict, Forbidden, Invalid, NotFound
-from dualchannel.flags.models import Flag
+from dualchannel.flags import services as flags
 from dualchannel.flags.services import raise_flag
-from dualchannel.institutions.models import Institution, Physician
+from dualchannel.institutions import services as institutions
 from dualchannel.patients.models import Eligibility, Patient, PatientCare
+
+if TYPE_CHECKING:  # other features' rows, as their services return them
+    from dualchannel.drugs.models import Drug
+    from dualchannel.flags.models import Flag
 
 # How long an eligibility lasts when the physician gives no date; a policy setting.
 DEFAULT_ELIGIBILITY_DAYS = 180
@@ -48,7 +53,8 @@ def parse_name(name: str) -> str:
 
 def _institution_of(actor: Actor):
     """The calling physician's institution code, as a scalar subquery."""
-    return select(Physician.institution_code).where(Physician.code == actor.subject).scalar_subquery()
+    physician = institutions.physician_view()
+    return select(physician.c.institution_code).where(physician.c.code == actor.subject).scalar_subquery()
 
 
 def visible(actor: Actor):
@@ -78,7 +84,8 @@ def account_region(session: Session, actor: Actor) -> str | None:
     if actor.role is Role.bureau:
         return actor.subject
     if actor.role is Role.physician:
-        adcode = session.exec(select(Institution.adcode).where(Institution.code == _institution_of(actor))).first()
+        institution = institutions.institution_view()
+        adcode = session.exec(select(institution.c.adcode).where(institution.c.code == _institution_of(actor))).first()
         return adcodes.city_of(adcode) if adcode else None
     return None
 
@@ -87,7 +94,8 @@ def establish_care(session: Session, actor: Actor, patient: Patient, basis: str)
     """Record that the calling physician's institution has `patient` in care (once)."""
     if actor.role is not Role.physician:
         return
-    institution = session.exec(select(Physician.institution_code).where(Physician.code == actor.subject)).first()
+    physician = institutions.get_physician(session, actor.subject)
+    institution = physician.institution_code if physician else None
     if institution is None or session.get(PatientCare, (institution, patient.id)) is not None:
         return
     try:
@@ -207,7 +215,7 @@ def _missed(session: Session, actor: Actor) -> None:
     watch_enumeration(session, actor, region)
 
 
-def watch_enumeration(session: Session, actor: Actor, region: str | None) -> Flag | None:
+def watch_enumeration(session: Session, actor: Actor, region: str | None) -> "Flag | None":
     """Raise `id_enumeration` when the account's fruitless searches within the window reach
     the threshold (`ID_ENUMERATION_MISSES` in `ID_ENUMERATION_WINDOW_MINUTES`): one flag per
     episode, for the account's bureau (a physician's: its institution's city) and the admin."""
@@ -215,15 +223,10 @@ def watch_enumeration(session: Session, actor: Actor, region: str | None) -> Fla
     minutes = current_app.config["ID_ENUMERATION_WINDOW_MINUTES"]
     now = clock.now()
     since = now - timedelta(minutes=minutes)
-    misses, first = session.execute(
-        select(sa.func.count(), sa.func.min(AccessLog.at))
-        .where(AccessLog.actor == actor.label, AccessLog.action == AccessAction.search.value,
-               AccessLog.at >= since, AccessLog.resource_id.is_(None))).one()
+    misses, first = access.fruitless_searches(session, actor.label, since)
     if misses < threshold:
         return None
-    raised = session.exec(select(Flag.id).where(Flag.type == "id_enumeration", Flag.subject == actor.label,
-                                                Flag.created_at >= since)).first()
-    if raised is not None:
+    if flags.raised_since(session, type="id_enumeration", subject=actor.label, since=since):
         return None
     return raise_flag(
         session, type="id_enumeration", severity="high", subject=actor.label, region=region or NATIONAL,
@@ -259,13 +262,14 @@ def record_eligibility(session: Session, actor: Actor, *, patient_id: int, drug_
                        valid_until: date | None = None) -> Eligibility:
     """A responsible physician confirms (or renews, 复查评估) a patient's eligibility for a drug."""
     actor.require(Role.physician)
-    physician = session.get(Physician, actor.subject)
+    physician = institutions.get_physician(session, actor.subject)
     if physician is None or not physician.responsible:
         raise Forbidden("Only a responsible physician (医保责任医师) records eligibility.", code="physician_not_responsible")
     patient = get_patient(session, actor, patient_id)
-    drug = session.get(Drug, drug_code)
-    if drug is None:
-        raise Invalid(f"No drug {drug_code}.", {"drug_code": ["Unknown drug."]}, code="drug_unknown")
+    try:
+        drug = drugs.get_drug(session, drug_code)
+    except NotFound:
+        raise Invalid(f"No drug {drug_code}.", {"drug_code": ["Unknown drug."]}, code="drug_unknown") from None
     if not drug.requires_eligibility:
         raise Invalid(f"{drug.name} does not require eligibility.", {"drug_code": ["No eligibility needed."]},
                       code="eligibility_not_required")
@@ -303,7 +307,7 @@ class ReExamination:
     """A patient's eligibility for a drug that ends soon or has ended: a 复查评估 is due."""
 
     patient: Patient
-    drug: Drug
+    drug: "Drug"
     valid_until: date
     days_left: int  # negative once expired
     recorded_by: str  # physician code of the latest record
@@ -323,14 +327,15 @@ def re_examinations(session: Session, actor: Actor, *, within_days: int = 30, ex
     latest end anywhere counts (a renewal at another hospital takes a patient off the list).
     """
     actor.require(Role.physician)
-    physician = session.get(Physician, actor.subject)
+    physician = institutions.get_physician(session, actor.subject)
     if physician is None or not physician.responsible:
         raise Forbidden("Only a responsible physician (医保责任医师) reviews re-examinations.",
                         code="physician_not_responsible")
     today = clock.today()
+    colleague = institutions.physician_view()
     ours = (select(Eligibility.patient_id, Eligibility.drug_code)
-            .join(Physician, Physician.code == Eligibility.physician_code)
-            .where(Physician.institution_code == physician.institution_code).distinct().subquery())
+            .join(colleague, colleague.c.code == Eligibility.physician_code)
+            .where(colleague.c.institution_code == physician.institution_code).distinct().subquery())
     latest = (select(Eligibility.patient_id, Eligibility.drug_code,
                      sa.func.max(Eligibility.valid_until).label("until"))
               .group_by(Eligibility.patient_id, Eligibility.drug_code).subquery())
@@ -343,15 +348,38 @@ def re_examinations(session: Session, actor: Actor, *, within_days: int = 30, ex
         .order_by(latest.c.until, latest.c.patient_id, latest.c.drug_code)
         .offset(offset).limit(limit + 1)).all()
     more, rows = len(rows) > limit, rows[:limit]
+    drug_of = drugs.drugs_by_code(session, {row.drug_code for row in rows}) if rows else {}
     items = []
     for patient_id, drug_code, until in rows:
         by = session.exec(select(Eligibility.physician_code).where(
             Eligibility.patient_id == patient_id, Eligibility.drug_code == drug_code,
             Eligibility.valid_until == until).order_by(Eligibility.id.desc())).first()
-        items.append(ReExamination(patient=session.get(Patient, patient_id), drug=session.get(Drug, drug_code),
+        items.append(ReExamination(patient=session.get(Patient, patient_id), drug=drug_of[drug_code],
                                    valid_until=until, days_left=(until - today).days, recorded_by=by))
     if items:
         access.record(session, actor, AccessAction.list, "patient",
                      detail={"view": "re-examinations", "ids": sorted({i.patient.id for i in items})})
         session.commit()
     return Page(items, encode_cursor(offset + limit) if more else None)
+
+
+# Read by other features (they never query the patient table themselves).
+
+def patients_by_id(session: Session, ids: set[int]) -> dict[int, Patient]:
+    """The patients of `ids`, by id (no scope check: for services that already checked theirs)."""
+    return {p.id: p for p in session.exec(select(Patient).where(Patient.id.in_(ids)))} if ids else {}
+
+
+def with_patient(statement: sa.Select, patient_id: sa.ColumnElement) -> sa.Select:
+    """`statement` with the patient whose id is `patient_id` joined and added as its next entity."""
+    return statement.add_columns(Patient).join(Patient, Patient.id == patient_id)
+
+
+def ids_with_id_number(id_number: str, field: str = "id_number") -> sa.Select:
+    """The ids of patients registered with this resident ID number (a subquery), or Invalid (422)
+    when it is not one."""
+    try:
+        digest = identity.vault().lookup_hash(identity.normalize(id_number.strip()))
+    except identity.InvalidIdNumber as error:
+        raise Invalid("Not a valid resident ID number.", {field: [str(error)]}, code="id_number_invalid")
+    return select(Patient.id).where(Patient.id_hash == digest)

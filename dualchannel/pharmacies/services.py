@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 from dualchannel import adcodes, clock, db
 from dualchannel import auth
 from dualchannel.auth import Actor, Role, require_registrar
-from dualchannel.drugs.models import Drug
+from dualchannel.drugs import services as drugs
 from dualchannel.errors import Conflict, Forbidden, Invalid, NotFound
 from dualchannel.flags.services import raise_flag
 from dualchannel.geo import boundaries as geo_boundaries
@@ -212,7 +212,7 @@ def set_stock(session: Session, actor: Actor, code: str, quantities: dict[str, i
             raise NotFound(f"No pharmacy {code}.", code="pharmacy_not_found")
         raise Forbidden("Only the pharmacy itself sets its stock.", code="stock_own_pharmacy_only")
     pharmacy = get_pharmacy(session, actor, code)
-    known = set(session.exec(select(Drug.code).where(Drug.code.in_(quantities))))
+    known = set(drugs.drugs_by_code(session, set(quantities)))
     unknown = sorted(set(quantities) - known)
     if unknown:
         raise Invalid("Unknown drugs.", {code_: ["Unknown drug."] for code_ in unknown}, code="drug_unknown")
@@ -349,9 +349,10 @@ def dual_channel_drugs_in_stock(session: Session, codes: Collection[str]) -> dic
     """For each pharmacy code, how many dual-channel drugs it has in stock (quantity above 0)."""
     if not codes:
         return {}
+    drug = drugs.drug_view()
     statement = (select(Stock.pharmacy_code, sa.func.count())
-                 .join(Drug, Drug.code == Stock.drug_code)
-                 .where(Stock.pharmacy_code.in_(list(codes)), Stock.quantity > 0, Drug.dual_channel.is_(True))
+                 .join(drug, drug.c.code == Stock.drug_code)
+                 .where(Stock.pharmacy_code.in_(list(codes)), Stock.quantity > 0, drug.c.dual_channel.is_(True))
                  .group_by(Stock.pharmacy_code))
     return dict(session.exec(statement).all())
 
@@ -387,3 +388,43 @@ def pharmacist_token(session: Session, *, pharmacy_code: str, licence_number: st
                       {"pharmacist": ["Not a pharmacist of this pharmacy."]}, code="pharmacist_unknown")
     return auth.create_token(session, role=Role.pharmacy.value, subject=pharmacy_code, name=name or pharmacist.name,
                              pharmacist_id=pharmacist.id)
+
+
+# Read by other features (they never query the pharmacy table themselves).
+
+def pharmacy_by_code(session: Session, code: str | None) -> Pharmacy | None:
+    """The pharmacy with this code, or None (no scope check: for services that checked theirs)."""
+    return session.get(Pharmacy, code) if code else None
+
+
+def with_pharmacy(statement: sa.Select, code: sa.ColumnElement) -> sa.Select:
+    """`statement` with the pharmacy whose code is `code` outer-joined and added as its next
+    entity (None where there is none)."""
+    return statement.add_columns(Pharmacy).outerjoin(Pharmacy, Pharmacy.code == code)
+
+
+def names(session: Session, codes: set[str]) -> dict[str, str]:
+    """Names of the pharmacies among `codes`, by code."""
+    if not codes:
+        return {}
+    return dict(session.execute(select(Pharmacy.code, Pharmacy.name).where(Pharmacy.code.in_(list(codes)))).all())
+
+
+def pharmacist_by_id(session: Session, pharmacist_id: int | None) -> Pharmacist | None:
+    """The pharmacist with this id, or None (no scope check)."""
+    return session.get(Pharmacist, pharmacist_id) if pharmacist_id else None
+
+
+@functools.cache
+def pharmacy_view() -> sa.Subquery:
+    """The pharmacy table as other features join and read it (read-only)."""
+    return sa.select(Pharmacy.code, Pharmacy.name, Pharmacy.adcode, Pharmacy.county_adcode, Pharmacy.city_adcode,
+                     Pharmacy.lat, Pharmacy.lon, Pharmacy.status, Pharmacy.cold_chain,
+                     Pharmacy.traceability).subquery("pharmacy_view")
+
+
+@functools.cache
+def pharmacist_view() -> sa.Subquery:
+    """The pharmacist table as other features join and read it (read-only)."""
+    return sa.select(Pharmacist.id, Pharmacist.pharmacy_code, Pharmacist.licence_number,
+                     Pharmacist.name).subquery("pharmacist_view")

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from flask import current_app
@@ -22,26 +23,31 @@ from dualchannel.api import Page, decode_cursor, encode_cursor, paginate
 from dualchannel.access_log import services as access
 from dualchannel.access_log.models import AccessAction
 from dualchannel.auth import Actor, Role
-from dualchannel.drugs.models import Drug, Storage
-from dualchannel.drugs.services import drugs_by_code, owners_of_prefixes
+from dualchannel.drugs import services as drugs
+from dualchannel.drugs.models import Storage
 from dualchannel.errors import Conflict, Forbidden, Invalid, NotFound
 from dualchannel.flags.services import raise_flag
 from dualchannel.history import chain
-from dualchannel.institutions.models import Institution, Physician
+from dualchannel.institutions import services as institutions
 from dualchannel.packs import rules as pack_rules
 from dualchannel.packs import services as packs
-from dualchannel.packs.models import DispensedPack, PackReturn
 from dualchannel.patients import services as patients
-from dualchannel.patients.models import Patient
 from dualchannel.pharmacies import services as pharmacies
-from dualchannel.pharmacies.models import Pharmacy, PharmacyStatus
+from dualchannel.pharmacies.models import PharmacyStatus
 from dualchannel.prescriptions import rules
 from dualchannel.prescriptions.models import Prescription, PrescriptionEvent, PrescriptionItem
 from dualchannel.prescriptions.rules import Action, Status
 from dualchannel.signatures import crypto
 from dualchannel.signatures import rules as signing
 from dualchannel.signatures import services as signatures
-from dualchannel.signatures.models import SigningKey
+
+if TYPE_CHECKING:  # rows of other features, which their services return
+    from dualchannel.drugs.models import Drug
+    from dualchannel.institutions.models import Institution, Physician
+    from dualchannel.packs.models import DispensedPack, PackReturn
+    from dualchannel.patients.models import Patient
+    from dualchannel.pharmacies.models import Pharmacy
+    from dualchannel.signatures.models import SigningKey
 
 
 @dataclass
@@ -49,14 +55,14 @@ class PrescriptionDetail:
     """A prescription with what its readers need: patient, items, drugs, history, packs."""
 
     prescription: Prescription
-    patient: Patient
+    patient: "Patient"
     items: list[PrescriptionItem]
-    drugs: dict[str, Drug]
+    drugs: "dict[str, Drug]"
     events: list[PrescriptionEvent] = field(default_factory=list)
-    packs: list[DispensedPack] = field(default_factory=list)
-    returns: list[PackReturn] = field(default_factory=list)
-    pharmacy: Pharmacy | None = None
-    key: SigningKey | None = None  # the key its signature was made with
+    packs: "list[DispensedPack]" = field(default_factory=list)
+    returns: "list[PackReturn]" = field(default_factory=list)
+    pharmacy: "Pharmacy | None" = None
+    key: "SigningKey | None" = None  # the key its signature was made with
     # Names people read instead of codes (physician, institution, pharmacy and its address);
     # loaded by `detail` for reads, absent from write steps' answers.
     names: dict[str, str | None] = field(default_factory=dict)
@@ -98,12 +104,13 @@ def _load(session: Session, actor: Actor, prescription_id: int) -> Prescription:
 def _detail_query(role: Role) -> sa.Select:
     """The one query of a write step's whole read, for actors of `role`, built once: its
     parameters are `prescription_id` and `scope` (what `visible` compares, by role)."""
-    return (select(Prescription, Patient, Pharmacy, SigningKey, PrescriptionItem, Drug, PrescriptionEvent)
-            .join(Patient, Patient.id == Prescription.patient_id)
-            .outerjoin(Pharmacy, Pharmacy.code == Prescription.pharmacy_code)
-            .outerjoin(SigningKey, SigningKey.id == Prescription.signing_key_id)
-            .join(PrescriptionItem, PrescriptionItem.prescription_id == Prescription.id)
-            .join(Drug, Drug.code == PrescriptionItem.drug_code)
+    statement = patients.with_patient(select(Prescription), Prescription.patient_id)
+    statement = pharmacies.with_pharmacy(statement, Prescription.pharmacy_code)
+    statement = signatures.with_signing_key(statement, Prescription.signing_key_id)
+    statement = statement.add_columns(PrescriptionItem).join(
+        PrescriptionItem, PrescriptionItem.prescription_id == Prescription.id)
+    statement = drugs.with_drug(statement, PrescriptionItem.drug_code)
+    return (statement.add_columns(PrescriptionEvent)
             .outerjoin(PrescriptionEvent, PrescriptionEvent.prescription_id == Prescription.id)
             .where(Prescription.id == sa.bindparam("prescription_id"), _scope(role, sa.bindparam("scope")))
             .order_by(PrescriptionItem.id, PrescriptionEvent.id)
@@ -127,7 +134,7 @@ def _load_detail(session: Session, actor: Actor, prescription_id: int) -> Prescr
                               key=key)
 
 
-def signed_bytes(prescription: Prescription, patient: Patient, items: list[PrescriptionItem]) -> bytes:
+def signed_bytes(prescription: Prescription, patient: "Patient", items: list[PrescriptionItem]) -> bytes:
     """The bytes the physician signed (or should have): the canonical form of its content."""
     return crypto.canonical(rules.signed_content(prescription, patient, items))
 
@@ -284,7 +291,7 @@ def _lost_race(session: Session, prescription: Prescription) -> None:
     """Raise why a conditional move touched nothing: another request moved the prescription
     first, or its pharmacy was suspended or exited meanwhile."""
     status, pharmacy = session.execute(
-        select(Prescription.status, Pharmacy).outerjoin(Pharmacy, Pharmacy.code == Prescription.pharmacy_code)
+        pharmacies.with_pharmacy(select(Prescription.status), Prescription.pharmacy_code)
         .where(Prescription.id == prescription.id).execution_options(populate_existing=True)).one()
     if status == prescription.status and pharmacy is not None:
         pharmacies.ensure_admitted(pharmacy)
@@ -341,10 +348,10 @@ def _issue_problems(session: Session, actor: Actor, *, patient_id: int, valid_da
         refuse("patient_id", "Unknown patient.", "patient_id")
     if not 1 <= valid_days <= current_app.config["MAX_VALID_DAYS"]:
         refuse("valid_days", "1 to 3.", "valid_days")
-    drugs = drugs_by_code(session, {item["drug_code"] for item in items})
+    known = drugs.drugs_by_code(session, {item["drug_code"] for item in items})
     today, seen = clock.today(), set()
     for index, item in enumerate(items):
-        drug, key = drugs.get(item["drug_code"]), f"items.{index}"
+        drug, key = known.get(item["drug_code"]), f"items.{index}"
         if item["drug_code"] in seen:
             refuse(f"{key}.drug_code", "A drug is listed twice.", "twice")
         seen.add(item["drug_code"])
@@ -362,7 +369,7 @@ def _issue_problems(session: Session, actor: Actor, *, patient_id: int, valid_da
         if item["days_supply"] > current_app.config["MAX_DAYS_SUPPLY"]:
             refuse(f"{key}.days_supply", "At most 84 days' supply (12 weeks, 长期处方).")
     if not errors:
-        return patient, drugs
+        return patient, known
     # One kind of problem keeps its own code; several at once are `prescription_rules`.
     if kinds == {"patient_id"}:
         raise Invalid(f"No patient {patient_id}.", errors, code="patient_unknown")
@@ -383,8 +390,8 @@ def issue(session: Session, actor: Actor, *, patient_id: int, diagnosis: str, va
     if physician is None or not physician.responsible:
         raise Forbidden("Only a responsible physician (医保责任医师) issues dual-channel prescriptions.",
                         code="physician_not_responsible")
-    patient, drugs = _issue_problems(session, actor, patient_id=patient_id, valid_days=valid_days, items=items)
-    _require_a_pharmacy(session, patient, cold=any(d.storage == Storage.cold_chain.value for d in drugs.values()))
+    patient, chosen = _issue_problems(session, actor, patient_id=patient_id, valid_days=valid_days, items=items)
+    _require_a_pharmacy(session, patient, cold=any(d.storage == Storage.cold_chain.value for d in chosen.values()))
     now = clock.now()
     key = signatures.signing_key(session, signing.physician_holder(physician.code), keys, at=now)
     prescription = Prescription(patient_id=patient.id, physician_code=physician.code,
@@ -404,10 +411,10 @@ def issue(session: Session, actor: Actor, *, patient_id: int, diagnosis: str, va
     session.add_all([*rows, event])
     session.commit()
     # Everything the answer shows was just written: no need to read it back.
-    return PrescriptionDetail(prescription=prescription, patient=patient, items=rows, drugs=drugs, events=[event])
+    return PrescriptionDetail(prescription=prescription, patient=patient, items=rows, drugs=chosen, events=[event])
 
 
-def _require_a_pharmacy(session: Session, patient: Patient, *, cold: bool) -> None:
+def _require_a_pharmacy(session: Session, patient: "Patient", *, cold: bool) -> None:
     """A prescription no pharmacy of the network could ever fill is refused at issue (409), naming
     why: no active dual-channel pharmacy in the patient's region (or filed region), or none with
     the cold chain a cold-chain drug needs. Stock is not asked: it changes by the hour."""
@@ -436,9 +443,9 @@ def detail(session: Session, prescription: Prescription) -> PrescriptionDetail:
     dispensed = packs.of_prescription(session, prescription.id)
     return PrescriptionDetail(
         prescription=prescription,
-        patient=session.get(Patient, prescription.patient_id),
+        patient=patients.patients_by_id(session, {prescription.patient_id})[prescription.patient_id],
         items=items,
-        drugs=drugs_by_code(session, {i.drug_code for i in items}),
+        drugs=drugs.drugs_by_code(session, {i.drug_code for i in items}),
         events=list(session.exec(select(PrescriptionEvent)
                                  .where(PrescriptionEvent.prescription_id == prescription.id)
                                  .order_by(PrescriptionEvent.id))),
@@ -446,15 +453,12 @@ def detail(session: Session, prescription: Prescription) -> PrescriptionDetail:
 
 
 def _names(session: Session, prescription: Prescription) -> dict[str, str | None]:
-    """The physician's, institution's and pharmacy's names (and the pharmacy's address), in one query."""
-    row = session.execute(
-        select(Physician.name, Institution.name, Pharmacy.name, Pharmacy.address)
-        .select_from(Physician)
-        .join(Institution, Institution.code == prescription.institution_code)
-        .outerjoin(Pharmacy, Pharmacy.code == prescription.pharmacy_code)
-        .where(Physician.code == prescription.physician_code)).first()
-    keys = ("physician_name", "institution_name", "pharmacy_name", "pharmacy_address")
-    return dict(zip(keys, row)) if row else {}
+    """The physician's, institution's and pharmacy's names (and the pharmacy's address)."""
+    physician, institution = institutions.physician_and_institution_names(
+        session, prescription.physician_code, prescription.institution_code)
+    pharmacy = pharmacies.pharmacy_by_code(session, prescription.pharmacy_code)
+    return {"physician_name": physician, "institution_name": institution,
+            "pharmacy_name": pharmacy and pharmacy.name, "pharmacy_address": pharmacy and pharmacy.address}
 
 
 @dataclass(frozen=True)
@@ -462,8 +466,8 @@ class WorklistEntry:
     """A line of a pharmacy's worklist: enough to recognise the prescription without opening it."""
 
     prescription: Prescription
-    patient: Patient
-    items: list[tuple[PrescriptionItem, Drug]]
+    patient: "Patient"
+    items: "list[tuple[PrescriptionItem, Drug]]"
     phase: str  # the status, `expired` for a live one past its validity, `returned` for one handed back
     closing: PrescriptionEvent | None  # why it ended (returned, cancelled, expired, not dispensed)
 
@@ -507,11 +511,7 @@ def pharmacy_worklist(session: Session, actor: Actor, *, status: str | None = No
                                            Prescription.id == (int(number) if number.isdigit() and len(number) < 10
                                                                else -1)))
     if id_number:
-        try:
-            digest = identity.vault().lookup_hash(identity.normalize(id_number.strip()))
-        except identity.InvalidIdNumber as error:
-            raise Invalid("Not a valid resident ID number.", {"id_number": [str(error)]}, code="id_number_invalid")
-        statement = statement.where(Prescription.patient_id.in_(select(Patient.id).where(Patient.id_hash == digest)))
+        statement = statement.where(Prescription.patient_id.in_(patients.ids_with_id_number(id_number)))
     page = _record_list(session, actor, paginate(session, statement, Prescription.id, limit=limit, cursor=cursor),
                         "worklist")
     return Page(_worklist_entries(session, actor, page.items), page.next_cursor)
@@ -522,9 +522,9 @@ def _worklist_entries(session: Session, actor: Actor, found: list[Prescription])
         return []
     ids = [p.id for p in found]
     patient_ids = {p.patient_id for p in found}
-    patients_by_id = {p.id: p for p in session.exec(select(Patient).where(Patient.id.in_(patient_ids)))}
+    patients_by_id = patients.patients_by_id(session, patient_ids)
     items: dict[int, list] = {i: [] for i in ids}
-    for item, drug in session.execute(select(PrescriptionItem, Drug).join(Drug, Drug.code == PrescriptionItem.drug_code)
+    for item, drug in session.execute(drugs.with_drug(select(PrescriptionItem), PrescriptionItem.drug_code)
                                       .where(PrescriptionItem.prescription_id.in_(ids)).order_by(PrescriptionItem.id)):
         items[item.prescription_id].append((item, drug))
     closings: dict[int, PrescriptionEvent] = {}
@@ -614,21 +614,20 @@ class Tracker:
     detail: PrescriptionDetail
     phase: str
     stage: rules.Stage
-    physician: Physician
-    institution: Institution | None
+    physician: "Physician"
+    institution: "Institution | None"
     deadline: datetime | None
 
 
 def tracker(session: Session, actor: Actor, prescription_id: int) -> Tracker:
     """The tracker of a prescription (a read, recorded like any other; an overdue one expires)."""
     loaded = detail(session, _read(session, actor, prescription_id, view="tracker"))
-    physician = session.get(Physician, loaded.prescription.physician_code)
-    loaded.pharmacy = session.get(Pharmacy, loaded.prescription.pharmacy_code) \
-        if loaded.prescription.pharmacy_code else None
+    physician = institutions.get_physician(session, loaded.prescription.physician_code)
+    loaded.pharmacy = pharmacies.pharmacy_by_code(session, loaded.prescription.pharmacy_code)
     phase = phase_of(loaded)
     stage = rules.STAGES[phase]
     return Tracker(detail=loaded, phase=phase, stage=stage, physician=physician,
-                   institution=session.get(Institution, loaded.prescription.institution_code),
+                   institution=institutions.institution_by_code(session, loaded.prescription.institution_code),
                    deadline=loaded.prescription.valid_until if stage.timed else None)
 
 
@@ -673,19 +672,18 @@ def _details(session: Session, prescriptions: list[Prescription]) -> dict[int, P
     if not ids:
         return {}
     found = {p.id: PrescriptionDetail(prescription=p, patient=None, items=[], drugs={}) for p in prescriptions}
-    patients = {p.id: p for p in session.exec(select(Patient).where(Patient.id.in_({p.patient_id for p in prescriptions})))}
-    for item, drug in session.execute(select(PrescriptionItem, Drug).join(Drug, Drug.code == PrescriptionItem.drug_code)
+    patients_by_id = patients.patients_by_id(session, {p.patient_id for p in prescriptions})
+    for item, drug in session.execute(drugs.with_drug(select(PrescriptionItem), PrescriptionItem.drug_code)
                                       .where(PrescriptionItem.prescription_id.in_(ids)).order_by(PrescriptionItem.id)):
         found[item.prescription_id].items.append(item)
         found[item.prescription_id].drugs[drug.code] = drug
     for event in session.exec(select(PrescriptionEvent).where(PrescriptionEvent.prescription_id.in_(ids))
                               .order_by(PrescriptionEvent.id)):
         found[event.prescription_id].events.append(event)
-    for pack in session.exec(select(DispensedPack).where(DispensedPack.prescription_id.in_(ids))
-                             .order_by(DispensedPack.trace_code)):
-        found[pack.prescription_id].packs.append(pack)
+    for prescription_id, dispensed in packs.of_prescriptions(session, ids).items():
+        found[prescription_id].packs = dispensed.dispensed
     for loaded in found.values():
-        loaded.patient = patients[loaded.prescription.patient_id]
+        loaded.patient = patients_by_id[loaded.prescription.patient_id]
     return found
 
 
@@ -739,24 +737,24 @@ def inbox(session: Session, actor: Actor, *, limit: int | None = None, cursor: s
                         "inbox")
 
 
-def _patient_regions(patient: Patient) -> list[str]:
+def _patient_regions(patient: "Patient") -> list[str]:
     return [r for r in (patient.region, patient.filed_region) if r]
 
 
 def _needs(session: Session, prescription: Prescription) -> tuple[dict[str, int], bool]:
     items = session.exec(select(PrescriptionItem).where(PrescriptionItem.prescription_id == prescription.id)).all()
-    drugs = drugs_by_code(session, {i.drug_code for i in items})
-    cold = any(d.storage == Storage.cold_chain.value for d in drugs.values())
+    cold = any(d.storage == Storage.cold_chain.value
+               for d in drugs.drugs_by_code(session, {i.drug_code for i in items}).values())
     return {i.drug_code: i.quantity for i in items}, cold
 
 
 def pharmacy_options(session: Session, actor: Actor, prescription_id: int, *, lat: float | None = None,
-                     lon: float | None = None, crs: str = "gcj02") -> list[tuple[Pharmacy, float | None]]:
+                     lon: float | None = None, crs: str = "gcj02") -> "list[tuple[Pharmacy, float | None]]":
     """Active pharmacies in the patient's region(s) able to fill it, nearest first (geodesic km)."""
     prescription = _load(session, actor, prescription_id)
     record_read(session, actor, prescription, detail={"view": "pharmacy-options"})
     session.commit()
-    patient = session.get(Patient, prescription.patient_id)
+    patient = patients.patients_by_id(session, {prescription.patient_id})[prescription.patient_id]
     needs, cold = _needs(session, prescription)
     candidates = pharmacies.able_to_fill(session, regions=_patient_regions(patient), needs=needs, cold_chain=cold)
     if lat is None or lon is None:
@@ -780,7 +778,7 @@ def route(session: Session, actor: Actor, prescription_id: int, *, pharmacy_code
     prescription = loaded.prescription
     _require_party(actor, prescription, Action.route)
     _refuse_if_expired(prescription)
-    pharmacy = session.get(Pharmacy, pharmacy_code)
+    pharmacy = pharmacies.pharmacy_by_code(session, pharmacy_code)
     if pharmacy is None:
         raise Invalid(f"No pharmacy {pharmacy_code}.", {"pharmacy_code": ["Unknown pharmacy."]},
                       code="pharmacy_unknown")
@@ -966,22 +964,19 @@ def details_of(session: Session, ids: list[int]) -> list[PrescriptionDetail]:
     queries (the offline checks walk every prescription this way), in id order."""
     if not ids:
         return []
+    statement = patients.with_patient(select(Prescription), Prescription.patient_id)
+    statement = signatures.with_signing_key(statement, Prescription.signing_key_id)
     found = {p.id: PrescriptionDetail(prescription=p, patient=patient, items=[], drugs={}, key=key)
-             for p, patient, key in session.execute(
-                 select(Prescription, Patient, SigningKey).join(Patient, Patient.id == Prescription.patient_id)
-                 .outerjoin(SigningKey, SigningKey.id == Prescription.signing_key_id)
-                 .where(Prescription.id.in_(ids)).order_by(Prescription.id))}
+             for p, patient, key in session.execute(statement.where(Prescription.id.in_(ids))
+                                                    .order_by(Prescription.id))}
     for item in session.exec(select(PrescriptionItem).where(PrescriptionItem.prescription_id.in_(ids))
                              .order_by(PrescriptionItem.id)):
         found[item.prescription_id].items.append(item)
     for event in session.exec(select(PrescriptionEvent).where(PrescriptionEvent.prescription_id.in_(ids))
                               .order_by(PrescriptionEvent.id)):
         found[event.prescription_id].events.append(event)
-    for pack in session.exec(select(DispensedPack).where(DispensedPack.prescription_id.in_(ids))):
-        found[pack.prescription_id].packs.append(pack)
-    for pack in session.exec(select(PackReturn).where(PackReturn.prescription_id.in_(ids))
-                             .order_by(PackReturn.id)):
-        found[pack.prescription_id].returns.append(pack)
+    for prescription_id, dispensed in packs.of_prescriptions(session, ids).items():
+        found[prescription_id].packs, found[prescription_id].returns = dispensed.dispensed, dispensed.returned
     return list(found.values())
 
 
@@ -1037,7 +1032,7 @@ def _draws(session: Session, loaded: PrescriptionDetail, requested: list[dict]) 
                 seen[code] = field_name
                 codes.append(code)
     if foreign:
-        owners = owners_of_prefixes(session, {pack_rules.product_prefix(c) for c in foreign.values()})
+        owners = drugs.owners_of_prefixes(session, {pack_rules.product_prefix(c) for c in foreign.values()})
         for field_name, code in foreign.items():
             drug = loaded.drugs[requested[int(field_name.split(".")[1])]["drug_code"]]
             owner = owners.get(pack_rules.product_prefix(code))
@@ -1062,11 +1057,11 @@ def _draws(session: Session, loaded: PrescriptionDetail, requested: list[dict]) 
     return draws
 
 
-def _flag_reused_codes(session: Session, prescription: Prescription, pharmacy: Pharmacy, codes: list[str]) -> None:
+def _flag_reused_codes(session: Session, prescription: Prescription, pharmacy: "Pharmacy", codes: list[str]) -> None:
     """Raise `duplicate_trace_code` for each of `codes` already dispensed (by another pharmacy,
     or more units of a pack than it holds)."""
     for earlier in packs.dispensings_of(session, codes):
-        first = session.get(Pharmacy, earlier.pharmacy_code)
+        first = pharmacies.pharmacy_by_code(session, earlier.pharmacy_code)
         raise_flag(session, type="duplicate_trace_code", severity="high", subject=f"trace:{earlier.trace_code}",
                    region=pharmacy.county_adcode or prescription.patient_region,
                    dedup_key=f"duplicate_trace_code:{earlier.trace_code}:{prescription.id}",
@@ -1125,10 +1120,8 @@ def dispense(session: Session, actor: Actor, prescription_id: int, *, items: lis
     if not pharmacies.take_stock(session, pharmacy.code, units):
         raise Conflict("Not enough stock to dispense this prescription.", code="out_of_stock")
     session.commit()
-    dispensed = sorted((DispensedPack(trace_code=d.trace_code, prescription_id=prescription.id,
-                                      drug_code=d.drug_code, pharmacy_code=pharmacy.code, units=d.units,
-                                      dispensed_at=now) for d in draws), key=lambda pack: pack.trace_code)
-    return _answer(loaded, event, packs=dispensed)
+    return _answer(loaded, event, packs=packs.dispensed_rows(draws, prescription_id=prescription.id,
+                                                            pharmacy_code=pharmacy.code, at=now))
 
 
 def cancel(session: Session, actor: Actor, prescription_id: int, *, reason_code: str | None = None,
@@ -1183,7 +1176,7 @@ def undo_pack(session: Session, actor: Actor, code: str, *, reason: str) -> str:
                        code="pack_opened")
     dispensing = mine[0]
     prescription = session.get(Prescription, dispensing.prescription_id, populate_existing=True)
-    pharmacy = session.get(Pharmacy, dispensing.pharmacy_code)
+    pharmacy = pharmacies.pharmacy_by_code(session, dispensing.pharmacy_code)
     pharmacies.ensure_admitted(pharmacy)
     _refuse_undo_unless_dispensed(prescription.status)
     now, days = clock.now(), current_app.config["TRACE_UNDO_DAYS"]
@@ -1243,6 +1236,12 @@ def load_for(session: Session, actor: Actor, prescription_id: int, action: Actio
     return loaded
 
 
+def stored(session: Session, prescription_id: int) -> Prescription:
+    """The prescription as stored now, read again (no scope check: for another feature that
+    decides its own, e.g. a settlement's undo or a trace code's chain)."""
+    return session.get(Prescription, prescription_id, populate_existing=True)
+
+
 def move(session: Session, prescription: Prescription, action: Action, actor_label: str, *,
          reason: str | None = None, detail: dict | None = None, by_admitted_pharmacy: bool = False
          ) -> PrescriptionEvent:
@@ -1252,3 +1251,50 @@ def move(session: Session, prescription: Prescription, action: Action, actor_lab
     recorded (its `chain_hash` is its link in the prescription's history). The caller commits."""
     return _move(session, prescription, action, actor_label, reason=reason, detail=detail,
                  by_admitted_pharmacy=by_admitted_pharmacy)
+
+
+# Read by other features (they never query the prescription tables themselves).
+
+@functools.cache
+def prescription_view() -> sa.Subquery:
+    """The prescription table as other features join and read it (read-only)."""
+    return sa.select(Prescription.id, Prescription.number, Prescription.patient_id, Prescription.patient_region,
+                     Prescription.physician_code, Prescription.institution_code, Prescription.pharmacy_code,
+                     Prescription.diagnosis, Prescription.status, Prescription.issued_at, Prescription.valid_until,
+                     Prescription.dispensed_at, Prescription.updated_at).subquery("prescription_view")
+
+
+@functools.cache
+def prescription_item_view() -> sa.Subquery:
+    """The prescription item table as other features join and read it (read-only)."""
+    return sa.select(PrescriptionItem.id, PrescriptionItem.prescription_id, PrescriptionItem.drug_code,
+                     PrescriptionItem.quantity, PrescriptionItem.days_supply).subquery("prescription_item_view")
+
+
+@functools.cache
+def prescription_event_view() -> sa.Subquery:
+    """The prescription event table as other features join and read it (read-only)."""
+    return sa.select(PrescriptionEvent.id, PrescriptionEvent.prescription_id, PrescriptionEvent.action,
+                     PrescriptionEvent.from_status, PrescriptionEvent.to_status, PrescriptionEvent.actor,
+                     PrescriptionEvent.reason_code, PrescriptionEvent.detail,
+                     PrescriptionEvent.at).subquery("prescription_event_view")
+
+
+def reason_counts(session: Session, actor: Actor, *, region: str | None = None, since: datetime | None = None,
+                  before: datetime | None = None) -> list[sa.RowMapping]:
+    """Events with a reason code on the prescriptions the actor may read (of patients of `region`,
+    at `since` or later, before `before`), counted by action, reason code and who gave it."""
+    statement = (
+        sa.select(PrescriptionEvent.action, PrescriptionEvent.reason_code, PrescriptionEvent.actor,
+                  sa.func.count().label("count"))
+        .join(Prescription, Prescription.id == PrescriptionEvent.prescription_id)
+        .where(PrescriptionEvent.reason_code.is_not(None), visible(actor))
+        .group_by(PrescriptionEvent.action, PrescriptionEvent.reason_code, PrescriptionEvent.actor)
+    )
+    if region:
+        statement = statement.where(Prescription.patient_region.startswith(adcodes.prefix(region)))
+    if since:
+        statement = statement.where(PrescriptionEvent.at >= since)
+    if before:
+        statement = statement.where(PrescriptionEvent.at < before)
+    return list(session.execute(statement).mappings().all())

@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 
 from dualchannel import clock
 from dualchannel.flags import services as flags
-from dualchannel.flags.models import Flag, FlagStatus
+from dualchannel.flags.models import FlagStatus
 from dualchannel.procurement.compliance import non_selected_candidates, assess_groups
 from dualchannel.procurement.models import Line, Product
 from dualchannel.procurement.progress import YearInView, in_view, progress, years_in_view
@@ -60,7 +60,7 @@ def sync_alerts(session: Session, *, region: str | None, as_of: date) -> tuple[i
     a relapse raises a new one; a reviewed (confirmed or dismissed) one is left as reviewed.
     The differences are taken in SQL: only new alerts and stale ones reach Python.
     """
-    return _sync_progress(session, region_condition(Line.region, region), region_condition(Flag.region, region), as_of)
+    return _sync_progress(session, region_condition(Line.region, region), {"region": region}, as_of)
 
 
 def sync_institutions(session: Session, institution_codes: set[str]) -> tuple[int, int]:
@@ -71,12 +71,12 @@ def sync_institutions(session: Session, institution_codes: set[str]) -> tuple[in
         return 0, 0
     codes = sorted(institution_codes)
     return _sync_progress(session, Line.institution_code.in_(codes),
-                          Flag.subject.in_([f"institution:{code}" for code in codes]), clock.today())
+                          {"subjects": [f"institution:{code}" for code in codes]}, clock.today())
 
 
-def _sync_progress(session: Session, lines, flagged, as_of: date) -> tuple[int, int]:
+def _sync_progress(session: Session, lines, flagged: dict, as_of: date) -> tuple[int, int]:
     """Behind-schedule and non-selected-share alerts of the `lines` (a condition on Line) at
-    `as_of`; `flagged` (a condition on Flag) names the open alerts the evaluation covers."""
+    `as_of`; `flagged` (filters of `flags.flag_keys`) names the open alerts the evaluation covers."""
     years = years_in_view(session, as_of)
     if not years:
         return 0, 0
@@ -95,8 +95,7 @@ def _sync_behind(session: Session, years: list[YearInView], lines, flagged, as_o
     if due:
         p = progress(due, as_of, lines, tolerance).subquery("p")
         rows = session.execute(select(p).where(p.c.behind == 1)).all()
-    known = dict(session.execute(select(Flag.dedup_key, Flag.status).where(
-        Flag.type == BEHIND, flagged)).all())
+    known = {row.dedup_key: row.status for row in flags.flag_keys(session, type=BEHIND, **flagged)}
     new = [row for row in rows if behind_key(row.line_id) not in known]
     products = {p_.id: p_ for p_ in session.exec(select(Product).where(
         Product.id.in_({row.product_id for row in new})))} if new else {}
@@ -127,7 +126,7 @@ def _sync_behind(session: Session, years: list[YearInView], lines, flagged, as_o
         chunk = maybe_stale[start:start + 1000]
         shown = set(session.exec(select(Line.id).where(  # lines of the years in view only
             Line.id.in_([int(k.rsplit(":", 1)[1]) for k in chunk]), in_view(years))))
-        for key, evidence in session.execute(select(Flag.dedup_key, Flag.evidence).where(Flag.dedup_key.in_(chunk))):
+        for key, evidence in flags.evidence_of(session, chunk).items():
             if int(key.rsplit(":", 1)[1]) in shown and _raised_at_or_before(evidence, as_of):
                 stale.append(key)
     return raised, flags.resolve_flags(session, stale, f"Back on schedule as of {as_of}.")
@@ -162,16 +161,13 @@ def _sync_non_selected(session: Session, years: list[YearInView], lines, flagged
     raised = flags.raise_flags(session, alerts)
     # A group that is not even a raw candidate is not high: its open flag is stale.
     still_high = {alert["dedup_key"] for alert in alerts}
-    open_keys = set(session.exec(select(Flag.dedup_key).where(
-        Flag.type == NON_SELECTED_HIGH, Flag.status == FlagStatus.open.value, flagged)))
-    maybe_stale = sorted(open_keys - still_high)
+    open_keys = {row.dedup_key for row in flags.flag_keys(session, type=NON_SELECTED_HIGH,
+                                                          status=FlagStatus.open.value, **flagged)}
     stale = []
-    for start in range(0, len(maybe_stale), 1000):
-        for dedup_key, evidence in session.execute(select(Flag.dedup_key, Flag.evidence).where(
-                Flag.dedup_key.in_(maybe_stale[start:start + 1000]))):
-            year = by_batch.get(evidence.get("batch_id"))
-            if year and year.start.isoformat() == evidence.get("year_start") and _raised_at_or_before(evidence, as_of):
-                stale.append(dedup_key)
+    for dedup_key, evidence in flags.evidence_of(session, sorted(open_keys - still_high)).items():
+        year = by_batch.get(evidence.get("batch_id"))
+        if year and year.start.isoformat() == evidence.get("year_start") and _raised_at_or_before(evidence, as_of):
+            stale.append(dedup_key)
     return raised, flags.resolve_flags(session, stale, f"Non-selected share back within the threshold as of {as_of}.")
 
 

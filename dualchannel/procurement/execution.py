@@ -13,7 +13,8 @@ from sqlmodel import Session, select
 from dualchannel import clock
 from dualchannel.api import decode_cursor, encode_cursor
 from dualchannel.auth import Actor, Role
-from dualchannel.flags.models import Flag, FlagStatus
+from dualchannel.flags import services as flags
+from dualchannel.flags.models import FlagStatus
 from dualchannel.procurement import supply
 from dualchannel.procurement.alerts import BEHIND, NON_SELECTED_HIGH, behind_key, non_selected_key
 from dualchannel.procurement.batches import product_id_of
@@ -53,11 +54,9 @@ def execution_report(session: Session, actor: Actor, *, region: str | None = Non
               "summary": {"lines": 0, "with_agreement": 0, "behind": 0, "open_alerts": {}},
               "items": [], "next_cursor": None}
     if actor.role in (Role.admin, Role.bureau):
-        report["summary"]["open_alerts"] = dict(session.execute(
-            select(Flag.type, sa.func.count()).where(
-                Flag.status == FlagStatus.open.value, region_condition(Flag.region, region),
-                Flag.type.in_([BEHIND, NON_SELECTED_HIGH, supply.SUPPLY_OVERDUE,
-                               *(d.value for d in PriceDeviation)])).group_by(Flag.type)).all())
+        report["summary"]["open_alerts"] = flags.open_counts(
+            session, [BEHIND, NON_SELECTED_HIGH, supply.SUPPLY_OVERDUE, *(d.value for d in PriceDeviation)],
+            region=region)
     if not years:
         return report
     p = progress(years, as_of, condition, setting("BEHIND_TOLERANCE"), group_condition).subquery("p")
@@ -86,8 +85,8 @@ def _items(session: Session, rows, years: list[YearInView], as_of: date) -> list
     compliance = assess_groups(session, years, as_of, sa.and_(Line.institution_code.in_({k[0] for k in keys}),
                                                               Line.product_id.in_(group_products)), keys)
     alert_keys = {behind_key(r.line_id) for r in rows} | {non_selected_key(*k) for k in keys}
-    open_keys = set(session.exec(select(Flag.dedup_key).where(Flag.dedup_key.in_(alert_keys),
-                                                              Flag.status == FlagStatus.open.value)))
+    open_keys = {row.dedup_key for row in flags.flag_keys(session, dedup_keys=alert_keys,
+                                                          status=FlagStatus.open.value)}
     tolerance = setting("BEHIND_TOLERANCE")
     together = {product_id: group for y in years for product_id, group in y.together.items()}
     assessed_with: dict[int, list[str]] = defaultdict(list)  # group -> product codes

@@ -16,13 +16,13 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from dualchannel import adcodes
 from dualchannel.auth import Actor, Role
 from dualchannel.errors import Forbidden, Invalid, NotFound
-from dualchannel.institutions.models import Institution
-from dualchannel.pharmacies.models import Pharmacy
+from dualchannel.institutions import services as institutions
+from dualchannel.pharmacies import services as pharmacies
 from dualchannel.procurement.models import Line
 
 
@@ -47,10 +47,10 @@ class InstitutionRef:
 
 def institution_of(session: Session, code: str) -> InstitutionRef | None:
     """The institution or pharmacy with `code`; a pharmacy's region is its computed county."""
-    hospital = session.get(Institution, code)
+    hospital = institutions.institution_by_code(session, code)
     if hospital is not None:
         return InstitutionRef(hospital.code, hospital.name, "hospital", hospital.adcode)
-    pharmacy = session.get(Pharmacy, code)
+    pharmacy = pharmacies.pharmacy_by_code(session, code)
     if pharmacy is not None:
         return InstitutionRef(pharmacy.code, pharmacy.name, "pharmacy", pharmacy.county_adcode or pharmacy.adcode)
     return None
@@ -58,9 +58,7 @@ def institution_of(session: Session, code: str) -> InstitutionRef | None:
 
 def institution_names(session: Session, codes: set[str]) -> dict[str, str]:
     """Names of institutions and pharmacies by code."""
-    names = dict(session.exec(select(Institution.code, Institution.name).where(Institution.code.in_(codes))).all())
-    names.update(session.exec(select(Pharmacy.code, Pharmacy.name).where(Pharmacy.code.in_(codes))).all())
-    return names
+    return {**institutions.institution_names(session, codes), **pharmacies.names(session, codes)}
 
 
 def within(region_column, region: str):

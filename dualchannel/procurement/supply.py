@@ -23,7 +23,7 @@ from dualchannel.api import Page, paginate
 from dualchannel.auth import Actor, Role
 from dualchannel.errors import Conflict, Forbidden, Invalid, NotFound
 from dualchannel.flags import services as flags
-from dualchannel.flags.models import Flag, FlagStatus
+from dualchannel.flags.models import FlagStatus
 from dualchannel.procurement.alerts import sync_institutions
 from dualchannel.procurement.batches import get_product
 from dualchannel.procurement.models import Product, SupplyProblem, SupplyStage
@@ -256,9 +256,9 @@ def _sync_one(session: Session, problem: SupplyProblem, today: date, calendar: W
     _escalate(session, problem, wanted)
     flags.raise_flags(session, wanted)
     keys = {w["dedup_key"] for w in wanted}
-    stale = [key for key in session.exec(select(Flag.dedup_key).where(
-        Flag.subject == f"supply_problem:{problem.id}", Flag.type == SUPPLY_OVERDUE,
-        Flag.status == FlagStatus.open.value)) if key not in keys]
+    stale = [row.dedup_key for row in flags.flag_keys(session, type=SUPPLY_OVERDUE, status=FlagStatus.open.value,
+                                                      subjects=[f"supply_problem:{problem.id}"])
+             if row.dedup_key not in keys]
     flags.resolve_flags(session, stale, f"Supply problem {problem.stage} on {today}.")
 
 
@@ -279,7 +279,6 @@ def sync_alerts(session: Session, *, region: str | None, today: date) -> tuple[i
     raised = flags.raise_flags(session, wanted)
     keys = {w["dedup_key"] for w in wanted}
     # By subject, not region: an escalation lives in the region above.
-    stale = [key for key, subject in session.execute(select(Flag.dedup_key, Flag.subject).where(
-        Flag.type == SUPPLY_OVERDUE, Flag.status == FlagStatus.open.value))
-        if subject in evaluated and key not in keys]
+    stale = [row.dedup_key for row in flags.flag_keys(session, type=SUPPLY_OVERDUE, status=FlagStatus.open.value)
+             if row.subject in evaluated and row.dedup_key not in keys]
     return raised, flags.resolve_flags(session, stale, f"No longer overdue on {today}.")

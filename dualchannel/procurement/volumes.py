@@ -13,9 +13,9 @@ from sqlmodel import Session, select
 from dualchannel import adcodes, clock
 from dualchannel.api import Page, paginate
 from dualchannel.auth import Actor, Role
-from dualchannel.drugs.models import Drug
+from dualchannel.drugs import services as drugs
 from dualchannel.errors import Invalid
-from dualchannel.packs.models import DispensedPack
+from dualchannel.packs import services as packs
 from dualchannel.procurement.alerts import sync_institutions
 from dualchannel.procurement.batches import get_product, product_and_batch_codes, product_id_of, year_of
 from dualchannel.procurement.models import Line, Product, Purchase
@@ -88,20 +88,16 @@ def base_usage(session: Session, generic_name: str, start: date, end: date, *,
               .join(Product, Product.id == Purchase.product_id)
               .where(Product.generic_name == generic_name, Purchase.purchased_on >= start, Purchase.purchased_on < end)
               .group_by(Purchase.institution_code))
-    dispensed = (select(DispensedPack.pharmacy_code, sa.func.count())
-                 .join(Drug, Drug.code == DispensedPack.drug_code)
-                 .where(Drug.generic_name == generic_name,
-                        DispensedPack.dispensed_at >= clock.start_of_day(start),
-                        DispensedPack.dispensed_at < clock.start_of_day(end))
-                 .group_by(DispensedPack.pharmacy_code))
     if institution_codes is not None:
         bought = bought.where(Purchase.institution_code.in_(institution_codes))
-        dispensed = dispensed.where(DispensedPack.pharmacy_code.in_(institution_codes))
     usage: dict[str, Decimal] = defaultdict(Decimal)
     for code, scaled in session.execute(bought):
         usage[code] = Decimal(int(scaled)).scaleb(-4)  # conversion is stored scaled by 10^4
-    for code, packs in session.execute(dispensed):
-        usage[code] = max(usage[code], Decimal(packs))
+    dispensed = packs.dispensings_by_pharmacy(
+        session, [drug.code for drug in drugs.drugs_of_generic(session, generic_name)],
+        start=clock.start_of_day(start), end=clock.start_of_day(end), pharmacy_codes=institution_codes)
+    for code, count in dispensed.items():
+        usage[code] = max(usage[code], Decimal(count))
     if region is not None:
         regions = {}
         for code in usage:

@@ -2,6 +2,7 @@
 to a point first when one is given. Read-only and anonymous."""
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlmodel import Session
 
@@ -11,7 +12,10 @@ from dualchannel.errors import Invalid
 from dualchannel.geo import boundaries as geo_boundaries
 from dualchannel.geo import crs as geo_crs
 from dualchannel.pharmacies import services as pharmacies
-from dualchannel.pharmacies.models import Pharmacy, PharmacyStatus
+from dualchannel.pharmacies.models import PharmacyStatus
+
+if TYPE_CHECKING:
+    from dualchannel.pharmacies.models import Pharmacy
 
 OPEN, SUSPENDED = "open", "suspended"
 
@@ -35,7 +39,7 @@ class Published:
     distance_km: float | None
 
 
-def _published(pharmacy: Pharmacy, crs: str, distance_km: float | None) -> Published:
+def _published(pharmacy: "Pharmacy", crs: str, distance_km: float | None) -> Published:
     county = geo_boundaries.current().get(pharmacy.county_adcode) if pharmacy.county_adcode else None
     lat, lon = geo_crs.wgs84_to(pharmacy.lat, pharmacy.lon, crs)
     return Published(

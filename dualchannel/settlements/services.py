@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
@@ -22,16 +23,13 @@ from dualchannel import adcodes, clock, db
 from dualchannel.api import Page, paginate
 from dualchannel.auth import Actor, Role
 from dualchannel.drugs import services as drugs
-from dualchannel.drugs.models import Drug
 from dualchannel.errors import Conflict, Forbidden, Invalid, NotFound
 from dualchannel.flags.services import raise_flag
 from dualchannel.history import chain
 from dualchannel.patients import services as patients
 from dualchannel.packs import services as packs
 from dualchannel.pharmacies import services as pharmacies
-from dualchannel.pharmacies.models import Pharmacy
 from dualchannel.prescriptions import services as prescriptions
-from dualchannel.prescriptions.models import Prescription
 from dualchannel.prescriptions.rules import Action
 from dualchannel.prescriptions.rules import Status as PrescriptionStatus
 from dualchannel.settlements import rules
@@ -44,6 +42,11 @@ from dualchannel.settlements.models import (
     SettlementPolicy,
 )
 from dualchannel.settlements.rules import Status
+
+if TYPE_CHECKING:  # rows of other features, which their services return
+    from dualchannel.drugs.models import Drug
+    from dualchannel.pharmacies.models import Pharmacy
+    from dualchannel.prescriptions.models import Prescription
 
 #: The actor of `init-db`, `demo` and `policy load`.
 SYSTEM = Actor(Role.admin, None, "system")
@@ -296,7 +299,7 @@ class SettlementDetail:
 
     settlement: Settlement
     lines: list[SettlementLine]
-    drugs: dict[str, Drug]
+    drugs: "dict[str, Drug]"
     events: list[SettlementEvent] = field(default_factory=list)
 
 
@@ -380,7 +383,7 @@ def _in_force(session: Session, prescription_id: int) -> Settlement | None:
         Settlement.status.in_([s.value for s in rules.IN_FORCE]))).first()
 
 
-def _refuse_settling(session: Session, actor: Actor, prescription: Prescription, pharmacy: Pharmacy,
+def _refuse_settling(session: Session, actor: Actor, prescription: "Prescription", pharmacy: "Pharmacy",
                          mode: Mode) -> None:
     """A prescription not in `dispensed` cannot be settled; claiming it the other way than it
     was settled is also a `double_claim` flag (a dispensing is never paid both ways)."""
@@ -424,7 +427,7 @@ def _prices(session: Session, loaded, unit_prices: dict[str, Decimal], on: date,
     return prices
 
 
-def _lines(prescription: Prescription, loaded, units: dict[str, int],
+def _lines(prescription: "Prescription", loaded, units: dict[str, int],
            prices: dict[str, tuple[Decimal, Decimal | None, Decimal]]) -> list[rules.ChargeLine]:
     """One line per drug for the units still dispensed (a pack returned unopened is not paid)."""
     lines = [rules.ChargeLine(item.drug_code, units[item.drug_code], *prices[item.drug_code])
@@ -435,8 +438,8 @@ def _lines(prescription: Prescription, loaded, units: dict[str, int],
     return lines
 
 
-def _flag_prices(session: Session, prescription: Prescription, pharmacy: Pharmacy, lines: list[rules.ChargeLine],
-                 catalogue: dict[str, Drug]) -> None:
+def _flag_prices(session: Session, prescription: "Prescription", pharmacy: "Pharmacy", lines: list[rules.ChargeLine],
+                 catalogue: "dict[str, Drug]") -> None:
     """Pharmacies sell at the agreed price (协议价格): charging more is flagged with evidence."""
     for line in lines:
         agreed = catalogue[line.drug_code].agreed_price
@@ -535,7 +538,7 @@ def _split_parts(split: rules.LineSplit) -> dict:
     return {name: getattr(split, name) for name in _SPLIT_PARTS}
 
 
-def _amounts(result: rules.SettlementResult, catalogue: dict[str, Drug]) -> dict:
+def _amounts(result: rules.SettlementResult, catalogue: "dict[str, Drug]") -> dict:
     """A settlement's money columns from the rules' result."""
     return {"total": result.total, "basic_fund": result.basic_fund, "critical_illness": result.critical_illness,
             "medical_assistance": result.medical_assistance, "patient_pays": result.patient_pays,
@@ -620,7 +623,7 @@ def _change(session: Session, actor: Actor, settlement: Settlement, action: str,
 def _undo(session: Session, actor: Actor, settlement: Settlement, action: str, reason: str) -> None:
     """Release what a settlement took: the prescription back to `dispensed` (it may be settled
     again) and its amounts out of the patient's accumulators."""
-    prescription = session.get(Prescription, settlement.prescription_id, populate_existing=True)
+    prescription = prescriptions.stored(session, settlement.prescription_id)
     prescriptions.move(session, prescription, Action.reverse, actor.label, reason=reason,
                        detail={"settlement_id": settlement.id, "settlement_action": action})
     lines = session.exec(select(SettlementLine).where(SettlementLine.settlement_id == settlement.id)).all()
@@ -769,3 +772,40 @@ def reconciliation(session: Session, actor: Actor, *, period: str = "day", on: d
     invariant["balanced"] = not unbalanced and invariant["settlements_total"] == invariant["lines_total"]
     return Reconciliation(period=period, label=label, start=start, end=end, rows=rows, totals=totals,
                           invariant=invariant)
+
+
+# Read by other features (they never query the settlement tables themselves).
+
+@functools.cache
+def settlement_view() -> sa.Subquery:
+    """The settlement table as other features join and read it (read-only)."""
+    return sa.select(Settlement.id, Settlement.prescription_id, Settlement.patient_id, Settlement.pharmacy_code,
+                     Settlement.patient_region, Settlement.pharmacy_county, Settlement.insurance,
+                     Settlement.settled_on, Settlement.mode, Settlement.status, Settlement.total,
+                     Settlement.basic_fund, Settlement.critical_illness, Settlement.medical_assistance,
+                     Settlement.patient_pays, Settlement.fund_outside_budget, Settlement.created_at,
+                     Settlement.updated_at).subquery("settlement_view")
+
+
+@functools.cache
+def settlement_line_view() -> sa.Subquery:
+    """The settlement line table as other features join and read it (read-only)."""
+    return sa.select(SettlementLine.id, SettlementLine.settlement_id, SettlementLine.position,
+                     SettlementLine.drug_code, SettlementLine.quantity, SettlementLine.total,
+                     SettlementLine.basic_fund, SettlementLine.critical_illness, SettlementLine.medical_assistance,
+                     SettlementLine.patient_pays).subquery("settlement_line_view")
+
+
+@functools.cache
+def settlement_event_view() -> sa.Subquery:
+    """The settlement event table as other features join and read it (read-only)."""
+    return sa.select(SettlementEvent.id, SettlementEvent.settlement_id, SettlementEvent.action,
+                     SettlementEvent.from_status, SettlementEvent.to_status, SettlementEvent.actor,
+                     SettlementEvent.at).subquery("settlement_event_view")
+
+
+def details_of_prescriptions(session: Session, prescription_ids: list[int]) -> list[SettlementDetail]:
+    """`detail` of every settlement of these prescriptions, in id order (no scope check)."""
+    found = list(session.exec(select(Settlement).where(Settlement.prescription_id.in_(prescription_ids))
+                              .order_by(Settlement.id))) if prescription_ids else []
+    return details(session, found) if found else []

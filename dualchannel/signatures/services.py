@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from cryptography.fernet import Fernet, InvalidToken
 from flask import current_app
+from sqlalchemy.orm import Bundle
 from sqlmodel import Session, select
 
 from dualchannel import adcodes, clock, db
@@ -17,8 +18,8 @@ from dualchannel.api import Page, paginate
 from dualchannel.access_log import services as access
 from dualchannel.auth import Actor, Role
 from dualchannel.errors import Conflict, Forbidden, Invalid, NotFound
-from dualchannel.institutions.models import Institution, Physician
-from dualchannel.pharmacies.models import Pharmacist, Pharmacy
+from dualchannel.institutions import services as institutions
+from dualchannel.pharmacies import services as pharmacies
 from dualchannel.signatures import crypto, rules
 from dualchannel.signatures.models import SigningKey
 
@@ -136,20 +137,24 @@ def keys_by_id(session: Session, ids: set[int]) -> dict[int, SigningKey]:
     return {k.id: k for k in session.exec(select(SigningKey).where(SigningKey.id.in_(ids)))}
 
 
-def physician_with_keys(session: Session, code: str) -> tuple[Physician | None, list[SigningKey]]:
-    """A physician and all their signing keys, in one query."""
-    rows = session.execute(select(Physician, SigningKey)
-                           .outerjoin(SigningKey, SigningKey.holder == sa.literal("physician:") + Physician.code)
-                           .where(Physician.code == code)).all()
+def physician_with_keys(session: Session, code: str) -> tuple[sa.Row | None, list[SigningKey]]:
+    """A physician (the columns of `institutions.physician_view`) and all their signing keys,
+    in one query."""
+    physician = institutions.physician_view()
+    rows = session.execute(select(Bundle("physician", *physician.c), SigningKey).select_from(physician)
+                           .outerjoin(SigningKey, SigningKey.holder == sa.literal("physician:") + physician.c.code)
+                           .where(physician.c.code == code)).all()
     return (rows[0][0] if rows else None), [key for _, key in rows if key is not None]
 
 
-def pharmacist_with_keys(session: Session, pharmacist_id: int) -> tuple[Pharmacist | None, list[SigningKey]]:
-    """A pharmacist and all their signing keys, in one query."""
-    rows = session.execute(select(Pharmacist, SigningKey)
+def pharmacist_with_keys(session: Session, pharmacist_id: int) -> tuple[sa.Row | None, list[SigningKey]]:
+    """A pharmacist (the columns of `pharmacies.pharmacist_view`) and all their signing keys, in
+    one query."""
+    pharmacist = pharmacies.pharmacist_view()
+    rows = session.execute(select(Bundle("pharmacist", *pharmacist.c), SigningKey).select_from(pharmacist)
                            .outerjoin(SigningKey,
-                                      SigningKey.holder == sa.literal("pharmacist:") + Pharmacist.licence_number)
-                           .where(Pharmacist.id == pharmacist_id)).all()
+                                      SigningKey.holder == sa.literal("pharmacist:") + pharmacist.c.licence_number)
+                           .where(pharmacist.c.id == pharmacist_id)).all()
     return (rows[0][0] if rows else None), [key for _, key in rows if key is not None]
 
 
@@ -159,31 +164,37 @@ def _holder_region(session: Session, holder: str) -> str | None:
     """The adcode a holder belongs to (its institution's or pharmacy's county), None if unknown."""
     kind, _, code = holder.partition(":")
     if kind == "physician":
-        return session.scalar(select(Institution.adcode).join(Physician, Physician.institution_code == Institution.code)
-                              .where(Physician.code == code))
-    return session.scalar(select(sa.func.coalesce(Pharmacy.county_adcode, Pharmacy.adcode))
-                          .join(Pharmacist, Pharmacist.pharmacy_code == Pharmacy.code)
-                          .where(Pharmacist.licence_number == code))
+        institution, physician = institutions.institution_view(), institutions.physician_view()
+        return session.scalar(select(institution.c.adcode)
+                              .join(physician, physician.c.institution_code == institution.c.code)
+                              .where(physician.c.code == code))
+    pharmacy, pharmacist = pharmacies.pharmacy_view(), pharmacies.pharmacist_view()
+    return session.scalar(select(sa.func.coalesce(pharmacy.c.county_adcode, pharmacy.c.adcode))
+                          .join(pharmacist, pharmacist.c.pharmacy_code == pharmacy.c.code)
+                          .where(pharmacist.c.licence_number == code))
 
 
 def visible(actor: Actor):
     """Which keys an actor may see: an admin all; a bureau those of its region's physicians and
     pharmacists; a physician their own; a pharmacy its pharmacists'."""
-    physicians = sa.literal("physician:") + Physician.code
-    pharmacists = sa.literal("pharmacist:") + Pharmacist.licence_number
+    physician, institution = institutions.physician_view(), institutions.institution_view()
+    pharmacist, pharmacy = pharmacies.pharmacist_view(), pharmacies.pharmacy_view()
+    physicians = sa.literal("physician:") + physician.c.code
+    pharmacists = sa.literal("pharmacist:") + pharmacist.c.licence_number
     if actor.role is Role.admin:
         return sa.true()
     if actor.role is Role.bureau:
         prefix = adcodes.prefix(actor.subject)
         return sa.or_(
-            SigningKey.holder.in_(select(physicians).join(Institution, Institution.code == Physician.institution_code)
-                                  .where(Institution.adcode.startswith(prefix))),
-            SigningKey.holder.in_(select(pharmacists).join(Pharmacy, Pharmacy.code == Pharmacist.pharmacy_code)
-                                  .where(Pharmacy.county_adcode.startswith(prefix))))
+            SigningKey.holder.in_(select(physicians)
+                                  .join(institution, institution.c.code == physician.c.institution_code)
+                                  .where(institution.c.adcode.startswith(prefix))),
+            SigningKey.holder.in_(select(pharmacists).join(pharmacy, pharmacy.c.code == pharmacist.c.pharmacy_code)
+                                  .where(pharmacy.c.county_adcode.startswith(prefix))))
     if actor.role is Role.physician:
         return SigningKey.holder == rules.physician_holder(actor.subject)
     if actor.role is Role.pharmacy:
-        return SigningKey.holder.in_(select(pharmacists).where(Pharmacist.pharmacy_code == actor.subject))
+        return SigningKey.holder.in_(select(pharmacists).where(pharmacist.c.pharmacy_code == actor.subject))
     return sa.false()
 
 
@@ -192,12 +203,13 @@ def _holder(session: Session, physician_code: str | None, pharmacist: str | None
         raise Invalid("Name one holder: a physician or a pharmacist.",
                       {"physician_code": ["Give physician_code or pharmacist."]}, code="holder_required")
     if physician_code is not None:
-        physician = session.get(Physician, physician_code)
+        physician = institutions.get_physician(session, physician_code)
         if physician is None:
             raise Invalid(f"No physician {physician_code}.", {"physician_code": ["Unknown physician."]},
                           code="physician_unknown")
         return rules.physician_holder(physician.code)
-    if session.exec(select(Pharmacist.id).where(Pharmacist.licence_number == pharmacist)).first() is None:
+    registered = pharmacies.pharmacist_view()
+    if session.exec(select(registered.c.id).where(registered.c.licence_number == pharmacist)).first() is None:
         raise Invalid(f"No pharmacist with licence {pharmacist}.", {"pharmacist": ["Unknown pharmacist."]},
                       code="pharmacist_unknown")
     return rules.pharmacist_holder(pharmacist)
@@ -260,3 +272,11 @@ def all_keys(session: Session, holder: str | None = None) -> list[SigningKey]:
     if holder:
         statement = statement.where(SigningKey.holder == holder)
     return list(session.exec(statement))
+
+
+# Read by other features (they never query the signing-key table themselves).
+
+def with_signing_key(statement: sa.Select, key_id: sa.ColumnElement) -> sa.Select:
+    """`statement` with the signing key whose id is `key_id` outer-joined and added as its next
+    entity (None where there is none)."""
+    return statement.add_columns(SigningKey).outerjoin(SigningKey, SigningKey.id == key_id)

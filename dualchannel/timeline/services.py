@@ -4,18 +4,18 @@ physician with the patient in care (the one patient filter decides); each read i
 from datetime import timedelta
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from dualchannel.access_log import services as access
 from dualchannel.access_log.models import AccessAction
 from dualchannel.auth import Actor, Role
-from dualchannel.drugs.models import Drug
-from dualchannel.institutions.models import Institution, Physician
+from dualchannel.drugs import services as drugs
+from dualchannel.institutions import services as institutions
 from dualchannel.patients import services as patients
-from dualchannel.pharmacies.models import Pharmacy
-from dualchannel.prescriptions.models import Prescription, PrescriptionEvent, PrescriptionItem
+from dualchannel.pharmacies import services as pharmacies
+from dualchannel.prescriptions import services as prescriptions
 from dualchannel.prescriptions.rules import REASONS
-from dualchannel.settlements.models import Settlement, SettlementEvent
+from dualchannel.settlements import services as settlements
 
 # Prescription moves as the timeline names them; settle and reverse come from the settlements.
 KINDS = {"issue": "prescription", "route": "route", "return": "return", "verify": "verify", "review": "review",
@@ -38,34 +38,35 @@ def timeline(session: Session, actor: Actor, patient_id: int) -> dict:
     a patient out of scope. The read is recorded in the access log."""
     actor.require(Role.admin, Role.bureau, Role.physician)
     patient = patients.get_patient(session, actor, patient_id)
-    prescriptions = list(session.exec(select(Prescription).where(Prescription.patient_id == patient.id)
-                                      .order_by(Prescription.issued_at, Prescription.id)))
-    ids = [p.id for p in prescriptions]
-    by_id = {p.id: p for p in prescriptions}
+    prescription, item, drug = (prescriptions.prescription_view(), prescriptions.prescription_item_view(),
+                                drugs.drug_view())
+    event, settlement = prescriptions.prescription_event_view(), settlements.settlement_view()
+    settlement_event = settlements.settlement_event_view()
+    issued = session.execute(sa.select(prescription).where(prescription.c.patient_id == patient.id)
+                             .order_by(prescription.c.issued_at, prescription.c.id)).all()
+    ids = [p.id for p in issued]
+    by_id = {p.id: p for p in issued}
     items = session.execute(
-        sa.select(PrescriptionItem, Drug.name, Drug.generic_name)
-        .join(Drug, Drug.code == PrescriptionItem.drug_code)
-        .where(PrescriptionItem.prescription_id.in_(ids)).order_by(PrescriptionItem.id)).all() if ids else []
-    moves = session.exec(select(PrescriptionEvent).where(PrescriptionEvent.prescription_id.in_(ids),
-                                                         PrescriptionEvent.action.in_(list(KINDS)))
-                         .order_by(PrescriptionEvent.at, PrescriptionEvent.id)).all() if ids else []
+        sa.select(item, drug.c.name, drug.c.generic_name).join(drug, drug.c.code == item.c.drug_code)
+        .where(item.c.prescription_id.in_(ids)).order_by(item.c.id)).all() if ids else []
+    moves = session.execute(sa.select(event).where(event.c.prescription_id.in_(ids), event.c.action.in_(list(KINDS)))
+                            .order_by(event.c.at, event.c.id)).all() if ids else []
     settlement_moves = session.execute(
-        sa.select(SettlementEvent, Settlement).join(Settlement, Settlement.id == SettlementEvent.settlement_id)
-        .where(Settlement.patient_id == patient.id).order_by(SettlementEvent.at, SettlementEvent.id)).all()
-    codes = {p.pharmacy_code for p in prescriptions} | {s.pharmacy_code for _, s in settlement_moves}
+        sa.select(settlement_event, settlement.c.prescription_id, settlement.c.pharmacy_code, settlement.c.total)
+        .join(settlement, settlement.c.id == settlement_event.c.settlement_id)
+        .where(settlement.c.patient_id == patient.id)
+        .order_by(settlement_event.c.at, settlement_event.c.id)).all()
+    codes = {p.pharmacy_code for p in issued} | {s.pharmacy_code for s in settlement_moves}
     codes |= {_pharmacy_of(e.actor, e.detail) for e in moves}
-    pharmacy_names = dict(session.execute(sa.select(Pharmacy.code, Pharmacy.name)
-                                          .where(Pharmacy.code.in_([c for c in codes if c]))).all()) if codes else {}
-    physicians = dict(session.execute(sa.select(Physician.code, Physician.name).where(
-        Physician.code.in_({p.physician_code for p in prescriptions}))).all()) if prescriptions else {}
-    institutions = dict(session.execute(sa.select(Institution.code, Institution.name).where(
-        Institution.code.in_({p.institution_code for p in prescriptions}))).all()) if prescriptions else {}
+    pharmacy_names = pharmacies.names(session, {c for c in codes if c})
+    physicians = institutions.physician_names(session, {p.physician_code for p in issued})
+    institution_names = institutions.institution_names(session, {p.institution_code for p in issued})
 
     lines: dict[int, list[dict]] = {}
-    for item, name, generic in items:
-        lines.setdefault(item.prescription_id, []).append(
-            {"drug_code": item.drug_code, "drug_name": name, "generic_name": generic, "quantity": item.quantity,
-             "days_supply": item.days_supply})
+    for row in items:
+        lines.setdefault(row.prescription_id, []).append(
+            {"drug_code": row.drug_code, "drug_name": row.name, "generic_name": row.generic_name,
+             "quantity": row.quantity, "days_supply": row.days_supply})
 
     def pharmacy(code):
         return {"pharmacy_code": code, "pharmacy_name": pharmacy_names.get(code)} if code else \
@@ -81,19 +82,19 @@ def timeline(session: Session, actor: Actor, patient_id: int) -> dict:
                        "status": e.to_status,
                        "drugs": lines.get(p.id, []) if e.action in ("issue", "dispense") else [],
                        "amount": None, "settlement_id": None, "_order": (0, e.id)})
-    for e, s in settlement_moves:
+    for e in settlement_moves:
         events.append({"at": e.at, "kind": SETTLEMENT_KINDS.get(e.action, e.action),
-                       "prescription_id": s.prescription_id,
-                       "prescription_number": by_id[s.prescription_id].number if s.prescription_id in by_id else None,
-                       "actor": e.actor, **pharmacy(s.pharmacy_code), "reason_code": None, "reason_label": None,
+                       "prescription_id": e.prescription_id,
+                       "prescription_number": by_id[e.prescription_id].number if e.prescription_id in by_id else None,
+                       "actor": e.actor, **pharmacy(e.pharmacy_code), "reason_code": None, "reason_label": None,
                        "status": e.to_status,
-                       "drugs": [], "amount": s.total, "settlement_id": s.id, "_order": (1, e.id)})
+                       "drugs": [], "amount": e.total, "settlement_id": e.settlement_id, "_order": (1, e.id)})
     events.sort(key=lambda ev: (ev["at"], ev["_order"]))
     for ev in events:
         del ev["_order"]
 
     supplies = []
-    for p in prescriptions:
+    for p in issued:
         if p.dispensed_at is None or p.status not in ("dispensed", "settled"):
             continue
         for line in lines.get(p.id, []):
@@ -104,8 +105,8 @@ def timeline(session: Session, actor: Actor, patient_id: int) -> dict:
     summary = [{"id": p.id, "number": p.number, "status": p.status, "issued_at": p.issued_at,
                 "dispensed_at": p.dispensed_at, "diagnosis": p.diagnosis, "physician_code": p.physician_code,
                 "physician_name": physicians.get(p.physician_code), "institution_code": p.institution_code,
-                "institution_name": institutions.get(p.institution_code), **pharmacy(p.pharmacy_code),
-                "items": lines.get(p.id, [])} for p in prescriptions]
+                "institution_name": institution_names.get(p.institution_code), **pharmacy(p.pharmacy_code),
+                "items": lines.get(p.id, [])} for p in issued]
     access.record(session, actor, AccessAction.read, "patient_timeline", patient.id, patient_id=patient.id,
                  region=patient.region, detail={"view": "timeline", "ids": ids})
     session.commit()

@@ -1,7 +1,7 @@
 """The chain behind a trace code, and the undo of a pack returned unopened.
 
-A code is one pack system-wide (`packs.TracePack`); each dispensing that drew from it is a
-`packs.DispensedPack` (one for a pack dispensed whole, several for one dispensed in parts, 拆零).
+A code is one pack system-wide (a `TracePack` of packs/); each dispensing that drew from it is
+a `DispensedPack` (one for a pack dispensed whole, several for one dispensed in parts, 拆零).
 An undo gives a whole pack back (prescriptions.undo_pack) and keeps what it undid in
 `pack_return`. Who sees a dispensing: the pharmacy that dispensed it, bureaus whose region holds
 the patient's region or the pharmacy's county, admins. Anyone else is told it does not exist (404).
@@ -9,6 +9,7 @@ the patient's region or the pharmacy's county, admins. Anyone else is told it do
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from flask import current_app
 from sqlmodel import Session
@@ -16,16 +17,22 @@ from sqlmodel import Session
 from dualchannel.access_log import services as access
 from dualchannel.access_log.models import AccessAction
 from dualchannel.auth import Actor, Role
-from dualchannel.drugs.models import Drug
+from dualchannel.drugs import services as drugs
 from dualchannel.errors import Invalid, NotFound
-from dualchannel.institutions.models import Institution, Physician
+from dualchannel.institutions import services as institutions
 from dualchannel.packs import rules
 from dualchannel.packs import services as packs
-from dualchannel.packs.models import DispensedPack, PackReturn
-from dualchannel.patients.models import Patient
-from dualchannel.pharmacies.models import Pharmacy
+from dualchannel.patients import services as patients
+from dualchannel.pharmacies import services as pharmacies
 from dualchannel.prescriptions import services as prescriptions
-from dualchannel.prescriptions.models import Prescription
+
+if TYPE_CHECKING:  # rows of other features, which their services return
+    from dualchannel.drugs.models import Drug
+    from dualchannel.institutions.models import Institution, Physician
+    from dualchannel.packs.models import DispensedPack, PackReturn
+    from dualchannel.patients.models import Patient
+    from dualchannel.pharmacies.models import Pharmacy
+    from dualchannel.prescriptions.models import Prescription
 
 UNKNOWN = "No pack with this trace code was dispensed."
 
@@ -34,8 +41,8 @@ UNKNOWN = "No pack with this trace code was dispensed."
 class Part:
     """One dispensing of (part of) the pack, as the actor may see it."""
 
-    dispensing: DispensedPack | PackReturn
-    prescription: Prescription
+    dispensing: "DispensedPack | PackReturn"
+    prescription: "Prescription"
     status: str  # "dispensed", or "returned" when undone
 
     @property
@@ -50,18 +57,18 @@ class Chain:
 
     trace_code: str
     status: str  # "dispensed", or "returned" when its last dispensing was undone
-    dispensing: DispensedPack | PackReturn
-    prescription: Prescription
-    patient: Patient
-    drug: Drug
-    pharmacy: Pharmacy
-    physician: Physician
-    institution: Institution
+    dispensing: "DispensedPack | PackReturn"
+    prescription: "Prescription"
+    patient: "Patient"
+    drug: "Drug"
+    pharmacy: "Pharmacy"
+    physician: "Physician"
+    institution: "Institution"
     units_per_pack: int = 1
     units_dispensed: int = 0
     undo_until: datetime | None = None
     parts: list[Part] = field(default_factory=list)
-    returns: list[PackReturn] = field(default_factory=list)
+    returns: "list[PackReturn]" = field(default_factory=list)
 
     @property
     def returned_at(self) -> datetime | None:
@@ -76,7 +83,7 @@ def _checked_code(code: str) -> str:
     return canonical
 
 
-def _may_see(actor: Actor, pharmacy: Pharmacy, prescription: Prescription) -> bool:
+def _may_see(actor: Actor, pharmacy: "Pharmacy", prescription: "Prescription") -> bool:
     """The one rule deciding whether an actor may see a dispensing of a pack."""
     if actor.role is Role.admin:
         return True
@@ -95,8 +102,8 @@ def _chain(session: Session, actor: Actor, code: str) -> Chain:
     returns = packs.returns_of(session, code)
     parts = []
     for dispensing, status in [*((r, "returned") for r in returns), *((d, "dispensed") for d in live)]:
-        prescription = session.get(Prescription, dispensing.prescription_id)
-        if _may_see(actor, session.get(Pharmacy, dispensing.pharmacy_code), prescription):
+        prescription = prescriptions.stored(session, dispensing.prescription_id)
+        if _may_see(actor, pharmacies.pharmacy_by_code(session, dispensing.pharmacy_code), prescription):
             parts.append(Part(dispensing, prescription, status))
     current = live[0] if live else (returns[-1] if returns else None)
     first = next((part for part in parts if part.dispensing is current), None)
@@ -105,10 +112,12 @@ def _chain(session: Session, actor: Actor, code: str) -> Chain:
     prescription, opened = first.prescription, packs.pack(session, code)
     days = current_app.config["TRACE_UNDO_DAYS"]
     return Chain(trace_code=code, status=first.status, dispensing=current,
-                 prescription=prescription, patient=session.get(Patient, prescription.patient_id),
-                 drug=session.get(Drug, current.drug_code), pharmacy=session.get(Pharmacy, current.pharmacy_code),
-                 physician=session.get(Physician, prescription.physician_code),
-                 institution=session.get(Institution, prescription.institution_code),
+                 prescription=prescription,
+                 patient=patients.patients_by_id(session, {prescription.patient_id})[prescription.patient_id],
+                 drug=drugs.drugs_by_code(session, {current.drug_code})[current.drug_code],
+                 pharmacy=pharmacies.pharmacy_by_code(session, current.pharmacy_code),
+                 physician=institutions.get_physician(session, prescription.physician_code),
+                 institution=institutions.institution_by_code(session, prescription.institution_code),
                  units_per_pack=opened.units_per_pack if opened else 1,
                  units_dispensed=opened.units_dispensed if opened else 0,
                  undo_until=rules.undo_until(current.dispensed_at, days) if live else None,

@@ -5,8 +5,7 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
-from dualchannel import clock, db
-from dualchannel.audit import synthetic
+from dualchannel import clock, db, synthetic
 from dualchannel.flags.models import Flag
 
 RULES = ("pharmacy_shopping", "overlapping_supply", "volume_outlier", "county_mismatch")
