@@ -23,7 +23,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.routing import IntegerConverter
 
 from dualchannel import adcodes, auth, clock, errors, problems
-from dualchannel.errors import Invalid, NotFound
+from dualchannel.errors import FieldMessage, Invalid, NotFound
 
 # Integer primary keys are 32-bit on PostgreSQL (`integer`); a larger id in a URL or body is an
 # object that cannot exist, not a reason for the database driver to fail.
@@ -114,7 +114,7 @@ def _no_store(response):
 
 
 _MAX_INT64 = 2**63 - 1
-_UNSTORABLE = "Contains a NUL character or an unpaired surrogate, or a number beyond 64 bits."
+_UNSTORABLE = FieldMessage("value_unstorable", "Contains a NUL character or an unpaired surrogate, or a number beyond 64 bits.")
 
 
 def _storable_text(text: str) -> bool:
@@ -168,7 +168,8 @@ def _json_depth(value) -> int:
 
 def _too_deep() -> Invalid:
     return Invalid(f"The JSON body is nested more than {MAX_JSON_DEPTH} levels deep.",
-                   {"body": [f"At most {MAX_JSON_DEPTH} levels of nesting."]}, code="json_too_deep")
+                   {"body": [FieldMessage("json_too_deep", f"At most {MAX_JSON_DEPTH} levels of nesting.",
+                                          levels=MAX_JSON_DEPTH)]}, code="json_too_deep")
 
 
 def _declares_query() -> bool:
@@ -197,7 +198,8 @@ def refuse_unreadable_input() -> None:
         raise RequestEntityTooLarge()
     if request.args and not _declares_query():
         raise Invalid(f"The request has fields this route does not take: {', '.join(sorted(request.args))}.",
-                      {key: ["Unknown field."] for key in request.args}, code="unknown_fields")
+                      {key: [FieldMessage("unknown_field", "Unknown field.")] for key in request.args},
+                      code="unknown_fields")
     errors: dict[str, list[str]] = {}
     for key, values in request.args.lists():
         for value in values:
@@ -231,7 +233,7 @@ class FullMatch(ma.validate.Regexp):
         return value
 
 
-CODE = FullMatch(r"^[A-Za-z0-9_-]{1,32}$", error="1-32 letters, digits, - or _.")
+CODE = FullMatch(r"^[A-Za-z0-9_-]{1,32}$", error=FieldMessage("code_format", "1-32 letters, digits, - or _."))
 
 
 class KnownRegion(FullMatch):
@@ -239,13 +241,13 @@ class KnownRegion(FullMatch):
     `national` also accepts 100000, the whole country."""
 
     def __init__(self, *, national: bool = False):
-        super().__init__(r"^[0-9]{6}$", error="A 6-digit administrative division code.")
+        super().__init__(r"^[0-9]{6}$", error=FieldMessage("adcode_format", "A 6-digit administrative division code."))
         self.national = national
 
     def __call__(self, value):
         super().__call__(value)
         if not (adcodes.is_known(value) or (self.national and value == adcodes.NATIONAL)):
-            raise ma.ValidationError("No such administrative division.")
+            raise ma.ValidationError(FieldMessage("adcode_unknown", "No such administrative division."))
         return value
 
 
@@ -259,7 +261,8 @@ class Date(ma.fields.Date):
     def _deserialize(self, value, attr, data, **kwargs):
         day = super()._deserialize(value, attr, data, **kwargs)
         if not clock.in_range(day):
-            raise ma.ValidationError(f"A date from {clock.MIN_DATE} to {clock.MAX_DATE}.")
+            raise ma.ValidationError(FieldMessage("date_out_of_range", f"A date from {clock.MIN_DATE} to {clock.MAX_DATE}.",
+                                                  min=clock.MIN_DATE.isoformat(), max=clock.MAX_DATE.isoformat()))
         return day
 
 
@@ -306,7 +309,8 @@ def decode_cursor(cursor: str | None) -> int | None:
     except (ValueError, binascii.Error):
         text = ""
     if not _CURSOR_VALUE.fullmatch(text) or int(text) > MAX_ID:
-        raise Invalid("The cursor is not one this service issued.", {"cursor": ["Invalid cursor."]},
+        raise Invalid("The cursor is not one this service issued.",
+                      {"cursor": [FieldMessage("cursor_invalid", "Invalid cursor.")]},
                       code="invalid_cursor")
     return int(text)
 
@@ -347,10 +351,11 @@ class MoneyField(ma.fields.Decimal):
         if isinstance(value, float):
             value = repr(value)  # 12.3 must mean 12.3, not its binary neighbour
         if isinstance(value, str) and len(value) > 40:
-            raise ma.ValidationError("Not a decimal amount.")  # before Decimal parses a megabyte
+            raise ma.ValidationError(FieldMessage("not_a_decimal", "Not a decimal amount."))  # before Decimal parses a megabyte
         number = super()._validated(value)
         if number is not None and number.as_tuple().exponent < -self.max_places:
-            raise ma.ValidationError(f"At most {self.max_places} decimal places.")
+            raise ma.ValidationError(FieldMessage("too_many_decimal_places", f"At most {self.max_places} decimal places.",
+                                                  places=self.max_places))
         return number
 
     def _serialize(self, value, attr, obj, **kwargs):
@@ -388,8 +393,8 @@ class Text(ma.fields.String):
     """Free text from a person (a reason, a note): trimmed, and not blank once trimmed."""
 
     def __init__(self, max_length: int = 500, **kwargs):
-        super().__init__(validate=ma.validate.Length(1, max_length, error="Must not be blank (at most {max} "
-                                                                          "characters)."), **kwargs)
+        super().__init__(validate=ma.validate.Length(1, max_length, error=FieldMessage(
+            "text_blank_or_long", "Must not be blank (at most {max} characters).", max=max_length)), **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
         return super()._deserialize(value, attr, data, **kwargs).strip()

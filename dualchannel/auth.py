@@ -20,7 +20,7 @@ from sqlmodel import Field, Session, SQLModel, select
 
 from dualchannel import adcodes, clock
 from dualchannel.db import UTCDateTime
-from dualchannel.errors import Forbidden, Invalid, Unauthorized
+from dualchannel.errors import FieldMessage, Forbidden, Invalid, Unauthorized
 
 
 class Role(enum.StrEnum):
@@ -97,17 +97,18 @@ def create_token(session: Session, *, role: str, subject: str | None, name: str 
     try:
         role = Role(role)
     except ValueError:
-        raise Invalid(f"Unknown role {role!r}.", {"role": [f"One of {', '.join(r.value for r in Role)}."]},
+        raise Invalid(f"Unknown role {role!r}.", {"role": [FieldMessage("role_unknown", f"One of {', '.join(r.value for r in Role)}.",
+                                                                     roles=", ".join(r.value for r in Role))]},
                       code="role_unknown")
     if role is Role.admin:
         subject = None
     elif not subject:
-        raise Invalid("This role needs a subject.", {"subject": ["Missing."]}, code="subject_required")
+        raise Invalid("This role needs a subject.", {"subject": [FieldMessage("required", "Missing.")]}, code="subject_required")
     if role is Role.bureau and not adcodes.is_valid(subject):
-        raise Invalid("A bureau's subject is the 6-digit adcode of its region.", {"subject": ["Not an adcode."]},
+        raise Invalid("A bureau's subject is the 6-digit adcode of its region.", {"subject": [FieldMessage("adcode_unknown", "Not an adcode.")]},
                       code="bureau_subject_invalid")
     if pharmacist_id is not None and role is not Role.pharmacy:
-        raise Invalid("Only a pharmacy's token is bound to a pharmacist.", {"pharmacist": ["Not a pharmacy."]},
+        raise Invalid("Only a pharmacy's token is bound to a pharmacist.", {"pharmacist": [FieldMessage("pharmacist_needs_pharmacy", "Not a pharmacy.")]},
                       code="pharmacist_needs_pharmacy")
     token = "dc_" + secrets.token_urlsafe(32)
     session.add(ApiToken(token_hash=_digest(token), role=role.value, subject=subject, name=name,

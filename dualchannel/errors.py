@@ -7,7 +7,7 @@ import math
 from flask import Flask, current_app, jsonify
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from dualchannel.problems import PROBLEMS
+from dualchannel.problems import PROBLEMS, field_code
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,30 @@ class DomainError(Exception):
         self.code = code
         self.on_refusal = tuple(on_refusal)
         self.extra = extra
+
+
+class FieldMessage(str):
+    """The message of one field (a value of a 422's `errors`) with its stable `code` and the
+    values its zh-CN text fills in (`problems.FIELDS`). It is a str, so the English reads as
+    before; the problem carries the codes beside it in `error_codes`, which the pages translate."""
+
+    code: str
+    params: dict
+
+    def __new__(cls, code: str, message: str, **params):
+        message_ = super().__new__(cls, message)
+        message_.code, message_.params = code, params
+        return message_
+
+    def format(self, *args, **kwargs):  # marshmallow formats a validator's `error=` text: keep the code
+        return FieldMessage(self.code, str.format(self, *args, **kwargs), **self.params)
+
+    def __reduce__(self):  # copies and pickles keep the code and values
+        return _field_message, (self.code, str(self), self.params)
+
+
+def _field_message(code: str, message: str, params: dict) -> FieldMessage:
+    return FieldMessage(code, message, **params)
 
 
 class NotFound(DomainError):
@@ -77,7 +101,8 @@ PROBLEM_TYPE_PREFIX = "/problems/"
 
 def problem(status: int, title: str, detail: str, errors=None, *, code: str | None = None, **extra):
     """A problem+json response with its stable `code` (one of `problems.PROBLEMS`) and a `type`
-    URI built from it; `errors` is flattened to field path -> messages (`items.0.quantity`). Any
+    URI built from it; `errors` is flattened to field path -> messages (`items.0.quantity`), and
+    `error_codes` gives each message's code and values at the same place (`problems.FIELDS`). Any
     resident ID number in it is masked: error texts name the caller's input (a code, a field),
     and an ID number typed in the wrong field must not come back."""
     from dualchannel.identity import redact
@@ -89,6 +114,7 @@ def problem(status: int, title: str, detail: str, errors=None, *, code: str | No
             "code": code}
     if errors:
         body["errors"] = flatten_errors(errors)
+        body["error_codes"] = {path: [field_code(m) for m in messages] for path, messages in body["errors"].items()}
     body.update(extra)
     response = jsonify(json.loads(redact(json.dumps(body, ensure_ascii=False, default=str))))
     response.status_code = status

@@ -28,7 +28,7 @@ from sqlmodel import Field, Session, SQLModel, select
 
 from dualchannel import clock, db
 from dualchannel.auth import current_actor
-from dualchannel.errors import Conflict, Invalid
+from dualchannel.errors import Conflict, FieldMessage, Invalid
 
 HEADER = "Idempotency-Key"
 REPLAYED = "Idempotent-Replayed"
@@ -83,7 +83,8 @@ def _statements(dialect_name: str) -> tuple[sa.Insert, sa.Select, sa.Update]:
 def _replay(record: IdempotencyKey, request_hash: str):
     if record.request_hash != request_hash:
         raise Invalid(f"This {HEADER} was used with a different request.",
-                      {HEADER: ["Already used with a different body; use a new key."]}, code="idempotency_key_reused")
+                      {HEADER: [FieldMessage("idempotency_key_reused",
+                                             "Already used with a different body; use a new key.")]}, code="idempotency_key_reused")
     if record.status is None:
         raise Conflict(f"A request with this {HEADER} is still in progress; retry shortly.",
                        code="idempotency_key_in_progress")
@@ -105,7 +106,7 @@ def idempotent(view):
             return view(*args, **kwargs)
         if not _KEY.fullmatch(key):
             raise Invalid(f"{HEADER} must be 1 to 255 visible ASCII characters.",
-                          {HEADER: ["1 to 255 visible ASCII characters."]}, code="invalid_idempotency_key")
+                          {HEADER: [FieldMessage("idempotency_key_format", "1 to 255 visible ASCII characters.")]}, code="invalid_idempotency_key")
         session = db.session()
         claim, read, store = _statements(session.get_bind().dialect.name)
         actor, endpoint, request_hash = current_actor().label, f"{request.method} {request.path}"[:200], fingerprint()

@@ -23,26 +23,31 @@ _EXTENSION = "dualchannel.identity"
 
 
 class InvalidIdNumber(ValueError):
-    """The text is not a valid 18-character resident ID number."""
+    """The text is not a valid 18-character resident ID number; `code` says why (a field code
+    of `problems.FIELDS`)."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
 
 
 def normalize(number: str) -> str:
     """Validate and return the canonical form (upper-case X), or raise InvalidIdNumber."""
     if not isinstance(number, str):
-        raise InvalidIdNumber("must be a string")
+        raise InvalidIdNumber("id_number_not_text", "must be a string")
     compact = ric.compact(number)
     if len(compact) != 18:
-        raise InvalidIdNumber("must be 18 characters")
+        raise InvalidIdNumber("id_number_length", "must be 18 characters")
     if not compact[:17].isdigit() or not (compact[17].isdigit() or compact[17] == "X"):
-        raise InvalidIdNumber("must be 17 digits and a check digit or X")
+        raise InvalidIdNumber("id_number_characters", "must be 17 digits and a check digit or X")
     if compact[-1] != ric.calc_check_digit(compact):
-        raise InvalidIdNumber("check digit does not match (ISO 7064 MOD 11-2)")
+        raise InvalidIdNumber("id_number_check_digit", "check digit does not match (ISO 7064 MOD 11-2)")
     try:
         born = ric.get_birth_date(compact)
     except ValidationError:
-        raise InvalidIdNumber("birth date is not a real date")
+        raise InvalidIdNumber("id_number_birth_date", "birth date is not a real date")
     if not date(1880, 1, 1) <= born <= clock.today():
-        raise InvalidIdNumber("birth date is out of range")
+        raise InvalidIdNumber("id_number_birth_date_range", "birth date is out of range")
     return compact
 
 

@@ -308,6 +308,282 @@ PROBLEMS: dict[str, ProblemType] = {p.code: p for p in (
 )}
 
 
+@dataclass(frozen=True)
+class FieldCode:
+    """The code of one field's message (a value of a 422's `errors`): `error_codes` carries it
+    beside the English message, with the values its zh-CN text names."""
+
+    code: str
+    zh: str  # zh-CN, what the pages show beside the field; {name} placeholders are the message's values
+    en: str  # English: when it is given
+
+    @property
+    def placeholders(self) -> list[str]:
+        return re.findall(r"\{(\w+)\}", self.zh)
+
+
+_F = FieldCode
+FIELDS: dict[str, FieldCode] = {f.code: f for f in (
+    # --- marshmallow's and webargs' own messages (matched from the libraries' texts, below) ---
+    _F("required", "必填。", "Missing data for required field."),
+    _F("null", "不能为空。", "Field may not be null."),
+    _F("invalid_value", "取值无效。", "Invalid value."),
+    _F("not_a_string", "应为文字。", "Not a valid string."),
+    _F("not_an_integer", "应为整数。", "Not a valid integer."),
+    _F("not_a_number", "应为数字。", "Not a valid number."),
+    _F("number_too_large", "数值过大。", "Number too large."),
+    _F("number_special", "不能为 NaN 或无穷大。", "Special numeric values (nan or infinity) are not permitted."),
+    _F("not_a_boolean", "应为是或否（true/false）。", "Not a valid boolean."),
+    _F("not_a_date", "应为日期（YYYY-MM-DD）。", "Not a valid date."),
+    _F("not_a_datetime", "应为日期时间（ISO 8601，含时区）。", "Not a valid datetime."),
+    _F("not_a_list", "应为列表。", "Not a valid list."),
+    _F("not_an_object", "应为对象（JSON object）。", "Invalid type / input type / mapping type."),
+    _F("unknown_field", "本功能不接受该字段。", "Unknown field."),
+    _F("too_short", "至少 {min} 个。", "Shorter than minimum length."),
+    _F("too_long", "至多 {max} 个。", "Longer than maximum length."),
+    _F("length_between", "长度应为 {min} 至 {max}。", "Length must be between min and max."),
+    _F("length_exactly", "长度应为 {equal}。", "Length must be exactly `equal`."),
+    _F("not_one_of", "应为以下之一：{choices}。", "Must be one of `choices`."),
+    _F("pattern_mismatch", "格式不符合要求。", "String does not match expected pattern."),
+    _F("at_least", "不能小于 {min}。", "Must be greater than or equal to `min`."),
+    _F("greater_than", "应大于 {min}。", "Must be greater than `min`."),
+    _F("at_most", "不能大于 {max}。", "Must be less than or equal to `max`."),
+    _F("less_than", "应小于 {max}。", "Must be less than `max`."),
+    _F("between", "应在 {min} 至 {max} 之间。", "Must be between `min` and `max` (inclusive)."),
+    _F("between_open", "应在 {min} 与 {max} 之间（按规定是否含端点）。", "Must be between `min` and `max`, an end excluded."),
+    _F("json_invalid", "不是有效的 JSON。", "Invalid JSON body."),
+    _F("uncoded", "此项有误。", "A message without a code (a defect: every message should have one)."),
+    # --- the kernel ---
+    _F("value_unstorable", "含有无法保存的字符（空字符或不成对的代理字符），或数值超出 64 位。",
+       "A NUL character, an unpaired surrogate, or an integer beyond 64 bits."),
+    _F("json_too_deep", "嵌套层数过多（至多 {levels} 层）。", "JSON nested more than `levels` deep."),
+    _F("code_format", "须为 1 至 32 位字母、数字、- 或 _。", "A code: 1-32 letters, digits, - or _."),
+    _F("adcode_format", "须为 6 位行政区划代码。", "A 6-digit administrative division code."),
+    _F("adcode_unknown", "没有该行政区划。", "No such administrative division."),
+    _F("date_out_of_range", "日期须在 {min} 至 {max} 之间。", "A date from `min` to `max`."),
+    _F("cursor_invalid", "翻页参数无效，请重新查询。", "The cursor is not one this service issued."),
+    _F("not_a_decimal", "应为金额（十进制数）。", "Not a decimal amount."),
+    _F("too_many_decimal_places", "至多 {places} 位小数。", "At most `places` decimal places."),
+    _F("text_blank_or_long", "不能为空，且不超过 {max} 个字。", "Blank, or longer than `max` characters."),
+    _F("role_unknown", "角色应为以下之一：{roles}。", "Not a role of the service."),
+    _F("pharmacist_needs_pharmacy", "只有药店账户可以绑定药师。", "Only a pharmacy's token is bound to a pharmacist."),
+    _F("idempotency_key_reused", "该幂等键已用于另一请求，请使用新的键。", "The key was used with a different body."),
+    _F("idempotency_key_format", "须为 1 至 255 个可见 ASCII 字符。", "1 to 255 visible ASCII characters."),
+    _F("id_number_not_text", "格式有误。", "The ID number is not text."),
+    _F("id_number_length", "应为 18 位。", "An ID number has 18 characters."),
+    _F("id_number_characters", "应为 17 位数字加 1 位校验码（数字或 X）。", "17 digits and a check digit or X."),
+    _F("id_number_check_digit", "校验码不正确。", "The check digit does not match (ISO 7064 MOD 11-2)."),
+    _F("id_number_birth_date", "出生日期不存在。", "The birth date is not a real date."),
+    _F("id_number_birth_date_range", "出生日期超出范围。", "The birth date is out of range."),
+    # --- patients and identity ---
+    _F("name_blank", "不能为空。", "The name is blank."),
+    _F("name_too_long", "最多 {max} 个字符。", "The name is longer than `max` characters."),
+    _F("eligibility_not_needed", "{drug}无需认定待遇资格。", "The drug requires no eligibility (待遇准入) to be recorded."),
+    _F("valid_until_past", "不能早于今天。", "An eligibility's valid_until is in the past."),
+    # --- prescriptions, packs, traceability ---
+    _F("patient_unknown", "未知患者。", "No patient in the physician's care has this id."),
+    _F("drug_listed_twice", "同一药品列出了两次。", "A drug appears twice on a prescription or a dispensing."),
+    _F("drug_not_dual_channel", "{drug}不是双通道药品。", "The drug is not a dual-channel drug."),
+    _F("eligibility_missing", "{drug}尚未认定待遇资格（待遇准入），请先认定。",
+       "The drug requires eligibility (待遇准入) and the patient has none recorded."),
+    _F("eligibility_expired", "{drug}的待遇资格已于 {expired_on} 到期，须复查评估后续期。",
+       "The patient's eligibility for the drug expired; a re-examination (复查评估) renews it."),
+    _F("days_supply_too_long", "用药天数最多 {max} 天（长期处方不超过 12 周）。",
+       "More than the longest supply (84 days, 12 weeks for a long-term prescription)."),
+    _F("pharmacy_unknown", "未知药店。", "No pharmacy has this code."),
+    _F("pharmacy_status_not_active", "药店当前为“{status_now}”。", "The pharmacy is not an active dual-channel one."),
+    _F("pharmacy_outside_patient_region", "不在患者的统筹地区内。",
+       "The pharmacy is outside the patient's coordinating (or filed) region."),
+    _F("pharmacy_without_cold_chain", "没有冷链贮存条件。", "The pharmacy has no cold chain for a cold-chain drug."),
+    _F("reason_code_required", "请从列表中选择原因。", "The action needs a reason code from its published list."),
+    _F("reason_code_not_for_action", "该原因不适用于{action}，请从列表中选择。",
+       "The reason code is not one the action accepts."),
+    _F("reason_note_required", "选择“其他原因”时须填写说明。", "This reason code needs a note saying what happened."),
+    _F("reason_code_only_for_refusal", "仅在审方不通过时填写。", "An approving review carries no reason code."),
+    _F("id_number_not_patients", "与处方患者的身份证号不一致。", "The ID number is not the prescription's patient's."),
+    _F("agent_id_is_patients", "这是患者本人的身份证号；本人取药时不要填写代取人。",
+       "The agent's ID number is the patient's own; leave pickup out."),
+    _F("drug_not_on_prescription", "{drug_code} 不在此处方上。", "The drug is not on this prescription."),
+    _F("too_many_trace_codes", "处方数量为 {quantity}，最多 {quantity} 个追溯码，实际 {given} 个。",
+       "More trace codes than units prescribed."),
+    _F("trace_codes_one_per_unit", "处方数量为 {quantity}，须每盒一个追溯码，实际 {given} 个。",
+       "A drug dispensed whole takes one trace code per unit prescribed."),
+    _F("trace_code_malformed", "不是有效的药品追溯码（应为 20 位数字）。", "A traceability code (药品追溯码) is 20 digits."),
+    _F("trace_code_scanned_twice", "追溯码 {trace_code} 重复扫描：一个追溯码就是一盒药。",
+       "The same trace code is given twice in one dispensing."),
+    _F("trace_code_not_this_drug", "追溯码 {trace_code} 不是{drug}的药品追溯码（药品标识码应为 {prefixes}）。",
+       "The code's product identification code (药品标识码) is not the drug's."),
+    _F("trace_code_of_other_drug",
+       "追溯码 {trace_code} 不是{drug}的药品追溯码（药品标识码应为 {prefixes}），它属于{owner}。",
+       "The code's product identification code (药品标识码) belongs to another drug (`owner`)."),
+    _F("trace_code_not_needed", "前面的药盒已够 {quantity} 个单位，追溯码 {trace_code} 多余：只扫实际使用的药盒。",
+       "The packs scanned before this code already hold the units prescribed (拆零)."),
+    _F("packs_fall_short", "所扫药盒只剩 {held} 个单位，处方需要 {quantity} 个。",
+       "The packs scanned hold fewer units than prescribed (拆零)."),
+    _F("drugs_not_dispensed", "以下药品未扫码：{drug_codes}。", "Drugs of the prescription have no trace codes."),
+    _F("fhir_parameter_unsupported", "本服务器不支持该查询参数。", "Not a FHIR search parameter of this server."),
+    _F("fhir_last_updated_invalid",
+       "应为日期（YYYY-MM-DD）或带时区的时刻，年份在 2000 至 2100 之间，可加前缀 gt、ge、lt、le 或 eq。",
+       "_lastUpdated: a date or an instant with its offset, from 2000 to 2100, after gt, ge, lt, le or eq."),
+    _F("fhir_prefix_unsupported", "不支持前缀 {prefix}：只能是 gt、ge、lt、le 或 eq。",
+       "_lastUpdated takes the prefixes gt, ge, lt, le or eq."),
+    _F("fhir_patient_reference_invalid", "应为患者编号，或 Patient/<编号>。", "patient: an id, or Patient/<id>."),
+    _F("fhir_status_unknown", "含有 {resource_type} 不支持的状态。", "A status that is not one of the resource type's."),
+    # --- pharmacies, drugs, institutions, signatures, accounts ---
+    _F("drug_unknown", "未知药品。", "No drug has this code."),
+    _F("trace_prefix_format", "药品标识码应为 7 位数字。", "A product identification code (药品标识码): 7 ASCII digits."),
+    _F("trace_prefix_taken", "药品标识码 {prefix} 已属于 {drug}。", "The product identification code is another drug's."),
+    _F("point_outside_china", "不在中国境内。", "The location is outside China."),
+    _F("point_in_no_county", "不在任何县级区划内。", "The location lies in no county of China."),
+    _F("stock_not_an_object", "应为“药品编码: 数量”形式的对象。", "A stock update is an object of drug code to quantity."),
+    _F("stock_too_many_drugs", "每次最多更新 {max} 种药品的库存。", "More than `max` drugs in one stock update."),
+    _F("stock_line_invalid", "药品编码须为 1 至 32 位字母、数字、- 或 _，数量须为不小于 0 的整数。",
+       "A stock line: a drug code and a whole number of units, 0 or more."),
+    _F("licence_number_format", "须为 6 至 32 位字母或数字。", "A pharmacist's licence number: 6 to 32 letters and digits."),
+    _F("pharmacist_not_of_pharmacy", "不是本药店的药师。", "No pharmacist with this licence at this pharmacy."),
+    _F("pharmacist_unknown", "未知的药师。", "No pharmacist has this licence number."),
+    _F("institution_unknown", "未知的医疗机构。", "No institution has this code."),
+    _F("physician_unknown", "未知的医师。", "No physician has this code."),
+    _F("lat_lon_together", "请同时填写纬度和经度。", "lat and lon are given together or not at all."),
+    _F("key_holder_required", "请填写医师编码或药师执业注册证编号（二选一）。",
+       "A signing key names one holder: physician_code or pharmacist."),
+    _F("revocation_in_future", "不能晚于现在：密钥只能从现在或过去的某一时刻起吊销。",
+       "compromised_since is in the future."),
+    # --- settlements ---
+    _F("direct_settlement_out_of_region", "药店不在患者的统筹地区内，不能直接结算，请按手工报销办理。",
+       "Direct settlement is only for patients of the pharmacy's coordinating region; settle as a manual claim."),
+    _F("policy_note_too_long", "最多 {max} 个字符。", "A policy's note is at most `max` characters."),
+    _F("policy_rules_broken",
+       "结算政策不符合规则：金额须精确到分，比例须在 0 至 1 之间，大病保险各段上限须为正数且逐段递增（只有最后一段可不设上限），"
+       "救助类别 none 的比例须为 0。",
+       "The policy breaks a rule of policies (the English message says which)."),
+    _F("policy_not_in_force", "统筹地区 {region} 在 {on} 没有有效的结算政策，须由本地区医保局录入。",
+       "No settlement policy of the region is in force on the day; a bureau of the region adds one."),
+    _F("assistance_category_not_in_policy", "结算政策中没有规定患者的医疗救助类别。",
+       "The policy has no ratio for the patient's medical-assistance category."),
+    _F("agreed_price_missing", "{drug}没有协议价格，请填写单价。", "The drug has no agreed price: give its unit price."),
+    # --- procurement ---
+    _F("file_unreadable_text", "无法读取文件：不是 UTF-8 或 GB18030 编码的文本。",
+       "An uploaded table is neither UTF-8 nor GB18030 text."),
+    _F("file_malformed_csv", "CSV 文件格式有误，无法读取。", "An uploaded CSV file cannot be parsed."),
+    _F("file_too_large_unpacked", "XLSX 文件解压后过大（超过 256 MB）。", "An uploaded XLSX file unpacks to more than 256 MB."),
+    _F("file_malformed_xlsx", "XLSX 文件格式有误，无法读取。", "An uploaded XLSX file cannot be read."),
+    _F("file_without_header", "文件为空或缺少表头行。", "An uploaded table is empty or has no header row."),
+    _F("file_column_missing", "缺少“{column}”列。", "An uploaded table lacks the required `column`."),
+    _F("file_too_many_rows", "行数过多：每个文件至多 {max} 行。", "An uploaded table has more than `max` rows."),
+    _F("file_without_rows", "文件中没有数据行。", "An uploaded table has a header but no data rows."),
+    _F("row_invalid", "第 {line} 行有误（{columns}），整个文件均未导入。",
+       "Row `line` of an import is invalid in `columns` (the message gives the reasons); nothing was imported."),
+    _F("product_exists", "集采产品 {product} 已经存在。", "A procurement product with this code already exists."),
+    _F("row_code_repeated", "与第 {line} 行的产品编码重复。", "An import repeats the product code of row `line`."),
+    _F("row_reference_repeated", "与第 {line} 行的单号重复。", "An import repeats the purchase reference of row `line`."),
+    _F("purchase_reference_recorded", "该单号已经登记过了。", "A purchase with this reference is already recorded."),
+    _F("institution_own_only", "医疗机构只能为本机构办理此事项。", "An institution acts only for itself."),
+    _F("institution_outside_region", "医保局只能在本辖区内办理此事项。",
+       "The institution lies outside the bureau's region."),
+    _F("product_unknown", "未知的集采产品。", "No procurement product has this code."),
+    _F("date_in_future", "不能晚于今天。", "The date is in the future."),
+    _F("date_before_earliest", "不能早于 {earliest}。", "The date is before `earliest`."),
+    _F("date_outside_procurement_cycle", "不在集采批次 {batch} 的采购周期（{start} 至 {end}）内。",
+       "The date is outside the procurement cycle `start`..`end` of `batch`."),
+    _F("agreement_year_start_unknown", "不是协议年度的开始日期，应为以下之一：{starts}。",
+       "Not the first day of an agreement year of the batch; one of `starts`."),
+    _F("cycle_end_before_start", "早于周期开始日期。", "cycle_end is before cycle_start."),
+    _F("first_year_end_out_of_range", "须在采购周期内，且距周期开始不足 {months} 个月。",
+       "first_year_end is outside the cycle, or `months` or more after cycle_start."),
+    _F("effective_date_outside_cycle", "不在采购周期内。", "The effective date is outside the cycle."),
+    _F("selected_price_not_positive", "中选产品的价格须大于 0。", "A selected product's price is 0."),
+    _F("conversion_out_of_range", "须大于 0 且不超过 1,000,000。", "A conversion factor above 0 and at most 1,000,000."),
+    _F("base_start_not_before_end", "须早于基期结束日期。", "base_start is not before base_end."),
+    _F("explanation_required_below_history", "低于历史使用量 {history}（{unit}）时必须填写。",
+       "A declaration below the institution's history (`history` `unit`) must explain why."),
+    _F("product_not_selected", "不是中选产品。", "Supply problems concern selected products only."),
+    _F("promised_fix_out_of_range", "承诺解决日期须在 {earliest} 至 {latest} 之间（答复后不超过 5 个工作日）。",
+       "The promised fix is outside `earliest`..`latest` (5 working days after the reply)."),
+    # --- audit, flags, coverage, access log ---
+    _F("region_required_for_admin", "请指定地区（管理员没有所属辖区）。", "An admin names the region it acts on."),
+    _F("exemption_patient_unknown", "须为本辖区内患者的编号。", "No patient with this id in the region."),
+    _F("exemption_generic_unknown", "没有该通用名的药品。", "No drug has this generic name."),
+    _F("pharmacy_not_found", "没有找到药店 {pharmacy}。", "No pharmacy has this code."),
+    _F("reason_required", "请填写原因。", "Say why (a reason with words in it)."),
+)}
+
+
+def _default_messages(field_class) -> dict[str, str]:
+    """A marshmallow field class's messages, as an instance would merge them (base first)."""
+    merged = {}
+    for klass in reversed(field_class.__mro__):
+        merged.update(klass.__dict__.get("default_error_messages", {}))
+    return merged
+
+
+def _library_messages() -> tuple[dict[str, str], list[tuple[re.Pattern, str]]]:
+    """marshmallow's and webargs' own field messages, read from the libraries: (text -> code for
+    the fixed ones, [(pattern, code)] for those with values, e.g. `Longer than maximum length 40.`)."""
+    import marshmallow as ma
+
+    fixed, patterns = {"Invalid JSON body.": "json_invalid"}, []
+
+    def add(template: str, code: str) -> None:
+        if "{" not in template:
+            fixed[template] = code
+        else:
+            pattern = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>.*)", re.escape(template))
+            patterns.append((re.compile(f"^{pattern}$", re.DOTALL), code))
+
+    field_codes = {"required": "required", "null": "null", "validator_failed": "invalid_value"}
+    for name, key, code in (("String", "invalid", "not_a_string"), ("String", "invalid_utf8", "not_a_string"),
+                            ("Integer", "invalid", "not_an_integer"), ("Number", "invalid", "not_a_number"),
+                            ("Number", "too_large", "number_too_large"), ("Float", "special", "number_special"),
+                            ("Decimal", "special", "number_special"), ("Boolean", "invalid", "not_a_boolean"),
+                            ("Date", "invalid", "not_a_date"), ("DateTime", "invalid", "not_a_datetime"),
+                            ("Nested", "type", "not_an_object"), ("List", "invalid", "not_a_list"),
+                            ("Mapping", "invalid", "not_an_object")):
+        add(_default_messages(getattr(ma.fields, name))[key], code)
+    for key, code in field_codes.items():
+        add(_default_messages(ma.fields.Field)[key], code)
+    schema_messages = ma.Schema().error_messages
+    add(schema_messages["type"], "not_an_object")
+    add(schema_messages["unknown"], "unknown_field")
+    length = ma.validate.Length
+    for template, code in ((length.message_min, "too_short"), (length.message_max, "too_long"),
+                           (length.message_all, "length_between"), (length.message_equal, "length_exactly")):
+        add(template, code)
+    add(ma.validate.OneOf.default_message, "not_one_of")
+    add(ma.validate.Regexp.default_message, "pattern_mismatch")
+    rng = ma.validate.Range
+    for closed, op, code in ((True, rng.message_gte, "at_least"), (False, rng.message_gt, "greater_than")):
+        add(rng.message_min.format(min_op=op), code)
+    for closed, op, code in ((True, rng.message_lte, "at_most"), (False, rng.message_lt, "less_than")):
+        add(rng.message_max.format(max_op=op), code)
+    for low, high in ((rng.message_gte, rng.message_lte), (rng.message_gt, rng.message_lte),
+                      (rng.message_gte, rng.message_lt), (rng.message_gt, rng.message_lt)):
+        add(rng.message_all.format(min_op=low, max_op=high),
+            "between" if (low, high) == (rng.message_gte, rng.message_lte) else "between_open")
+    # The longest first: "Must be ≥ 1 and ≤ 84." is a range, not a minimum of "1 and ≤ 84".
+    return fixed, sorted(patterns, key=lambda pair: -len(pair[0].pattern))
+
+
+_LIBRARY_MESSAGES = _library_messages()
+
+
+def field_code(message) -> dict:
+    """`{"code": ..., **values}` of one field message: the code it carries (`errors.FieldMessage`),
+    or the code of a message of marshmallow or webargs, or `uncoded`."""
+    code = getattr(message, "code", None)
+    if code is not None:
+        return {"code": code, **message.params}
+    fixed, patterns = _LIBRARY_MESSAGES
+    text = str(message)
+    if text in fixed:
+        return {"code": fixed[text]}
+    for pattern, code in patterns:
+        match = pattern.match(text)
+        if match:
+            return {"code": code, **match.groupdict()}
+    return {"code": "uncoded"}
+
+
 def get(code: str) -> ProblemType | None:
     return PROBLEMS.get(code)
 
@@ -370,7 +646,9 @@ def module_source() -> str:
     return ("// Generated from dualchannel/problems.py: the zh-CN text of every problem code.\n"
             "export const PROBLEMS = " + json.dumps(
                 {code: {"status": p.status, "title": p.title, "zh": p.zh} for code, p in sorted(PROBLEMS.items())},
-                ensure_ascii=False, indent=0, sort_keys=True) + ";\n")
+                ensure_ascii=False, indent=0, sort_keys=True) + ";\n"
+            "export const FIELDS = " + json.dumps({code: f.zh for code, f in sorted(FIELDS.items())},
+                                                  ensure_ascii=False, indent=0, sort_keys=True) + ";\n")
 
 
 # Calls that name a problem code: the domain exceptions, `errors.problem` and `db.commit`.

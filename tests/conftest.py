@@ -17,7 +17,7 @@ from flask.testing import FlaskCliRunner, FlaskClient
 
 from dualchannel import clock, create_app, db, migrate
 from dualchannel.models import metadata
-from dualchannel.problems import PROBLEMS
+from dualchannel.problems import FIELDS, PROBLEMS
 from dualchannel.signatures import crypto
 from tests.support import find_resident_ids
 
@@ -294,7 +294,8 @@ def privacy_guard(monkeypatch):
 def problem_contract_violations(body: dict, status: int) -> list[str]:
     """What a problem+json body breaks of the error contract (empty when it keeps it): a `code`
     of the registry with its status, `type` built from it, every placeholder of the code's
-    zh-CN text filled by a member of the problem, and `errors` flat (field path -> messages)."""
+    zh-CN text filled by a member of the problem, `errors` flat (field path -> messages) and
+    `error_codes` giving each of those messages a code of `problems.FIELDS` with its values."""
     code = body.get("code")
     known = PROBLEMS.get(code)
     wrong = []
@@ -312,6 +313,19 @@ def problem_contract_violations(body: dict, status: int) -> list[str]:
             isinstance(k, str) and isinstance(v, list) and all(not isinstance(m, (dict, list)) for m in v)
             for k, v in errors.items())):
         wrong.append(f"errors is not field path -> messages: {errors!r}"[:300])
+    codes = body.get("error_codes")
+    if errors is not None:
+        shape = {path: len(messages) for path, messages in errors.items()} if isinstance(errors, dict) else None
+        if not isinstance(codes, dict) or {path: len(entries) for path, entries in codes.items()} != shape:
+            wrong.append(f"error_codes does not give a code per message of errors: {codes!r}"[:300])
+        else:
+            for path, entries in codes.items():
+                for entry, message in zip(entries, errors[path]):
+                    field = FIELDS.get(entry.get("code"))
+                    if field is None or field.code == "uncoded":
+                        wrong.append(f"{path}: {message!r} has no code of problems.FIELDS ({entry!r})")
+                    elif any(entry.get(name) in (None, "") for name in field.placeholders):
+                        wrong.append(f"{path}: {field.code} needs {field.placeholders}, given {entry!r}")
     return wrong
 
 

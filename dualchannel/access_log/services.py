@@ -10,7 +10,7 @@ from dualchannel import adcodes, clock
 from dualchannel.api import Page, paginate
 from dualchannel.access_log.models import AccessAction, AccessLog
 from dualchannel.auth import Actor, Role
-from dualchannel.errors import Invalid
+from dualchannel.errors import FieldMessage, Invalid
 
 
 def record(session: Session, actor: Actor, action: AccessAction, resource_type: str,
@@ -71,7 +71,8 @@ def require_reason(reason: str | None) -> str:
     """A reason with words in it, for reads and undos that must say why; else Invalid."""
     text = (reason or "").strip()
     if not text:
-        raise Invalid("A reason is required.", {"reason": ["Say why."]}, code="reason_required")
+        raise Invalid("A reason is required.", {"reason": [FieldMessage("reason_required", "Say why.")]},
+                      code="reason_required")
     return text
 
 

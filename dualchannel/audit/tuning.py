@@ -14,7 +14,7 @@ from dualchannel.audit.models import AuditExemption, AuditThreshold, AuditThresh
 from dualchannel.audit.rules import Thresholds
 from dualchannel.auth import Actor, Role
 from dualchannel.drugs import services as drugs
-from dualchannel.errors import Conflict, Invalid, NotFound
+from dualchannel.errors import Conflict, FieldMessage, Invalid, NotFound
 from dualchannel.flags import services as flags
 from dualchannel.flags.models import FlagStatus
 from dualchannel.patients import services as patients
@@ -27,7 +27,8 @@ def _region(actor: Actor, region: str | None) -> str:
     actor.require(Role.admin, Role.bureau)
     region = region or (actor.subject if actor.role is Role.bureau else None)
     if region is None:
-        raise Invalid("Name the region.", {"region": ["Required (an admin has no region of its own)."]},
+        raise Invalid("Name the region.", {"region": [FieldMessage("region_required_for_admin",
+                                                           "Required (an admin has no region of its own).")]},
                       code="region_required")
     if not actor.in_region(region):
         raise NotFound(f"No region {region}.", code="region_not_found")
@@ -157,13 +158,16 @@ def _check_value(session: Session, region: str, kind: str, value: str) -> str:
         found = patients.patients_by_id(session, {int(value)}) if value.isdigit() and len(value) <= 10 else {}
         patient = next(iter(found.values()), None)
         if patient is None or not adcodes.contains(region, patient.region):
-            raise Invalid("No such patient in the region.", {"value": ["A patient id of the region."]},
+            raise Invalid("No such patient in the region.",
+                          {"value": [FieldMessage("exemption_patient_unknown", "A patient id of the region.")]},
                           code="exemption_patient_unknown")
         return str(patient.id)
     if kind == ExemptionKind.drug.value and not drugs.drugs_by_code(session, {value}):
-        raise Invalid(f"No drug {value}.", {"value": ["A drug code."]}, code="exemption_drug_unknown")
+        raise Invalid(f"No drug {value}.", {"value": [FieldMessage("drug_unknown", "A drug code.")]},
+                      code="exemption_drug_unknown")
     if kind == ExemptionKind.generic.value and not drugs.drugs_of_generic(session, value):
-        raise Invalid(f"No drug with the generic name {value}.", {"value": ["A generic name of a drug."]},
+        raise Invalid(f"No drug with the generic name {value}.",
+                      {"value": [FieldMessage("exemption_generic_unknown", "A generic name of a drug.")]},
                       code="exemption_generic_unknown")
     return value
 
@@ -173,7 +177,8 @@ def create_exemption(session: Session, actor: Actor, *, region: str | None = Non
     """Exempt a drug, a generic, a diagnosis text or a patient in the region until `valid_until`."""
     region = _region(actor, region)
     if valid_until < clock.today():
-        raise Invalid("The exemption would already be over.", {"valid_until": ["Today or later."]},
+        raise Invalid("The exemption would already be over.",
+                      {"valid_until": [FieldMessage("valid_until_past", "Today or later.")]},
                       code="exemption_expired")
     exemption = AuditExemption(region=region, kind=kind, value=_check_value(session, region, kind, value), rule=rule,
                                valid_until=valid_until, reason=reason, created_at=clock.now(),

@@ -18,7 +18,7 @@ from sqlmodel import Session
 from dualchannel.auth import Actor, Role
 from dualchannel.coverage import rules
 from dualchannel.coverage.rules import CountyCoverage, Readiness, Report
-from dualchannel.errors import Invalid, NotFound
+from dualchannel.errors import FieldMessage, Invalid, NotFound
 from dualchannel.geo import boundaries as geo_boundaries
 from dualchannel.geo.boundaries import NATIONAL_ADCODE, County
 from dualchannel.pharmacies import services as pharmacies
@@ -112,7 +112,9 @@ def what_if(session: Session, actor: Actor, region: str, exclude: list[str]) -> 
     found = pharmacies.in_counties(session, actor, codes=codes)
     missing = [c for c in codes if c not in {p.code for p in found}]
     if missing:
-        raise Invalid("Unknown pharmacies in exclude.", {"exclude": [f"No pharmacy {c}." for c in missing]},
+        raise Invalid("Unknown pharmacies in exclude.",
+                      {"exclude": [FieldMessage("pharmacy_not_found", f"No pharmacy {c}.", pharmacy=c)
+                                   for c in missing]},
                       code="pharmacy_unknown")
     removed = Counter(p.county_adcode for p in found if p.status == PharmacyStatus.active.value)
     return WhatIf(report=report, excluded=found, losing=rules.losing_coverage(report.counties, removed))

@@ -2,9 +2,11 @@ import marshmallow as ma
 
 from dualchannel.api import CODE, Date, MoneyField, RequestSchema
 from dualchannel.drugs.models import Storage
+from dualchannel.errors import FieldMessage
 from dualchannel.insurance import Insurance
 
-TRACE_PREFIX = ma.fields.String(validate=ma.validate.Regexp(r"[0-9]{7}\Z", error="7 ASCII digits (药品标识码)."))
+TRACE_PREFIX = ma.fields.String(validate=ma.validate.Regexp(
+    r"[0-9]{7}\Z", error=FieldMessage("trace_prefix_format", "7 ASCII digits (药品标识码).")))
 
 
 def trace_prefixes(**kwargs) -> ma.fields.List:

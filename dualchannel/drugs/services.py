@@ -11,7 +11,7 @@ from dualchannel import clock, db
 from dualchannel.auth import Actor, Role
 from dualchannel.drugs import rules
 from dualchannel.drugs.models import ALL_DRUGS, Drug, DrugPaymentStandard
-from dualchannel.errors import Conflict, Invalid, NotFound
+from dualchannel.errors import Conflict, FieldMessage, Invalid, NotFound
 from dualchannel.insurance import Insurance
 
 INSURANCE_TYPES = tuple(i.value for i in Insurance)
@@ -52,7 +52,9 @@ def _free_prefixes(session: Session, code: str, prefixes) -> list[str]:
              for prefix in owner.trace_prefixes if prefix in wanted}
     if taken:
         raise Invalid("A product identification code belongs to another drug.",
-                      {"trace_prefixes": [f"{prefix} is {owner}'s." for prefix, owner in sorted(taken.items())]},
+                      {"trace_prefixes": [FieldMessage("trace_prefix_taken", f"{prefix} is {owner}'s.",
+                                                         prefix=prefix, drug=owner)
+                                         for prefix, owner in sorted(taken.items())]},
                       code="trace_prefix_taken")
     return wanted
 
@@ -146,7 +148,8 @@ def payment_standard_on(session: Session, drug: Drug, on: date, *,
     """
     if insurance is not None and insurance not in INSURANCE_TYPES:
         raise Invalid(f"Unknown insurance type {insurance!r}.",
-                      {"insurance": [f"One of {', '.join(INSURANCE_TYPES)}."]},
+                      {"insurance": [FieldMessage("not_one_of", f"One of {', '.join(INSURANCE_TYPES)}.",
+                                                    choices=", ".join(INSURANCE_TYPES))]},
                       code="insurance_unknown")
     row = _standard_in_force(session, drug, on)
     if row is None:

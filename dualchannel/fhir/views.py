@@ -11,7 +11,7 @@ from flask import Blueprint, current_app, request, url_for
 from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed, NotFound
 
 from dualchannel import api, auth, clock, db
-from dualchannel.errors import DomainError, HTTP_CODES, Invalid
+from dualchannel.errors import DomainError, FieldMessage, HTTP_CODES, Invalid
 from dualchannel.fhir import resources as fhir
 from dualchannel.fhir import services
 from dualchannel.identity import redact
@@ -66,7 +66,7 @@ def _http_error(error: HTTPException):
 
 # -- search parameters ----------------------------------------------------------------------------
 
-def _bad(name: str, message: str) -> Invalid:
+def _bad(name: str, message: FieldMessage) -> Invalid:
     return Invalid(f"The search parameter {name} is not valid.", {name: [message]}, code="search_parameter_invalid")
 
 
@@ -92,12 +92,15 @@ def _last_updated(values: list[str]) -> tuple[datetime | None, datetime | None]:
             if not 2000 <= low.year <= 2100:
                 raise ValueError("out of range")
         except ValueError:
-            raise _bad("_lastUpdated", "A date (YYYY-MM-DD) or an instant with its offset, from 2000 to 2100, "
-                                       "after gt, ge, lt, le or eq.")
+            raise _bad("_lastUpdated", FieldMessage(
+                "fhir_last_updated_invalid", "A date (YYYY-MM-DD) or an instant with its offset, from 2000 to 2100, "
+                                             "after gt, ge, lt, le or eq."))
         bounds = {"eq": (low, high), "ge": (low, None), "gt": (high, None), "lt": (None, low),
                   "le": (None, high)}.get(prefix)
         if bounds is None:
-            raise _bad("_lastUpdated", f"Prefix {prefix} is not supported: gt, ge, lt, le or eq.")
+            raise _bad("_lastUpdated", FieldMessage("fhir_prefix_unsupported",
+                                                    f"Prefix {prefix} is not supported: gt, ge, lt, le or eq.",
+                                                    prefix=prefix))
         if bounds[0] is not None:
             start = max(start, bounds[0]) if start else bounds[0]
         if bounds[1] is not None:
@@ -112,25 +115,28 @@ def _search(resource_type: str) -> services.Search:
     unknown = sorted(set(args) - {"patient", "status", "_lastUpdated", "_count", "_cursor"})
     if unknown:
         raise Invalid(f"Unsupported search parameters: {', '.join(unknown)}.",
-                      {name: ["Not a search parameter of this server."] for name in unknown},
+                      {name: [FieldMessage("fhir_parameter_unsupported", "Not a search parameter of this server.")]
+                       for name in unknown},
                       code="search_parameter_unsupported")
     query = services.Search(cursor=args.get("_cursor"))
     if "patient" in args:
         match = re.fullmatch(r"(?:Patient/)?(\d{1,10})", args["patient"], re.ASCII)
         if not match or int(match[1]) > api.MAX_ID:
-            raise _bad("patient", "A patient id, or Patient/<id>.")
+            raise _bad("patient", FieldMessage("fhir_patient_reference_invalid", "A patient id, or Patient/<id>."))
         query.patient_id = int(match[1])
     if "status" in args:
         statuses = [s for value in args.getlist("status") for s in value.split(",")]
         wrong = [s for s in statuses if s not in fhir.STATUS_CODES[resource_type]]
         if wrong:
-            raise _bad("status", f"Not a {resource_type} status: {', '.join(wrong)}.")
+            raise _bad("status", FieldMessage("fhir_status_unknown",
+                                              f"Not a {resource_type} status: {', '.join(wrong)}.",
+                                              resource_type=resource_type))
         query.statuses = statuses
     query.updated_from, query.updated_before = _last_updated(args.getlist("_lastUpdated"))
     if "_count" in args:
         count = args["_count"]
         if not (count.isascii() and count.isdecimal() and 1 <= int(count) <= MAX_COUNT):
-            raise _bad("_count", f"1 to {MAX_COUNT}.")
+            raise _bad("_count", FieldMessage("between", f"1 to {MAX_COUNT}.", min=1, max=MAX_COUNT))
         query.count = int(count)
     return query
 

@@ -7,7 +7,7 @@ from sqlmodel import Session
 
 from dualchannel import adcodes, clock, db
 from dualchannel.auth import Actor, require_registrar
-from dualchannel.errors import Conflict, Invalid, NotFound
+from dualchannel.errors import Conflict, FieldMessage, Invalid, NotFound
 from dualchannel.geo import crs as geo_crs
 from dualchannel.institutions.models import Institution, Physician
 
@@ -17,9 +17,11 @@ def create_institution(session: Session, actor: Actor, *, code: str, name: str, 
     """Register a designated medical institution (定点医疗机构), optionally with its location
     (stored as WGS-84, converted from `crs`)."""
     if not adcodes.is_valid(adcode):
-        raise Invalid("adcode is not a 6-digit division code.", {"adcode": ["Not an adcode."]}, code="adcode_invalid")
+        raise Invalid("adcode is not a 6-digit division code.",
+                      {"adcode": [FieldMessage("adcode_unknown", "Not an adcode.")]}, code="adcode_invalid")
     if (lat is None) != (lon is None):
-        raise Invalid("Give lat and lon together.", {"lat" if lat is None else "lon": ["Give lat and lon together."]},
+        raise Invalid("Give lat and lon together.",
+                      {"lat" if lat is None else "lon": [FieldMessage("lat_lon_together", "Give lat and lon together.")]},
                       code="coordinates_incomplete")
     require_registrar(actor, adcode)
     if session.get(Institution, code):
@@ -44,7 +46,8 @@ def create_physician(session: Session, actor: Actor, *, code: str, name: str, in
     """Register a physician; `responsible` marks a 医保责任医师."""
     institution = session.get(Institution, institution_code)
     if institution is None:
-        raise Invalid(f"No institution {institution_code}.", {"institution_code": ["Unknown institution."]},
+        raise Invalid(f"No institution {institution_code}.",
+                      {"institution_code": [FieldMessage("institution_unknown", "Unknown institution.")]},
                       code="institution_unknown")
     require_registrar(actor, institution.adcode)
     if session.get(Physician, code):

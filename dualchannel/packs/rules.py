@@ -8,6 +8,8 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from dualchannel.errors import FieldMessage
+
 CODE_LENGTH = 20
 PREFIX_LENGTH = 7
 
@@ -51,7 +53,8 @@ class Draw:
 
 def allocate(drug_code: str, quantity: int, codes: list[str], units_per_pack: int | None,
              units_left: dict[str, int]) -> list[Draw]:
-    """Which units of which packs make up `quantity` units of a drug; ValueError when they can't.
+    """Which units of which packs make up `quantity` units of a drug; ValueError when they can't
+    (its argument the field message, with its code).
 
     A drug dispensed whole (`units_per_pack` None) takes one code per unit. A drug dispensed in
     parts (拆零) draws, in the order scanned, from each pack what it has left (`units_left` for a
@@ -60,18 +63,24 @@ def allocate(drug_code: str, quantity: int, codes: list[str], units_per_pack: in
     """
     if units_per_pack is None:
         if len(codes) != quantity:
-            raise ValueError(f"{quantity} units prescribed: one trace code per unit, {len(codes)} given.")
+            raise ValueError(FieldMessage("trace_codes_one_per_unit",
+                                          f"{quantity} units prescribed: one trace code per unit, {len(codes)} given.",
+                                          quantity=quantity, given=len(codes)))
         return [Draw(code, drug_code, 1) for code in codes]
     draws, needed = [], quantity
     for code in codes:
         left = units_left.get(code, units_per_pack)
         if needed == 0:
-            raise ValueError(f"{quantity} units are covered before trace code {code}; scan only the packs used.")
+            raise ValueError(FieldMessage("trace_code_not_needed", f"{quantity} units are covered before trace code "
+                                                                   f"{code}; scan only the packs used.",
+                                          quantity=quantity, trace_code=code))
         taken = min(left, needed)
         draws.append(Draw(code, drug_code, taken))
         needed -= taken
     if needed:
-        raise ValueError(f"The packs scanned hold {quantity - needed} of the {quantity} units prescribed.")
+        raise ValueError(FieldMessage("packs_fall_short",
+                                      f"The packs scanned hold {quantity - needed} of the {quantity} units prescribed.",
+                                      held=quantity - needed, quantity=quantity))
     return draws
 
 

@@ -15,7 +15,7 @@ from dualchannel.access_log import services as access
 from dualchannel.access_log.models import AccessAction
 from dualchannel.auth import Actor, Role
 from dualchannel.drugs import services as drugs
-from dualchannel.errors import Conflict, Forbidden, Invalid, NotFound
+from dualchannel.errors import Conflict, FieldMessage, Forbidden, Invalid, NotFound
 from dualchannel.flags import services as flags
 from dualchannel.flags.services import raise_flag
 from dualchannel.institutions import services as institutions
@@ -36,7 +36,8 @@ def parse_id_number(number: str, field: str = "id_number") -> str:
     try:
         return identity.normalize(number)
     except identity.InvalidIdNumber as error:
-        raise Invalid(f"{field} is not a valid resident ID number: {error}.", {field: [str(error)]},
+        raise Invalid(f"{field} is not a valid resident ID number: {error}.",
+                      {field: [FieldMessage(error.code, str(error))]},
                       code="invalid_id_number")
 
 
@@ -45,9 +46,11 @@ def parse_name(name: str) -> str:
     try:
         normal = identity.normalize_name(name)
     except ValueError:
-        raise Invalid("The name is blank.", {"name": ["Must not be blank."]}, code="invalid_name")
+        raise Invalid("The name is blank.", {"name": [FieldMessage("name_blank", "Must not be blank.")]},
+                      code="invalid_name")
     if len(normal) > 100:
-        raise Invalid("The name is too long.", {"name": ["At most 100 characters."]}, code="invalid_name")
+        raise Invalid("The name is too long.",
+                      {"name": [FieldMessage("name_too_long", "At most 100 characters.", max=100)]}, code="invalid_name")
     return normal
 
 
@@ -269,14 +272,17 @@ def record_eligibility(session: Session, actor: Actor, *, patient_id: int, drug_
     try:
         drug = drugs.get_drug(session, drug_code)
     except NotFound:
-        raise Invalid(f"No drug {drug_code}.", {"drug_code": ["Unknown drug."]}, code="drug_unknown") from None
+        raise Invalid(f"No drug {drug_code}.", {"drug_code": [FieldMessage("drug_unknown", "Unknown drug.")]},
+                      code="drug_unknown") from None
     if not drug.requires_eligibility:
-        raise Invalid(f"{drug.name} does not require eligibility.", {"drug_code": ["No eligibility needed."]},
+        raise Invalid(f"{drug.name} does not require eligibility.",
+                      {"drug_code": [FieldMessage("eligibility_not_needed", "No eligibility needed.", drug=drug.name)]},
                       code="eligibility_not_required")
     today = clock.today()
     valid_until = valid_until or today + timedelta(days=DEFAULT_ELIGIBILITY_DAYS)
     if valid_until < today:
-        raise Invalid("valid_until is in the past.", {"valid_until": ["Must be today or later."]},
+        raise Invalid("valid_until is in the past.",
+                      {"valid_until": [FieldMessage("valid_until_past", "Must be today or later.")]},
                       code="valid_until_past")
     eligibility = Eligibility(patient_id=patient.id, drug_code=drug_code, physician_code=physician.code,
                               valid_from=today, valid_until=valid_until, created_at=clock.now())
@@ -381,5 +387,6 @@ def ids_with_id_number(id_number: str, field: str = "id_number") -> sa.Select:
     try:
         digest = identity.vault().lookup_hash(identity.normalize(id_number.strip()))
     except identity.InvalidIdNumber as error:
-        raise Invalid("Not a valid resident ID number.", {field: [str(error)]}, code="id_number_invalid")
+        raise Invalid("Not a valid resident ID number.", {field: [FieldMessage(error.code, str(error))]},
+                      code="id_number_invalid")
     return select(Patient.id).where(Patient.id_hash == digest)

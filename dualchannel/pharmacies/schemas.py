@@ -1,6 +1,7 @@
 import marshmallow as ma
 
 from dualchannel.api import ADCODE, CODE, RequestSchema, Text, Timestamp
+from dualchannel.errors import FieldMessage
 
 CRS = ma.validate.OneOf(["gcj02", "wgs84", "bd09"])
 
@@ -85,10 +86,13 @@ class StockSchema(ma.Schema):
     @ma.validates_schema(pass_original=True)
     def _quantities(self, data, original, **kwargs):
         if not isinstance(original, dict) or not original:
-            raise ma.ValidationError("An object of drug code to quantity.", "body")
+            raise ma.ValidationError(FieldMessage("stock_not_an_object", "An object of drug code to quantity."),
+                                     "body")
         if len(original) > MAX_STOCK_LINES:
-            raise ma.ValidationError(f"At most {MAX_STOCK_LINES} drugs per update.", "body")
-        bad = {k: ["A drug code (1-32 letters, digits, - or _) and a whole number of units, 0 or more."]
+            raise ma.ValidationError(FieldMessage("stock_too_many_drugs", f"At most {MAX_STOCK_LINES} drugs per update.",
+                                                   max=MAX_STOCK_LINES), "body")
+        bad = {k: [FieldMessage("stock_line_invalid",
+                                "A drug code (1-32 letters, digits, - or _) and a whole number of units, 0 or more.")]
                for k, v in original.items()
                if CODE.regex.fullmatch(k) is None or isinstance(v, bool) or not isinstance(v, int)
                or v < 0 or v > 10_000_000}
@@ -101,7 +105,8 @@ class StockSchema(ma.Schema):
 
 
 # 执业药师注册证编号: letters and digits (the format varies by province).
-LICENCE = ma.validate.Regexp(r"^[0-9A-Za-z]{6,32}\Z", error="6 to 32 letters and digits.")
+LICENCE = ma.validate.Regexp(r"^[0-9A-Za-z]{6,32}\Z",
+                             error=FieldMessage("licence_number_format", "6 to 32 letters and digits."))
 
 
 class PharmacistIn(RequestSchema):

@@ -10,7 +10,7 @@ from dualchannel import adcodes, clock, db
 from dualchannel import auth
 from dualchannel.auth import Actor, Role, require_registrar
 from dualchannel.drugs import services as drugs
-from dualchannel.errors import Conflict, Forbidden, Invalid, NotFound
+from dualchannel.errors import Conflict, FieldMessage, Forbidden, Invalid, NotFound
 from dualchannel.flags.services import raise_flag
 from dualchannel.geo import boundaries as geo_boundaries
 from dualchannel.geo import crs as geo_crs
@@ -21,12 +21,14 @@ from dualchannel.pharmacies.models import Pharmacist, Pharmacy, PharmacyEvent, P
 def locate(lat: float, lon: float, crs: str) -> tuple[float, float, geo_boundaries.County]:
     """WGS-84 coordinates and the county of a point given in any supported system."""
     if not geo_crs.in_china(lat, lon):
-        raise Invalid("The location is not in China.", {"lat": ["Outside China."], "lon": ["Outside China."]},
+        outside = FieldMessage("point_outside_china", "Outside China.")
+        raise Invalid("The location is not in China.", {"lat": [outside], "lon": [outside]},
                       code="point_outside_china")
     lat, lon = geo_crs.to_wgs84(lat, lon, crs)
     county = geo_boundaries.current().county_of(lat, lon)
     if county is None:
-        raise Invalid("The location is in no county of China.", {"lat": ["In no county."], "lon": ["In no county."]},
+        nowhere = FieldMessage("point_in_no_county", "In no county.")
+        raise Invalid("The location is in no county of China.", {"lat": [nowhere], "lon": [nowhere]},
                       code="point_outside_counties")
     return lat, lon, county
 
@@ -143,7 +145,8 @@ def change_status(session: Session, actor: Actor, code: str, action: str, *, rea
                        criterion="traceability")
     # Suspensions and exits always need one, so a forced one always says why.
     if needs_reason and not reason:
-        raise Invalid(f"A reason is required to {action}.", {"reason": ["Missing."]}, code="reason_required")
+        raise Invalid(f"A reason is required to {action}.", {"reason": [FieldMessage("required", "Missing.")]},
+                      code="reason_required")
     forced = False
     if target is not PharmacyStatus.active:
         # Lock every active pharmacy of the county, this one included: of two racing exits,
@@ -215,7 +218,8 @@ def set_stock(session: Session, actor: Actor, code: str, quantities: dict[str, i
     known = set(drugs.drugs_by_code(session, set(quantities)))
     unknown = sorted(set(quantities) - known)
     if unknown:
-        raise Invalid("Unknown drugs.", {code_: ["Unknown drug."] for code_ in unknown}, code="drug_unknown")
+        raise Invalid("Unknown drugs.", {code_: [FieldMessage("drug_unknown", "Unknown drug.")] for code_ in unknown},
+                      code="drug_unknown")
     now = clock.now()
     held = {row.drug_code: row for row in session.exec(select(Stock).where(Stock.pharmacy_code == pharmacy.code,
                                                                           Stock.drug_code.in_(quantities)))}
@@ -385,7 +389,8 @@ def pharmacist_token(session: Session, *, pharmacy_code: str, licence_number: st
     pharmacist = session.exec(select(Pharmacist).where(Pharmacist.licence_number == licence_number)).first()
     if pharmacist is None or pharmacist.pharmacy_code != pharmacy_code:
         raise Invalid(f"No pharmacist with licence {licence_number} at pharmacy {pharmacy_code}.",
-                      {"pharmacist": ["Not a pharmacist of this pharmacy."]}, code="pharmacist_unknown")
+                      {"pharmacist": [FieldMessage("pharmacist_not_of_pharmacy", "Not a pharmacist of this pharmacy.")]},
+                      code="pharmacist_unknown")
     return auth.create_token(session, role=Role.pharmacy.value, subject=pharmacy_code, name=name or pharmacist.name,
                              pharmacist_id=pharmacist.id)
 

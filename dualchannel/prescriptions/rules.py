@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from dualchannel import clock
+from dualchannel.errors import FieldMessage
 from dualchannel.transitions import Move, table
 from dualchannel.signatures.crypto import instant
 
@@ -159,11 +160,16 @@ def check_reason(action: Action, reason_code: str | None, note: str | None) -> d
     a code from the action's list is required, and a code needing a note needs one."""
     accepted = reasons_of(action)
     if reason_code is None:
-        return {"reason_code": [f"Required: one of {', '.join(accepted)}."]}
+        return {"reason_code": [FieldMessage("reason_code_required", f"Required: one of {', '.join(accepted)}.",
+                                             action=action.value)]}
     if reason_code not in accepted:
-        return {"reason_code": [f"Not a reason code for {action.value}: one of {', '.join(accepted)}."]}
+        return {"reason_code": [FieldMessage("reason_code_not_for_action",
+                                             f"Not a reason code for {action.value}: one of {', '.join(accepted)}.",
+                                             action=action.value)]}
     if REASONS[reason_code].needs_note and not note:
-        return {"note": [f"Reason {reason_code} needs a note saying what happened."]}
+        return {"note": [FieldMessage("reason_note_required",
+                                      f"Reason {reason_code} needs a note saying what happened.",
+                                      reason_code=reason_code)]}
     return {}
 
 

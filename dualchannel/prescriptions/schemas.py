@@ -2,6 +2,7 @@ import marshmallow as ma
 
 from dualchannel.api import (CODE, Id, ListArgs, page_schema, RequestSchema, Text,  # noqa: F401 (ListArgs used by views)
                              Timestamp)
+from dualchannel.errors import FieldMessage
 from dualchannel.pharmacies.schemas import CRS, PharmacyOut
 from dualchannel.prescriptions import rules
 from dualchannel.prescriptions.rules import Status
@@ -95,7 +96,7 @@ class OptionsQuery(RequestSchema):
         # One coordinate alone would silently drop the distance ordering the caller asked for.
         if (data.get("lat") is None) != (data.get("lon") is None):
             missing = "lon" if data.get("lon") is None else "lat"
-            raise ma.ValidationError({missing: ["Give lat and lon together."]})
+            raise ma.ValidationError({missing: [FieldMessage("lat_lon_together", "Give lat and lon together.")]})
 
 
 class ListQuery(ListArgs):

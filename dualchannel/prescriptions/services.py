@@ -25,7 +25,7 @@ from dualchannel.access_log.models import AccessAction
 from dualchannel.auth import Actor, Role
 from dualchannel.drugs import services as drugs
 from dualchannel.drugs.models import Storage
-from dualchannel.errors import Conflict, Forbidden, Invalid, NotFound
+from dualchannel.errors import Conflict, FieldMessage, Forbidden, Invalid, NotFound
 from dualchannel.flags.services import raise_flag
 from dualchannel.history import chain
 from dualchannel.institutions import services as institutions
@@ -345,29 +345,38 @@ def _issue_problems(session: Session, actor: Actor, *, patient_id: int, valid_da
     try:  # only a patient in care at the physician's institution
         patient = patients.get_patient(session, actor, patient_id)
     except NotFound:
-        refuse("patient_id", "Unknown patient.", "patient_id")
+        refuse("patient_id", FieldMessage("patient_unknown", "Unknown patient."), "patient_id")
     if not 1 <= valid_days <= current_app.config["MAX_VALID_DAYS"]:
-        refuse("valid_days", "1 to 3.", "valid_days")
+        refuse("valid_days", FieldMessage("between", "1 to 3.", min=1, max=current_app.config["MAX_VALID_DAYS"]),
+               "valid_days")
     known = drugs.drugs_by_code(session, {item["drug_code"] for item in items})
     today, seen = clock.today(), set()
     for index, item in enumerate(items):
         drug, key = known.get(item["drug_code"]), f"items.{index}"
         if item["drug_code"] in seen:
-            refuse(f"{key}.drug_code", "A drug is listed twice.", "twice")
+            refuse(f"{key}.drug_code", FieldMessage("drug_listed_twice", "A drug is listed twice."), "twice")
         seen.add(item["drug_code"])
         if drug is None:
-            refuse(f"{key}.drug_code", f"Unknown drug {item['drug_code']}.")
+            refuse(f"{key}.drug_code", FieldMessage("drug_unknown", f"Unknown drug {item['drug_code']}.",
+                                                    drug_code=item["drug_code"]))
         elif not drug.dual_channel:
-            refuse(f"{key}.drug_code", f"{drug.name} is not a dual-channel drug.")
+            refuse(f"{key}.drug_code", FieldMessage("drug_not_dual_channel", f"{drug.name} is not a dual-channel drug.",
+                                                     drug=drug.name))
         elif drug.requires_eligibility and patient is not None:
             until = patients.eligible_until(session, patient.id, drug.code)
             if until is None:
-                refuse(f"{key}.drug_code", f"No eligibility (待遇准入) recorded for {drug.name}.")
+                refuse(f"{key}.drug_code", FieldMessage("eligibility_missing",
+                                                         f"No eligibility (待遇准入) recorded for {drug.name}.",
+                                                         drug=drug.name))
             elif until < today:
-                refuse(f"{key}.drug_code", f"Eligibility for {drug.name} expired on {until.isoformat()}; "
-                                           "a re-examination (复查评估) must renew it.")
+                refuse(f"{key}.drug_code", FieldMessage(
+                    "eligibility_expired", f"Eligibility for {drug.name} expired on {until.isoformat()}; "
+                                           "a re-examination (复查评估) must renew it.",
+                    drug=drug.name, expired_on=until.isoformat()))
         if item["days_supply"] > current_app.config["MAX_DAYS_SUPPLY"]:
-            refuse(f"{key}.days_supply", "At most 84 days' supply (12 weeks, 长期处方).")
+            refuse(f"{key}.days_supply", FieldMessage("days_supply_too_long",
+                                                       "At most 84 days' supply (12 weeks, 长期处方).",
+                                                       max=current_app.config["MAX_DAYS_SUPPLY"]))
     if not errors:
         return patient, known
     # One kind of problem keeps its own code; several at once are `prescription_rules`.
@@ -780,18 +789,22 @@ def route(session: Session, actor: Actor, prescription_id: int, *, pharmacy_code
     _refuse_if_expired(prescription)
     pharmacy = pharmacies.pharmacy_by_code(session, pharmacy_code)
     if pharmacy is None:
-        raise Invalid(f"No pharmacy {pharmacy_code}.", {"pharmacy_code": ["Unknown pharmacy."]},
+        raise Invalid(f"No pharmacy {pharmacy_code}.",
+                      {"pharmacy_code": [FieldMessage("pharmacy_unknown", "Unknown pharmacy.")]},
                       code="pharmacy_unknown")
     if pharmacy.status != PharmacyStatus.active.value:
         raise Invalid(f"{pharmacy.name} is not an active dual-channel pharmacy.",
-                      {"pharmacy_code": [f"Pharmacy is {pharmacy.status}."]}, code="pharmacy_not_active")
+                      {"pharmacy_code": [FieldMessage("pharmacy_status_not_active", f"Pharmacy is {pharmacy.status}.",
+                                                       status_now=pharmacy.status)]}, code="pharmacy_not_active")
     if not any(adcodes.contains(r, pharmacy.county_adcode) for r in _patient_regions(loaded.patient)):
         raise Invalid(f"{pharmacy.name} is outside the patient's coordinating region.",
-                      {"pharmacy_code": ["Outside the patient's coordinating region (统筹地区)."]},
+                      {"pharmacy_code": [FieldMessage("pharmacy_outside_patient_region",
+                                                       "Outside the patient's coordinating region (统筹地区).")]},
                       code="pharmacy_outside_region")
     if not pharmacy.cold_chain and any(d.storage == Storage.cold_chain.value for d in loaded.drugs.values()):
         raise Invalid(f"{pharmacy.name} has no cold chain for a cold-chain drug.",
-                      {"pharmacy_code": ["No cold-chain storage."]}, code="pharmacy_without_cold_chain")
+                      {"pharmacy_code": [FieldMessage("pharmacy_without_cold_chain", "No cold-chain storage.")]},
+                      code="pharmacy_without_cold_chain")
     event = _move(session, prescription, Action.route, actor.label, pharmacy_code=pharmacy.code,
                   detail={"pharmacy_code": pharmacy.code})
     session.commit()
@@ -838,7 +851,8 @@ def verify(session: Session, actor: Actor, prescription_id: int, *, id_number: s
     _refuse_if_expired(prescription)
     pharmacies.ensure_admitted(loaded.pharmacy)
     if not patients.matches_id_number(loaded.patient, id_number):
-        raise Invalid("The ID number is not the patient's.", {"id_number": ["Does not match the patient."]},
+        raise Invalid("The ID number is not the patient's.",
+                      {"id_number": [FieldMessage("id_number_not_patients", "Does not match the patient.")]},
                       code="id_number_mismatch")
     values = {"verified_at": clock.now()}
     detail = {"pickup": bool(pickup)}
@@ -848,8 +862,9 @@ def verify(session: Session, actor: Actor, prescription_id: int, *, id_number: s
         agent_hash = vault.lookup_hash(agent_number)
         if agent_hash == loaded.patient.id_hash:
             raise Invalid("The agent picking up (代取人) is the patient; an agent is another person.",
-                          {"pickup.id_number": ["The patient's own ID number; leave pickup out when the patient "
-                                                "collects in person."]}, code="agent_is_patient")
+                          {"pickup.id_number": [FieldMessage(
+                              "agent_id_is_patients", "The patient's own ID number; leave pickup out when the "
+                                                      "patient collects in person.")]}, code="agent_is_patient")
         values.update(pickup_name=pickup["name"], pickup_id_masked=identity.mask(agent_number),
                       pickup_id_hash=agent_hash, pickup_id_encrypted=vault.encrypt(agent_number),
                       pickup_relation=pickup["relation"])
@@ -870,7 +885,8 @@ def review(session: Session, actor: Actor, prescription_id: int, *, outcome: str
     prescription's signed content and recorded, with who reviewed, in its history."""
     action = Action.review if outcome == "approved" else Action.refuse_review
     if action is Action.review and reason_code is not None:
-        raise Invalid("An approval carries no reason code.", {"reason_code": ["Only for a refusal."]},
+        raise Invalid("An approval carries no reason code.",
+                      {"reason_code": [FieldMessage("reason_code_only_for_refusal", "Only for a refusal.")]},
                       code="reason_code_unexpected")
     if action is Action.refuse_review:
         _require_reason(action, reason_code, note)
@@ -1008,14 +1024,17 @@ def _draws(session: Session, loaded: PrescriptionDetail, requested: list[dict]) 
         key, drug_code = f"items.{index}", entry["drug_code"]
         drug = loaded.drugs.get(drug_code)
         if drug_code not in wanted:
-            errors[key] = [f"{drug_code} is not on this prescription."]
+            errors[key] = [FieldMessage("drug_not_on_prescription", f"{drug_code} is not on this prescription.",
+                                         drug_code=drug_code)]
             continue
         if drug_code in given:
-            errors[key] = [f"{drug_code} is listed twice."]
+            errors[key] = [FieldMessage("drug_listed_twice", f"{drug_code} is listed twice.", drug_code=drug_code)]
             continue
         if len(entry["trace_codes"]) > wanted[drug_code]:
-            errors[f"{key}.trace_codes"] = [f"{wanted[drug_code]} units prescribed: at most {wanted[drug_code]} "
-                                            f"trace codes, {len(entry['trace_codes'])} given."]
+            errors[f"{key}.trace_codes"] = [FieldMessage(
+                "too_many_trace_codes", f"{wanted[drug_code]} units prescribed: at most {wanted[drug_code]} "
+                                        f"trace codes, {len(entry['trace_codes'])} given.",
+                quantity=wanted[drug_code], given=len(entry["trace_codes"]))]
             continue
         codes = given[drug_code] = []
         for position, text in enumerate(entry["trace_codes"]):
@@ -1023,9 +1042,12 @@ def _draws(session: Session, loaded: PrescriptionDetail, requested: list[dict]) 
             code = pack_rules.canonical_code(text)
             if code is None:
                 # The text is not echoed: a mistyped field may hold anything, an ID number too.
-                errors[field_name] = ["Not a traceability code (药品追溯码): 20 digits."]
+                errors[field_name] = [FieldMessage("trace_code_malformed",
+                                                   "Not a traceability code (药品追溯码): 20 digits.")]
             elif code in seen:
-                errors[field_name] = [f"{code} is also at {seen[code]}: one code is one pack."]
+                errors[field_name] = [FieldMessage("trace_code_scanned_twice",
+                                                   f"{code} is also at {seen[code]}: one code is one pack.",
+                                                   trace_code=code, first_at=seen[code])]
             elif drug.trace_prefixes and pack_rules.product_prefix(code) not in drug.trace_prefixes:
                 foreign[field_name] = code
             else:
@@ -1036,12 +1058,17 @@ def _draws(session: Session, loaded: PrescriptionDetail, requested: list[dict]) 
         for field_name, code in foreign.items():
             drug = loaded.drugs[requested[int(field_name.split(".")[1])]["drug_code"]]
             owner = owners.get(pack_rules.product_prefix(code))
-            belongs = f"; it belongs to {owner.name} ({owner.code})" if owner else ""
-            errors[field_name] = [f"{code} is not a code of {drug.name} ({drug.code}, product codes "
-                                  f"{', '.join(drug.trace_prefixes)}){belongs}."]
+            prefixes = ", ".join(drug.trace_prefixes)
+            text = f"{code} is not a code of {drug.name} ({drug.code}, product codes {prefixes})"
+            values = {"trace_code": code, "drug": drug.name, "drug_code": drug.code, "prefixes": prefixes}
+            errors[field_name] = [
+                FieldMessage("trace_code_of_other_drug", f"{text}; it belongs to {owner.name} ({owner.code}).",
+                             owner=owner.name, owner_code=owner.code, **values) if owner
+                else FieldMessage("trace_code_not_this_drug", f"{text}.", **values)]
     missing = sorted(set(wanted) - set(given))
     if missing:
-        errors["items"] = [f"Not dispensed: {', '.join(missing)}."]
+        errors["items"] = [FieldMessage("drugs_not_dispensed", f"Not dispensed: {', '.join(missing)}.",
+                                        drug_codes=", ".join(missing))]
     draws: list[pack_rules.Draw] = []
     if not errors:
         split = {code: codes for code, codes in given.items() if loaded.drugs[code].units_per_pack}
@@ -1051,7 +1078,7 @@ def _draws(session: Session, loaded: PrescriptionDetail, requested: list[dict]) 
             try:
                 draws += pack_rules.allocate(drug.code, wanted[drug.code], given[drug.code], drug.units_per_pack, left)
             except ValueError as error:
-                errors[f"items.{index}.trace_codes"] = [str(error)]
+                errors[f"items.{index}.trace_codes"] = [error.args[0]]  # a FieldMessage (`pack_rules.allocate`)
     if errors:
         raise Invalid("The trace codes do not match the prescription.", errors, code="trace_codes_invalid")
     return draws
@@ -1163,7 +1190,8 @@ def undo_pack(session: Session, actor: Actor, code: str, *, reason: str) -> str:
     reason = access.require_reason(reason)
     code = pack_rules.canonical_code(code)
     if code is None:
-        raise Invalid("Not a traceability code (药品追溯码).", {"code": ["20 digits."]}, code="trace_code_malformed")
+        raise Invalid("Not a traceability code (药品追溯码).",
+                      {"code": [FieldMessage("trace_code_malformed", "20 digits.")]}, code="trace_code_malformed")
     mine = [d for d in packs.dispensings_of(session, [code]) if d.pharmacy_code == actor.subject]
     if not mine:
         if any(r.pharmacy_code == actor.subject for r in packs.returns_of(session, code)):

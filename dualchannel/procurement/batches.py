@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 
 from dualchannel import clock, db
 from dualchannel.auth import Actor, Role
-from dualchannel.errors import Conflict, Forbidden, Invalid, NotFound
+from dualchannel.errors import Conflict, FieldMessage, Forbidden, Invalid, NotFound
 from dualchannel.procurement.models import Batch, Product
 from dualchannel.procurement.rules.agreement import (MAX_FIRST_YEAR_MONTHS, ProductStatus, agreement_year,
                                                      agreement_years, first_year_problem)
@@ -40,7 +40,8 @@ def year_of(batch: Batch, year_start: date, field: str = "year_start") -> tuple[
             return start, end
     starts = ", ".join(s.isoformat() for s, _ in years)
     raise Invalid(f"{year_start} does not start an agreement year of batch {batch.code}.",
-                  {field: [f"One of {starts}."]}, code="not_an_agreement_year")
+                  {field: [FieldMessage("agreement_year_start_unknown", f"One of {starts}.", starts=starts)]},
+                  code="not_an_agreement_year")
 
 
 def describe_batch(batch: Batch) -> dict:
@@ -65,15 +66,19 @@ def create_batch(session: Session, actor: Actor, *, code: str, name: str, kind: 
         if not actor.in_region(region):
             raise Forbidden("A bureau publishes batches only for its own region.", code="outside_region")
     if cycle_end < cycle_start:
-        raise Invalid("The cycle ends before it starts.", {"cycle_end": ["Before cycle_start."]},
+        raise Invalid("The cycle ends before it starts.",
+                      {"cycle_end": [FieldMessage("cycle_end_before_start", "Before cycle_start.")]},
                       code="cycle_ends_before_start")
     if first_year_end is not None and (problem := first_year_problem(cycle_start, cycle_end, first_year_end)):
         raise Invalid(f"The first agreement year cannot end on {first_year_end}: {problem}.",
-                      {"first_year_end": [f"Within the cycle, less than {MAX_FIRST_YEAR_MONTHS} months "
-                                          "after cycle_start."]}, code="first_year_end_invalid")
+                      {"first_year_end": [FieldMessage(
+                          "first_year_end_out_of_range",
+                          f"Within the cycle, less than {MAX_FIRST_YEAR_MONTHS} months after cycle_start.",
+                          months=MAX_FIRST_YEAR_MONTHS)]}, code="first_year_end_invalid")
     effective_date = effective_date or cycle_start
     if not cycle_start <= effective_date <= cycle_end:
-        raise Invalid("The effective date is outside the cycle.", {"effective_date": ["Outside the cycle."]},
+        raise Invalid("The effective date is outside the cycle.",
+                      {"effective_date": [FieldMessage("effective_date_outside_cycle", "Outside the cycle.")]},
                       code="effective_date_outside_cycle")
     if session.exec(select(Batch.id).where(Batch.code == code)).first() is not None:
         raise Conflict(f"Batch {code} already exists.", code="batch_exists")
@@ -121,7 +126,8 @@ def get_product(session: Session, code: str, field: str = "product_code") -> tup
     row = session.exec(select(Product, Batch).join(Batch, Batch.id == Product.batch_id)
                        .where(Product.code == code)).first()
     if row is None:
-        raise Invalid(f"No procurement product {code}.", {field: ["Unknown product."]}, code="product_unknown")
+        raise Invalid(f"No procurement product {code}.", {field: [FieldMessage("product_unknown", "Unknown product.")]},
+                      code="product_unknown")
     return row
 
 
@@ -157,7 +163,7 @@ def product_and_batch_codes(session: Session, product_ids: set[int]) -> dict[int
 
 def check_product(values: dict) -> dict[str, list[str]]:
     if values["status"] == ProductStatus.SELECTED and values["price"] <= 0:
-        return {"price": ["A selected price must be positive."]}
+        return {"price": [FieldMessage("selected_price_not_positive", "A selected price must be positive.")]}
     return {}
 
 

@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 from dualchannel import clock, db
 from dualchannel.api import Page, paginate
 from dualchannel.auth import Actor, Role
-from dualchannel.errors import Conflict, Forbidden, Invalid, NotFound
+from dualchannel.errors import Conflict, FieldMessage, Forbidden, Invalid, NotFound
 from dualchannel.procurement.alerts import sync_institutions
 from dualchannel.procurement.batches import get_product, year_of
 from dualchannel.procurement.models import Batch, Declaration, DeclarationStatus, Line, Product
@@ -61,7 +61,9 @@ def declare_demand(session: Session, actor: Actor, *, product_code: str, year_st
     history = round_units(used / product.conversion)
     if quantity < history and not explanation:
         raise Invalid(f"The declaration is below the institution's history of {history}; explain why.",
-                      {"explanation": [f"Required below the history of {history} ({product.unit})."]},
+                      {"explanation": [FieldMessage("explanation_required_below_history",
+                                                    f"Required below the history of {history} ({product.unit}).",
+                                                    history=history, unit=product.unit)]},
                       history=history, code="explanation_required")
     declaration = Declaration(institution_code=ref.code, region=ref.region, product_id=product.id,
                               year_start=year[0], quantity=quantity, history=history, explanation=explanation,

@@ -6,7 +6,7 @@ from sqlmodel import Session, select
 
 from dualchannel import clock, db
 from dualchannel.auth import Actor, Role
-from dualchannel.errors import Forbidden, Invalid
+from dualchannel.errors import DomainError, FieldMessage, Forbidden, Invalid
 from dualchannel.procurement import tables
 from dualchannel.procurement.alerts import sync_institutions
 from dualchannel.procurement.batches import check_product, get_batch, new_product, require_batch_editor
@@ -56,9 +56,10 @@ def import_products(session: Session, actor: Actor, batch_code: str, *, filename
         errors = check_product(values)
         code = values["code"]
         if code in known:
-            errors["code"] = [f"Product {code} already exists."]
+            errors["code"] = [FieldMessage("product_exists", f"Product {code} already exists.", product=code)]
         elif code in first_line:
-            errors["code"] = [f"Repeats the code of line {first_line[code]}."]
+            errors["code"] = [FieldMessage("row_code_repeated", f"Repeats the code of line {first_line[code]}.",
+                                           line=first_line[code])]
         first_line.setdefault(code, number)
         if errors:
             problems.append({"line": number, "errors": errors})
@@ -84,6 +85,18 @@ PURCHASE_HEADERS = {
 }
 
 
+def _institution_refused(error: DomainError) -> FieldMessage:
+    """A row's institution the actor may not record purchases for (`acting_institution`), as
+    the row's message: the refusal's own sentence, with a code of its own."""
+    if error.code == "institution_unknown":
+        return FieldMessage("institution_unknown", error.detail)
+    if error.code == "institution_required":
+        return FieldMessage("required", error.detail)
+    if error.code == "outside_region":
+        return FieldMessage("institution_outside_region", error.detail)
+    return FieldMessage("institution_own_only", error.detail)
+
+
 def import_purchases(session: Session, actor: Actor, *, filename: str, data: bytes) -> dict:
     """Import purchase records (CSV or XLSX), all rows or none, every bad row named by line."""
 
@@ -102,23 +115,25 @@ def import_purchases(session: Session, actor: Actor, *, filename: str, data: byt
             except (Invalid, Forbidden) as error:
                 refs[code] = error
         if isinstance(refs[code], Exception):
-            errors["institution_code"] = [refs[code].detail]
+            errors["institution_code"] = [_institution_refused(refs[code])]
         if values["product_code"] not in products:
             products[values["product_code"]] = session.exec(
                 select(Product, Batch).join(Batch, Batch.id == Product.batch_id)
                 .where(Product.code == values["product_code"])).first()
         found = products[values["product_code"]]
         if found is None:
-            errors["product_code"] = ["Unknown product."]
+            errors["product_code"] = [FieldMessage("product_unknown", "Unknown product.")]
         else:
             errors.update(purchase_problems(found[1], values["date"], today))
         if values.get("reference") and not isinstance(refs[code], Exception):
             key = (code, values["reference"])
             if key in seen_references:
-                errors["reference"] = [f"Repeats the reference of line {seen_references[key]}."]
+                errors["reference"] = [FieldMessage("row_reference_repeated",
+                                                    f"Repeats the reference of line {seen_references[key]}.",
+                                                    line=seen_references[key])]
             elif session.exec(select(Purchase.id).where(Purchase.institution_code == code,
                                                         Purchase.reference == values["reference"])).first():
-                errors["reference"] = ["Already recorded."]
+                errors["reference"] = [FieldMessage("purchase_reference_recorded", "Already recorded.")]
             seen_references.setdefault(key, number)
         if errors:
             problems.append({"line": number, "errors": errors})

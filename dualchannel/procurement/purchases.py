@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 from dualchannel import clock, db
 from dualchannel.api import Page, paginate
 from dualchannel.auth import Actor
-from dualchannel.errors import Conflict, Invalid
+from dualchannel.errors import Conflict, FieldMessage, Invalid
 from dualchannel.flags import services as flags
 from dualchannel.procurement.alerts import sync_institutions
 from dualchannel.procurement.batches import get_product, product_and_batch_codes, product_id_of, year_containing
@@ -26,9 +26,12 @@ from dualchannel.procurement.volumes import line_for
 
 def purchase_problems(batch: Batch, on: date, today: date) -> dict[str, list[str]]:
     if on > today:
-        return {"date": ["In the future."]}
+        return {"date": [FieldMessage("date_in_future", "In the future.")]}
     if not batch.cycle_start <= on <= batch.cycle_end:
-        return {"date": [f"Outside the procurement cycle {batch.cycle_start}..{batch.cycle_end} of batch {batch.code}."]}
+        return {"date": [FieldMessage(
+            "date_outside_procurement_cycle",
+            f"Outside the procurement cycle {batch.cycle_start}..{batch.cycle_end} of batch {batch.code}.",
+            start=batch.cycle_start.isoformat(), end=batch.cycle_end.isoformat(), batch=batch.code)]}
     return {}
 
 

@@ -6,6 +6,7 @@ from flask_smorest.fields import Upload
 
 from dualchannel.api import (ADCODE, CODE, Date, ListArgs, MoneyField, page_schema, RatioField, RequestSchema,
                              Timestamp)
+from dualchannel.errors import FieldMessage
 from dualchannel.procurement.rules.agreement import ProcurementKind, ProductStatus
 
 TEXT = ma.validate.Length(1, 200)
@@ -90,9 +91,9 @@ class ProductIn(RequestSchema):
         # Checked here rather than with a Range: a Range on a decimal string documents its bounds
         # as strings, which is not valid OpenAPI.
         if value is not None and not 0 < value <= 1_000_000:
-            raise ma.ValidationError("Above 0 and at most 1,000,000.")
+            raise ma.ValidationError(FieldMessage("conversion_out_of_range", "Above 0 and at most 1,000,000."))
         if value is not None and value.as_tuple().exponent < -4:
-            raise ma.ValidationError("At most 4 decimal places.")
+            raise ma.ValidationError(FieldMessage("too_many_decimal_places", "At most 4 decimal places.", places=4))
 
 
 STATUS_ALIASES = {"中选": "selected", "非中选": "non_selected", "未中选": "non_selected", "备供": "backup",

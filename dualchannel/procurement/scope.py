@@ -20,7 +20,7 @@ from sqlmodel import Session
 
 from dualchannel import adcodes
 from dualchannel.auth import Actor, Role
-from dualchannel.errors import Forbidden, Invalid, NotFound
+from dualchannel.errors import FieldMessage, Forbidden, Invalid, NotFound
 from dualchannel.institutions import services as institutions
 from dualchannel.pharmacies import services as pharmacies
 from dualchannel.procurement.models import Line
@@ -114,10 +114,13 @@ def acting_institution(session: Session, actor: Actor, institution_code: str | N
     else:
         actor.require(Role.admin, Role.bureau, *INSTITUTION_ROLES)
         if not institution_code:
-            raise Invalid("Which institution?", {"institution_code": ["Missing."]}, code="institution_required")
+            raise Invalid("Which institution?",
+                          {"institution_code": [FieldMessage("required", "Missing.")]},
+                          code="institution_required")
     ref = institution_of(session, institution_code)
     if ref is None:
-        raise Invalid(f"No institution or pharmacy {institution_code}.", {"institution_code": ["Unknown institution."]},
+        raise Invalid(f"No institution or pharmacy {institution_code}.",
+                      {"institution_code": [FieldMessage("institution_unknown", "Unknown institution.")]},
                       code="institution_unknown")
     if actor.role is Role.bureau and not actor.in_region(ref.region):
         raise Forbidden(f"A bureau {verb} only inside its own region.", code="outside_region")

@@ -21,7 +21,7 @@ from sqlmodel import Session, select
 from dualchannel import adcodes, clock, db
 from dualchannel.api import Page, paginate
 from dualchannel.auth import Actor, Role
-from dualchannel.errors import Conflict, Forbidden, Invalid, NotFound
+from dualchannel.errors import Conflict, FieldMessage, Forbidden, Invalid, NotFound
 from dualchannel.flags import services as flags
 from dualchannel.flags.models import FlagStatus
 from dualchannel.procurement.alerts import sync_institutions
@@ -80,9 +80,12 @@ def _answer(session: Session, problem: SupplyProblem, product_code: str) -> dict
 
 def _within(field: str, on: date, earliest: date, today: date) -> None:
     if on > today:
-        raise Invalid(f"{field} is in the future.", {field: ["In the future."]}, code="date_in_future")
+        raise Invalid(f"{field} is in the future.", {field: [FieldMessage("date_in_future", "In the future.")]},
+                      code="date_in_future")
     if on < earliest:
-        raise Invalid(f"{field} is before {earliest}.", {field: [f"Not before {earliest}."]}, code="date_too_early")
+        raise Invalid(f"{field} is before {earliest}.",
+                      {field: [FieldMessage("date_before_earliest", f"Not before {earliest}.",
+                                            earliest=earliest.isoformat())]}, code="date_too_early")
 
 
 def report(session: Session, actor: Actor, *, product_code: str, description: str, company: str | None = None,
@@ -94,12 +97,14 @@ def report(session: Session, actor: Actor, *, product_code: str, description: st
     ref = acting_institution(session, actor, institution_code, "reports supply problems")
     product, _ = get_product(session, product_code)
     if product.status != ProductStatus.SELECTED:
-        raise Invalid("Supply problems concern selected products.", {"product_code": ["Not a selected product."]},
+        raise Invalid("Supply problems concern selected products.",
+                      {"product_code": [FieldMessage("product_not_selected", "Not a selected product.")]},
                       code="product_not_selected")
     today = clock.today()
     reported_on = reported_on or today
     if reported_on > today:
-        raise Invalid("reported_on is in the future.", {"reported_on": ["In the future."]}, code="date_in_future")
+        raise Invalid("reported_on is in the future.",
+                      {"reported_on": [FieldMessage("date_in_future", "In the future.")]}, code="date_in_future")
     problem = SupplyProblem(institution_code=ref.code, region=ref.region, product_id=product.id,
                             company=company or product.manufacturer, description=description,
                             reported_on=reported_on, reported_by=actor.label, created_at=clock.now())
@@ -163,7 +168,9 @@ def record_reply(session: Session, actor: Actor, problem_id: int, *, reply: str,
     latest = latest_fix_date(replied_on, calendar=calendar)
     if not replied_on <= promised_fix <= latest:
         raise Invalid(f"The promised fix must be between {replied_on} and {latest} (5 working days).",
-                      {"promised_fix": [f"Between {replied_on} and {latest}."]}, latest_fix_date=latest.isoformat(),
+                      {"promised_fix": [FieldMessage("promised_fix_out_of_range", f"Between {replied_on} and {latest}.",
+                                                     earliest=replied_on.isoformat(), latest=latest.isoformat())]},
+                      latest_fix_date=latest.isoformat(),
                       code="promised_fix_out_of_range")
     _advance(session, problem, "reply", replied_on=replied_on, reply=reply, promised_fix=promised_fix)
     session.refresh(problem)

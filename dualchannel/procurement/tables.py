@@ -16,7 +16,7 @@ from datetime import date, datetime
 
 import marshmallow as ma
 
-from dualchannel.errors import Invalid
+from dualchannel.errors import FieldMessage, Invalid
 
 MAX_ROWS = 100_000
 # An XLSX file is a zip archive: what it unpacks to is bounded before it is read, so a small
@@ -52,12 +52,13 @@ def _csv_rows(data: bytes) -> list[list[str]]:
         except UnicodeDecodeError:
             continue
     else:  # pragma: no cover - gb18030 decodes every byte sequence
-        raise Invalid("The file is neither UTF-8 nor GB18030 text.", {"file": ["Unreadable text."]},
-                      code="file_unreadable")
+        raise Invalid("The file is neither UTF-8 nor GB18030 text.",
+                      {"file": [FieldMessage("file_unreadable_text", "Unreadable text.")]}, code="file_unreadable")
     try:
         return list(csv.reader(io.StringIO(text, newline="")))
     except csv.Error as error:
-        raise Invalid(f"The CSV file cannot be read: {error}.", {"file": ["Malformed CSV."]}, code="malformed_file")
+        raise Invalid(f"The CSV file cannot be read: {error}.",
+                      {"file": [FieldMessage("file_malformed_csv", "Malformed CSV.")]}, code="malformed_file")
 
 
 def _xlsx_rows(data: bytes) -> list[list[object]]:
@@ -67,12 +68,13 @@ def _xlsx_rows(data: bytes) -> list[list[object]]:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             unpacked = sum(member.file_size for member in archive.infolist())
         if unpacked > MAX_XLSX_UNPACKED:
-            raise Invalid("The XLSX file unpacks to more than 256 MB.", {"file": ["Too large once unpacked."]},
+            raise Invalid("The XLSX file unpacks to more than 256 MB.",
+                          {"file": [FieldMessage("file_too_large_unpacked", "Too large once unpacked.")]},
                           code="file_too_large")
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, ValueError, OSError) as error:
-        raise Invalid(f"The XLSX file cannot be read ({type(error).__name__}).", {"file": ["Malformed XLSX."]},
-                      code="malformed_file")
+        raise Invalid(f"The XLSX file cannot be read ({type(error).__name__}).",
+                      {"file": [FieldMessage("file_malformed_xlsx", "Malformed XLSX.")]}, code="malformed_file")
     try:
         sheet = workbook.worksheets[0]
         # One row past the header and MAX_ROWS is enough to refuse a longer file.
@@ -92,15 +94,20 @@ def read_table(filename: str, data: bytes, aliases: Mapping[str, str], required:
     is_xlsx = filename.lower().endswith((".xlsx", ".xlsm")) or data[:2] == b"PK"
     raw = _xlsx_rows(data) if is_xlsx else _csv_rows(data)
     if not raw or not any(_cell(c) for c in raw[0]):
-        raise Invalid("The file has no header row.", {"file": ["Empty or without a header row."]},
+        raise Invalid("The file has no header row.",
+                      {"file": [FieldMessage("file_without_header", "Empty or without a header row.")]},
                       code="file_without_header")
     fields = [aliases.get(_normalise(h)) for h in raw[0]]
     missing = sorted(required - set(fields))
     if missing:
-        raise Invalid(f"Missing columns: {', '.join(missing)}.", {"file": [f"Missing column {m}." for m in missing]},
+        raise Invalid(f"Missing columns: {', '.join(missing)}.",
+                      {"file": [FieldMessage("file_column_missing", f"Missing column {m}.", column=m)
+                                for m in missing]},
                       code="file_columns_missing")
     if len(raw) - 1 > MAX_ROWS:
-        raise Invalid(f"At most {MAX_ROWS} rows per file.", {"file": ["Too many rows."]}, code="file_too_many_rows")
+        raise Invalid(f"At most {MAX_ROWS} rows per file.",
+                      {"file": [FieldMessage("file_too_many_rows", "Too many rows.", max=MAX_ROWS)]},
+                      code="file_too_many_rows")
     rows = []
     for number, values in enumerate(raw[1:], start=2):
         cells = [_cell(v) for v in values]
@@ -109,7 +116,8 @@ def read_table(filename: str, data: bytes, aliases: Mapping[str, str], required:
         row = {field: cell for field, cell in zip(fields, cells) if field is not None}
         rows.append((number, row))
     if not rows:
-        raise Invalid("The file has no data rows.", {"file": ["No rows."]}, code="file_without_rows")
+        raise Invalid("The file has no data rows.", {"file": [FieldMessage("file_without_rows", "No rows.")]},
+                      code="file_without_rows")
     return rows
 
 
@@ -137,6 +145,7 @@ def reject(problems: list[dict]) -> None:
     lines = ", ".join(str(p["line"]) for p in problems[:20]) + (" ..." if len(problems) > 20 else "")
     raise Invalid(
         f"{len(problems)} row(s) are invalid (line {lines}); nothing was imported.",
-        {f"line {p['line']}": [p["reason"]] for p in problems},
+        {f"line {p['line']}": [FieldMessage("row_invalid", p["reason"], line=p["line"], columns=", ".join(p["errors"]))]
+         for p in problems},
         rows=problems, code="rows_invalid",
     )

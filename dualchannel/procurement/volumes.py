@@ -14,7 +14,7 @@ from dualchannel import adcodes, clock
 from dualchannel.api import Page, paginate
 from dualchannel.auth import Actor, Role
 from dualchannel.drugs import services as drugs
-from dualchannel.errors import Invalid
+from dualchannel.errors import FieldMessage, Invalid
 from dualchannel.packs import services as packs
 from dualchannel.procurement.alerts import sync_institutions
 from dualchannel.procurement.batches import get_product, product_and_batch_codes, product_id_of, year_of
@@ -57,7 +57,8 @@ def set_agreed_volume(session: Session, actor: Actor, *, institution_code: str, 
     actor.require(Role.admin, Role.bureau)
     ref = institution_of(session, institution_code)
     if ref is None:
-        raise Invalid(f"No institution or pharmacy {institution_code}.", {"institution_code": ["Unknown institution."]},
+        raise Invalid(f"No institution or pharmacy {institution_code}.",
+                      {"institution_code": [FieldMessage("institution_unknown", "Unknown institution.")]},
                       code="institution_unknown")
     require_bureau_for(actor, ref.region, "sets agreed volumes")
     product, batch = get_product(session, product_code)
@@ -111,7 +112,8 @@ def agreed_ratio(ratio: Decimal | None) -> Decimal:
     low, high = setting("AGREED_RATIO_MIN"), setting("AGREED_RATIO_MAX")
     ratio = setting("AGREED_RATIO") if ratio is None else ratio
     if not low <= ratio <= high:
-        raise Invalid(f"The ratio must be within {low}–{high}.", {"ratio": [f"Between {low} and {high}."]},
+        raise Invalid(f"The ratio must be within {low}–{high}.",
+                      {"ratio": [FieldMessage("between", f"Between {low} and {high}.", min=str(low), max=str(high))]},
                       code="ratio_out_of_range", low=str(low), high=str(high))
     return ratio
 
@@ -133,7 +135,8 @@ def compute_agreed_volumes(session: Session, actor: Actor, *, product_code: str,
     base_end = base_end or year[0]
     base_start = base_start or add_months(base_end, -12)
     if base_start >= base_end:
-        raise Invalid("The base period is empty.", {"base_start": ["Must be before base_end."]},
+        raise Invalid("The base period is empty.",
+                      {"base_start": [FieldMessage("base_start_not_before_end", "Must be before base_end.")]},
                       code="base_period_empty")
     usage = base_usage(session, product.generic_name, base_start, base_end, region=region)
     items = []

@@ -1,6 +1,7 @@
 import marshmallow as ma
 
 from dualchannel.api import ListArgs, page_schema
+from dualchannel.errors import FieldMessage
 from dualchannel.institutions.schemas import ADCODE
 
 CRS = ma.validate.OneOf(["gcj02", "wgs84", "bd09"])
@@ -21,7 +22,7 @@ class PublicPharmacyQuery(ListArgs):
     def _both_or_neither(self, data, **kwargs):
         if (data.get("lat") is None) != (data.get("lon") is None):
             missing = "lon" if data.get("lon") is None else "lat"
-            raise ma.ValidationError({missing: ["Give lat and lon together."]})
+            raise ma.ValidationError({missing: [FieldMessage("lat_lon_together", "Give lat and lon together.")]})
 
 
 class PublicPharmacyOut(ma.Schema):

@@ -8,7 +8,7 @@ from sqlmodel import Session
 
 from dualchannel.api import Page, decode_cursor, encode_cursor
 from dualchannel.coverage.rules import nearest
-from dualchannel.errors import Invalid
+from dualchannel.errors import FieldMessage, Invalid
 from dualchannel.geo import boundaries as geo_boundaries
 from dualchannel.geo import crs as geo_crs
 from dualchannel.pharmacies import services as pharmacies
@@ -64,7 +64,8 @@ def published_pharmacies(session: Session, *, region: str | None = None, lat: fl
         ordered = [(pharmacy, None) for pharmacy in found[offset:offset + limit]]
     else:
         if not geo_crs.in_china(lat, lon):
-            raise Invalid("The point is not in China.", {"lat": ["Outside China."], "lon": ["Outside China."]},
+            outside = FieldMessage("point_outside_china", "Outside China.")
+            raise Invalid("The point is not in China.", {"lat": [outside], "lon": [outside]},
                           code="point_outside_china")
         origin = geo_crs.to_wgs84(lat, lon, crs)
         ranked = nearest(origin, [(p.lat, p.lon) for p in found], offset + limit)

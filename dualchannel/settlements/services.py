@@ -23,7 +23,7 @@ from dualchannel import adcodes, clock, db
 from dualchannel.api import Page, paginate
 from dualchannel.auth import Actor, Role
 from dualchannel.drugs import services as drugs
-from dualchannel.errors import Conflict, Forbidden, Invalid, NotFound
+from dualchannel.errors import Conflict, FieldMessage, Forbidden, Invalid, NotFound
 from dualchannel.flags.services import raise_flag
 from dualchannel.history import chain
 from dualchannel.patients import services as patients
@@ -82,7 +82,8 @@ def _check_places(policy: rules.Policy) -> None:
     ratios = [("fund_ratio", policy.fund_ratio)]
     ratios += [(f"ci_tiers.{i}.ratio", r) for i, (_, r) in enumerate(policy.ci_tiers)]
     ratios += [(f"assistance_ratios.{c}", r) for c, r in policy.assistance_ratios]
-    errors = {name: [f"At most {RATIO_PLACES} decimal places."] for name, r in ratios
+    errors = {name: [FieldMessage("too_many_decimal_places", f"At most {RATIO_PLACES} decimal places.",
+                                   places=RATIO_PLACES)] for name, r in ratios
               if r != r.quantize(Decimal(1).scaleb(-RATIO_PLACES))}
     if errors:
         raise Invalid("A ratio has too many decimal places.", errors, code="ratio_too_precise")
@@ -91,7 +92,8 @@ def _check_places(policy: rules.Policy) -> None:
 def _row(policy: rules.Policy, actor: Actor, note: str | None) -> SettlementPolicy:
     _check_places(policy)
     if note is not None and len(note) > 500:
-        raise Invalid("A policy note is at most 500 characters.", {"note": ["At most 500 characters."]},
+        raise Invalid("A policy note is at most 500 characters.",
+                      {"note": [FieldMessage("policy_note_too_long", "At most 500 characters.", max=500)]},
                       code="note_too_long")
     return SettlementPolicy(
         region=policy.region, insurance=policy.insurance, effective_from=policy.effective_from,
@@ -124,7 +126,8 @@ def add_policy(session: Session, actor: Actor, *, region: str, insurance: str, e
             ci_tiers=tuple((tier["up_to"], tier["ratio"]) for tier in ci_tiers),
             **({} if assistance_ratios is None else {"assistance_ratios": assistance_ratios}), **amounts)
     except (TypeError, ValueError) as error:
-        raise Invalid(f"The policy is not valid: {error}.", {"body": [str(error)]}, code="policy_invalid")
+        raise Invalid(f"The policy is not valid: {error}.", {"body": [FieldMessage("policy_rules_broken", str(error))]},
+                      code="policy_invalid")
     if _existing(session, policy) is not None:
         raise Conflict(f"A {insurance} policy of {region} from {effective_from} exists; "
                        "versions are not edited, add one with a later effective_from.", code="policy_exists")
@@ -210,7 +213,9 @@ def policy_in_force(session: Session, *, region: str, insurance: str, on: date) 
 
 def _no_policy(region: str, insurance: str, on: date) -> Invalid:
     return Invalid(f"No {insurance} settlement policy of region {region} is in force on {on}.",
-                   {"policy": ["No policy in force; a bureau of the region adds one."]}, code="policy_missing")
+                   {"policy": [FieldMessage("policy_not_in_force",
+                                            "No policy in force; a bureau of the region adds one.",
+                                            region=region, on=on.isoformat())]}, code="policy_missing")
 
 
 def _policy_for(row: SettlementPolicy, assistance_category: str) -> rules.Policy:
@@ -219,7 +224,8 @@ def _policy_for(row: SettlementPolicy, assistance_category: str) -> rules.Policy
     try:
         policy.assistance_ratio(assistance_category)
     except ValueError as error:
-        raise Invalid(str(error), {"assistance_category": [str(error)]}, code="assistance_category_unknown")
+        raise Invalid(str(error), {"assistance_category": [
+            FieldMessage("assistance_category_not_in_policy", str(error))]}, code="assistance_category_unknown")
     return policy
 
 
@@ -412,14 +418,16 @@ def _prices(session: Session, loaded, unit_prices: dict[str, Decimal], on: date,
             insurance: str) -> dict[str, tuple[Decimal, Decimal | None, Decimal]]:
     """Per drug of the prescription: the unit price charged (the agreed price unless
     `unit_prices` says otherwise), the payment standard and first self-pay ratio on `on`."""
-    errors = {f"unit_prices.{code}": ["Not on this prescription."]
+    errors = {f"unit_prices.{code}": [FieldMessage("drug_not_on_prescription", "Not on this prescription.",
+                                                    drug_code=code)]
               for code in sorted(set(unit_prices) - set(loaded.drugs))}
     prices = {}
     for item in loaded.items:
         drug = loaded.drugs[item.drug_code]
         price = unit_prices.get(drug.code, drug.agreed_price)
         if price is None:
-            errors[f"unit_prices.{drug.code}"] = [f"{drug.name} has no agreed price; give its unit price."]
+            errors[f"unit_prices.{drug.code}"] = [FieldMessage(
+                "agreed_price_missing", f"{drug.name} has no agreed price; give its unit price.", drug=drug.name)]
             continue
         prices[drug.code] = (price, *drugs.payment_standard_on(session, drug, on, insurance=insurance))
     if errors:
@@ -476,7 +484,8 @@ def settle_prescription(session: Session, actor: Actor, prescription_id: int, *,
     if chosen is Mode.direct and not in_region:
         raise Invalid("Direct settlement is only for patients of the pharmacy's coordinating region; "
                       "this one is a manual reimbursement claim (手工报销).",
-                      {"mode": ["The patient's coordinating region does not contain the pharmacy."]},
+                      {"mode": [FieldMessage("direct_settlement_out_of_region",
+                                             "The patient's coordinating region does not contain the pharmacy.")]},
                       code="direct_settlement_out_of_region")
     today = clock.today()
     # A manual claim is decided under the insured region's policy (seed 003 三(三)); when the

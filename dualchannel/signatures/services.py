@@ -17,7 +17,7 @@ from dualchannel import adcodes, clock, db
 from dualchannel.api import Page, paginate
 from dualchannel.access_log import services as access
 from dualchannel.auth import Actor, Role
-from dualchannel.errors import Conflict, Forbidden, Invalid, NotFound
+from dualchannel.errors import Conflict, FieldMessage, Forbidden, Invalid, NotFound
 from dualchannel.institutions import services as institutions
 from dualchannel.pharmacies import services as pharmacies
 from dualchannel.signatures import crypto, rules
@@ -201,16 +201,19 @@ def visible(actor: Actor):
 def _holder(session: Session, physician_code: str | None, pharmacist: str | None) -> str:
     if (physician_code is None) == (pharmacist is None):
         raise Invalid("Name one holder: a physician or a pharmacist.",
-                      {"physician_code": ["Give physician_code or pharmacist."]}, code="holder_required")
+                      {"physician_code": [FieldMessage("key_holder_required", "Give physician_code or pharmacist.")]},
+                      code="holder_required")
     if physician_code is not None:
         physician = institutions.get_physician(session, physician_code)
         if physician is None:
-            raise Invalid(f"No physician {physician_code}.", {"physician_code": ["Unknown physician."]},
+            raise Invalid(f"No physician {physician_code}.",
+                          {"physician_code": [FieldMessage("physician_unknown", "Unknown physician.")]},
                           code="physician_unknown")
         return rules.physician_holder(physician.code)
     registered = pharmacies.pharmacist_view()
     if session.exec(select(registered.c.id).where(registered.c.licence_number == pharmacist)).first() is None:
-        raise Invalid(f"No pharmacist with licence {pharmacist}.", {"pharmacist": ["Unknown pharmacist."]},
+        raise Invalid(f"No pharmacist with licence {pharmacist}.",
+                      {"pharmacist": [FieldMessage("pharmacist_unknown", "Unknown pharmacist.")]},
                       code="pharmacist_unknown")
     return rules.pharmacist_holder(pharmacist)
 
@@ -246,7 +249,8 @@ def revoke_key(session: Session, actor: Actor, key_id: int, *, reason: str,
     now = clock.now()
     if compromised_since is not None and compromised_since > now:
         raise Invalid("A key is revoked from now or from a past instant.",
-                      {"compromised_since": ["In the future."]}, code="revocation_in_future")
+                      {"compromised_since": [FieldMessage("revocation_in_future", "In the future.")]},
+                      code="revocation_in_future")
     values = {"revoked_at": compromised_since or now, "revoked_by": actor.label, "revocation_reason": reason,
               "revocation_recorded_at": now}
     db.change_if(session, key, SigningKey.revoked_at.is_(None), values=values,

@@ -18,7 +18,7 @@ from dualchannel.access_log import services as access
 from dualchannel.access_log.models import AccessAction
 from dualchannel.auth import Actor, Role
 from dualchannel.drugs import services as drugs
-from dualchannel.errors import Invalid, NotFound
+from dualchannel.errors import FieldMessage, Invalid, NotFound
 from dualchannel.institutions import services as institutions
 from dualchannel.packs import rules
 from dualchannel.packs import services as packs
@@ -79,7 +79,8 @@ def _checked_code(code: str) -> str:
     canonical = rules.canonical_code(code)
     if canonical is None:
         # The text is not echoed: whatever was typed in its place stays out of answers and logs.
-        raise Invalid("Not a traceability code (药品追溯码).", {"code": ["20 digits."]}, code="trace_code_malformed")
+        raise Invalid("Not a traceability code (药品追溯码).",
+                      {"code": [FieldMessage("trace_code_malformed", "20 digits.")]}, code="trace_code_malformed")
     return canonical
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from dualchannel import errors, problems
 from dualchannel.errors import Conflict, DomainError, Invalid
-from dualchannel.problems import PROBLEMS
+from dualchannel.problems import FIELDS, PROBLEMS
 from tests.conftest import problem_contract_violations
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -85,9 +85,11 @@ def test_the_table_is_served_from_the_registry(client):
     assert table["duplicate_trace_code"]["type"] == "/problems/duplicate_trace_code"
     module = client.get("/problems.js")
     assert module.mimetype == "text/javascript"
-    text = module.get_data(as_text=True)
-    served = json.loads(text[text.index("{"):text.rindex("}") + 1])
+    tables = dict(re.findall(r"^export const (\w+) = (\{.*?\n\});$", module.get_data(as_text=True), re.S | re.M))
+    assert set(tables) == {"PROBLEMS", "FIELDS"}
+    served = json.loads(tables["PROBLEMS"])
     assert {code: entry["zh"] for code, entry in served.items()} == {c: p.zh for c, p in PROBLEMS.items()}
+    assert json.loads(tables["FIELDS"]) == {code: field.zh for code, field in FIELDS.items()}
 
 
 def test_pages_translate_codes_not_sentences():

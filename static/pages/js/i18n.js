@@ -1,6 +1,6 @@
 // Chinese labels for the API's codes, and Chinese messages for its problem+json errors.
 // The API speaks English to integrators; the people at the desk and the counter read Chinese.
-import { PROBLEMS } from "/problems.js";
+import { FIELDS, PROBLEMS } from "/problems.js";
 
 export const PRESCRIPTION_STATUS = {
   issued: "已开具", routed: "已流转", verified: "已核验", reviewed: "已审方", dispensed: "已发药",
@@ -139,173 +139,18 @@ export function problemMessage(problem) {
   });
 }
 
-// Messages of single fields (the values of a 422's `errors`): marshmallow's and the services'.
-// Details are translated by code above; only these per-field texts are matched, first match wins.
-const FIELD_MESSAGES = [
-  [/^Too many requests \((\w+): at most (.+)\); retry after (\d+) s\.$/, (m) => `操作过于频繁，请在 ${m[3]} 秒后再试。`],
-  [/^A patient with this ID number already exists\.$/, () => "该身份证号的参保人已经登记。"],
-  [/^The request has invalid fields\.$/, () => "提交的内容有误："],
-  [/^The request body is not valid JSON\.$/, () => "请求格式有误。"],
-  [/^A prescription is valid 1 to 3 days\.$/, () => "处方有效期为 1 至 3 天。"],
-  [/^Each drug appears once\.$/, () => "同一药品在一张处方中只能出现一次。"],
-  [/^A pharmacist reviews \(审方\) a prescription before it is dispensed\.$/, () => "处方须经药师审方通过后才能发药。"],
-  [/^An approval carries no reason code\.$/, () => "审方通过时不填写不通过原因。"],
-  [/^Only for a refusal\.$/, () => "仅在审方不通过时填写。"],
-  [/^A pharmacist with licence (\S+) is registered\.$/, (m) => `执业药师注册证编号 ${m[1]} 已经登记。`],
-  [/^Not a pharmacist of this pharmacy\.$/, () => "不是本药店的药师。"],
-  [/^Unknown pharmacist\.$/, () => "未知的药师。"],
-  [/^Only a pharmacy's token is bound to a pharmacist\.$/, () => "只有药店账户可以绑定药师。"],
-  [/^Not a pharmacy\.$/, () => "不是药店。"],
-  [/^6 to 32 letters and digits\.$/, () => "须为 6 至 32 位字母或数字。"],
-  [/^Give physician_code or pharmacist\.$/, () => "请填写医师编码或药师执业注册证编号（二选一）。"],
-  [/^Unknown physician\.$/, () => "未知的医师。"],
-  [/^A key is revoked from now or from a past instant\.$/, () => "密钥只能从现在或过去的某一时刻起吊销。"],
-  [/^The request has fields this route does not take: (.+)\.$/, (m) => `请求中含有本功能不接受的字段：${m[1]}。`],
-  [/^The cursor is not one this service issued\.$/, () => "翻页参数无效，请重新查询。"],
-  [/^A value is too large or too long to be stored\.$/, () => "有数值过大或文字过长，无法保存。"],
-  [/^The database is not (answering|reachable)/, () => "数据库暂时无法访问，请稍后重试。"],
-  [/^Required: one of (.+)\.$/, () => "请从列表中选择原因。"],
-  [/^Not a reason code for (\w+): one of (.+)\.$/, (m) => `该原因不适用于${action(m[1])}，请从列表中选择。`],
-  [/^Reason (\S+) needs a note saying what happened\.$/, () => "选择“其他原因”时须填写说明。"],
-  [/^(.+) has no cold chain for a cold-chain drug\.$/, (m) => `${m[1]}没有冷链条件，不能调配冷链药品。`],
-  [/^(.+) does not require eligibility\.$/, (m) => `${m[1]}无需认定待遇资格。`],
-  [/^valid_until is in the past\.$/, () => "有效期不能早于今天。"],
-  [/^Give lat and lon together\.$/, () => "请同时填写纬度和经度。"],
-  [/^The cursor is not one this service issued\.$/, () => "翻页参数无效，请刷新列表。"],
-  [/^No pharmacy (\S+)\.$/, (m) => `没有找到药店 ${m[1]}。`],
-  [/^No patient (\S+)\.$/, (m) => `没有找到患者 ${m[1]}。`],
-  [/^(Drug|Pharmacy|Institution|Physician) (\S+) already exists\.$/,
-    (m) => `${{ Drug: "药品", Pharmacy: "药店", Institution: "医疗机构", Physician: "医师" }[m[1]]} ${m[2]} 已经登记。`],
-  [/^Only the pharmacy itself sets its stock\.$/, () => "只有药店本身可以设置库存。"],
-  [/^A bureau's subject is the 6-digit adcode of its region\.$/, () => "医保局账户须对应其辖区的 6 位行政区划代码。"],
-  [/^This role needs a subject\.$/, () => "此类账户须指定所代表的机构或地区。"],
-  // Procurement (集采): batches, products, volumes, purchases, declarations, supply problems.
-  [/^An institution (.+) only for itself\.$/, () => "医疗机构只能为本机构办理此事项。"],
-  [/^A bureau (.+) only inside its own region\.$/, () => "医保局只能在本辖区内办理此事项。"],
-  [/^The cycle ends before it starts\.$/, () => "采购周期的结束日期早于开始日期。"],
-  [/^The effective date is outside the cycle\.$/, () => "执行日期不在采购周期内。"],
-  [/^Batch (\S+) already exists\.$/, (m) => `集采批次 ${m[1]} 已经存在。`],
-  [/^Product (\S+) already exists\.$/, (m) => `集采产品 ${m[1]} 已经存在。`],
-  [/^Within the cycle, less than (\d+) months after cycle_start\.$/, (m) => `须在采购周期内，且距周期开始不足 ${m[1]} 个月。`],
-  [/^The base period is empty\.$/, () => "基期为空：开始日期须早于结束日期。"],
-  [/^A purchase with reference (\S+) is already recorded\.$/, (m) => `采购单号 ${m[1]} 已经登记过了。`],
-  [/^Institutions declare their own demand\.$/, () => "需求量由医疗机构自行申报。"],
-  [/^Supply problems concern selected products\.$/, () => "只有中选产品可以报告供应问题。"],
-  [/^The server failed; the error was logged\.$/, () => "服务器内部错误，已记录日志，请稍后重试或联系管理员。"],
-  // Messages of single fields.
-  [/^Missing data for required field\.$/, () => "必须填写。"],
-  [/^Missing\.$/, () => "必须填写。"],
-  [/^Field may not be null\.$/, () => "必须填写。"],
-  [/^Not a valid integer\.$/, () => "须为整数。"],
-  [/^Not a valid number\.$/, () => "须为数字。"],
-  [/^Not a valid string\.$/, () => "须为文字。"],
-  [/^Not a valid boolean\.$/, () => "须为是或否。"],
-  [/^Not a valid date\.$/, () => "日期格式有误。"],
-  [/^Must be greater than or equal to (\S+) and less than or equal to (\S+)\.$/, (m) => `须在 ${m[1]} 至 ${m[2]} 之间。`],
-  [/^Must be greater than or equal to (\S+)\.$/, (m) => `不能小于 ${m[1]}。`],
-  [/^Length must be between (\d+) and (\d+)\.$/, (m) => `长度须为 ${m[1]} 至 ${m[2]} 个字符。`],
-  [/^Must be one of: (.+)\.$/, () => "取值不在允许范围内。"],
-  [/^Shorter than minimum length (\d+)\.$/, (m) => `至少 ${m[1]} 项。`],
-  [/^A 6-digit administrative division code\.$/, () => "须为 6 位行政区划代码。"],
-  [/^No such administrative division\.$/, () => "没有这个行政区划代码。"],
-  [/^A date from (\S+) to (\S+)\.$/, (m) => `日期须在 ${m[1]} 至 ${m[2]} 之间。`],
-  [/^Unknown field\.$/, () => "不接受此字段。"],
-  [/^Invalid cursor\.$/, () => "翻页参数无效。"],
-  [/^At most (\d+) levels of nesting\.$/, (m) => `嵌套不能超过 ${m[1]} 层。`],
-  [/^1-32 letters, digits, - or _\.$/, () => "须为 1 至 32 位字母、数字、- 或 _。"],
-  [/^Does not match the patient\.$/, () => "与处方患者的身份证号不一致。"],
-  [/^Unknown drug\.?$/, () => "未知药品。"],
-  [/^Unknown drug (\S+)\.$/, (m) => `未知药品 ${m[1]}。`],
-  [/^Unknown patient\.$/, () => "未知患者。"],
-  [/^Unknown pharmacy\.$/, () => "未知药店。"],
-  [/^(.+) is not a dual-channel drug\.$/, (m) => `${m[1]}不是双通道药品。`],
-  [/^At most 84 days' supply/, () => "用药天数最多 84 天（长期处方不超过 12 周）。"],
-  [/^No eligibility \(待遇准入\) recorded for (.+)\.$/, (m) => `${m[1]}尚未认定待遇资格（待遇准入），请先认定。`],
-  [/^Eligibility for (.+) expired on (\S+); a re-examination \(复查评估\) must renew it\.$/,
-    (m) => `${m[1]}的待遇资格已于 ${m[2]} 到期，须复查评估后续期。`],
-  [/^(\d+) units prescribed: one trace code per unit, (\d+) given\.$/, (m) => `处方数量为 ${m[1]}，须每盒一个追溯码，实际 ${m[2]} 个。`],
-  [/^Not a traceability code: (.+)\.$/, (m) => `不是有效的追溯码：${m[1]}。`],
-  [/^Not a traceability code \(药品追溯码\)(: 20 digits)?\.$/, () => "不是有效的药品追溯码（应为 20 位数字）。"],
-  [/^20 digits\.$/, () => "应为 20 位数字。"],
-  [/^(\d+) units prescribed: at most (\d+) trace codes, (\d+) given\.$/, (m) => `处方数量为 ${m[1]}，最多 ${m[2]} 个追溯码，实际 ${m[3]} 个。`],
-  [/^(\d{20}) is also at (\S+): one code is one pack\.$/, (m) => `追溯码 ${m[1]} 重复扫描：一个追溯码就是一盒药。`],
-  [/^(\d{20}) is not a code of (.+) \((\S+), product codes ([\d, ]+)\); it belongs to (.+) \((\S+)\)\.$/,
-    (m) => `追溯码 ${m[1]} 不是${m[2]}的药品追溯码（药品标识码应为 ${m[4]}），它属于${m[5]}。`],
-  [/^(\d{20}) is not a code of (.+) \((\S+), product codes ([\d, ]+)\)\.$/,
-    (m) => `追溯码 ${m[1]} 不是${m[2]}的药品追溯码（药品标识码应为 ${m[4]}）。`],
-  [/^(\d+) units are covered before trace code (\S+); scan only the packs used\.$/, (m) => `前面的药盒已够 ${m[1]} 个单位，追溯码 ${m[2]} 多余：只扫实际使用的药盒。`],
-  [/^The packs scanned hold (\d+) of the (\d+) units prescribed\.$/, (m) => `所扫药盒只剩 ${m[1]} 个单位，处方需要 ${m[2]} 个。`],
-  [/^A product identification code belongs to another drug\.$/, () => "药品标识码已属于其他药品。"],
-  [/^(\d{7}) is (\S+)'s\.$/, (m) => `药品标识码 ${m[1]} 已属于 ${m[2]}。`],
-  [/^No pack with this trace code was dispensed\.$/, () => "该追溯码没有发药记录。"],
-  [/^Claim (\d+) is decided by the bureau of the patient's insured region \((\d+)\)\.$/,
-    (m) => `报销申请 ${m[1]} 由患者参保地（${m[2]}）医保局审核。`],
-  [/^Claim (\d+) was charged in full: add the (\w+) policy of region (\d+) in force on (\S+) to adjudicate it\.$/,
-    (m) => `报销申请 ${m[1]} 已全额自付：请先录入参保地 ${m[3]} 在 ${m[4]} 有效的${INSURANCE[m[2]] || m[2]}结算政策，再审核。`],
-  [/^Settlement (\d+) was settled directly; only manual claims are decided\.$/, (m) => `结算 ${m[1]} 为直接结算，只有手工报销需要审核。`],
-  [/^This pack was already returned and undone\.$/, () => "该药盒已退药撤销。"],
-  [/^The pack was undone by another request\.$/, () => "该药盒已被另一请求退药。"],
-  [/^The pack was dispensed in parts \(拆零\): an opened pack cannot be returned\.$/, () => "该药盒已拆零发药：已拆封的药盒不能退药。"],
-  [/^The prescription is settled: reverse the settlement \(冲正\) first, then undo the pack\.$/, () => "处方已结算：请先冲正结算，再退药。"],
-  [/^The prescription is (\S+); only a pack of a dispensed, unsettled prescription can be undone\.$/,
-    (m) => `处方状态为“${status(m[1])}”：只有已发药、未结算的处方才能退药。`],
-  [/^Packs can be undone within (\d+) days of dispensing; this one was dispensed at (\S+)\.$/,
-    (m) => `只能在发药后 ${m[1]} 天内退药；该药盒发药时间为 ${m[2]}。`],
-  [/^(.+) \((\S+)\) is (\S+): only an admitted dual-channel pharmacy may verify, dispense, settle or undo\.$/,
-    (m) => `${m[1]}（${m[2]}）当前状态为“${status(m[3])}”：只有在用的双通道药店才能核验、发药、结算或退药。`],
-  [/^(.+) has no electronic traceability of the drugs it sells \(药品电子追溯\); seed 003 requires it for admission\.$/,
-    (m) => `${m[1]}尚未实现所售药品电子追溯，不符合双通道药店准入条件。`],
-  [/^The agent picking up \(代取人\) is the patient; an agent is another person\.$/, () => "代取人就是患者本人：代取人必须是另一人。患者本人取药时无需填写代取人。"],
-  [/^The patient's own ID number; leave pickup out when the patient collects in person\.$/, () => "这是患者本人的身份证号；本人取药时不要填写代取人。"],
-  [/^A code appears twice: (.+)\.$/, (m) => `追溯码重复：${m[1]}。`],
-  [/^Not dispensed: (.+)\.$/, (m) => `以下药品未扫码：${m[1]}。`],
-  [/^(\S+) is not on this prescription\.$/, (m) => `${m[1]} 不在此处方上。`],
-  [/^(\S+) is listed twice\.$/, (m) => `${m[1]} 重复列出。`],
-  [/^A drug is listed twice\.$/, () => "同一药品列出了两次。"],
-  [/^Outside the patient's coordinating region/, () => "不在患者的统筹地区内。"],
-  [/^No cold-chain storage\.$/, () => "没有冷链贮存条件。"],
-  [/^Pharmacy is (\w+)\.$/, (m) => `药店当前为“${status(m[1])}”。`],
-  [/^Must be today or later\.$/, () => "不能早于今天。"],
-  [/^Must not be blank\.$/, () => "不能为空。"],
-  [/^At most (\d+) characters\.$/, (m) => `最多 ${m[1]} 个字符。`],
-  [/^1 to 3\.$/, () => "须为 1 至 3 天。"],
-  [/^Outside China\.$/, () => "不在中国境内。"],
-  [/^Not an adcode\.$/, () => "不是行政区划代码。"],
-  [/^One of (.+)\.$/, (m) => `须为以下之一：${m[1]}。`],
-  [/^In no county\.$/, () => "不在任何县级区划内。"],
-  [/^Invalid cursor\.$/, () => "翻页参数无效。"],
-  [/^No eligibility needed\.$/, () => "无需认定资格。"],
-  [/^Unknown institution\.$/, () => "未知的医疗机构。"],
-  [/^Unknown product\.$/, () => "未知的集采产品。"],
-  [/^Before cycle_start\.$/, () => "早于周期开始日期。"],
-  [/^Outside the cycle\.$/, () => "不在采购周期内。"],
-  [/^Between (\S+) and (\S+)\.$/, (m) => `须在 ${m[1]} 至 ${m[2]} 之间。`],
-  [/^Must be before base_end\.$/, () => "须早于基期结束日期。"],
-  [/^Required below the history of (\d+) \((.+)\)\.$/, (m) => `低于历史使用量 ${m[1]}（${m[2]}）时必须填写。`],
-  [/^In the future\.$/, () => "不能晚于今天。"],
-  [/^Not before (\S+)\.$/, (m) => `不能早于 ${m[1]}。`],
-  [/^Not a selected product\.$/, () => "不是中选产品。"],
-  [/^Outside the procurement cycle (\S+)\.\.(\S+) of batch (\S+)\.$/, (m) => `不在集采批次 ${m[3]} 的采购周期（${m[1]} 至 ${m[2]}）内。`],
-];
-
-const ID_REASONS = {
-  "must be 18 characters": "应为 18 位",
-  "must be 17 digits and a check digit or X": "应为 17 位数字加 1 位校验码（数字或 X）",
-  "check digit does not match (ISO 7064 MOD 11-2)": "校验码不正确",
-  "birth date is not a real date": "出生日期不存在",
-  "birth date is out of range": "出生日期超出范围",
-  "must be a string": "格式有误",
-};
-
-/** A field message (a value of a 422's `errors`) in Chinese, or null when this page does not know it. */
-export function translateField(message) {
-  if (typeof message !== "string") return null;
-  if (ID_REASONS[message]) return ID_REASONS[message];
-  for (const [pattern, render] of FIELD_MESSAGES) {
-    const match = message.match(pattern);
-    if (match) return render(match);
-  }
-  return null;
+/**
+ * A field's message in Chinese, from its code (`error_codes`, beside `errors`), filled with the
+ * values the problem gives; null for a code this page does not know.
+ */
+export function fieldMessage(entry) {
+  const zh = entry && FIELDS[entry.code];
+  if (!zh || entry.code === "uncoded") return null;
+  return zh.replace(/\{(\w+)\}/g, (_, name) => {
+    const value = entry[name];
+    if (value === undefined || value === null) return "";
+    return FILL[name] ? FILL[name](String(value)) : String(value);
+  });
 }
 
 const TITLE = {
@@ -352,7 +197,12 @@ export function describeError(error) {
   const code = error && typeof error.status === "number" ? error.status : 500;
   const known = problemMessage(problem);
   const heading = TITLE[code] || `请求失败（${code}）。`;
-  const fields = flatten(problem.errors).map(([key, text]) => [fieldLabel(key), translateField(text) || text]);
+  const codes = problem.error_codes || {};
+  const seen = {};
+  const fields = flatten(problem.errors).map(([key, text]) => {
+    const index = (seen[key] = (seen[key] ?? -1) + 1);
+    return [fieldLabel(key), fieldMessage((codes[key] || [])[index]) || text];
+  });
   let message = known || heading;
   let original = null;
   if (!known && problem.detail && code !== 0) original = problem.detail;
