@@ -25,6 +25,7 @@ database). The first request after that tries again, so the service recovers by 
 import math
 import threading
 import time
+import weakref
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import timezone
@@ -401,10 +402,14 @@ def init_app(app: Flask) -> None:
     """Create the engine from the app's settings; bound each request's database work; commit
     or roll back each request's transaction as it answers, and close its session at teardown."""
     config = app.config
-    app.extensions[_ENGINE] = create_engine(
+    engine = app.extensions[_ENGINE] = create_engine(
         database_url(app), connect_timeout=config["DATABASE_CONNECT_TIMEOUT"],
         pool_timeout=config["DATABASE_POOL_TIMEOUT"], busy_timeout=config["DATABASE_BUSY_TIMEOUT"],
         retry_after=config["DATABASE_RETRY_AFTER"], statement_timeout=config["DATABASE_STATEMENT_TIMEOUT"])
+    # An app dropped without closing its engine (one refused at start by its settings, a
+    # second app in one process) closes its pooled connections as it goes, instead of leaving
+    # them for the garbage collector, which drops them still open.
+    weakref.finalize(app, engine.dispose)
     app.before_request(_start_request)
     app.after_request(_finish_request)
     app.teardown_request(_end_request)

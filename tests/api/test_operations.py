@@ -5,8 +5,9 @@ import logging
 
 from cryptography.fernet import Fernet
 
-from dualchannel import create_app, identity, logs
+from dualchannel import create_app, db, identity, logs
 from tests.api.test_prescription_flow import problem
+from tests.conftest import make_app
 from tests.support import resident_id
 
 
@@ -109,6 +110,20 @@ def test_readyz_answers_503_when_the_database_is_down(tmp_path):
     body = problem(response, 503)
     assert "sqlite" not in json.dumps(body).lower()  # no connection details leak
     assert app.test_client().get("/healthz").status_code == 200
+
+
+def test_an_app_dropped_without_closing_its_engine_closes_its_connections(database_url, tmp_path):
+    """Left to the garbage collector, a pooled connection is dropped still open (psycopg warns,
+    and the server keeps the session until it notices)."""
+    import gc
+
+    app = make_app(database_url, tmp_path / "instance")
+    assert app.test_client().get("/readyz").status_code == 200
+    engine = app.extensions[db._ENGINE]
+    assert engine.pool.checkedin() == 1
+    del app
+    gc.collect()
+    assert engine.pool.checkedin() == 0
 
 
 def test_metrics_are_created_once_even_by_racing_threads(monkeypatch):
