@@ -145,18 +145,6 @@ def give_back(session: Session, dispensing: DispensedPack, *, at: datetime, acto
     return True
 
 
-def dispensed_by_pharmacy(session: Session, drug_codes: Iterable[str], *, start: datetime, end: datetime,
-                          pharmacy_codes: Collection[str] | None = None) -> dict[str, int]:
-    """Units of `drug_codes` dispensed per pharmacy in [start, end) (procurement's usage)."""
-    statement = (select(DispensedPack.pharmacy_code, sa.func.sum(DispensedPack.units))
-                 .where(DispensedPack.drug_code.in_(list(drug_codes)), DispensedPack.dispensed_at >= start,
-                        DispensedPack.dispensed_at < end)
-                 .group_by(DispensedPack.pharmacy_code))
-    if pharmacy_codes is not None:
-        statement = statement.where(DispensedPack.pharmacy_code.in_(list(pharmacy_codes)))
-    return dict(session.execute(statement).all())
-
-
 def dispensings_by_pharmacy(session: Session, drug_codes: Iterable[str], *, start: datetime, end: datetime,
                             pharmacy_codes: Collection[str] | None = None) -> dict[str, int]:
     """Dispensings (one per pack drawn from) of `drug_codes` per pharmacy in [start, end)."""

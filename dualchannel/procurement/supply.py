@@ -156,6 +156,17 @@ def _advance(session: Session, problem: SupplyProblem, action: str, **values) ->
                                   code="supply_problem_invalid_transition", stage=problem.stage, target=move.target))
 
 
+def _answer_advanced(session: Session, problem: SupplyProblem, product_code: str, today: date, calendar) -> dict:
+    """After a move: its alerts brought up to date (and the institution's, at the end of an
+    exemption period), committed, and the problem as the answer describes it."""
+    session.refresh(problem)
+    _sync_one(session, problem, today, calendar)
+    if problem.confirmed_on is not None:  # the end of an exemption period
+        sync_institutions(session, {problem.institution_code})
+    session.commit()
+    return describe(problem, product_code, calendar, today)
+
+
 def record_reply(session: Session, actor: Actor, problem_id: int, *, reply: str, promised_fix: date,
                  replied_on: date | None = None) -> dict:
     """The company's answer and promised fix date, at most 5 working days after the answer
@@ -173,12 +184,7 @@ def record_reply(session: Session, actor: Actor, problem_id: int, *, reply: str,
                       latest_fix_date=latest.isoformat(),
                       code="promised_fix_out_of_range")
     _advance(session, problem, "reply", replied_on=replied_on, reply=reply, promised_fix=promised_fix)
-    session.refresh(problem)
-    _sync_one(session, problem, today, calendar)
-    if problem.confirmed_on is not None:  # the end of an exemption period
-        sync_institutions(session, {problem.institution_code})
-    session.commit()
-    return describe(problem, product_code, calendar, today)
+    return _answer_advanced(session, problem, product_code, today, calendar)
 
 
 def resolve(session: Session, actor: Actor, problem_id: int, *, resolution: str,
@@ -190,12 +196,7 @@ def resolve(session: Session, actor: Actor, problem_id: int, *, resolution: str,
     resolved_on = resolved_on or today
     _within("resolved_on", resolved_on, problem.replied_on or problem.reported_on, today)
     _advance(session, problem, "resolve", resolved_on=resolved_on, resolution=resolution)
-    session.refresh(problem)
-    _sync_one(session, problem, today, calendar)
-    if problem.confirmed_on is not None:  # the end of an exemption period
-        sync_institutions(session, {problem.institution_code})
-    session.commit()
-    return describe(problem, product_code, calendar, today)
+    return _answer_advanced(session, problem, product_code, today, calendar)
 
 
 def confirm(session: Session, actor: Actor, problem_id: int, *, confirmed_on: date | None = None) -> dict:
