@@ -58,15 +58,19 @@ def test_resident_id_check_digit(run):
 
 def test_problems_become_chinese_by_code(run):
     """The message comes from the problem's `code` (the table the app generates from its
-    registry), with placeholders filled from the problem; the English detail is not read."""
+    registry), with placeholders filled from the problem, and each field's from its code in
+    `error_codes` with the values given; the English is not read, only shown for a code the page
+    does not know."""
     result = run("i18n", """
         const e = (status, problem) => m.describeError({status, problem});
         return [
           e(409, {code: "pharmacy_invalid_transition", status_now: "exited", action: "admit",
                   detail: "Anything at all."}).message,
           e(422, {code: "prescription_rules", detail: "The prescription breaks dual-channel rules.",
-                  errors: {"items.0.drug_code": ["Eligibility for 泰瑞沙 expired on 2025-01-01; a re-examination (复查评估) must renew it."]}}).fields,
-          e(422, {code: "invalid_fields", errors: {"pickup.id_number": ["Missing data for required field."]}}).fields,
+                  errors: {"items.0.drug_code": ["Eligibility for 泰瑞沙 expired on 2025-01-01; a re-examination (复查评估) must renew it."]},
+                  error_codes: {"items.0.drug_code": [{code: "eligibility_expired", drug: "泰瑞沙", expired_on: "2025-01-01"}]}}).fields,
+          e(422, {code: "invalid_fields", errors: {"pickup.id_number": ["Missing data for required field.", "Anything."]},
+                  error_codes: {"pickup.id_number": [{code: "required"}, {code: "a_code_this_page_does_not_know"}]}}).fields,
           e(409, {code: "some_new_code", detail: "Something new the page does not know."}),
           e(0, {detail: "TypeError: Failed to fetch"}).message,
           m.fieldLabel("items.1.days_supply"),
@@ -77,7 +81,7 @@ def test_problems_become_chinese_by_code(run):
     """)
     assert result[0] == "药店当前为“已退出”，不能准入。"
     assert result[1] == [["第1项药品", "泰瑞沙的待遇资格已于 2025-01-01 到期，须复查评估后续期。"]]
-    assert result[2] == [["代办人身份证号", "必须填写。"]]
+    assert result[2] == [["代办人身份证号", "必须填写。"], ["代办人身份证号", "Anything."]]  # an unknown code: the English
     assert result[3] == {"message": "与当前状态冲突。", "fields": [], "original": "Something new the page does not know.",
                          "status": 409}
     assert result[4] == "无法连接服务器，请检查网络后重试。"
