@@ -58,6 +58,9 @@ class ProblemSchema(ma.Schema):
                        "(/problems/<code>) and listed under x-problem-codes.",
         "enum": sorted(problems.PROBLEMS)})
     errors = ma.fields.Dict(metadata={"description": "Field path (items.0.quantity) -> messages, every bad field at once"})
+    error_codes = ma.fields.Dict(metadata={
+        "description": "The same paths -> one {code, ...values} per message of `errors`, in order: act on the code "
+                       "(listed under x-field-codes with its zh-CN text), not on the English message."})
 
 
 class Api(_Api):
@@ -418,13 +421,16 @@ _RULE_ARGUMENT = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 
 def document_problems(rest: Api, app) -> None:
     """Put the problem codes in /openapi.json: every code with its status, titles and page at
-    the top (`x-problem-codes`), the `code` member's enum in the Problem schema, and on each
+    the top (`x-problem-codes`), the field codes of `error_codes` with their zh-CN text
+    (`x-field-codes`), the `code` member's enum in the Problem schema, and on each
     operation the codes it can answer with (`x-problem-codes`: those its feature and the
     features it calls raise, and the edge's)."""
     root = Path(__file__).resolve().parent
     rest.spec.options["x-problem-codes"] = {
         code: {"status": p.status, "title": p.title, "description": p.en, "type": "/problems/" + code}
         for code, p in sorted(problems.PROBLEMS.items())}
+    rest.spec.options["x-field-codes"] = {code: {"zh": f.zh, "description": f.en}
+                                          for code, f in sorted(problems.FIELDS.items())}
     paths = rest.spec._paths  # apispec keeps the operations here until to_dict()
     for rule in app.url_map.iter_rules():
         view = app.view_functions.get(rule.endpoint)

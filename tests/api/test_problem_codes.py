@@ -107,6 +107,8 @@ def test_every_code_is_in_openapi_and_operations_list_theirs(client):
     spec = client.get("/openapi.json").get_json()
     documented = spec["x-problem-codes"]
     assert set(documented) == set(PROBLEMS)
+    assert spec["x-field-codes"]["days_supply_too_long"]["zh"] == FIELDS["days_supply_too_long"].zh
+    assert set(spec["x-field-codes"]) == set(FIELDS)
     assert documented["prescription_expired"] == {"status": 409, "title": PROBLEMS["prescription_expired"].title,
                                                   "description": PROBLEMS["prescription_expired"].en,
                                                   "type": "/problems/prescription_expired"}
