@@ -162,7 +162,14 @@ async function loadLists() {
   }
 }
 
+let shownLists = null;
+
 function showLists(inbox, unsettled) {
+  // The page loads its lists more than once as it starts (and on every refresh): drawing the
+  // same lists again would replace the buttons under a click that is landing on them.
+  const shown = JSON.stringify([inbox.items, unsettled.items, state.open && state.open.id]);
+  if (shown === shownLists) return;
+  shownLists = shown;
   fill($("#inbox-list"), inbox.items.map(listEntry));
   show($("#inbox-empty"), inbox.items.length === 0);
   fill($("#unsettled-list"), unsettled.items.map(listEntry));
