@@ -97,12 +97,19 @@ def pages(browser, live):
 
 
 def sign_in(page, live, role: str, *, expect: str | None = None):
-    """Sign in through the login page with the demo token of `role`; wait for the landing page."""
+    """Sign in through the login page with the demo token of `role`; wait until the landing page
+    has started (its first lists drawn: a click before then can land on a moving button)."""
     page.goto(f"{live.url}/login")
     page.get_by_label("访问令牌", exact=True).fill(live.tokens[role])
     page.get_by_role("button", name="登录").click()
     page.wait_for_url(f"{live.url}{expect or '/' + role}")
     page.locator("#who").filter(has_not_text="正在验证").wait_for()
+    started(page)
+
+
+def started(page):
+    """Wait for a signed-in page to finish starting: <main> stops being aria-busy."""
+    page.locator("main:not([aria-busy])").wait_for()
 
 
 def screenshot(page, name: str, *, full_page: bool = True):

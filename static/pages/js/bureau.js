@@ -14,7 +14,7 @@ import { exportFlags, flagDetail } from "./bureau-flags.js";
 import { loadBureauDecisions } from "./bureau-procurement.js";
 import { confirmAction } from "./confirm.js";
 import { executionRow, lastDay, openAlertItem } from "./procurement.js";
-import { startPage } from "./session.js";
+import { startPage, whenStarted } from "./session.js";
 import { trackerView } from "./tracker.js";
 import {
   $, badge, busy, clearProblem, facts, fill, h, notify, show, showMessage, showProblem, statusBadge, tabs, validate,
@@ -456,4 +456,4 @@ async function loadProcurementAlerts() {
 
 // Start last: every declaration above is initialised by then.
 const account = await startPage(["bureau", "admin"]);
-if (account) await start();
+await whenStarted(account && start());

@@ -5,7 +5,7 @@
 import { api } from "./api.js";
 import { DECLARATION_STATUS, PRODUCT_STATUS, STAGE, SUPPLY_STATE } from "./i18n.js";
 import { lastDay } from "./procurement.js";
-import { startPage } from "./session.js";
+import { startPage, whenStarted } from "./session.js";
 import { $, badge, busy, clearProblem, facts, fill, h, notify, show, showProblem, validate } from "./ui.js";
 
 const state = { products: new Map(), years: new Map() };
@@ -159,4 +159,4 @@ async function loadProblems() {
 
 // Start last: every declaration above is initialised by then.
 const account = await startPage(["institution"]);
-if (account) await start();
+await whenStarted(account && start());

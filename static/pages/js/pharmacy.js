@@ -17,7 +17,7 @@ import { loadStock, renderAftercare } from "./pharmacy-aftercare.js";
 import { wireWorklist, worklistEntry, worklistQuery } from "./pharmacy-inbox.js";
 import { receipt } from "./receipt.js";
 import { TraceScanner } from "./scanner.js";
-import { pageSettings, startPage } from "./session.js";
+import { pageSettings, startPage, whenStarted } from "./session.js";
 import { reasonFields, trackerView } from "./tracker.js";
 import {
   $, busy, clearProblem, facts, fill, h, notify, show, showMessage, showProblem, statusBadge, validate,
@@ -40,7 +40,7 @@ async function start() {
   await renderOutbox();
   $("#inbox-refresh").addEventListener("click", loadLists);
   wireWorklist(loadLists);
-  loadStock(account.subject);
+  const stock = loadStock(account.subject);
   $("#verify-agent").addEventListener("change", () => {
     show($("#agent-fields"), $("#verify-agent").checked);
     if ($("#verify-agent").checked) $("#agent-name").focus();
@@ -62,7 +62,7 @@ async function start() {
   $("#print-button").addEventListener("click", () => window.print());
   $("#return-form").addEventListener("submit", handBack);
   $("#not-dispensed-form").addEventListener("submit", closeWithoutDispensing);
-  await loadLists();
+  await Promise.all([loadLists(), stock]);
   setInterval(() => { if (!document.hidden) loadLists(); }, 30000);
   // Retry the queue now and then too: an 'online' event is not the only sign of recovery.
   setInterval(() => { if (state.waiting.size && navigator.onLine) flushOutbox(); }, 5000);
@@ -586,4 +586,4 @@ function registerServiceWorker() {
 // Start last: every declaration above is initialised by then.
 const account = await startPage(["pharmacy"], { offline: true });
 registerServiceWorker();
-if (account) await start();
+await whenStarted(account && start());

@@ -8,7 +8,7 @@ import {
 } from "./i18n.js";
 import { slip } from "./physician-slip.js";
 import { loadWorklist } from "./physician-worklist.js";
-import { pageSettings, startPage } from "./session.js";
+import { pageSettings, startPage, whenStarted } from "./session.js";
 import { reasonFields, trackerView } from "./tracker.js";
 import {
   $, badge, busy, clearProblem, facts, fill, h, notify, show, showMessage, showProblem, statusBadge, validate,
@@ -53,8 +53,7 @@ async function start() {
   fillEligibilityDrugs();
   addItemRow();
   $("#slip-print").addEventListener("click", () => window.print());
-  loadWorklist(openPatientById);
-  await loadRecent();
+  await Promise.all([loadWorklist(openPatientById), loadRecent()]);
   // Follow the status of recent prescriptions while the page is in view.
   setInterval(() => { if (!document.hidden) loadRecent(); }, 30000);
   $("#patient-id-number").focus();
@@ -525,4 +524,4 @@ async function loadTracker(id, box) {
 
 // Start last: every declaration above is initialised by then.
 const account = await startPage(["physician"]);
-if (account) await start();
+await whenStarted(account && start());

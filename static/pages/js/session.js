@@ -6,6 +6,8 @@ import { ROLE } from "./i18n.js";
 import { h, fill, showProblem } from "./ui.js";
 
 export async function startPage(roles, { offline = false } = {}) {
+  // Busy until the page's own start has shown its first data (see whenStarted).
+  document.getElementById("main").setAttribute("aria-busy", "true");
   const token = signIn.token();
   if (!token) {
     window.location.replace(`/login?next=${encodeURIComponent(window.location.pathname)}`);
@@ -51,6 +53,19 @@ export async function startPage(roles, { offline = false } = {}) {
     return null;
   }
   return account;
+}
+
+/**
+ * The page has started once `starting` (its start, or nothing when the account was refused)
+ * settles: <main> is no longer aria-busy. Assistive technology announces the content then,
+ * and the browser tests act only after it, not on a page still drawing its first lists.
+ */
+export async function whenStarted(starting) {
+  try {
+    await starting;
+  } finally {
+    document.getElementById("main").removeAttribute("aria-busy");
+  }
 }
 
 /** Settings the server put on <body> (prescription limits); a trace code is 20 digits. */

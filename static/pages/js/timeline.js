@@ -5,7 +5,7 @@
 
 import { api } from "./api.js";
 import { PRESCRIPTION_STATUS, formatInstant, formatMoney } from "./i18n.js";
-import { startPage } from "./session.js";
+import { startPage, whenStarted } from "./session.js";
 import { $, busy, clearProblem, facts, fill, h, show, showProblem, validate } from "./ui.js";
 
 const KIND = {
@@ -132,4 +132,4 @@ function drawChart(t) {
 }
 
 const account = await startPage(["bureau", "admin", "physician"]);
-if (account) await start();
+await whenStarted(account && start());
