@@ -188,15 +188,21 @@ def request_actor() -> Actor | None:
     """The actor of the current API request, or None when its token is missing or refused.
 
     Authenticates once per request (the rate limiter keys on the account before the views'
-    hooks run); a database that fails is not remembered, so it fails again where it matters.
+    hooks run). A database that fails is not remembered as an answer: its error is raised again
+    to the next caller (the connection it broke cannot be used again in this request).
     """
     from dualchannel import db
 
+    if "auth_database_error" in g:
+        raise g.auth_database_error
     if "actor" not in g:
         try:
             g.actor = authenticate(db.session(), request.headers.get("Authorization"))
         except Unauthorized as refusal:
             g.actor, g.auth_refusal = None, refusal
+        except sa.exc.SQLAlchemyError as error:
+            g.auth_database_error = error
+            raise
     return g.actor
 
 

@@ -6,7 +6,8 @@ database lock instead of failing when a read transaction tries to upgrade to a w
 
 Nothing waits on the database without a bound (settings in `config.py`):
 
-- connecting, and checking a pooled connection before use: `DATABASE_CONNECT_TIMEOUT`;
+- connecting, and checking a pooled connection that sat idle for `CHECK_IF_IDLE_FOR` seconds
+  before use: `DATABASE_CONNECT_TIMEOUT`;
 - one statement: `DATABASE_STATEMENT_TIMEOUT` (PostgreSQL cancels it), set once per connection
   when it is made, so a request pays no round trip for it; the CLI's long scans, imports and
   migrations lift it for their own transactions (`new_session`, `unbounded`);
@@ -48,6 +49,12 @@ SQLModel.metadata.naming_convention = {
 }
 
 _ENGINE = "dualchannel.engine"
+
+# A pooled connection returned less than this many seconds ago is used without a check (the
+# window HikariCP calls aliveBypassWindowMs): under load every request would otherwise pay a
+# round trip for it. A connection that died within the window fails its first statement, and
+# SQLAlchemy then replaces the whole pool; a server that hangs is bounded by the read timeout.
+CHECK_IF_IDLE_FOR = 0.5
 
 
 class UTCDateTime(sa.TypeDecorator):
@@ -264,12 +271,20 @@ def create_engine(url: str, *, connect_timeout: float = 3, pool_timeout: float =
             outage.trip()
             raise
 
+    @sa.event.listens_for(engine, "connect")
+    @sa.event.listens_for(engine, "checkin")
+    def _fresh(_dbapi_connection, record):
+        record.info["returned_at"] = time.monotonic()
+
     @sa.event.listens_for(engine, "checkout")
-    def _check(dbapi_connection, _record, _proxy):
-        # A pooled connection may be dead (server restarted) or hang (server stuck): try it
-        # first, within the connect timeout. A dead one is replaced (DisconnectionError makes
-        # the pool connect anew); a hanging one also marks the database unavailable.
+    def _check(dbapi_connection, record, _proxy):
+        # A pooled connection that sat idle may be dead (server restarted) or hang (server
+        # stuck): try it first, within the connect timeout. A dead one is replaced
+        # (DisconnectionError makes the pool connect anew); a hanging one also marks the
+        # database unavailable.
         outage.check()
+        if time.monotonic() - record.info.get("returned_at", -math.inf) < CHECK_IF_IDLE_FOR:
+            return
         try:
             with deadline(connect_timeout):
                 engine.dialect.do_ping(dbapi_connection)

@@ -2,7 +2,9 @@
 
 import json
 import logging
+import time
 
+import pytest
 from cryptography.fernet import Fernet
 
 from dualchannel import create_app, db, identity, logs
@@ -124,6 +126,51 @@ def test_an_app_dropped_without_closing_its_engine_closes_its_connections(databa
     del app
     gc.collect()
     assert engine.pool.checkedin() == 0
+
+
+def test_a_pooled_connection_is_checked_only_after_sitting_idle(database_url, monkeypatch):
+    """Under load a connection goes back out within milliseconds: no round trip to check it.
+    One idle past the window (the server may have restarted meanwhile) is checked first."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite connections are checked by nothing (a file, not a server)")
+    engine = db.create_engine(database_url)
+    checks = []
+    real_ping = engine.dialect.do_ping
+    monkeypatch.setattr(engine.dialect, "do_ping", lambda connection: checks.append(1) or real_ping(connection))
+    try:
+        for _ in range(3):  # a new connection, then the same one back at once: no check
+            with engine.connect() as connection:
+                connection.exec_driver_sql("SELECT 1")
+        assert checks == []
+        monkeypatch.setattr(db, "CHECK_IF_IDLE_FOR", 0.05)
+        time.sleep(0.1)
+        with engine.connect() as connection:
+            connection.exec_driver_sql("SELECT 1")
+        assert checks == [1]
+    finally:
+        engine.dispose()
+
+
+def test_a_connection_lost_while_authenticating_is_503_not_500(app, monkeypatch):
+    """The rate limiter authenticates first and lets a database error pass (the request fails
+    later); the connection it broke must not turn the second try into a 500."""
+    import sqlalchemy as sa
+
+    from dualchannel import auth
+
+    real_epoch, lost = auth.revocation_epoch, []
+
+    def lost_once(session):
+        if lost:
+            return real_epoch(session)
+        lost.append(1)
+        session.connection().invalidate()  # as a wait past its bound does
+        raise sa.exc.OperationalError("SELECT max(id) FROM token_revocation", {}, Exception("lost"))
+
+    monkeypatch.setattr(auth, "revocation_epoch", lost_once)
+    response = app.test_client().get("/api/v1/drugs", headers={"Authorization": "Bearer dc_x"})
+    body = problem(response, 503)
+    assert body["code"] == "unavailable"
 
 
 def test_metrics_are_created_once_even_by_racing_threads(monkeypatch):
