@@ -145,10 +145,12 @@ def give_back(session: Session, dispensing: DispensedPack, *, at: datetime, acto
     return True
 
 
-def dispensings_by_pharmacy(session: Session, drug_codes: Iterable[str], *, start: datetime, end: datetime,
-                            pharmacy_codes: Collection[str] | None = None) -> dict[str, int]:
-    """Dispensings (one per pack drawn from) of `drug_codes` per pharmacy in [start, end)."""
-    statement = (select(DispensedPack.pharmacy_code, sa.func.count())
+def units_dispensed_by_pharmacy(session: Session, drug_codes: Iterable[str], *, start: datetime, end: datetime,
+                                pharmacy_codes: Collection[str] | None = None) -> dict[str, int]:
+    """Units of `drug_codes` dispensed per pharmacy in [start, end), in each drug's unit: a
+    whole pack is one unit, a pack dispensed in parts (拆零) counts its parts (a box of 28
+    tablets drawn by two prescriptions is 28 tablets, not two)."""
+    statement = (select(DispensedPack.pharmacy_code, sa.func.sum(DispensedPack.units))
                  .where(DispensedPack.drug_code.in_(list(drug_codes)), DispensedPack.dispensed_at >= start,
                         DispensedPack.dispensed_at < end)
                  .group_by(DispensedPack.pharmacy_code))

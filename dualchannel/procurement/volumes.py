@@ -79,8 +79,9 @@ def base_usage(session: Session, generic_name: str, start: date, end: date, *,
     """Usage of a generic name per institution in ``[start, end)``, in the generic's common units.
 
     Usage is what an institution bought of any product with that generic name (any batch),
-    and for a pharmacy also what it dispensed through dual-channel prescriptions: every pack
-    of a catalogue drug with the same generic name counts as one common unit. Both record the
+    and for a pharmacy also what it dispensed through dual-channel prescriptions, in the
+    catalogue drug's unit (a pack, or a part of a pack dispensed in parts: 拆零) as the
+    common unit. Both record the
     same medicines, so an institution's usage is the larger of the two, never their sum; the
     dispensings stand in for purchases that were never reported.
     """
@@ -94,11 +95,11 @@ def base_usage(session: Session, generic_name: str, start: date, end: date, *,
     usage: dict[str, Decimal] = defaultdict(Decimal)
     for code, scaled in session.execute(bought):
         usage[code] = Decimal(int(scaled)).scaleb(-4)  # conversion is stored scaled by 10^4
-    dispensed = packs.dispensings_by_pharmacy(
+    dispensed = packs.units_dispensed_by_pharmacy(
         session, [drug.code for drug in drugs.drugs_of_generic(session, generic_name)],
         start=clock.start_of_day(start), end=clock.start_of_day(end), pharmacy_codes=institution_codes)
-    for code, count in dispensed.items():
-        usage[code] = max(usage[code], Decimal(count))
+    for code, units in dispensed.items():
+        usage[code] = max(usage[code], Decimal(units))
     if region is not None:
         regions = {}
         for code in usage:

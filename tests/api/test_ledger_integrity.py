@@ -5,7 +5,7 @@ Each refused request is checked to leave stock, packs and prescription as they w
 """
 
 import hashlib
-from datetime import timedelta
+from datetime import date, timedelta
 from urllib.parse import quote
 
 import pytest
@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from dualchannel import clock, db
 from tests.api.conftest import created
+from tests.api.procurement_support import API, batch, product, travel_to
 from tests.api.test_concurrency import race
 from tests.api.test_prescription_flow import problem, ready_to_dispense
 from tests.api.test_settlement import desk  # noqa: F401 - fixture
@@ -181,6 +182,22 @@ def test_a_split_pack_is_drawn_by_its_pharmacy_until_used_up(app, tablets, issue
     before = ledger(app)
     assert problem(dispense(world.pharmacy, third["id"], [box], "TAB"), 409)["code"] == "duplicate_trace_code"
     assert ledger(app) == before and len(flags(world)) == 1
+
+
+def test_a_split_pack_counts_once_in_the_pharmacys_usage(tablets, issue):
+    """Usage for 集采 counts what was dispensed: a box of 28 drawn by two prescriptions is 28
+    tablets (one box of the product), not two boxes."""
+    world = tablets
+    travel_to(date(2026, 6, 15))
+    box = trace_codes(1, "6900200")[0]
+    for _ in range(2):
+        assert dispensed(world, issue, drug="TAB", quantity=14, codes=[box])[2].status_code == 200
+    batch(world.admin, "B2027", start="2027-01-01", end="2027-12-31")
+    product(world.admin, "B2027", "TAB-SEL", generic="拆零测试片", price="84.0000", conversion="28")
+    declared = world.pharmacy.post(f"{API}/declarations",
+                                   {"product_code": "TAB-SEL", "year_start": "2027-01-01", "quantity": 1})
+    assert declared.status_code == 201, declared.get_json()
+    assert declared.get_json()["history"] == 1
 
 
 def test_a_split_pack_at_another_pharmacy_is_a_duplicate(app, tablets, issue):
