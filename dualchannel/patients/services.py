@@ -218,6 +218,17 @@ def _missed(session: Session, actor: Actor) -> None:
     watch_enumeration(session, actor, region)
 
 
+def verification_missed(session: Session, actor: Actor, patient_id: int, *, prescription_id: int,
+                        region: str | None) -> None:
+    """A real-name verification (实名制) given an ID number that is not the patient's: a guess
+    at a number like a fruitless search, recorded as one (the number never kept) and counted
+    with the account's searches towards `id_enumeration`."""
+    access.record(session, actor, AccessAction.search, "patient", patient_id=patient_id, region=region,
+                  related=f"prescription:{prescription_id}", detail={"found": False, "verification": True})
+    session.flush()
+    watch_enumeration(session, actor, region)
+
+
 def watch_enumeration(session: Session, actor: Actor, region: str | None) -> "Flag | None":
     """Raise `id_enumeration` when the account's fruitless searches within the window reach
     the threshold (`ID_ENUMERATION_MISSES` in `ID_ENUMERATION_WINDOW_MINUTES`): one flag per

@@ -851,9 +851,12 @@ def verify(session: Session, actor: Actor, prescription_id: int, *, id_number: s
     _refuse_if_expired(prescription)
     pharmacies.ensure_admitted(loaded.pharmacy)
     if not patients.matches_id_number(loaded.patient, id_number):
+        pharmacy = loaded.pharmacy
         raise Invalid("The ID number is not the patient's.",
                       {"id_number": [FieldMessage("id_number_not_patients", "Does not match the patient.")]},
-                      code="id_number_mismatch")
+                      code="id_number_mismatch", on_refusal=(lambda s: patients.verification_missed(
+                          s, actor, loaded.patient.id, prescription_id=prescription.id,
+                          region=adcodes.city_of(pharmacy.county_adcode or pharmacy.adcode)),))
     values = {"verified_at": clock.now()}
     detail = {"pickup": bool(pickup)}
     if pickup:

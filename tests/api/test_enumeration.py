@@ -214,3 +214,22 @@ def test_a_few_misses_raise_nothing(world):
     for day in range(1, 6):
         search(world.physician, resident_id("370811", f"197001{day:02d}"), "张三")
     assert world.admin.get("/api/v1/flags?type=id_enumeration").get_json()["items"] == []
+
+
+def test_guessing_at_a_pharmacys_real_name_check_is_flagged(world, issue):
+    """Verification answers whether a number is the patient's: a pharmacy trying numbers
+    against one routed prescription is guessing like a search, and counted with them."""
+    rx = issue("SAC", 1).get_json()
+    assert world.physician.post(f"/api/v1/prescriptions/{rx['id']}/route",
+                                {"pharmacy_code": "P370811001"}).status_code == 200
+    guesses = [resident_id("370811", f"1965{month:02d}{day:02d}") for month in (1, 2) for day in range(1, 11)]
+    for number in guesses[:19]:
+        refused = problem(world.pharmacy.post(f"/api/v1/prescriptions/{rx['id']}/verify", {"id_number": number}), 422)
+        assert refused["code"] == "id_number_mismatch"
+    assert world.admin.get("/api/v1/flags?type=id_enumeration").get_json()["items"] == []
+    problem(world.pharmacy.post(f"/api/v1/prescriptions/{rx['id']}/verify", {"id_number": guesses[19]}), 422)
+    flags = world.bureau.get("/api/v1/flags?type=id_enumeration").get_json()["items"]
+    assert [(f["subject"], f["region"], f["evidence"]["misses"]) for f in flags] == [("pharmacy:P370811001", "370800", 20)]
+    # The patient's own number still verifies: the flag is for review, not a lock.
+    verified = world.pharmacy.post(f"/api/v1/prescriptions/{rx['id']}/verify", {"id_number": world.patient_id_number})
+    assert verified.status_code == 200, verified.get_json()
