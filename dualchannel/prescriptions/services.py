@@ -18,7 +18,7 @@ from geopy.distance import geodesic
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
 
-from dualchannel import adcodes, clock, identity
+from dualchannel import adcodes, clock, db, identity
 from dualchannel.api import Page, decode_cursor, encode_cursor, paginate
 from dualchannel.access_log import services as access
 from dualchannel.access_log.models import AccessAction
@@ -413,11 +413,8 @@ def issue(session: Session, actor: Actor, *, patient_id: int, diagnosis: str, va
     prescription.signature = signatures.sign(key, content)
     event = PrescriptionEvent(action="issue", to_status=Status.issued.value, actor=actor.label, at=now)
     prescription.history_head = chain.append(chain_start(prescription), event, issue_link(prescription, content))
-    session.add(prescription)
-    session.flush()
-    for row in (*rows, event):
-        row.prescription_id = prescription.id
-    session.add_all([*rows, event])
+    db.insert_with_children(session, prescription, [*rows, event], link="prescription_id",
+                            told_apart_by={"prescription_item": "drug_code"})
     session.commit()
     # Everything the answer shows was just written: no need to read it back.
     return PrescriptionDetail(prescription=prescription, patient=patient, items=rows, drugs=chosen, events=[event])

@@ -527,82 +527,12 @@ def settle_prescription(session: Session, actor: Actor, prescription_id: int, *,
     # The settlement's history chain starts from the prescription's link that settled it.
     settlement.history_head = chain.append(chain.genesis("settlement", settled.chain_hash), event,
                                            settlement_link(settlement, rows))
-    _insert(session, settlement, rows, event)
+    db.insert_with_children(session, settlement, [*rows, event], link="settlement_id",
+                            told_apart_by={"settlement_line": "position"})
     _write_accumulator(session, row, result.after)
     session.commit()
     # What was just written is the answer: no need to read it back.
     return SettlementDetail(settlement=settlement, lines=rows, drugs=loaded.drugs, events=[event])
-
-
-def _values(row, prefix: str = "") -> dict:
-    return {f"{prefix}{column.key}": getattr(row, column.key) for column in row.__table__.columns
-            if column.key != "id"}
-
-
-@functools.cache
-def _insert_statements() -> tuple[sa.Insert, sa.Insert, sa.Insert]:
-    """The inserts of a settlement, its lines and its first event, each returning the new id,
-    built once on the tables (Core): the ORM's unit of work cost more than the inserts."""
-    settlement, line, event = Settlement.__table__, SettlementLine.__table__, SettlementEvent.__table__
-    return (sa.insert(settlement).returning(settlement.c.id),
-            sa.insert(line).returning(line.c.id, sort_by_parameter_order=True),
-            sa.insert(event).returning(event.c.id))
-
-
-@functools.cache
-def _insert_in_one_statement(line_count: int) -> sa.Select:
-    """PostgreSQL: the three inserts as one statement (data-modifying CTEs), built once per
-    number of lines. Binds: `s_<column>` for the settlement, `l<i>_<column>` for line i,
-    `e_<column>` for the event. Answers (settlement id, event id, line id, line position) per line."""
-    settlement, line, event = Settlement.__table__, SettlementLine.__table__, SettlementEvent.__table__
-
-    def binds(table, prefix):
-        return [sa.bindparam(f"{prefix}{c.key}", type_=c.type) for c in table.columns
-                if c.key not in ("id", "settlement_id")]
-
-    def columns(table):
-        return [c for c in table.columns if c.key not in ("id", "settlement_id")]
-
-    made = (sa.insert(settlement)
-            .values({c.key: sa.bindparam(f"s_{c.key}", type_=c.type) for c in settlement.columns if c.key != "id"})
-            .returning(settlement.c.id).cte("made"))
-    first = (sa.insert(event).from_select([event.c.settlement_id, *columns(event)], sa.select(made.c.id, *binds(event, "e_")))
-             .returning(event.c.id).cte("first"))
-    both = made.join(first, sa.true())
-    if not line_count:
-        return sa.select(made.c.id, first.c.id, sa.null(), sa.null()).select_from(both)
-    rows = sa.union_all(*(sa.select(made.c.id, *binds(line, f"l{i}_")) for i in range(line_count)))
-    written = (sa.insert(line).from_select([line.c.settlement_id, *columns(line)], rows)
-               .returning(line.c.id, line.c.position).cte("written"))
-    return (sa.select(made.c.id, first.c.id, written.c.id, written.c.position)
-            .select_from(both.join(written, sa.true())))
-
-
-def _insert(session: Session, settlement: Settlement, lines: list[SettlementLine], event: SettlementEvent) -> None:
-    """Write a new settlement with its lines and first event; the objects get their ids (they
-    stay outside the session: they are the answer, not state to flush). One statement on
-    PostgreSQL, three on SQLite (no data-modifying CTEs there; in process, nothing to save)."""
-    if session.get_bind().dialect.name == "postgresql":
-        params = {**_values(settlement, "s_"), **_values(event, "e_")}
-        for i, line in enumerate(lines):
-            params.update(_values(line, f"l{i}_"))
-        answered = session.execute(_insert_in_one_statement(len(lines)), params).all()
-        settlement.id, event.id = answered[0][0], answered[0][1]
-        ids = {position: line_id for _s, _e, line_id, position in answered}
-        for line in lines:
-            line.id = ids[line.position]
-    else:
-        insert_settlement, insert_lines, insert_event = _insert_statements()
-        settlement.id = session.execute(insert_settlement, _values(settlement)).scalar_one()
-        event.settlement_id = settlement.id
-        event.id = session.execute(insert_event, _values(event)).scalar_one()
-        if lines:
-            for line in lines:
-                line.settlement_id = settlement.id
-            for line, line_id in zip(lines, session.execute(insert_lines, [_values(line) for line in lines]).scalars()):
-                line.id = line_id
-    for written in (*lines, event):
-        written.settlement_id = settlement.id
 
 
 _SPLIT_PARTS = ("total", "over_standard", "first_self_pay", "policy_range", "deductible", "basic_fund",
