@@ -143,7 +143,7 @@ def insert_with_children(session: Session, parent: SQLModel, children: list[SQLM
     state to flush (the ORM's unit of work cost more than the inserts).
 
     One statement on PostgreSQL (data-modifying CTEs, built once per shape); on SQLite, in
-    process with no round trip to save, one per table. Several children of one table are told
+    process with no round trip to save, one per row. Several children of one table are told
     apart in PostgreSQL's answer by their column `told_apart_by[<table name>]`, unique among them.
     """
     groups: dict[str, list[SQLModel]] = {}
