@@ -149,20 +149,7 @@ def insert_with_children(session: Session, parent: SQLModel, children: list[SQLM
     groups: dict[str, list[SQLModel]] = {}
     for child in children:
         groups.setdefault(child.__table__.name, []).append(child)
-    if session.get_bind().dialect.name == "postgresql":
-        shape = tuple((name, len(rows), (told_apart_by or {}).get(name) if len(rows) > 1 else None)
-                      for name, rows in groups.items())
-        params = _values(parent, "p_")
-        for index, (_name, rows, _key) in enumerate(zip(groups, groups.values(), shape)):
-            for position, row in enumerate(rows):
-                params.update(_values(row, f"c{index}_{position}_"))
-        answer = session.execute(_family_insert(parent.__table__.name, link, shape), params).all()
-        parent.id = answer[0][0]
-        for index, (rows, (_name, _count, key)) in enumerate(zip(groups.values(), shape)):
-            ids = {told: child_id for _parent, group, child_id, told in answer if group == index}
-            for row in rows:
-                row.id = ids[str(getattr(row, key)) if key else None]
-    else:
+    if session.get_bind().dialect.name != "postgresql":
         parent.id = session.execute(sa.insert(parent.__table__).returning(parent.__table__.c.id),
                                     _values(parent)).scalar_one()
         for rows in groups.values():
@@ -173,8 +160,20 @@ def insert_with_children(session: Session, parent: SQLModel, children: list[SQLM
                                   [_values(row) for row in rows]).scalars()
             for row, row_id in zip(rows, ids):
                 row.id = row_id
-    for child in children:
-        setattr(child, link, parent.id)
+        return
+    shape = tuple((name, len(rows), (told_apart_by or {}).get(name) if len(rows) > 1 else None)
+                  for name, rows in groups.items())
+    params = _values(parent, "p_")
+    for index, rows in enumerate(groups.values()):
+        for position, row in enumerate(rows):
+            params.update(_values(row, f"c{index}_{position}_"))
+    answer = session.execute(_family_insert(parent.__table__.name, link, shape), params).all()
+    parent.id = answer[0][0]
+    for index, (rows, (_name, _count, key)) in enumerate(zip(groups.values(), shape)):
+        ids = {told: child_id for _parent, group, child_id, told in answer if group == index}
+        for row in rows:
+            row.id = ids[str(getattr(row, key)) if key else None]
+            setattr(row, link, parent.id)
 
 
 def _values(row: SQLModel, prefix: str = "") -> dict:
@@ -350,7 +349,7 @@ def create_engine(url: str, *, connect_timeout: float = 3, pool_timeout: float =
 
     @sa.event.listens_for(engine, "connect")
     @sa.event.listens_for(engine, "checkin")
-    def _fresh(_dbapi_connection, record):
+    def _mark_returned(_dbapi_connection, record):
         record.info["returned_at"] = time.monotonic()
 
     @sa.event.listens_for(engine, "checkout")
