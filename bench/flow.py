@@ -17,7 +17,10 @@ After a warm-up (`warmup` seconds of every step on both apps), every window last
 1. closed loop (`threads` clients, each sending as soon as answered), the load spread as in a
    city: prescriptions of the demo's responsible physicians for random patients, routed in turn
    to every active pharmacy. Baseline, issue, baseline, route, baseline, verify, baseline, review, baseline,
-   dispense, baseline, settle, baseline, inbox, baseline;
+   dispense, baseline, settle, baseline, inbox, baseline, floor, baseline. `floor` is the
+   admin's `GET /api/v1/me`: authenticated, rate-limited, logged and committed like every API
+   request, with no work of its own (no query beyond the token's revocation epoch), the most a
+   step could reach on this stack;
 2. the same for dispense and settle with every prescription at one pharmacy (the hot shape:
    one stock row);
 3. an open schedule of `rate` requests/s per step (latency counted from when each request was
@@ -59,7 +62,9 @@ from dualchannel.signatures import services as signatures_services  # noqa: E402
 DRUG = "XC09DX04"  # 诺欣妥: no eligibility needed
 HOT_PHARMACY = "P370811001"
 STEPS = ("issue", "route", "verify", "review", "dispense", "settle")
-OK = {"issue": 201, "route": 200, "verify": 200, "review": 200, "dispense": 200, "settle": 201, "inbox": 200, "baseline": 200}
+OK = {"issue": 201, "route": 200, "verify": 200, "review": 200, "dispense": 200, "settle": 201, "inbox": 200, "floor": 200,
+      "baseline": 200}
+EXTRA = ("inbox", "floor")
 SPREAD, HOT = "spread", "hot"
 
 
@@ -149,7 +154,7 @@ class Flow:
         return self.pools.setdefault((state, SPREAD if state == "issued" else shape), deque())
 
     def input(self, step: str, shape: str) -> deque[Rx] | None:
-        if step in ("issue", "inbox", "baseline"):
+        if step in ("issue", *EXTRA, "baseline"):
             return None
         return self.pool({"route": "issued", "verify": "routed", "review": "verified", "dispense": "reviewed",
                           "settle": "dispensed"}[step], shape)
@@ -163,6 +168,8 @@ class Flow:
             return [(random.choice(self.city.patients), random.choice(physicians)) for _ in range(n)]
         if step == "inbox":
             return [next(self.inbox_tokens) for _ in range(n)]
+        if step == "floor":
+            return [self.city.admin] * n
         return [next(self.items) for _ in range(n)]
 
     def call(self, step: str, shape: str, index: int, job) -> tuple[int, int | None]:
@@ -183,6 +190,9 @@ class Flow:
         if step == "inbox":
             client.token = job
             return client.call("GET", "/api/v1/pharmacy/inbox")[0], _statements(client)
+        if step == "floor":
+            client.token = job
+            return client.call("GET", "/api/v1/me")[0], _statements(client)
         rx, url = job, f"/api/v1/prescriptions/{job.id}"
         if step == "route":
             client.token, code = rx.physician, self.next_pharmacy[shape]()
@@ -294,7 +304,11 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=8, help="concurrent clients")
     parser.add_argument("--rate", type=float, default=100, help="requests/s of the fixed-load windows")
     parser.add_argument("--patients", type=int, default=200, help="patients besides the demo's")
+    parser.add_argument("--only", nargs="+", choices=(*STEPS, *EXTRA), metavar="STEP",
+                        help="measure these steps only (the steps before them still prepare their input)")
     args = parser.parse_args()
+    steps = [s for s in STEPS if not args.only or s in args.only]
+    extra = [s for s in EXTRA if not args.only or s in args.only]
 
     began = time.monotonic()
     url = bench_database_url("bench_flow")
@@ -312,17 +326,17 @@ def main() -> int:
           f"{len(city.patients)} patients; server logs in {logs}", flush=True)
     try:
         flow = Flow(city, app_server.port, baseline_server.port, args.threads)
-        for step in ("baseline", *STEPS, "inbox"):
+        for step in ("baseline", *steps, *extra):
             flow.window(step, SPREAD, args.warmup, label="warm-up")
 
         print(f"\n1. closed loop, spread over {len(city.pharmacies)} pharmacies; "
               f"ratio = req/s / mean of the baseline windows either side\n{HEADER}")
-        spread = interleaved(flow, [(step, SPREAD) for step in (*STEPS, "inbox")], args.seconds)
+        spread = interleaved(flow, [(step, SPREAD) for step in (*steps, *extra)], args.seconds)
         print(f"\n2. closed loop, hot shape: every prescription at {HOT_PHARMACY}\n{HEADER}")
-        hot = interleaved(flow, [("dispense", HOT), ("settle", HOT)], args.seconds)
+        hot = interleaved(flow, [(step, HOT) for step in ("dispense", "settle") if step in steps], args.seconds)
         print(f"\n3. fixed load: {args.rate:g} requests/s scheduled (latency from the scheduled start)\n{HEADER}")
         paced = []
-        for step in ("baseline", *STEPS, "inbox"):
+        for step in ("baseline", *steps, *extra):
             paced.append(flow.window(step, SPREAD, args.seconds, rate=args.rate, label=f"{step} @{args.rate:g}/s"))
             print(row(paced[-1]), flush=True)
     finally:
@@ -331,12 +345,13 @@ def main() -> int:
 
     ratios = {f"{s.name}": s.rate / b for s, b in spread + hot}
     worst_p99 = max(s.percentile(99) for s in paced[1:]) * 1000
-    dispense = next(s for s, _ in spread if s.name.startswith("dispense"))
+    dispense = next((s for s, _ in spread if s.name.startswith("dispense")), None)
     errors = sum(s.errors for s in [*(s for s, _ in spread + hot), *paced])
     print("\nratios to the interleaved baseline (aim >= 0.6 for dispense and settle): "
           + ", ".join(f"{name} {ratio:.2f}" for name, ratio in ratios.items()))
     print(f"highest p99 at {args.rate:g}/s {worst_p99:.1f} ms (aim < 50); dispense statements per request "
-          f"{statements(dispense)} (aim <= 6); server errors {errors}; {time.monotonic() - began:.0f} s in all")
+          f"{statements(dispense) if dispense else '-'} (aim <= 6); server errors {errors}; "
+          f"{time.monotonic() - began:.0f} s in all")
     return 1 if errors else 0
 
 

@@ -13,13 +13,14 @@ import json
 from datetime import datetime, timezone
 from functools import lru_cache
 
+from cryptography.hazmat.primitives import hashes as openssl_hashes
+from cryptography.hazmat.primitives import hmac
 from tongsuopy.crypto import hashes, serialization
 from tongsuopy.crypto.asymciphers import ec
 from tongsuopy.crypto.asymciphers.utils import encode_dss_signature
 from tongsuopy.crypto.exceptions import InternalError, InvalidSignature
 
 ALGORITHM = "SM2-with-SM3"
-_SM3_BLOCK = 64
 
 
 def canonical(document) -> bytes:
@@ -42,12 +43,10 @@ def sm3(data: bytes) -> bytes:
 
 
 def hmac_sm3(key: bytes, data: bytes) -> bytes:
-    """HMAC (RFC 2104) over SM3."""
-    if len(key) > _SM3_BLOCK:
-        key = sm3(key)
-    key = key.ljust(_SM3_BLOCK, b"\0")
-    inner = sm3(bytes(b ^ 0x36 for b in key) + data)
-    return sm3(bytes(b ^ 0x5C for b in key) + inner)
+    """HMAC (RFC 2104) over SM3, by OpenSSL (through `cryptography`; tongsuopy has no HMAC)."""
+    mac = hmac.HMAC(key, openssl_hashes.SM3())
+    mac.update(data)
+    return mac.finalize()
 
 
 def b64(data: bytes) -> str:
