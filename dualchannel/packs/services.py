@@ -31,12 +31,16 @@ def units_left(session: Session, pharmacy_code: str, codes_by_drug: dict[str, li
     return {code: left for code, drug, left in rows if code in codes_by_drug.get(drug, ())}
 
 
-@functools.cache
-def _take_statement(dialect_name: str) -> sa.Insert:
-    """`take`'s upsert, built once per dialect on the table (Core: the ORM adds nothing here).
-    Executed with one parameter set per draw, it is still one statement (insertmanyvalues)."""
+def _upsert(dialect_name: str, rows=None) -> sa.Insert:
+    """The packs' upsert: a new code opens its pack; a known one is drawn from only by the
+    pharmacy that opened it, for the same drug, within the units the pack holds (the
+    condition is evaluated under the row's lock, so of two racers exactly one wins). `rows`
+    is a SELECT of the codes to take; without it, the statement takes VALUES."""
     pack = TracePack.__table__
     statement = db.dialect_insert(dialect_name)(pack)
+    if rows is not None:
+        statement = statement.from_select(["trace_code", "drug_code", "pharmacy_code", "units_per_pack",
+                                           "units_dispensed", "opened_at"], rows)
     return statement.on_conflict_do_update(
         index_elements=[pack.c.trace_code],
         set_={"units_dispensed": pack.c.units_dispensed + statement.excluded.units_dispensed},
@@ -46,21 +50,62 @@ def _take_statement(dialect_name: str) -> sa.Insert:
     ).returning(pack.c.trace_code)
 
 
+@functools.cache
+def _take_statement(dialect_name: str) -> sa.Insert:
+    """`take`'s upsert outside PostgreSQL, built once: executed with one parameter set per
+    draw, it is still one statement (insertmanyvalues)."""
+    return _upsert(dialect_name)
+
+
+@functools.cache
+def _take_and_record_statement() -> sa.Select:
+    """`take` in ONE statement on PostgreSQL, built once: the upsert of the packs (arrays
+    `codes`, `drugs`, `per_pack`, `units`, one element per draw) in a CTE, and the dispensings
+    inserted only when it took every code. Answers (code taken, dispensings written) per code
+    taken."""
+    from sqlalchemy.dialects.postgresql import ARRAY
+
+    pack, dispensed = TracePack.__table__, DispensedPack.__table__
+    given = sa.func.unnest(sa.bindparam("codes", type_=ARRAY(pack.c.trace_code.type)),
+                           sa.bindparam("drugs", type_=ARRAY(pack.c.drug_code.type)),
+                           sa.bindparam("per_pack", type_=ARRAY(sa.Integer)),
+                           sa.bindparam("units", type_=ARRAY(sa.Integer))) \
+        .table_valued("trace_code", "drug_code", "units_per_pack", "units").render_derived("given")
+    pharmacy_code = sa.bindparam("pharmacy_code", type_=pack.c.pharmacy_code.type)
+    at = sa.bindparam("at", type_=pack.c.opened_at.type)
+    taken = _upsert("postgresql", sa.select(given.c.trace_code, given.c.drug_code, pharmacy_code,
+                                            given.c.units_per_pack, given.c.units, at)).cte("taken")
+    every_code_taken = sa.select(sa.func.count()).select_from(taken).scalar_subquery() == sa.func.cardinality(
+        sa.bindparam("codes", type_=ARRAY(pack.c.trace_code.type)))
+    recorded = (sa.insert(dispensed).from_select(
+        ["trace_code", "prescription_id", "drug_code", "pharmacy_code", "units", "dispensed_at"],
+        sa.select(given.c.trace_code, sa.bindparam("prescription_id", type_=sa.Integer), given.c.drug_code,
+                  pharmacy_code, given.c.units, at).where(every_code_taken))
+        .returning(dispensed.c.id).cte("recorded"))
+    return sa.select(taken.c.trace_code, sa.select(sa.func.count()).select_from(recorded).scalar_subquery())
+
+
 def take(session: Session, *, prescription_id: int, pharmacy_code: str, draws: list[Draw],
          units_per_pack: dict[str, int | None], at: datetime) -> list[str]:
-    """Take `draws` from their packs; returns the codes refused (each is another pharmacy's, or
-    another drug's, or would give more units than its pack holds). Nothing is written when a
-    code is refused: the caller refuses the dispensing.
+    """Take `draws` from their packs and record the dispensings; returns the codes refused (each
+    is another pharmacy's, or another drug's, or would give more units than its pack holds).
+    No dispensing is written when a code is refused: the caller refuses the dispensing (and
+    its rollback undoes the packs taken).
 
     One `INSERT ... ON CONFLICT DO UPDATE ... WHERE` opens new packs and draws from this
-    pharmacy's open ones in a single statement; the condition is evaluated under the row's lock,
-    so of two racing pharmacies (or two dispensings over-drawing one pack) exactly one wins.
+    pharmacy's open ones; on PostgreSQL the dispensings are written by the same statement.
     """
+    codes = {d.trace_code for d in draws}
+    if session.get_bind().dialect.name == "postgresql":
+        answer = session.execute(_take_and_record_statement(), {
+            "codes": [d.trace_code for d in draws], "drugs": [d.drug_code for d in draws],
+            "per_pack": [units_per_pack.get(d.drug_code) or 1 for d in draws], "units": [d.units for d in draws],
+            "pharmacy_code": pharmacy_code, "at": at, "prescription_id": prescription_id}).all()
+        return sorted(codes - {code for code, _ in answer})
     rows = [{"trace_code": d.trace_code, "drug_code": d.drug_code, "pharmacy_code": pharmacy_code,
              "units_per_pack": units_per_pack.get(d.drug_code) or 1, "units_dispensed": d.units, "opened_at": at}
             for d in draws]
-    accepted = set(session.execute(_take_statement(session.get_bind().dialect.name), rows).scalars())
-    refused = sorted({d.trace_code for d in draws} - accepted)
+    refused = sorted(codes - set(session.execute(_take_statement(session.get_bind().dialect.name), rows).scalars()))
     if not refused:
         session.execute(DispensedPack.__table__.insert(), [
             {"trace_code": d.trace_code, "prescription_id": prescription_id, "drug_code": d.drug_code,
