@@ -144,6 +144,14 @@ def units_dispensed(session: Session, prescription_id: int) -> dict[str, int]:
     return dict(session.execute(_units_dispensed_query(), {"prescription_id": prescription_id}).all())
 
 
+def units_dispensed_column() -> sa.ScalarSelect:
+    """`units_dispensed` as a column of another statement (PostgreSQL; bind parameter
+    `prescription_id`): one JSON object, drug code to units, or NULL when nothing is dispensed."""
+    per_drug = _units_dispensed_query().subquery()
+    drug_code, units = per_drug.c
+    return select(sa.func.json_object_agg(drug_code, units)).scalar_subquery()
+
+
 @dataclass
 class PrescriptionPacks:
     """What was dispensed to one prescription and what of it was undone."""

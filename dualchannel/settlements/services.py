@@ -232,27 +232,42 @@ def _policy_for(row: SettlementPolicy, assistance_category: str) -> rules.Policy
 # --- Accumulators ---------------------------------------------------------------------------
 
 @functools.cache
-def _locked_accumulator_query() -> sa.Select:
-    return (select(Accumulator)
-            .where(Accumulator.patient_id == sa.bindparam("patient_id"), Accumulator.year == sa.bindparam("year"))
-            .with_for_update().execution_options(populate_existing=True))
+def _locked_accumulator_query(with_units: bool) -> sa.Select:
+    statement = (select(Accumulator)
+                 .where(Accumulator.patient_id == sa.bindparam("patient_id"), Accumulator.year == sa.bindparam("year"))
+                 .with_for_update(of=Accumulator).execution_options(populate_existing=True))
+    if with_units:
+        statement = statement.add_columns(packs.units_dispensed_column())
+    return statement
 
 
 def _locked_accumulator(session: Session, patient_id: int, year: int) -> Accumulator:
     """The patient's row for `year`, created if missing, locked until the transaction ends
     (FOR UPDATE on PostgreSQL; SQLite's write transactions are serialized already)."""
-    def read():
-        return session.exec(_locked_accumulator_query(), params={"patient_id": patient_id, "year": year}).first()
+    return _locked_accumulator_and_units(session, patient_id, year)[0]
 
-    row = read()
-    if row is None:
+
+def _locked_accumulator_and_units(session: Session, patient_id: int, year: int,
+                                  prescription_id: int | None = None) -> tuple[Accumulator, dict[str, int]]:
+    """`_locked_accumulator`, and the units still dispensed to `prescription_id` per drug, read
+    once the lock is held: on PostgreSQL in the same statement (one round trip less)."""
+    with_units = prescription_id is not None and session.get_bind().dialect.name == "postgresql"
+    params = {"patient_id": patient_id, "year": year, **({"prescription_id": prescription_id} if with_units else {})}
+
+    def read():
+        return session.execute(_locked_accumulator_query(with_units), params).first()
+
+    found = read()
+    if found is None:
         try:
             with session.begin_nested():
                 session.add(Accumulator(patient_id=patient_id, year=year, updated_at=clock.now()))
         except sa.exc.IntegrityError:
             pass  # created meanwhile by a concurrent settlement of the same patient
-        row = read()
-    return row
+        found = read()
+    if with_units:
+        return found[0], found[1] or {}
+    return found[0], packs.units_dispensed(session, prescription_id) if prescription_id is not None else {}
 
 
 def _as_rules(row: Accumulator) -> rules.Accumulators:
@@ -471,8 +486,9 @@ def settle_prescription(session: Session, actor: Actor, prescription_id: int, *,
 
     What is billed is exactly what is still dispensed when the request commits: the
     prescription's conditional move to `settled` comes first and locks it, and only then are
-    its dispensed units counted, so an undo either landed before (not billed) or waits and is
-    refused (settled: reverse first). The patient's accumulators, the hot row, are written last.
+    its dispensed units counted (with the lock on the patient's accumulators, one statement on
+    PostgreSQL), so an undo either landed before (not billed) or waits and is refused
+    (settled: reverse first). The patient's accumulators, the hot row, are written last.
     """
     loaded = prescriptions.load_for(session, actor, prescription_id, Action.settle)
     prescription, patient, pharmacy = loaded.prescription, loaded.patient, loaded.pharmacy
@@ -500,8 +516,8 @@ def settle_prescription(session: Session, actor: Actor, prescription_id: int, *,
 
     settled = prescriptions.move(session, prescription, Action.settle, actor.label, detail={"mode": chosen.value},
                                  by_admitted_pharmacy=True)
-    lines = _lines(prescription, loaded, packs.units_dispensed(session, prescription.id), prices)
-    row = _locked_accumulator(session, patient.id, today.year)
+    row, units = _locked_accumulator_and_units(session, patient.id, today.year, prescription.id)
+    lines = _lines(prescription, loaded, units, prices)
     result = (rules.settle(policy, _as_rules(row), lines, patient.assistance_category) if policy
               else rules.charge_in_full(_as_rules(row), lines))
     _flag_prices(session, prescription, pharmacy, lines, loaded.drugs)

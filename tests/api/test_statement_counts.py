@@ -24,7 +24,7 @@ from tests.support import counting_statements, trace_codes
 STATEMENTS = {"issue": 8, "route": 5, "verify": 4, "review": 5, "dispense": 7, "settle": 14}
 # What PostgreSQL saves per step: the move and its event in one (route ... settle), and a new
 # record's three inserts in one (issue, settle).
-SAVED_ON_POSTGRESQL = {"issue": 2, "route": 1, "verify": 1, "review": 1, "dispense": 2, "settle": 3}
+SAVED_ON_POSTGRESQL = {"issue": 2, "route": 1, "verify": 1, "review": 1, "dispense": 2, "settle": 4}
 
 DRUG = "XC09DX04"  # 诺欣妥 in the demo data: no eligibility needed, in stock everywhere
 PATIENT_ID_NUMBER = demo._resident_id("370811", "19770630", 106)  # 孟庆华, the demo's sixth patient
