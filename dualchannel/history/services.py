@@ -241,12 +241,17 @@ def metric_families(engine: sa.Engine):
 
 def _refresh_metric(engine: sa.Engine) -> None:
     families = _metric_reads.get(engine, (0.0, []))[1]
+    pool = engine.pool
     try:
         with db.deadline(METRIC_READ_SECONDS), Session(engine) as session:
             families = _families(latest(session))
     except (sa.exc.SQLAlchemyError, db.DatabaseUnavailable) as error:
         log.warning("history check not read for metrics: %s", type(error).__name__)
     finally:
+        if engine.pool is not pool:
+            # The engine was disposed while this read ran: its connection went back to the old
+            # pool, which nothing closes any more (the garbage collector would drop it open).
+            pool.dispose()
         _metric_reads[engine] = (time.monotonic(), families)
         with _refresh_lock:
             _refreshing.discard(engine)

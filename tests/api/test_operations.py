@@ -128,6 +128,36 @@ def test_an_app_dropped_without_closing_its_engine_closes_its_connections(databa
     assert engine.pool.checkedin() == 0
 
 
+def test_a_metrics_read_still_running_when_its_engine_is_disposed_closes_its_connection(app, monkeypatch):
+    """/metrics refreshes the history gauge in a background thread. Disposing the engine (an
+    app's end) while that read holds a connection left the connection in the old pool, open
+    until the garbage collector dropped it (psycopg's warning in some unrelated later test)."""
+    import threading
+
+    from dualchannel.history import services as history
+
+    reading, release = threading.Event(), threading.Event()
+    real_latest = history.latest
+
+    def slow_latest(session):
+        found = real_latest(session)
+        reading.set()
+        release.wait(5)
+        return found
+
+    monkeypatch.setattr(history, "latest", slow_latest)
+    engine = app.extensions[db._ENGINE]
+    old_pool = engine.pool
+    history.metric_families(engine)
+    assert reading.wait(5)
+    engine.dispose()
+    release.set()
+    for thread in threading.enumerate():
+        if thread.name == "history-metric":
+            thread.join(5)
+    assert old_pool.checkedin() == 0
+
+
 def test_a_pooled_connection_is_checked_only_after_sitting_idle(database_url, monkeypatch):
     """Under load a connection goes back out within milliseconds: no round trip to check it.
     One idle past the window (the server may have restarted meanwhile) is checked first."""
