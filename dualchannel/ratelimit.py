@@ -29,11 +29,22 @@ from dualchannel import auth, errors
 
 _EXTENSION = "dualchannel.limiter"
 BUDGETS = ("SEARCH", "REVEAL", "FAILURES")
-# The endpoints whose every call counts against a budget (`failures` covers every API route).
+# The endpoints whose calls count against a budget, each with the query argument a call must
+# carry to count (None: every call). `failures` covers every API route. A pharmacy finding its
+# prescriptions by the patient's ID number is a search: it answers whether a number is one of
+# its patients'.
 ENDPOINTS = {
-    "SEARCH": ("patients.find_patient",),
-    "REVEAL": ("patients.reveal_id_number", "prescriptions.reveal_pickup"),
+    "SEARCH": {"patients.find_patient": None, "prescriptions.pharmacy_worklist": "id_number"},
+    "REVEAL": {"patients.reveal_id_number": None, "prescriptions.reveal_pickup": None},
 }
+
+
+def _counted(endpoints: dict[str, str | None]) -> bool:
+    """Whether the current request counts against the budget of `endpoints`."""
+    if request.endpoint not in endpoints:
+        return False
+    argument = endpoints[request.endpoint]
+    return argument is None or bool(request.args.get(argument))
 STORAGE_SCHEMES = ("memory", "redis", "rediss", "redis+unix", "redis+sentinel", "redis+cluster")
 
 
@@ -125,7 +136,7 @@ def init_app(app: Flask, blueprints: dict) -> None:
                 limiter.shared_limit(
                     value, scope=budget.name, key_func=key,
                     deduct_when=_failed if endpoints is None else None,
-                    exempt_when=(lambda e=endpoints: request.endpoint not in e) if endpoints else None,
+                    exempt_when=(lambda e=endpoints: not _counted(e)) if endpoints else None,
                 )(blueprints[owner])
     limiter.init_app(app)
     app.extensions[_EXTENSION] = limiter

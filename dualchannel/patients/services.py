@@ -203,17 +203,17 @@ def search_patient(session: Session, actor: Actor, id_number: str, name: str) ->
             found = patient_id
     if found is None:
         raise NotFound("No patient with this ID number and name.", code="patient_not_found",
-                       on_refusal=(lambda s: _missed(s, actor),))
+                       on_refusal=(lambda s: search_missed(s, actor, region=account_region(s, actor)),))
     patient = session.get(Patient, found)
     _found(session, actor, patient)
     session.commit()
     return patient
 
 
-def _missed(session: Session, actor: Actor) -> None:
-    """A fruitless search: recorded (in the searcher's region), then checked for guessing."""
-    region = account_region(session, actor)
-    access.record(session, actor, AccessAction.search, "patient", detail={"found": False}, region=region)
+def search_missed(session: Session, actor: Actor, *, region: str | None, **detail) -> None:
+    """A fruitless search (`detail` says where, if not the patient search): recorded in the
+    searcher's `region`, without the number searched for, then checked for guessing."""
+    access.record(session, actor, AccessAction.search, "patient", detail={"found": False, **detail}, region=region)
     session.flush()
     watch_enumeration(session, actor, region)
 

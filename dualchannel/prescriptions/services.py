@@ -520,6 +520,12 @@ def pharmacy_worklist(session: Session, actor: Actor, *, status: str | None = No
         statement = statement.where(Prescription.patient_id.in_(patients.ids_with_id_number(id_number)))
     page = _record_list(session, actor, paginate(session, statement, Prescription.id, limit=limit, cursor=cursor),
                         "worklist")
+    if id_number and not page.items and not cursor:
+        # Whether a number is one of the pharmacy's patients' is what a guesser wants to know:
+        # a number that finds nothing counts towards `id_enumeration` like a fruitless search.
+        pharmacy = pharmacies.pharmacy_by_code(session, actor.subject)
+        patients.search_missed(session, actor, worklist=True,
+                               region=adcodes.city_of(pharmacy.county_adcode or pharmacy.adcode) if pharmacy else None)
     return Page(_worklist_entries(session, actor, page.items), page.next_cursor)
 
 

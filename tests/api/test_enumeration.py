@@ -233,3 +233,36 @@ def test_guessing_at_a_pharmacys_real_name_check_is_flagged(world, issue):
     # The patient's own number still verifies: the flag is for review, not a lock.
     verified = world.pharmacy.post(f"/api/v1/prescriptions/{rx['id']}/verify", {"id_number": world.patient_id_number})
     assert verified.status_code == 200, verified.get_json()
+
+
+def test_guessing_numbers_at_a_pharmacys_worklist_is_stopped_and_flagged(world, issue):
+    """The worklist found by ID number answers whether a number is one of the pharmacy's
+    patients': it spends the search budget and its misses count towards `id_enumeration`.
+    The worklist without a number spends nothing."""
+    rx = issue().get_json()
+    assert world.physician.post(f"/api/v1/prescriptions/{rx['id']}/route",
+                                {"pharmacy_code": "P370811001"}).status_code == 200
+    worklist = "/api/v1/pharmacy/prescriptions"
+    guesses = [resident_id("370811", f"1965{month:02d}{day:02d}") for month in (1, 2) for day in range(1, 21)]
+    answers = [world.pharmacy.get(worklist, query_string={"id_number": number}) for number in guesses]
+    assert [a.status_code for a in answers] == [200] * 30 + [429] * 10
+    assert all(a.get_json()["items"] == [] for a in answers[:30])
+    assert problem(answers[-1], 429)["budget"] == "search"
+    flags = world.bureau.get("/api/v1/flags?type=id_enumeration").get_json()["items"]
+    assert [(f["subject"], f["region"], f["evidence"]["misses"]) for f in flags] == [("pharmacy:P370811001", "370800", 20)]
+    misses = world.admin.get("/api/v1/access-log?action=search").get_json()["items"]
+    assert misses[0]["actor"] == "pharmacy:P370811001" and misses[0]["detail"] == {"found": False, "worklist": True}
+    assert all(world.patient_id_number not in str(m) for m in misses)
+    # Its own queue, and the prescriptions of one card read, still answer.
+    listed = world.pharmacy.get(worklist, query_string={"status": "open"})
+    assert listed.status_code == 200 and [line["id"] for line in listed.get_json()["items"]] == [rx["id"]]
+
+
+def test_finding_a_patient_in_the_worklist_is_not_a_miss(world, issue):
+    rx = issue().get_json()
+    assert world.physician.post(f"/api/v1/prescriptions/{rx['id']}/route",
+                                {"pharmacy_code": "P370811001"}).status_code == 200
+    for _ in range(25):
+        found = world.pharmacy.get("/api/v1/pharmacy/prescriptions", query_string={"id_number": world.patient_id_number})
+        assert [line["id"] for line in found.get_json()["items"]] == [rx["id"]]
+    assert world.admin.get("/api/v1/flags?type=id_enumeration").get_json()["items"] == []
