@@ -104,7 +104,12 @@ def list_drugs(session: Session, *, dual_channel: bool | None = None) -> list[Dr
 
 
 def drugs_by_code(session: Session, codes: set[str]) -> dict[str, Drug]:
-    return {d.code: d for d in session.exec(select(Drug).where(Drug.code.in_(codes)))}
+    return {d.code: d for d in session.exec(_drugs_by_code_query(), params={"codes": list(codes)})}
+
+
+@functools.cache
+def _drugs_by_code_query() -> sa.Select:
+    return select(Drug).where(Drug.code.in_(sa.bindparam("codes", expanding=True)))
 
 
 def drugs_of_generic(session: Session, generic_name: str) -> list[Drug]:

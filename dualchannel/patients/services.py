@@ -1,6 +1,7 @@
 """Patients (found by ID number and name without storing the number in clear), the care
 relationships that let physicians read them, and their eligibility."""
 
+import functools
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
@@ -56,23 +57,46 @@ def parse_name(name: str) -> str:
 
 def _institution_of(actor: Actor):
     """The calling physician's institution code, as a scalar subquery."""
+    return _institution_of_physician(actor.subject)
+
+
+def _institution_of_physician(code):
     physician = institutions.physician_view()
-    return select(physician.c.institution_code).where(physician.c.code == actor.subject).scalar_subquery()
+    return select(physician.c.institution_code).where(physician.c.code == code).scalar_subquery()
 
 
 def visible(actor: Actor):
     """The one filter deciding which patients an actor may read: an admin all; a bureau those
     of its region or filed for care there (异地就医备案); a physician those in care at their
     institution (`PatientCare`); nobody else any."""
-    if actor.role is Role.admin:
-        return sa.true()
+    return _visibility(actor.role, _scope_of(actor))
+
+
+def _scope_of(actor: Actor) -> str | None:
+    """What `visible` compares for `actor`: a bureau's adcode prefix, a physician's code."""
     if actor.role is Role.bureau:
-        prefix = adcodes.prefix(actor.subject)
-        return sa.or_(Patient.region.startswith(prefix), Patient.filed_region.startswith(prefix))
-    if actor.role is Role.physician:
+        return adcodes.prefix(actor.subject)
+    return actor.subject if actor.role is Role.physician else None
+
+
+def _visibility(role: Role, scope):
+    """`visible` for actors of `role` whose scope (`_scope_of`) is `scope`, a value or a bind
+    parameter (a statement built once per role)."""
+    if role is Role.admin:
+        return sa.true()
+    if role is Role.bureau:
+        return sa.or_(Patient.region.startswith(scope), Patient.filed_region.startswith(scope))
+    if role is Role.physician:
         return sa.exists().where(PatientCare.patient_id == Patient.id,
-                                 PatientCare.institution_code == _institution_of(actor))
+                                 PatientCare.institution_code == _institution_of_physician(scope))
     return sa.false()
+
+
+@functools.cache
+def _patient_query(role: Role) -> sa.Select:
+    """`get_patient`'s query for actors of `role`, built once (parameters `patient_id`, `scope`)."""
+    return select(Patient).where(Patient.id == sa.bindparam("patient_id"),
+                                 _visibility(role, sa.bindparam("scope", type_=sa.String)))
 
 
 def _searchable(actor: Actor):
@@ -168,7 +192,8 @@ def _found(session: Session, actor: Actor, patient: Patient) -> None:
 
 def get_patient(session: Session, actor: Actor, patient_id: int) -> Patient:
     """Load a patient the actor may see, or NotFound (no access recorded: for use inside services)."""
-    patient = session.exec(select(Patient).where(Patient.id == patient_id, visible(actor))).first()
+    patient = session.exec(_patient_query(actor.role),
+                           params={"patient_id": patient_id, "scope": _scope_of(actor)}).first()
     if patient is None:
         raise NotFound(f"No patient {patient_id}.", code="patient_not_found")
     return patient

@@ -275,11 +275,17 @@ def return_stock(session: Session, code: str, returned: dict[str, int]) -> None:
 
 def network_capacity(session: Session, *, regions: list[str]) -> tuple[int, int]:
     """(active dual-channel pharmacies, of them with cold chain) inside any of `regions`: one query."""
-    active, cold = session.execute(
-        select(sa.func.count(), sa.func.coalesce(sa.func.sum(sa.case((Pharmacy.cold_chain.is_(True), 1), else_=0)), 0))
-        .where(Pharmacy.status == PharmacyStatus.active.value,
-               sa.or_(*(Pharmacy.county_adcode.startswith(adcodes.prefix(r)) for r in regions)))).one()
+    active, cold = session.execute(_network_capacity_query(len(regions)),
+                                   {f"prefix_{i}": adcodes.prefix(r) for i, r in enumerate(regions)}).one()
     return int(active), int(cold)
+
+
+@functools.cache
+def _network_capacity_query(regions: int) -> sa.Select:
+    """`network_capacity`'s query for that many regions, built once (parameters `prefix_<i>`)."""
+    in_regions = (Pharmacy.county_adcode.startswith(sa.bindparam(f"prefix_{i}", type_=sa.String)) for i in range(regions))
+    return (select(sa.func.count(), sa.func.coalesce(sa.func.sum(sa.case((Pharmacy.cold_chain.is_(True), 1), else_=0)), 0))
+            .where(Pharmacy.status == PharmacyStatus.active.value, sa.or_(*in_regions)))
 
 
 def able_to_fill(session: Session, *, regions: list[str], needs: dict[str, int], cold_chain: bool) -> list[Pharmacy]:

@@ -5,6 +5,7 @@ Private keys are decrypted only to sign, in memory, and never leave this module.
 signature needs public keys only: the signer's (from its `signing_key` row) and the CA's.
 """
 
+import functools
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -140,11 +141,16 @@ def keys_by_id(session: Session, ids: set[int]) -> dict[int, SigningKey]:
 def physician_with_keys(session: Session, code: str) -> tuple[sa.Row | None, list[SigningKey]]:
     """A physician (the columns of `institutions.physician_view`) and all their signing keys,
     in one query."""
-    physician = institutions.physician_view()
-    rows = session.execute(select(Bundle("physician", *physician.c), SigningKey).select_from(physician)
-                           .outerjoin(SigningKey, SigningKey.holder == sa.literal("physician:") + physician.c.code)
-                           .where(physician.c.code == code)).all()
+    rows = session.execute(_physician_with_keys_query(), {"code": code}).all()
     return (rows[0][0] if rows else None), [key for _, key in rows if key is not None]
+
+
+@functools.cache
+def _physician_with_keys_query() -> sa.Select:
+    physician = institutions.physician_view()
+    return (select(Bundle("physician", *physician.c), SigningKey).select_from(physician)
+            .outerjoin(SigningKey, SigningKey.holder == sa.literal("physician:") + physician.c.code)
+            .where(physician.c.code == sa.bindparam("code")))
 
 
 def pharmacist_with_keys(session: Session, pharmacist_id: int) -> tuple[sa.Row | None, list[SigningKey]]:
