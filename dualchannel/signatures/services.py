@@ -156,12 +156,16 @@ def _physician_with_keys_query() -> sa.Select:
 def pharmacist_with_keys(session: Session, pharmacist_id: int) -> tuple[sa.Row | None, list[SigningKey]]:
     """A pharmacist (the columns of `pharmacies.pharmacist_view`) and all their signing keys, in
     one query."""
-    pharmacist = pharmacies.pharmacist_view()
-    rows = session.execute(select(Bundle("pharmacist", *pharmacist.c), SigningKey).select_from(pharmacist)
-                           .outerjoin(SigningKey,
-                                      SigningKey.holder == sa.literal("pharmacist:") + pharmacist.c.licence_number)
-                           .where(pharmacist.c.id == pharmacist_id)).all()
+    rows = session.execute(_pharmacist_with_keys_query(), {"pharmacist_id": pharmacist_id}).all()
     return (rows[0][0] if rows else None), [key for _, key in rows if key is not None]
+
+
+@functools.cache
+def _pharmacist_with_keys_query() -> sa.Select:
+    pharmacist = pharmacies.pharmacist_view()
+    return (select(Bundle("pharmacist", *pharmacist.c), SigningKey).select_from(pharmacist)
+            .outerjoin(SigningKey, SigningKey.holder == sa.literal("pharmacist:") + pharmacist.c.licence_number)
+            .where(pharmacist.c.id == sa.bindparam("pharmacist_id")))
 
 
 # --- Keys through the API and the CLI --------------------------------------------------------
