@@ -141,31 +141,33 @@ def keys_by_id(session: Session, ids: set[int]) -> dict[int, SigningKey]:
 def physician_with_keys(session: Session, code: str) -> tuple[sa.Row | None, list[SigningKey]]:
     """A physician (the columns of `institutions.physician_view`) and all their signing keys,
     in one query."""
-    rows = session.execute(_physician_with_keys_query(), {"code": code}).all()
-    return (rows[0][0] if rows else None), [key for _, key in rows if key is not None]
-
-
-@functools.cache
-def _physician_with_keys_query() -> sa.Select:
-    physician = institutions.physician_view()
-    return (select(Bundle("physician", *physician.c), SigningKey).select_from(physician)
-            .outerjoin(SigningKey, SigningKey.holder == sa.literal("physician:") + physician.c.code)
-            .where(physician.c.code == sa.bindparam("code")))
+    return _person_with_keys(session, "physician", code)
 
 
 def pharmacist_with_keys(session: Session, pharmacist_id: int) -> tuple[sa.Row | None, list[SigningKey]]:
     """A pharmacist (the columns of `pharmacies.pharmacist_view`) and all their signing keys, in
     one query."""
-    rows = session.execute(_pharmacist_with_keys_query(), {"pharmacist_id": pharmacist_id}).all()
+    return _person_with_keys(session, "pharmacist", pharmacist_id)
+
+
+def _person_with_keys(session: Session, kind: str, wanted) -> tuple[sa.Row | None, list[SigningKey]]:
+    rows = session.execute(_person_with_keys_query(kind), {"wanted": wanted}).all()
     return (rows[0][0] if rows else None), [key for _, key in rows if key is not None]
 
 
 @functools.cache
-def _pharmacist_with_keys_query() -> sa.Select:
-    pharmacist = pharmacies.pharmacist_view()
-    return (select(Bundle("pharmacist", *pharmacist.c), SigningKey).select_from(pharmacist)
-            .outerjoin(SigningKey, SigningKey.holder == sa.literal("pharmacist:") + pharmacist.c.licence_number)
-            .where(pharmacist.c.id == sa.bindparam("pharmacist_id")))
+def _person_with_keys_query(kind: str) -> sa.Select:
+    """A physician (by code) or a pharmacist (by id), whose key holder is `<kind>:<code or
+    licence number>`, with their keys: built once per kind (parameter `wanted`)."""
+    if kind == "physician":
+        person = institutions.physician_view()
+        found_by, holder_code = person.c.code, person.c.code
+    else:
+        person = pharmacies.pharmacist_view()
+        found_by, holder_code = person.c.id, person.c.licence_number
+    return (select(Bundle(kind, *person.c), SigningKey).select_from(person)
+            .outerjoin(SigningKey, SigningKey.holder == sa.literal(f"{kind}:") + holder_code)
+            .where(found_by == sa.bindparam("wanted")))
 
 
 # --- Keys through the API and the CLI --------------------------------------------------------
