@@ -55,14 +55,10 @@ def parse_name(name: str) -> str:
     return normal
 
 
-def _institution_of(actor: Actor):
-    """The calling physician's institution code, as a scalar subquery."""
-    return _institution_of_physician(actor.subject)
-
-
-def _institution_of_physician(code):
+def _institution_of(physician_code):
+    """The institution code of a physician (a code or a bind parameter), as a scalar subquery."""
     physician = institutions.physician_view()
-    return select(physician.c.institution_code).where(physician.c.code == code).scalar_subquery()
+    return select(physician.c.institution_code).where(physician.c.code == physician_code).scalar_subquery()
 
 
 def visible(actor: Actor):
@@ -88,7 +84,7 @@ def _visibility(role: Role, scope):
         return sa.or_(Patient.region.startswith(scope), Patient.filed_region.startswith(scope))
     if role is Role.physician:
         return sa.exists().where(PatientCare.patient_id == Patient.id,
-                                 PatientCare.institution_code == _institution_of_physician(scope))
+                                 PatientCare.institution_code == _institution_of(scope))
     return sa.false()
 
 
@@ -112,7 +108,7 @@ def account_region(session: Session, actor: Actor) -> str | None:
         return actor.subject
     if actor.role is Role.physician:
         institution = institutions.institution_view()
-        adcode = session.exec(select(institution.c.adcode).where(institution.c.code == _institution_of(actor))).first()
+        adcode = session.exec(select(institution.c.adcode).where(institution.c.code == _institution_of(actor.subject))).first()
         return adcodes.city_of(adcode) if adcode else None
     return None
 
