@@ -37,6 +37,7 @@ ENDPOINTS = {
     "SEARCH": {"patients.find_patient": None, "prescriptions.pharmacy_worklist": "id_number"},
     "REVEAL": {"patients.reveal_id_number": None, "prescriptions.reveal_pickup": None},
 }
+STORAGE_SCHEMES = ("memory", "redis", "rediss", "redis+unix", "redis+sentinel", "redis+cluster")
 
 
 def _counted(endpoints: dict[str, str | None]) -> bool:
@@ -45,7 +46,6 @@ def _counted(endpoints: dict[str, str | None]) -> bool:
         return False
     argument = endpoints[request.endpoint]
     return argument is None or bool(request.args.get(argument))
-STORAGE_SCHEMES = ("memory", "redis", "rediss", "redis+unix", "redis+sentinel", "redis+cluster")
 
 
 @dataclass(frozen=True)
