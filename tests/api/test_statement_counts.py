@@ -22,8 +22,9 @@ from tests.support import counting_statements, trace_codes
 # (issue 17: a revoked token fails on its next request in every worker).
 # issue: 8 since issue 20 (one query refuses a prescription no pharmacy of the network could fill).
 STATEMENTS = {"issue": 8, "route": 5, "verify": 4, "review": 5, "dispense": 7, "settle": 14}
-# What PostgreSQL saves per step: the move and its event in one (route ... settle), and a new
-# record's three inserts in one (issue, settle).
+# What PostgreSQL saves per step: the move and its event in one (route ... settle), a new
+# record's three inserts in one (issue, settle), the packs and the dispensings in one
+# (dispense), the units dispensed read with the accumulator's lock (settle).
 SAVED_ON_POSTGRESQL = {"issue": 2, "route": 1, "verify": 1, "review": 1, "dispense": 2, "settle": 4}
 
 DRUG = "XC09DX04"  # 诺欣妥 in the demo data: no eligibility needed, in stock everywhere
