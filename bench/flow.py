@@ -24,13 +24,16 @@ After a warm-up (`warmup` seconds of every step on both apps), every window last
 2. the same for dispense and settle with every prescription at one pharmacy (the hot shape:
    one stock row);
 3. an open schedule of `rate` requests/s per step (latency counted from when each request was
-   due, so queueing shows).
+   due, so queueing shows), every window's prescriptions made before the first of them.
 
 The prescriptions a window needs are made before it, unmeasured, by the steps before it.
 Prints per window: requests, requests/s, p50, p99, statements per request (median, and the
-range when they vary) and the ratio of the step's requests/s to the mean of the baseline
-windows either side. Aims: dispense and settle >= 0.6 x the baseline; p99 < 50 ms at the fixed
-rate; dispense <= 6 statements. Exits 1 on any 5xx.
+range when they vary), the ratio of the step's requests/s to the mean of the baseline
+windows either side, and the CPU milliseconds per request of the server's workers, of
+PostgreSQL's backends and of this load generator (`bench.support.CpuMeter`). From those, for
+each write step, the ratio it would reach if its app CPU were the floor's: how much of the
+gap the step's own Python work explains. Aims: dispense and settle >= 0.6 x the baseline; p99
+< 50 ms at the fixed rate; dispense <= 6 statements. Exits 1 on any 5xx.
 """
 
 from __future__ import annotations
@@ -52,8 +55,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 from bench import baseline_app  # noqa: E402
-from bench.support import (Client, Sample, bench_database_url, recreate_database, run_load,  # noqa: E402
-                           secrets_env, service_secrets, start_gunicorn)
+from bench.support import (Client, CpuMeter, Sample, Server, bench_database_url, recreate_database,  # noqa: E402
+                           run_load, secrets_env, service_secrets, start_gunicorn)
 from dualchannel import auth, create_app, db, demo, migrate  # noqa: E402
 from dualchannel.patients import services as patients_services  # noqa: E402
 from dualchannel.pharmacies import services as pharmacies_services  # noqa: E402
@@ -136,11 +139,13 @@ def load_city(url: str, keys: dict[str, str], patients: int) -> City:
 class Flow:
     """The steps over HTTP, with pools of prescriptions waiting for each step per shape."""
 
-    def __init__(self, city: City, app_port: int, baseline_port: int, threads: int):
+    def __init__(self, city: City, app: Server, baseline: Server, threads: int, meter: CpuMeter | None = None):
         self.city = city
         self.threads = threads
-        self.app = [Client(app_port) for _ in range(threads)]
-        self.baseline = [Client(baseline_port) for _ in range(threads)]
+        self.servers = {"app": app, "baseline": baseline}
+        self.meter = meter
+        self.app = [Client(app.port) for _ in range(threads)]
+        self.baseline = [Client(baseline.port) for _ in range(threads)]
         self.pools: dict[tuple[str, str], deque[Rx]] = {}
         self.estimates: dict[str, float] = {}  # step -> requests/s seen, to size the pools
         self.items = itertools.count(1)  # baseline rows
@@ -248,7 +253,11 @@ class Flow:
         # is faster than its warm-up, and a window that runs out is shorter than asked.
         need = int(rate * seconds) + 20 if rate else int(self.estimates.get(step, 300) * seconds * 2) + 100
         self.ensure(step, shape, need)
+        server = self.servers["baseline" if step == "baseline" else "app"]
+        before = self.meter.read(server) if self.meter else None
         sample = self.run(step, shape, need, seconds=seconds, rate=rate, label=label or step)
+        if self.meter:
+            sample.measured(before, self.meter.read(server))
         if not rate:
             self.estimates[step] = max(self.estimates.get(step, 0), sample.rate)
         print(f"  {sample.name}: {len(sample.latencies)} requests, {sample.rate:.0f}/s", file=sys.stderr, flush=True)
@@ -268,7 +277,7 @@ def statements(sample: Sample) -> str:
 
 
 HEADER = (f"{'window':<22} {'reqs':>6} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'stmts':>10} "
-          f"{'baseline':>9} {'ratio':>6}   statuses")
+          f"{'baseline':>9} {'ratio':>6} {'cpu ms/req: app':>15} {'db':>5} {'client':>6}   statuses")
 
 
 def row(sample: Sample, baseline: float | None = None, seconds: float | None = None) -> str:
@@ -276,8 +285,10 @@ def row(sample: Sample, baseline: float | None = None, seconds: float | None = N
     base = f"{baseline:9.1f}" if baseline else "        -"
     codes = ",".join(f"{k}:{v}" for k, v in sorted(sample.statuses.items()))
     short = "  (ran out of prescriptions)" if seconds and sample.elapsed < 0.9 * seconds else ""
+    cpu = (f"{sample.cpu.server:15.2f} {sample.cpu.database:5.2f} {sample.cpu.client:6.2f}" if sample.cpu
+           else f"{'-':>15} {'-':>5} {'-':>6}")
     return (f"{sample.name:<22} {len(sample.latencies):6d} {sample.rate:8.1f} {sample.percentile(50) * 1000:7.1f} "
-            f"{sample.percentile(99) * 1000:7.1f} {statements(sample):>10} {base} {ratio}   {codes}{short}")
+            f"{sample.percentile(99) * 1000:7.1f} {statements(sample):>10} {base} {ratio} {cpu}   {codes}{short}")
 
 
 def interleaved(flow: Flow, steps: list[tuple[str, str]], seconds: float) -> list[tuple[Sample, float]]:
@@ -295,6 +306,15 @@ def interleaved(flow: Flow, steps: list[tuple[str, str]], seconds: float) -> lis
         baseline = next((b for s, b in results if s is sample), None)
         print(row(sample, baseline, seconds), flush=True)
     return results
+
+
+def ceiling(sample: Sample, baseline: float, floor: Sample) -> float:
+    """The ratio `sample` would reach with the machine as busy, if its app CPU per request were
+    the floor's (an authenticated no-op) and its database and client CPU stayed: what the
+    step's own Python work costs the ratio."""
+    cpu = sample.cpu
+    return sample.rate * (cpu.server + cpu.database + cpu.client) / (floor.cpu.server + cpu.database + cpu.client) \
+        / baseline
 
 
 def main() -> int:
@@ -318,6 +338,7 @@ def main() -> int:
     baseline_app.create_tables(url, 2_000_000)
     env = {"DATABASE_URL": url, **secrets_env(keys)}
     logs = Path(tempfile.mkdtemp(prefix="dualchannel-flow-"))
+    meter = CpuMeter(url)
     app_server = start_gunicorn('bench.instrumented:serve("wsgi:app")', env, logs / "app.log")
     baseline_server = start_gunicorn('bench.instrumented:serve("bench.baseline_app:app")', env,
                                      logs / "baseline.log")
@@ -325,7 +346,7 @@ def main() -> int:
           f"{args.seconds:g} s windows; {len(city.physicians)} physicians, {len(city.pharmacies)} pharmacies, "
           f"{len(city.patients)} patients; server logs in {logs}", flush=True)
     try:
-        flow = Flow(city, app_server.port, baseline_server.port, args.threads)
+        flow = Flow(city, app_server, baseline_server, args.threads, meter)
         for step in ("baseline", *steps, *extra):
             flow.window(step, SPREAD, args.warmup, label="warm-up")
 
@@ -335,6 +356,10 @@ def main() -> int:
         print(f"\n2. closed loop, hot shape: every prescription at {HOT_PHARMACY}\n{HEADER}")
         hot = interleaved(flow, [(step, HOT) for step in ("dispense", "settle") if step in steps], args.seconds)
         print(f"\n3. fixed load: {args.rate:g} requests/s scheduled (latency from the scheduled start)\n{HEADER}")
+        # Every fixed-load window's prescriptions are made first, so that no window shares the
+        # machine with the closed-loop burst that prepares it (or with that burst's aftermath).
+        for step in reversed(steps):
+            flow.ensure(step, SPREAD, int(args.rate * args.seconds) + 20)
         paced = []
         for step in ("baseline", *steps, *extra):
             paced.append(flow.window(step, SPREAD, args.seconds, rate=args.rate, label=f"{step} @{args.rate:g}/s"))
@@ -342,6 +367,7 @@ def main() -> int:
     finally:
         app_server.stop()
         baseline_server.stop()
+        meter.close()
 
     ratios = {f"{s.name}": s.rate / b for s, b in spread + hot}
     worst_p99 = max(s.percentile(99) for s in paced[1:]) * 1000
@@ -349,6 +375,10 @@ def main() -> int:
     errors = sum(s.errors for s in [*(s for s, _ in spread + hot), *paced])
     print("\nratios to the interleaved baseline (aim >= 0.6 for dispense and settle): "
           + ", ".join(f"{name} {ratio:.2f}" for name, ratio in ratios.items()))
+    floor = next((s for s, _ in spread if s.name.startswith("floor")), None)
+    if floor and floor.cpu:
+        print("the same CPU per request if the app did no more than `floor` (its own work free): "
+              + ", ".join(f"{s.name} {ceiling(s, b, floor):.2f}" for s, b in spread + hot if s.name.split()[0] in STEPS))
     print(f"highest p99 at {args.rate:g}/s {worst_p99:.1f} ms (aim < 50); dispense statements per request "
           f"{statements(dispense) if dispense else '-'} (aim <= 6); server errors {errors}; "
           f"{time.monotonic() - began:.0f} s in all")

@@ -41,7 +41,7 @@ import psycopg  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
 from bench.steps import demo_actors, routed_backlog, run_steps  # noqa: E402
-from bench.support import (HEADER, PYTHON, ROOT, Client, bench_database_url, recreate_database,  # noqa: E402
+from bench.support import (PYTHON, ROOT, Client, bench_database_url, recreate_database,  # noqa: E402
                            run_load, secrets_env, service_secrets, start_gunicorn)
 from dualchannel.geo.boundaries import Boundaries  # noqa: E402
 
@@ -159,7 +159,6 @@ class Loader:
         """Prescriptions with items, events and packs, COPYed side by side (four streams)."""
         rng, rows = self.rng, self.rows
         span = 730 * 86400
-        items, events, packs = io.StringIO(), io.StringIO(), io.StringIO()
         event_id = first_event
         counts = {"prescription_item": 0, "prescription_event": 0, "trace_pack": 0, "dispensed_pack": 0}
         # One COPY at a time per connection: the other tables are written to files alongside the

@@ -9,6 +9,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import resource
 import secrets
 import signal
 import socket
@@ -125,6 +126,53 @@ def start_gunicorn(app: str, env: dict[str, str], log: Path, *, workers: int = 2
     raise RuntimeError(f"gunicorn did not answer {ready_path} with {workers} workers within {timeout} s; see {log}")
 
 
+# -- CPU -------------------------------------------------------------------------------------
+
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _process_seconds(pid: int) -> float:
+    """User + system CPU seconds of process `pid` so far (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+@dataclass(frozen=True)
+class CpuReading:
+    """CPU seconds so far: a server's workers, the database's client backends, this process."""
+
+    server: float
+    database: float
+    client: float
+
+
+class CpuMeter:
+    """Reads where CPU goes while a window runs, from /proc (Linux, server on this machine):
+    the gunicorn workers of the server under load, PostgreSQL's client backends of the bench
+    database (autovacuum and the checkpointer are left out) and this process, the load
+    generator. Per request, the difference of two readings divided by the requests."""
+
+    def __init__(self, url: str):
+        parsed = sa.engine.make_url(url)
+        self.database = parsed.database
+        self.engine = sa.create_engine(parsed.set(database="postgres"), pool_size=1)
+
+    def read(self, server: "Server") -> CpuReading:
+        with self.engine.connect() as connection:
+            backends = connection.execute(sa.text(
+                "SELECT pid FROM pg_stat_activity WHERE datname = :name AND backend_type = 'client backend'"),
+                {"name": self.database}).scalars().all()
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return CpuReading(sum(_process_seconds(pid) for pid in server.worker_pids()),
+                          sum(_process_seconds(pid) for pid in backends), usage.ru_utime + usage.ru_stime)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
 # -- HTTP --------------------------------------------------------------------------------------
 
 class Client:
@@ -182,6 +230,7 @@ class Sample:
     elapsed: float = 0.0
     started: int = 0  # jobs taken; the rest of the list was left when time ran out
     statements: list[int] = field(default_factory=list)  # X-Statements of successful answers
+    cpu: CpuReading | None = None  # CPU milliseconds per request, when measured (`CpuMeter`)
 
     def add(self, status: int, latency: float, statements: int | None = None) -> None:
         self.latencies.append(latency)
@@ -199,6 +248,12 @@ class Sample:
         if len(self.latencies) == 1:
             return self.latencies[0]
         return statistics.quantiles(self.latencies, n=1000, method="inclusive")[int(p * 10) - 1]
+
+    def measured(self, before: CpuReading, after: CpuReading) -> None:
+        """Record the CPU between two readings as milliseconds per request."""
+        n = len(self.latencies) or 1
+        self.cpu = CpuReading(*((b - a) * 1000 / n for a, b in zip(
+            (before.server, before.database, before.client), (after.server, after.database, after.client))))
 
     @property
     def errors(self) -> int:
@@ -251,13 +306,3 @@ def run_load(name: str, jobs: list, call, *, threads: int, rate: float | None = 
         t.join(max_seconds + 30)
     sample.elapsed = time.perf_counter() - started
     return sample
-
-
-def format_row(sample: Sample, baseline: Sample | None = None) -> str:
-    ratio = f"{sample.rate / baseline.rate:6.2f}" if baseline and baseline.rate else "     -"
-    codes = ",".join(f"{k}:{v}" for k, v in sorted(sample.statuses.items()))
-    return (f"{sample.name:<22} {len(sample.latencies):6d} {sample.rate:9.1f} {sample.percentile(50) * 1000:8.1f} "
-            f"{sample.percentile(99) * 1000:8.1f} {ratio}   {codes}")
-
-
-HEADER = f"{'step':<22} {'reqs':>6} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'ratio':>6}   statuses"
