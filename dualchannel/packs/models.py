@@ -35,7 +35,8 @@ class DispensedPack(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     trace_code: str = Field(max_length=40, index=True)
-    prescription_id: int = Field(foreign_key="prescription.id", index=True)
+    # Looked up by prescription through the unique (prescription_id, trace_code): no index of its own.
+    prescription_id: int = Field(foreign_key="prescription.id")
     drug_code: str = Field(foreign_key="drug.code", max_length=32)
     pharmacy_code: str = Field(foreign_key="pharmacy.code", index=True, max_length=32)
     units: int = 1
