@@ -203,6 +203,32 @@ def reused_trace_code_flag(live):
     return ids, code
 
 
+def test_a_slow_answer_to_an_earlier_filter_does_not_replace_the_pharmacy_list(pages, live):
+    """The bureau switches the pharmacies' filter while the answer to the previous one is still
+    on its way: the list drawn is the one last asked for (CI once saw the stale answer win,
+    when the reload after a re-admission arrived after the next filter's)."""
+    page = pages.new()
+    sign_in(page, live, "bureau")
+    page.get_by_role("tab", name="药店准入与退出").click()
+    held = []
+    page.route(re.compile(r".*/api/v1/pharmacies\?status=exited$"), lambda route: held.append(route))  # answered later
+    page.get_by_label("状态", exact=True).select_option("exited")
+    for _ in range(50):
+        if held:
+            break
+        page.wait_for_timeout(100)
+    assert held, "the list of exited pharmacies was never asked for"
+    page.get_by_label("状态", exact=True).select_option("active")
+    suspend = page.get_by_role("button", name=re.compile("^暂停 "))
+    expect(suspend.first).to_be_visible()
+    active = suspend.count()
+    with page.expect_response(re.compile(r".*/api/v1/pharmacies\?status=exited$")):
+        held[0].continue_()
+    page.wait_for_timeout(300)  # the stale answer's handler has run by now
+    expect(page.get_by_role("button", name=re.compile("^暂停 "))).to_have_count(active)
+    expect(page.locator("#pharmacies-empty")).to_be_hidden()
+
+
 def test_bureau_suspend_readmit_mismatch_flags_and_procurement(pages, live, tmp_path):
     (first, second), code = reused_trace_code_flag(live)
     page = pages.new()

@@ -181,10 +181,16 @@ async function selectCounty(adcode, focus = true) {
 
 // --- Pharmacies: admission and exit --------------------------------------------------------
 
+// Each list below numbers its loads: only the latest answer is drawn, so a slow answer to an
+// earlier filter (or the reload after an admission) never replaces the list a later one asked for.
+const loads = { pharmacies: 0, flags: 0, execution: 0 };
+
 async function loadPharmacies() {
   clearProblem($("#pharmacies-error"));
+  const asked = ++loads.pharmacies;
   try {
     const { items } = await api("/pharmacies", { query: { status: $("#pharmacy-status").value } });
+    if (asked !== loads.pharmacies) return;
     for (const p of items) state.pharmacyNames.set(p.code, p.name);
     fill($("#pharmacies-table tbody"), items.map((p) => h("tr", {},
       h("td", {}, p.name, h("span", { class: "sub" }, p.code)),
@@ -203,7 +209,7 @@ async function loadPharmacies() {
           "aria-label": `${p.name} 退出双通道`, onclick: () => openExit(p) }, "退出") : null))));
     show($("#pharmacies-empty"), items.length === 0);
   } catch (error) {
-    showProblem($("#pharmacies-error"), error, "无法读取药店");
+    if (asked === loads.pharmacies) showProblem($("#pharmacies-error"), error, "无法读取药店");
   }
 }
 
@@ -320,16 +326,18 @@ async function loadFlags(more = false) {
       for (const d of drugs.items) state.drugNames.set(d.code, `${d.generic_name}（${d.name}）`);
     } catch { /* names are a convenience; codes still show */ }
   }
+  const asked = ++loads.flags;
   try {
     const page = await api("/flags", { query: { status: $("#flag-status").value, type: $("#flag-type").value,
       limit: 20, cursor: more ? state.flagCursor : null } });
+    if (asked !== loads.flags) return;
     state.flagCursor = page.next_cursor;
     if (!more) fill($("#flag-list"));
     $("#flag-list").append(...page.items.map(flagCard));
     show($("#flags-empty"), !more && page.items.length === 0);
     show($("#flags-more"), Boolean(page.next_cursor));
   } catch (error) {
-    showProblem($("#flags-error"), error, "无法读取预警");
+    if (asked === loads.flags) showProblem($("#flags-error"), error, "无法读取预警");
   }
 }
 
@@ -415,14 +423,16 @@ function flagCard(flag) {
 async function loadExecution(more = false) {
   clearProblem($("#execution-error"));
   let report;
+  const asked = ++loads.execution;
   try {
     report = await api("/procurement/execution", { query: {
       region: $("#execution-region").value.trim(), as_of: $("#execution-as-of").value,
       behind: $("#execution-behind").checked ? "true" : null, limit: 50, cursor: more ? state.executionCursor : null } });
   } catch (error) {
-    showProblem($("#execution-error"), error, "无法读取集采执行情况");
+    if (asked === loads.execution) showProblem($("#execution-error"), error, "无法读取集采执行情况");
     return;
   }
+  if (asked !== loads.execution) return;
   state.executionCursor = report.next_cursor;
   if (!more) {
     const { summary } = report;

@@ -421,9 +421,13 @@ async function showSlip(id) {
 
 // --- Recent prescriptions ------------------------------------------------------------------
 
+let recentLoads = 0;
+
 async function loadRecent() {
+  const asked = ++recentLoads;  // only the latest answer is drawn (a filter change, the 30 s refresh)
   try {
     const page = await api("/prescriptions", { query: { limit: 20, status: $("#recent-status").value } });
+    if (asked !== recentLoads) return;
     clearProblem($("#recent-error"));
     fill($("#recent-table tbody"), page.items.map((p) => h("tr", { class: p.id === state.detailId ? "selected" : "" },
       h("td", {}, String(p.id)),
@@ -437,7 +441,7 @@ async function loadRecent() {
     $("#recent-updated").textContent = `更新于 ${formatInstant(new Date().toISOString()).slice(11)}`;
     if (state.detailId) openDetail(state.detailId, false);
   } catch (error) {
-    showProblem($("#recent-error"), error, "无法读取近期处方");
+    if (asked === recentLoads) showProblem($("#recent-error"), error, "无法读取近期处方");
   }
 }
 
