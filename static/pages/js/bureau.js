@@ -17,7 +17,8 @@ import { executionRow, lastDay, openAlertItem } from "./procurement.js";
 import { startPage, whenStarted } from "./session.js";
 import { trackerView } from "./tracker.js";
 import {
-  $, badge, busy, clearProblem, facts, fill, h, notify, show, showMessage, showProblem, statusBadge, tabs, validate,
+  $, badge, busy, clearProblem, facts, fill, h, latestLoads, notify, show, showMessage, showProblem, statusBadge, tabs,
+  validate,
 } from "./ui.js";
 
 const state = {
@@ -181,16 +182,17 @@ async function selectCounty(adcode, focus = true) {
 
 // --- Pharmacies: admission and exit --------------------------------------------------------
 
-// Each list below numbers its loads: only the latest answer is drawn, so a slow answer to an
-// earlier filter (or the reload after an admission) never replaces the list a later one asked for.
-const loads = { pharmacies: 0, flags: 0, execution: 0 };
+// The reload after an admission can still be on its way when the filter changes.
+const pharmacyLoads = latestLoads();
+const flagLoads = latestLoads();
+const executionLoads = latestLoads();
 
 async function loadPharmacies() {
   clearProblem($("#pharmacies-error"));
-  const asked = ++loads.pharmacies;
+  const latest = pharmacyLoads();
   try {
     const { items } = await api("/pharmacies", { query: { status: $("#pharmacy-status").value } });
-    if (asked !== loads.pharmacies) return;
+    if (!latest()) return;
     for (const p of items) state.pharmacyNames.set(p.code, p.name);
     fill($("#pharmacies-table tbody"), items.map((p) => h("tr", {},
       h("td", {}, p.name, h("span", { class: "sub" }, p.code)),
@@ -209,7 +211,7 @@ async function loadPharmacies() {
           "aria-label": `${p.name} 退出双通道`, onclick: () => openExit(p) }, "退出") : null))));
     show($("#pharmacies-empty"), items.length === 0);
   } catch (error) {
-    if (asked === loads.pharmacies) showProblem($("#pharmacies-error"), error, "无法读取药店");
+    if (latest()) showProblem($("#pharmacies-error"), error, "无法读取药店");
   }
 }
 
@@ -326,18 +328,18 @@ async function loadFlags(more = false) {
       for (const d of drugs.items) state.drugNames.set(d.code, `${d.generic_name}（${d.name}）`);
     } catch { /* names are a convenience; codes still show */ }
   }
-  const asked = ++loads.flags;
+  const latest = flagLoads();
   try {
     const page = await api("/flags", { query: { status: $("#flag-status").value, type: $("#flag-type").value,
       limit: 20, cursor: more ? state.flagCursor : null } });
-    if (asked !== loads.flags) return;
+    if (!latest()) return;
     state.flagCursor = page.next_cursor;
     if (!more) fill($("#flag-list"));
     $("#flag-list").append(...page.items.map(flagCard));
     show($("#flags-empty"), !more && page.items.length === 0);
     show($("#flags-more"), Boolean(page.next_cursor));
   } catch (error) {
-    if (asked === loads.flags) showProblem($("#flags-error"), error, "无法读取预警");
+    if (latest()) showProblem($("#flags-error"), error, "无法读取预警");
   }
 }
 
@@ -423,16 +425,16 @@ function flagCard(flag) {
 async function loadExecution(more = false) {
   clearProblem($("#execution-error"));
   let report;
-  const asked = ++loads.execution;
+  const latest = executionLoads();
   try {
     report = await api("/procurement/execution", { query: {
       region: $("#execution-region").value.trim(), as_of: $("#execution-as-of").value,
       behind: $("#execution-behind").checked ? "true" : null, limit: 50, cursor: more ? state.executionCursor : null } });
   } catch (error) {
-    if (asked === loads.execution) showProblem($("#execution-error"), error, "无法读取集采执行情况");
+    if (latest()) showProblem($("#execution-error"), error, "无法读取集采执行情况");
     return;
   }
-  if (asked !== loads.execution) return;
+  if (!latest()) return;
   state.executionCursor = report.next_cursor;
   if (!more) {
     const { summary } = report;

@@ -7,7 +7,7 @@ import { api } from "./api.js";
 import { confirmAction } from "./confirm.js";
 import { formatInstant, formatLastDay } from "./i18n.js";
 import { receipt } from "./receipt.js";
-import { $, badge, busy, clearProblem, fill, h, notify, show, showMessage, showProblem } from "./ui.js";
+import { $, badge, busy, clearProblem, fill, h, latestLoads, notify, show, showMessage, showProblem } from "./ui.js";
 
 // Below this many packs a drug is marked 库存不足; at 0, 缺货.
 export const LOW_STOCK = 5;
@@ -33,12 +33,12 @@ async function currentSettlement(prescriptionId) {
   return live ? api(`/settlements/${live.id}`) : null;
 }
 
-/** Fill the after-sale section for the open prescription; `reload()` refreshes the page's lists. */
-let renders = 0;
+const renders = latestLoads();  // a later render shows instead
 let shownFor = null;  // the prescription whose after-sale part is on the page
 
+/** Fill the after-sale section for the open prescription; `reload()` refreshes the page's lists. */
 export async function renderAftercare(prescription, account, { reload, undoDays }) {
-  const asked = ++renders;
+  const latest = renders();
   const section = $("#aftercare-section");
   // A refresh of the same settled prescription keeps a reprinted receipt on the page.
   if (shownFor !== prescription.id || prescription.status !== "settled") fill($("#aftercare-receipt"));
@@ -56,7 +56,7 @@ export async function renderAftercare(prescription, account, { reload, undoDays 
       showProblem($("#aftercare-error"), error, "无法读取结算记录");
       return;
     }
-    if (asked !== renders) return;  // a later render shows instead
+    if (!latest()) return;
     fill($("#aftercare-settlement"));
     fill($("#aftercare-packs"));
     if (!settlement) return;

@@ -20,7 +20,7 @@ import { TraceScanner } from "./scanner.js";
 import { pageSettings, startPage, whenStarted } from "./session.js";
 import { reasonFields, trackerView } from "./tracker.js";
 import {
-  $, busy, clearProblem, facts, fill, h, notify, show, showMessage, showProblem, statusBadge, validate,
+  $, busy, clearProblem, facts, fill, h, latestLoads, notify, show, showMessage, showProblem, statusBadge, validate,
 } from "./ui.js";
 
 const settings = pageSettings();
@@ -131,7 +131,7 @@ function dispensingReceipt(p, entry) {
 
 // --- Lists ---------------------------------------------------------------------------------
 
-let listRequests = 0;
+const listLoads = latestLoads();  // a later query (another filter) answers instead
 
 function listEntry(p) {
   return worklistEntry(p, { current: state.open && state.open.id === p.id, onOpen: openPrescription });
@@ -141,13 +141,13 @@ async function loadLists() {
   clearProblem($("#inbox-error"));
   const query = worklistQuery();
   if (!query) return;
-  const asked = ++listRequests;
+  const latest = listLoads();
   try {
     const [inbox, unsettled] = await Promise.all([
       api("/pharmacy/prescriptions", { query }),
       api("/pharmacy/prescriptions", { query: { status: "dispensed", limit: 20 } }),
     ]);
-    if (asked !== listRequests) return;  // a later query (another filter) answers instead
+    if (!latest()) return;
     showLists(inbox, unsettled);
     if (state.offline && navigator.onLine) setOffline(false);
     await state.outbox.keep("lists", { inbox, unsettled });

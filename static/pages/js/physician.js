@@ -11,7 +11,8 @@ import { loadWorklist } from "./physician-worklist.js";
 import { pageSettings, startPage, whenStarted } from "./session.js";
 import { reasonFields, trackerView } from "./tracker.js";
 import {
-  $, badge, busy, clearProblem, facts, fill, h, notify, show, showMessage, showProblem, statusBadge, validate,
+  $, badge, busy, clearProblem, facts, fill, h, latestLoads, notify, show, showMessage, showProblem, statusBadge,
+  validate,
 } from "./ui.js";
 
 // An eligibility ending within this many days is due for re-examination (复查评估).
@@ -421,13 +422,13 @@ async function showSlip(id) {
 
 // --- Recent prescriptions ------------------------------------------------------------------
 
-let recentLoads = 0;
+const recentLoads = latestLoads();  // a filter change and the 30 s refresh can cross
 
 async function loadRecent() {
-  const asked = ++recentLoads;  // only the latest answer is drawn (a filter change, the 30 s refresh)
+  const latest = recentLoads();
   try {
     const page = await api("/prescriptions", { query: { limit: 20, status: $("#recent-status").value } });
-    if (asked !== recentLoads) return;
+    if (!latest()) return;
     clearProblem($("#recent-error"));
     fill($("#recent-table tbody"), page.items.map((p) => h("tr", { class: p.id === state.detailId ? "selected" : "" },
       h("td", {}, String(p.id)),
@@ -441,7 +442,7 @@ async function loadRecent() {
     $("#recent-updated").textContent = `更新于 ${formatInstant(new Date().toISOString()).slice(11)}`;
     if (state.detailId) openDetail(state.detailId, false);
   } catch (error) {
-    if (asked === recentLoads) showProblem($("#recent-error"), error, "无法读取近期处方");
+    if (latest()) showProblem($("#recent-error"), error, "无法读取近期处方");
   }
 }
 

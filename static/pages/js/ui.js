@@ -66,6 +66,18 @@ export function notify(message, kind = "ok") {
   noticeTimer = setTimeout(() => { box.textContent = ""; }, 8000);
 }
 
+/** The loads of one list, numbered so that only the latest answer is drawn: a slow answer to an
+ * earlier filter (or refresh) never replaces the list a later load asked for. Make one per list
+ * (`const pharmacyLoads = latestLoads();`); each load starts with `const latest = pharmacyLoads();`
+ * and, once answered, draws only `if (latest())`. */
+export function latestLoads() {
+  let started = 0;
+  return () => {
+    const mine = ++started;
+    return () => mine === started;
+  };
+}
+
 /** Run `work` with `button` disabled (no double submission), whatever happens. */
 export async function busy(button, work) {
   if (button.disabled) return undefined;
