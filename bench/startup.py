@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cryptography.fernet import Fernet  # noqa: E402
 
-from bench.support import PYTHON, ROOT, Client, free_port  # noqa: E402
+from bench.support import PYTHON, ROOT, Client, children, free_port  # noqa: E402
 
 median = statistics.median
 MODES = {"preload": "1", "no-preload": "0"}
@@ -60,13 +60,6 @@ def memory_mb(pid: int) -> dict[str, float]:
         fields[name.rstrip(":")] = int(value) / 1024
     return {"rss": fields["Rss"], "pss": fields["Pss"],
             "uss": fields["Private_Clean"] + fields["Private_Dirty"]}
-
-
-def children(pid: int) -> list[int]:
-    try:
-        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except FileNotFoundError:
-        return []
 
 
 def answering_worker(port: int, path: str = "/healthz", token: str | None = None) -> int | None:

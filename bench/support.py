@@ -93,11 +93,15 @@ class Server:
 
     def worker_pids(self) -> list[int]:
         """The master's live worker processes (its children)."""
-        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        try:
-            return [int(p) for p in children.read_text().split()]
-        except FileNotFoundError:
-            return []
+        return children(self.process.pid)
+
+
+def children(pid: int) -> list[int]:
+    """The live child processes of process `pid` (Linux /proc); none once it is gone."""
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except FileNotFoundError:
+        return []
 
 
 def start_gunicorn(app: str, env: dict[str, str], log: Path, *, workers: int = 2, threads: int = 4,
